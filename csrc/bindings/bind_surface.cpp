@@ -1,0 +1,213 @@
+// anekit.Surface: bindings of core::Surface with numpy conversion on write/read and locked zero-copy arrays.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+
+#include "../core/fp16.h"
+#include "../core/surface.h"
+#include "bindings.h"
+#include "convert.h"
+
+namespace anekit::bindings {
+
+namespace {
+
+using core::Surface;
+using core::SurfaceDType;
+
+py::tuple shape_tuple(const Surface& s) {
+  py::tuple t(s.shape().size());
+  for (size_t i = 0; i < s.shape().size(); ++i) t[i] = py::int_(s.shape()[i]);
+  return t;
+}
+
+// The (C, S) shape that also addresses a [1, C, 1, S] surface, or an empty vector when the surface is not
+// laid out that way.
+std::vector<int64_t> channel_spatial_shape(const Surface& s) {
+  const auto& sh = s.shape();
+  if (sh.size() == 4 && sh[0] == 1 && sh[2] == 1) return {sh[1], sh[3]};
+  return {};
+}
+
+bool shape_equals(const py::array& a, const std::vector<int64_t>& shape) {
+  if (static_cast<size_t>(a.ndim()) != shape.size()) return false;
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (a.shape(static_cast<py::ssize_t>(i)) != shape[i]) return false;
+  return true;
+}
+
+std::string accepted_shapes(const Surface& s) {
+  std::string msg = s.shape_str();
+  auto cs = channel_spatial_shape(s);
+  if (!cs.empty()) msg += ", (" + std::to_string(cs[0]) + ", " + std::to_string(cs[1]) + ")";
+  return msg + " or a shape that broadcasts to " + s.shape_str();
+}
+
+Surface* make_surface(const py::object& shape_obj, const std::string& dtype) {
+  if (py::isinstance<py::str>(shape_obj) || !py::isinstance<py::sequence>(shape_obj))
+    throw py::type_error("Surface: shape must be a sequence of ints such as (1, 768, 1, 256), got " +
+                         std::string(py::repr(shape_obj)));
+  std::vector<int64_t> shape;
+  for (py::handle d : shape_obj) {
+    if (py::isinstance<py::bool_>(d) || !py::isinstance<py::int_>(py::module_::import("operator").attr("index")(d)))
+      throw py::type_error("Surface: shape entries must be ints, got " + std::string(py::repr(shape_obj)));
+    shape.push_back(py::module_::import("operator").attr("index")(d).cast<int64_t>());
+  }
+  return new Surface(std::move(shape), core::dtype_from_name(dtype));
+}
+
+void surface_write(Surface& s, const py::handle& obj) {
+  const std::string who = "Surface" + s.shape_str() + ".write";
+  SrcKind kind;
+  py::array a = as_numeric_array(obj, who, &kind);
+  if (!shape_equals(a, s.shape())) {
+    const auto cs = channel_spatial_shape(s);
+    if (!cs.empty() && shape_equals(a, cs)) {
+      // (C, S) is the same memory order as [1, C, 1, S]; no reshape needed beyond the element count.
+    } else {
+      py::tuple target = shape_tuple(s);
+      try {
+        a = py::module_::import("numpy").attr("broadcast_to")(a, target);
+      } catch (py::error_already_set&) {
+        throw py::value_error(who + ": cannot write an array of shape " + shape_str(a) + "; expected " +
+                              accepted_shapes(s));
+      }
+    }
+  }
+  a = c_contiguous(a);
+  const size_t n = s.numel();
+  if (static_cast<size_t>(a.size()) != n)
+    throw py::value_error(who + ": array has " + std::to_string(a.size()) + " elements, expected " + std::to_string(n));
+  const void* src = a.data();
+  auto run = [&] {
+    Surface::Lock lock(s, /*read_only=*/false);
+    if (s.dtype() == SurfaceDType::FP16)
+      convert_to_f16(src, kind, static_cast<uint16_t*>(lock.data()), n);
+    else
+      convert_to_f32(src, kind, static_cast<float*>(lock.data()), n);
+  };
+  if (n >= kReleaseGilElems) {
+    py::gil_scoped_release nogil;
+    run();
+  } else {
+    run();
+  }
+}
+
+py::array surface_read(Surface& s, const py::object& out_obj, const py::object& dtype_obj) {
+  const std::string who = "Surface" + s.shape_str() + ".read";
+  py::module_ np = py::module_::import("numpy");
+  py::array out;
+  if (out_obj.is_none()) {
+    py::dtype dt = np.attr("dtype")(dtype_obj);
+    const char k = dt.kind();
+    if (k != 'f' || dt.itemsize() == 16)
+      throw py::type_error(who + ": dtype must be float16, float32 or float64, got " + std::string(py::str(dt)));
+    out = np.attr("empty")(shape_tuple(s), dt);
+  } else {
+    if (!py::isinstance<py::array>(out_obj))
+      throw py::type_error(who + ": out must be a numpy array, got " + std::string(py::str(py::type::of(out_obj))));
+    out = py::reinterpret_borrow<py::array>(out_obj);
+    const auto cs = channel_spatial_shape(s);
+    if (!shape_equals(out, s.shape()) && (cs.empty() || !shape_equals(out, cs)))
+      throw py::value_error(who + ": out has shape " + shape_str(out) + "; expected " + s.shape_str() +
+                            (cs.empty() ? "" : " or (" + std::to_string(cs[0]) + ", " + std::to_string(cs[1]) + ")"));
+    if (out.dtype().kind() != 'f' || out.dtype().itemsize() == 16)
+      throw py::type_error(who + ": out must be float16, float32 or float64, got " + std::string(py::str(out.dtype())));
+    if (!(out.flags() & py::array::c_style) || !out.writeable())
+      throw py::value_error(who + ": out must be C-contiguous and writeable");
+  }
+  const size_t n = s.numel();
+  const size_t item = static_cast<size_t>(out.dtype().itemsize());
+  void* dst = out.mutable_data();
+  auto run = [&] {
+    Surface::Lock lock(s, /*read_only=*/true);
+    const void* src = lock.data();
+    const bool f16 = s.dtype() == SurfaceDType::FP16;
+    if (item == 2) {
+      if (f16) {
+        std::memcpy(dst, src, n * 2);
+      } else {
+        core::f32_to_f16(static_cast<const float*>(src), static_cast<uint16_t*>(dst), n);
+      }
+    } else if (item == 4) {
+      if (f16)
+        core::f16_to_f32(static_cast<const uint16_t*>(src), static_cast<float*>(dst), n);
+      else
+        std::memcpy(dst, src, n * 4);
+    } else {  // float64: widen through float32 in blocks (both steps exact)
+      double* d = static_cast<double*>(dst);
+      float tmp[1024];
+      for (size_t i = 0; i < n; i += 1024) {
+        const size_t m = n - i < 1024 ? n - i : 1024;
+        if (f16)
+          core::f16_to_f32(static_cast<const uint16_t*>(src) + i, tmp, m);
+        else
+          std::memcpy(tmp, static_cast<const float*>(src) + i, m * 4);
+        for (size_t k = 0; k < m; ++k) d[i + k] = tmp[k];
+      }
+    }
+  };
+  if (n >= kReleaseGilElems) {
+    py::gil_scoped_release nogil;
+    run();
+  } else {
+    run();
+  }
+  return out;
+}
+
+// Lock and return an array aliasing the surface memory; its base keeps the Surface (and its memory) alive.
+py::array surface_lock_array(py::object self, bool write) {
+  Surface& s = self.cast<Surface&>();
+  void* p = s.storage().lock(!write);
+  py::dtype dt = s.dtype() == SurfaceDType::FP16 ? py::dtype("float16") : py::dtype("float32");
+  std::vector<py::ssize_t> shape(s.shape().begin(), s.shape().end());
+  py::array arr(dt, shape, p, self);
+  if (!write) arr.attr("flags").attr("writeable") = false;
+  return arr;
+}
+
+}  // namespace
+
+void init_surface(py::module_& m) {
+  py::class_<Surface>(m, "Surface", R"pbdoc(
+An ANE I/O tensor buffer in the ANE's layout: channel-major ``[1, C, 1, S]`` (element ``(c, s)`` at
+``c*S + s``), fp16 by default, no padding. Backed by an IOSurface when the ANE backend is built (macOS, or the
+fake framework on Linux), otherwise by 64-byte-aligned host memory with the same lock/unlock discipline.
+)pbdoc")
+      .def(py::init(&make_surface), py::arg("shape"), py::arg("dtype") = "fp16")
+      .def_property_readonly("shape", &shape_tuple)
+      .def_property_readonly("dtype", [](const Surface& s) { return core::dtype_name(s.dtype()); })
+      .def_property_readonly("nbytes", &Surface::nbytes)
+      .def_property_readonly("numel", &Surface::numel)
+      .def_property_readonly("data_ptr", &Surface::data_ptr, "Address of the surface memory (for interop).")
+      .def_property_readonly("storage", [](Surface& s) { return std::string(s.storage().kind()); },
+                             "'iosurface' or 'aligned-host'.")
+      .def("write", &surface_write, py::arg("array"), R"pbdoc(
+Convert ``array`` into the surface (fp16: round-to-nearest-even, IEEE overflow to +-inf, subnormals kept).
+Accepts any real numeric dtype and memory layout whose shape equals the surface shape, is ``(C, S)`` for a
+``[1, C, 1, S]`` surface, or broadcasts to the surface shape.
+)pbdoc")
+      .def("read", &surface_read, py::arg("out") = py::none(), py::arg("dtype") = py::module_::import("numpy").attr("float32"),
+           R"pbdoc(Return the surface contents as a new array of ``dtype`` (float32 by default), or fill ``out``.)pbdoc")
+      .def("_lock_array", &surface_lock_array, py::arg("write"))
+      .def("_unlock", [](Surface& s, bool write) { s.storage().unlock(!write); }, py::arg("write"))
+      .def("view", [](py::object self, bool write) {
+             return py::module_::import("anekit._surface_view").attr("SurfaceView")(self, write);
+           }, py::arg("write") = true, R"pbdoc(
+Zero-copy access: ``with surface.view(write=True) as a:`` yields a float16 (or float32) array of the surface
+shape aliasing the surface memory while the surface is locked. See ``anekit._surface_view`` for what happens to
+the array after the block.
+)pbdoc")
+      .def("__repr__", [](const Surface& s) {
+        return "Surface(shape=" + s.shape_str() + ", dtype='" + core::dtype_name(s.dtype()) + "', storage='" +
+               std::string(const_cast<Surface&>(s).storage().kind()) + "')";
+      });
+  m.def("live_surface_count", &core::live_surface_count, "Number of live Surface objects (leak checks).");
+}
+
+}  // namespace anekit::bindings
