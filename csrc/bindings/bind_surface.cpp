@@ -51,10 +51,19 @@ Surface* make_surface(const py::object& shape_obj, const std::string& dtype) {
     throw py::type_error("Surface: shape must be a sequence of ints such as (1, 768, 1, 256), got " +
                          std::string(py::repr(shape_obj)));
   std::vector<int64_t> shape;
+  py::object index = py::module_::import("operator").attr("index");
   for (py::handle d : shape_obj) {
-    if (py::isinstance<py::bool_>(d) || !py::isinstance<py::int_>(py::module_::import("operator").attr("index")(d)))
+    py::object as_int;
+    if (!py::isinstance<py::bool_>(d)) {
+      try {
+        as_int = index(d);
+      } catch (py::error_already_set&) {
+        as_int = py::none();
+      }
+    }
+    if (as_int.is_none())
       throw py::type_error("Surface: shape entries must be ints, got " + std::string(py::repr(shape_obj)));
-    shape.push_back(py::module_::import("operator").attr("index")(d).cast<int64_t>());
+    shape.push_back(as_int.cast<int64_t>());
   }
   return new Surface(std::move(shape), core::dtype_from_name(dtype));
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "../core/fp16.h"
+#include "../core/parallel.h"
 
 namespace anekit::bindings {
 
@@ -34,33 +35,37 @@ py::array c_contiguous(const py::array& a) {
 }
 
 void convert_to_f16(const void* src, SrcKind kind, uint16_t* dst, size_t n) {
-  switch (kind) {
-    case SrcKind::F16:
-      std::memcpy(dst, src, n * sizeof(uint16_t));
-      break;
-    case SrcKind::F32:
-      core::f32_to_f16(static_cast<const float*>(src), dst, n);
-      break;
-    case SrcKind::F64:
-      core::f64_to_f16(static_cast<const double*>(src), dst, n);
-      break;
-  }
+  core::parallel_chunks(n, [&](size_t b, size_t e) {
+    switch (kind) {
+      case SrcKind::F16:
+        std::memcpy(dst + b, static_cast<const uint16_t*>(src) + b, (e - b) * sizeof(uint16_t));
+        break;
+      case SrcKind::F32:
+        core::f32_to_f16(static_cast<const float*>(src) + b, dst + b, e - b);
+        break;
+      case SrcKind::F64:
+        core::f64_to_f16(static_cast<const double*>(src) + b, dst + b, e - b);
+        break;
+    }
+  });
 }
 
 void convert_to_f32(const void* src, SrcKind kind, float* dst, size_t n) {
-  switch (kind) {
-    case SrcKind::F16:
-      core::f16_to_f32(static_cast<const uint16_t*>(src), dst, n);
-      break;
-    case SrcKind::F32:
-      std::memcpy(dst, src, n * sizeof(float));
-      break;
-    case SrcKind::F64: {
-      const double* s = static_cast<const double*>(src);
-      for (size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
-      break;
+  core::parallel_chunks(n, [&](size_t b, size_t e) {
+    switch (kind) {
+      case SrcKind::F16:
+        core::f16_to_f32(static_cast<const uint16_t*>(src) + b, dst + b, e - b);
+        break;
+      case SrcKind::F32:
+        std::memcpy(dst + b, static_cast<const float*>(src) + b, (e - b) * sizeof(float));
+        break;
+      case SrcKind::F64: {
+        const double* s = static_cast<const double*>(src);
+        for (size_t i = b; i < e; ++i) dst[i] = static_cast<float>(s[i]);
+        break;
+      }
     }
-  }
+  });
 }
 
 std::string shape_str(const py::array& a) {

@@ -1,7 +1,14 @@
-"""anekit: program Apple's Neural Engine directly."""
+"""anekit: program Apple's Neural Engine directly.
+
+``anekit.mil`` builds, parses, validates and writes MIL programs; ``anekit.Surface`` is the ANE's I/O buffer;
+``anekit.fp16`` holds the native conversion kernels; ``anekit.info()`` says what this machine can do.
+"""
 
 from __future__ import annotations
 
+from . import _core, fp16
+from ._core import Surface
+from ._info import info
 from .errors import (
     AneUnavailableError,
     AnekitError,
@@ -12,7 +19,7 @@ from .errors import (
     MILParseError,
 )
 
-__version__ = "0.1.0"
+__version__: str = _core.__version__
 
 __all__ = [
     "AneUnavailableError",
@@ -22,5 +29,8 @@ __all__ = [
     "EvaluateError",
     "MILError",
     "MILParseError",
+    "Surface",
     "__version__",
+    "fp16",
+    "info",
 ]

@@ -1,0 +1,72 @@
+"""``anekit.info()``: what this installation can do, and why not when it cannot."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from typing import Any
+
+from . import _core, config
+
+__all__ = ["ane_status", "format_info", "info"]
+
+
+def ane_status(framework_path: str | None = None) -> tuple[bool, str]:
+    """Whether the ANE backend is usable here, and if not, why.
+
+    Args:
+        framework_path: framework binary to try (default: the configured ``ANEKIT_ANE_FRAMEWORK``).
+
+    Returns:
+        ``(usable, reason)``; ``reason`` is empty when usable.
+    """
+    path = framework_path or config.get().ane_framework
+    # When the backend was not built, the stub's reason says so (and how to build it).
+    usable, why = _core.ane.initialize(path)
+    if not usable and sys.platform != "darwin" and not _core.ane.built():
+        why = f"not macOS ({platform.system()}): {why}"
+    return bool(usable), str(why)
+
+
+def info() -> dict[str, Any]:
+    """A dictionary describing the platform and the backends.
+
+    Keys: ``anekit``, ``platform``, ``machine``, ``python``, ``numpy``, ``ane_built``, ``ane_usable``,
+    ``ane_reason`` (why the ANE is not usable; empty when it is), ``ane_framework``, ``default_backend``,
+    ``fp16_simd``, ``surface_storage``, ``compile_count``.
+    """
+    import numpy as np
+
+    from . import __version__
+
+    cfg = config.get()
+    usable, why = ane_status(cfg.ane_framework)
+    probe = _core.Surface((1, 1, 1, 1))
+    return {
+        "anekit": __version__,
+        "platform": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "ane_built": bool(_core.ane.built()),
+        "ane_usable": usable,
+        "ane_reason": why,
+        "ane_framework": cfg.ane_framework,
+        "default_backend": cfg.backend or ("ane" if usable else "reference"),
+        "fp16_simd": _core.fp16_path(),
+        "surface_storage": probe.storage,
+        "compile_count": int(_core.compile_count()),
+    }
+
+
+def format_info(data: dict[str, Any], as_json: bool = False) -> str:
+    """Render :func:`info` as an aligned two-column table (or JSON)."""
+    if as_json:
+        return json.dumps(data, indent=2, sort_keys=False)
+    width = max(len(k) for k in data)
+    lines = []
+    for key, value in data.items():
+        shown = "-" if value == "" else ("yes" if value is True else "no" if value is False else str(value))
+        lines.append(f"{key.ljust(width)}  {shown}")
+    return "\n".join(lines)

@@ -1,0 +1,148 @@
+"""Run-time configuration: every ``ANEKIT_*`` environment variable, read in one place.
+
+Precedence: explicit keyword arguments at a call site (``backend=``, ``limit=`` ...) override the active
+configuration; the active configuration (including :func:`override` blocks) overrides the environment
+defaults, which are read when this module is imported (and again by :func:`reload_from_env`). C++ never reads
+the environment: values are passed to it explicitly.
+
+Variables:
+
+=================================  =====================================================================
+``ANEKIT_BACKEND``                 default backend name (``ane`` or ``reference``); unset = best available
+``ANEKIT_COMPILE_LIMIT``           compiles allowed per process (default 119, ane-private-api.md §16)
+``ANEKIT_SIMULATE_COMPILE_LIMIT``  reference backend: fail compiles past N per process (tests)
+``ANEKIT_SIMULATE_COMPILE_FAILURE`` ``raise`` or ``silent``: how simulated over-limit compiles fail
+``ANEKIT_ANE_FRAMEWORK``           framework binary to dlopen (default: the system's private framework)
+``ANEKIT_ASSERT_NO_COMPILE``       ``1``: any real compile raises (proves a loop runs from cache)
+``ANEKIT_CACHE_DIR``               where persistent artefacts live
+``ANEKIT_DEBUG``                   verbosity (0 = quiet)
+=================================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_FRAMEWORK_PATH", "Config", "get", "override", "reload_from_env"]
+
+#: Where macOS keeps the private framework (ane-private-api.md §3.1).
+DEFAULT_FRAMEWORK_PATH = "/System/Library/PrivateFrameworks/AppleNeuralEngine.framework/AppleNeuralEngine"
+
+#: Compiles a process gets before the ANE compiler starts failing (ane-private-api.md §16.1: ~119 observed).
+DEFAULT_COMPILE_LIMIT = 119
+
+_BACKENDS = ("ane", "reference")
+_FAILURE_MODES = ("raise", "silent")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A snapshot of anekit's configuration. Use :func:`get` to read it, :func:`override` to change it."""
+
+    backend: str | None = None
+    compile_limit: int = DEFAULT_COMPILE_LIMIT
+    simulate_compile_limit: int | None = None
+    simulate_compile_failure: str = "raise"
+    ane_framework: str = DEFAULT_FRAMEWORK_PATH
+    assert_no_compile: bool = False
+    cache_dir: str = str(Path.home() / ".cache" / "anekit")
+    debug: int = 0
+
+    def __post_init__(self) -> None:
+        if self.backend is not None and self.backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {_BACKENDS} or None, got {self.backend!r}")
+        if not isinstance(self.compile_limit, int) or self.compile_limit < 1:
+            raise ValueError(f"compile_limit must be a positive int, got {self.compile_limit!r}")
+        if self.simulate_compile_limit is not None and (
+            not isinstance(self.simulate_compile_limit, int) or self.simulate_compile_limit < 0
+        ):
+            raise ValueError(
+                f"simulate_compile_limit must be a non-negative int or None, got {self.simulate_compile_limit!r}"
+            )
+        if self.simulate_compile_failure not in _FAILURE_MODES:
+            raise ValueError(
+                f"simulate_compile_failure must be one of {_FAILURE_MODES}, got {self.simulate_compile_failure!r}"
+            )
+        if not isinstance(self.debug, int) or self.debug < 0:
+            raise ValueError(f"debug must be a non-negative int, got {self.debug!r}")
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from None
+
+
+def _env_bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"environment variable {name} must be 0/1/true/false, got {raw!r}")
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Config:
+    """Build a :class:`Config` from environment variables (``os.environ`` by default)."""
+    env = os.environ if env is None else env
+    defaults = Config()
+    return Config(
+        backend=env.get("ANEKIT_BACKEND") or None,
+        compile_limit=_env_int(env, "ANEKIT_COMPILE_LIMIT", defaults.compile_limit) or defaults.compile_limit,
+        simulate_compile_limit=_env_int(env, "ANEKIT_SIMULATE_COMPILE_LIMIT", None),
+        simulate_compile_failure=env.get("ANEKIT_SIMULATE_COMPILE_FAILURE") or "raise",
+        ane_framework=env.get("ANEKIT_ANE_FRAMEWORK") or DEFAULT_FRAMEWORK_PATH,
+        assert_no_compile=_env_bool(env, "ANEKIT_ASSERT_NO_COMPILE"),
+        cache_dir=env.get("ANEKIT_CACHE_DIR") or defaults.cache_dir,
+        debug=_env_int(env, "ANEKIT_DEBUG", 0) or 0,
+    )
+
+
+_lock = threading.Lock()
+_current = from_env()
+
+
+def get() -> Config:
+    """The active configuration."""
+    return _current
+
+
+def reload_from_env() -> Config:
+    """Re-read the environment (e.g. after a test changed ``os.environ``) and make it active."""
+    global _current
+    with _lock:
+        _current = from_env()
+        return _current
+
+
+@contextlib.contextmanager
+def override(**changes: object) -> Iterator[Config]:
+    """Temporarily replace configuration fields: ``with config.override(compile_limit=5): ...``.
+
+    Raises:
+        TypeError: an unknown field name.
+        ValueError: an invalid value (checked by :class:`Config`).
+    """
+    global _current
+    fields = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise TypeError(f"unknown configuration field(s) {unknown}; expected some of {sorted(fields)}")
+    with _lock:
+        previous = _current
+        _current = dataclasses.replace(previous, **changes)  # type: ignore[arg-type]
+    try:
+        yield _current
+    finally:
+        with _lock:
+            _current = previous

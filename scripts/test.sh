@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The README's test command: installs everything the test suite needs on a fresh machine, builds anekit with
+# the Objective-C++ ANE backend (against the fake framework on Linux, the real one on macOS), and runs the
+# whole suite, slow tests included, plus the lint and the native memory checks.
+#
+#   bash scripts/test.sh            # everything
+#   ANEKIT_BUILD_ANE=OFF bash scripts/test.sh   # skip the Objective-C++ backend (no clang/GNUstep needed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3}"
+BUILD_ANE="${ANEKIT_BUILD_ANE:-ON}"
+step() { printf '\n=== %s ===\n' "$*"; }
+
+if [ "$BUILD_ANE" = "ON" ]; then
+    step "Objective-C++ toolchain (clang + GNUstep on Linux; nothing to do on macOS)"
+    bash scripts/install_objc_toolchain.sh --asan
+fi
+
+step "Python test dependencies"
+# Oracles for the reference executor's tests. PyTorch is pinned to the CPU build: an unpinned `torch` would
+# pull a multi-GB CUDA build on Linux. coremltools provides the numpy value_inference oracle.
+"$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0" "coremltools==9.0" ruff
+
+step "Build and install anekit (ANEKIT_BUILD_ANE=$BUILD_ANE)"
+"$PY" -m pip install --quiet --disable-pip-version-check -Ccmake.define.ANEKIT_BUILD_ANE="$BUILD_ANE" ".[test]"
+
+step "Lint"
+"$PY" -m ruff check python tests benchmarks
+
+step "Test suite (slow tests included)"
+"$PY" -m pytest -q
+
+if [ "$BUILD_ANE" = "ON" ] && [ -x scripts/check_native.sh ]; then
+    step "Native memory checks (ASan / valgrind)"
+    bash scripts/check_native.sh
+fi
+
+step "Benchmark smoke runs"
+"$PY" benchmarks/bench_io.py --quick
+
+echo "all checks passed"

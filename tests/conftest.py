@@ -1,0 +1,34 @@
+"""Shared test configuration: hardware-need markers and their skip rules (architecture.md §11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The shared corpus, beside the repository (CI clones it next to ../shared).
+SHARED_CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "mil"
+
+
+def _ane_skip_reason() -> str | None:
+    """None when a real ANE is usable, else why not (shown on every skipped `ane` test)."""
+    try:
+        from anekit._info import ane_status
+    except ImportError as exc:  # the extension failed to import: say so rather than hide it
+        return f"anekit extension not importable: {exc}"
+    usable, why = ane_status()
+    if not usable:
+        return f"no usable Apple Neural Engine: {why}"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_ane = [item for item in items if "ane" in item.keywords]
+    if not needs_ane:
+        return
+    reason = _ane_skip_reason()
+    if reason is None:
+        return
+    for item in needs_ane:
+        item.add_marker(pytest.mark.skip(reason=reason))
