@@ -1,14 +1,17 @@
 """anekit: program Apple's Neural Engine directly.
 
 ``anekit.mil`` builds, parses, validates and writes MIL programs; ``anekit.Surface`` is the ANE's I/O buffer;
-``anekit.fp16`` holds the native conversion kernels; ``anekit.info()`` says what this machine can do.
+``anekit.fp16`` holds the native conversion kernels; ``anekit.compile`` turns a program into a :class:`Kernel`
+on the ANE or the reference executor; ``anekit.verify`` checks a backend against the reference;
+``anekit.info()`` says what this machine can do.
 """
 
 from __future__ import annotations
 
-from . import _core, fp16
+from . import _core, fp16, mil
 from ._core import Surface
 from ._info import info
+from .runtime import Kernel, VerifyReport, compile, verify
 from .errors import (
     AneUnavailableError,
     AnekitError,
@@ -27,10 +30,15 @@ __all__ = [
     "CompileBudgetExceeded",
     "CompileError",
     "EvaluateError",
+    "Kernel",
     "MILError",
     "MILParseError",
     "Surface",
+    "VerifyReport",
     "__version__",
+    "compile",
     "fp16",
     "info",
+    "mil",
+    "verify",
 ]

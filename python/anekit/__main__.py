@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 #: Command modules, in the order they are listed in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("anekit._cli_info", "anekit._cli_demo")
+COMMAND_MODULES: tuple[str, ...] = ("anekit._cli_info", "anekit._cli_demo", "anekit._cli_verify")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,215 @@
+"""``Kernel``: a compiled MIL function with its I/O surfaces, callable from numpy or zero-copy.
+
+``kernel(x=...)`` converts the inputs into the input surfaces (in C++), evaluates, and returns the outputs as
+float32 arrays (``dtype=`` to change). ``kernel.inputs[name]`` / ``kernel.outputs[name]`` are the
+:class:`anekit.Surface` objects the backend reads and writes, so a caller can fill them in place and call
+:meth:`Kernel.run`, which evaluates without any copy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .. import _core
+from .backend import Executable, IOSpec
+
+__all__ = ["Kernel"]
+
+#: QoS passed to every framework call by every upstream caller (21 = QOS_CLASS_DEFAULT; ane-private-api.md §5).
+DEFAULT_QOS = 21
+
+
+class Kernel:
+    """A compiled program ready to run. Create with :func:`anekit.compile`.
+
+    Attributes:
+        backend: name of the backend that compiled it (``"ane"`` or ``"reference"``).
+        inputs: input name -> Surface, in MIL input order (only fp16/fp32 tensors have surfaces).
+        outputs: output name -> Surface, in MIL output order.
+        path: default execution path for :meth:`run`.
+        qos: QoS passed to the framework (default 21).
+        last_hw_time: hardware execution time of the last run in seconds when the backend reports one, else None.
+        last_run_time: wall time of the last evaluation in seconds (host overhead included).
+    """
+
+    def __init__(
+        self,
+        executable: Executable,
+        *,
+        backend: str,
+        paths: tuple[str, ...],
+        path: str = "standard",
+        qos: int = DEFAULT_QOS,
+        name: str = "main",
+    ) -> None:
+        self._exe: Executable | None = executable
+        self.backend = backend
+        self.name = name
+        self._paths = paths
+        self.path = self._check_path(path)
+        self.qos = _check_qos(qos)
+        self._in_specs: list[IOSpec] = list(executable.inputs)
+        self._out_specs: list[IOSpec] = list(executable.outputs)
+        self.inputs: dict[str, Any] = {
+            s.name: _core.Surface(_surface_shape(s), s.surface_dtype) for s in self._in_specs if s.surface_dtype
+        }
+        self.outputs: dict[str, Any] = {
+            s.name: _core.Surface(_surface_shape(s), s.surface_dtype) for s in self._out_specs if s.surface_dtype
+        }
+        self._surface_io = len(self.inputs) == len(self._in_specs) and len(self.outputs) == len(self._out_specs)
+        self._in_list = [self.inputs.get(s.name) for s in self._in_specs]
+        self._out_list = [self.outputs.get(s.name) for s in self._out_specs]
+        self._lock = threading.Lock()
+        self.last_hw_time: float | None = None
+        self.last_run_time: float | None = None
+
+    # -- evaluation ----------------------------------------------------------------------------------------
+
+    def run(self, path: str | None = None) -> float | None:
+        """Evaluate on the current contents of :attr:`inputs`, writing :attr:`outputs`; no copies.
+
+        Args:
+            path: execution path for this call (default :attr:`path`): ``"standard"``, ``"realtime"``,
+                ``"process_request"`` or ``"direct"`` (ane-private-api.md §17).
+
+        Returns:
+            The hardware execution time in seconds when the backend reports it, else None.
+
+        Raises:
+            RuntimeError: the kernel is closed, or has I/O that cannot live in a surface (non-float or rank 0;
+                use ``kernel(...)`` instead).
+            AneUnavailableError: the path is not available here (the message names what is missing).
+        """
+        exe = self._live()
+        if not self._surface_io:
+            missing = [s.name for s in (*self._in_specs, *self._out_specs) if not s.surface_dtype]
+            raise RuntimeError(
+                f"kernel {self.name!r} has I/O that cannot live in an ANE surface ({missing}: only fp16/fp32 "
+                "tensors can); call the kernel with numpy arrays instead of run()"
+            )
+        chosen = self.path if path is None else self._check_path(path)
+        with self._lock:
+            t0 = time.perf_counter()
+            hw = exe.evaluate(self._in_list, self._out_list, path=chosen, qos=self.qos)
+            self.last_run_time = time.perf_counter() - t0
+            self.last_hw_time = hw
+        return hw
+
+    def __call__(
+        self, inputs: Mapping[str, Any] | None = None, /, *, dtype: Any = np.float32, **kw_inputs: Any
+    ) -> dict[str, np.ndarray]:
+        """Run on numpy inputs: ``kernel(x=a, y=b)`` or ``kernel({"x": a, "y": b})``.
+
+        Inputs may be any real dtype and memory layout with the input's shape (or ``(C, S)`` for a
+        ``[1, C, 1, S]`` input, or a broadcastable shape); they are converted in C++ into the input surfaces.
+
+        Args:
+            inputs: input name -> array (alternative to keyword arguments, e.g. for names that are not
+                identifiers or an input called ``dtype``).
+            dtype: dtype of the returned float outputs (float32 by default; float16 and float64 also work).
+
+        Returns:
+            Output name -> array, in MIL output order.
+
+        Raises:
+            ValueError: missing or unexpected input names, or an input of the wrong shape.
+            TypeError: a non-numeric input.
+        """
+        given = dict(inputs or {})
+        overlap = sorted(set(given) & set(kw_inputs))
+        if overlap:
+            raise ValueError(f"input(s) {overlap} given both positionally and as keywords")
+        given.update(kw_inputs)
+        expected = [s.name for s in self._in_specs]
+        missing = [n for n in expected if n not in given]
+        extra = sorted(set(given) - set(expected))
+        if missing or extra:
+            raise ValueError(
+                f"kernel {self.name!r} takes inputs {expected}; missing {missing}, unexpected {extra}"
+                if extra
+                else f"kernel {self.name!r} takes inputs {expected}; missing {missing}"
+            )
+        out_dtype = np.dtype(dtype)
+        if out_dtype.kind != "f" or out_dtype.itemsize not in (2, 4, 8):
+            raise TypeError(f"dtype must be float16, float32 or float64, got {out_dtype}")
+        if not self._surface_io:
+            return self._call_arrays(given, out_dtype)
+        for name, surface in self.inputs.items():
+            surface.write(given[name])
+        self.run()
+        return {name: surface.read(dtype=out_dtype) for name, surface in self.outputs.items()}
+
+    def _call_arrays(self, given: Mapping[str, Any], out_dtype: np.dtype) -> dict[str, np.ndarray]:
+        exe = self._live()
+        with self._lock:
+            t0 = time.perf_counter()
+            result = exe.evaluate_arrays({k: np.asarray(v) for k, v in given.items()})
+            self.last_run_time = time.perf_counter() - t0
+        return {k: (v.astype(out_dtype) if v.dtype.kind == "f" else v) for k, v in result.items()}
+
+    # -- lifetime --------------------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._exe is None
+
+    def close(self) -> None:
+        """Unload the program and free everything it holds (idempotent)."""
+        exe, self._exe = self._exe, None
+        if exe is not None:
+            with self._lock:
+                exe.close()
+
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Best effort for kernels never closed explicitly; close() is the supported way.
+        exe = getattr(self, "_exe", None)
+        if exe is not None:
+            exe.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"path={self.path!r}"
+        ins = ", ".join(f"{s.name}: {s.type}" for s in self._in_specs)
+        outs = ", ".join(f"{s.name}: {s.type}" for s in self._out_specs)
+        return f"Kernel({self.name!r} on {self.backend}, ({ins}) -> ({outs}), {state})"
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def _live(self) -> Executable:
+        if self._exe is None:
+            raise RuntimeError(f"kernel {self.name!r} is closed")
+        return self._exe
+
+    def _check_path(self, path: str) -> str:
+        all_paths = ("standard", "realtime", "process_request", "direct")
+        if path not in all_paths:
+            raise ValueError(f"unknown execution path {path!r}; expected one of {all_paths}")
+        if path not in self._paths:
+            from ..errors import AneUnavailableError
+
+            raise AneUnavailableError(
+                f"execution path {path!r} is not available on the {self.backend} backend here; "
+                f"available: {list(self._paths)}"
+            )
+        return path
+
+
+def _check_qos(qos: int) -> int:
+    # QoS is a 6-bit Darwin QoS class value; every value 0..63 was measured to work (ane-private-api.md §5).
+    if isinstance(qos, bool) or not isinstance(qos, int) or not 0 <= qos <= 63:
+        raise ValueError(f"qos must be an int in 0..63 (21 = default), got {qos!r}")
+    return qos
+
+
+def _surface_shape(spec: IOSpec) -> tuple[int, ...]:
+    return tuple(int(d) for d in spec.type.shape if d is not None)
