@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import MILError
 from ..mil.ir import Program
 from ..mil.types import TensorType
 from .backend import IOSpec
 
-__all__ = ["function_io"]
+__all__ = ["conform", "function_io"]
 
 
 def function_io(program: Program, function: str) -> tuple[list[IOSpec], list[IOSpec]]:
@@ -37,3 +39,27 @@ def function_io(program: Program, function: str) -> tuple[list[IOSpec], list[IOS
     inputs = [spec(name, var.type, "input") for name, var in fn.inputs.items()]
     outputs = [spec(var.name, var.type, "output") for var in fn.outputs]
     return inputs, outputs
+
+
+def conform(spec: IOSpec, value: object) -> np.ndarray:
+    """``value`` as an array of ``spec``'s shape, under the rules ``Surface.write`` applies to kernel inputs.
+
+    Accepted: the exact shape, ``(C, S)`` for a ``[1, C, 1, S]`` tensor, or any shape that broadcasts to it.
+
+    Raises:
+        ValueError: the shape fits none of these, naming the input and the shapes.
+    """
+    arr = np.asarray(value)
+    shape = tuple(int(d) for d in spec.type.shape if d is not None)
+    if arr.shape == shape:
+        return arr
+    if len(shape) == 4 and shape[0] == 1 and shape[2] == 1 and arr.shape == (shape[1], shape[3]):
+        return arr.reshape(shape)
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ValueError(
+            f"input {spec.name!r} has shape {arr.shape}; expected {shape}"
+            + (f", ({shape[1]}, {shape[3]})" if len(shape) == 4 and shape[0] == 1 and shape[2] == 1 else "")
+            + " or a shape that broadcasts to it"
+        ) from None

@@ -22,7 +22,7 @@ import numpy as np
 from ..mil.ir import Program
 from ..reference.executor import Executor
 from .compile import compile as compile_program
-from .signature import function_io
+from .signature import conform, function_io
 
 __all__ = ["OutputComparison", "VerifyReport", "random_inputs", "verify"]
 
@@ -145,7 +145,17 @@ def verify(
             raise ValueError(f"{label} must be a non-negative number, got {v!r}")
     if not 0 <= min_cosine <= 1:
         raise ValueError(f"min_cosine must be in [0, 1], got {min_cosine!r}")
-    feeds = dict(inputs) if inputs is not None else random_inputs(program, function, seed)
+    if inputs is None:
+        feeds = random_inputs(program, function, seed)
+    else:
+        specs, _ = function_io(program, function)
+        given = dict(inputs)
+        missing = [s.name for s in specs if s.name not in given]
+        extra = sorted(set(given) - {s.name for s in specs})
+        if missing or extra:
+            raise ValueError(f"verify: {function} takes inputs {[s.name for s in specs]}; missing {missing}, "
+                             f"unexpected {extra}")
+        feeds = {s.name: conform(s, given[s.name]) for s in specs}
     import time
 
     with compile_program(program, backend=backend, function=function) as kernel:
