@@ -20,6 +20,10 @@ def _ane_skip_reason() -> str | None:
     usable, why = ane_status()
     if not usable:
         return f"no usable Apple Neural Engine: {why}"
+    from anekit import _core
+
+    if _core.ane.runtime_info().get("is_fake"):
+        return "the loaded framework is anekit's fake, not a Neural Engine"
     return None
 
 
@@ -32,3 +36,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in needs_ane:
         item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def fake_ane_ref():
+    """anekit.testing.fake_ane(mode="reference"), or a skip saying why the fake is not available."""
+    from anekit import testing
+    from anekit.errors import AneUnavailableError
+
+    try:
+        ctx = testing.fake_ane(mode="reference")
+        handle = ctx.__enter__()
+    except AneUnavailableError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield handle
+    finally:
+        ctx.__exit__(None, None, None)

@@ -33,7 +33,8 @@ def info() -> dict[str, Any]:
     """A dictionary describing the platform and the backends.
 
     Keys: ``anekit``, ``platform``, ``machine``, ``python``, ``numpy``, ``ane_built``, ``ane_usable``,
-    ``ane_reason`` (why the ANE is not usable; empty when it is), ``ane_framework``, ``default_backend``,
+    ``ane_reason`` (why the ANE is not usable; empty when it is), ``ane_framework``, ``ane_fake`` (the bundled
+    fake framework is in use), ``default_backend``,
     ``fp16_simd``, ``surface_storage``, ``compile_count``.
     """
     import numpy as np
@@ -53,6 +54,8 @@ def info() -> dict[str, Any]:
         "ane_usable": usable,
         "ane_reason": why,
         "ane_framework": cfg.ane_framework,
+        # The fake framework (anekit.testing.fake_ane) is usable but is not a Neural Engine: say so.
+        "ane_fake": bool(usable and _core.ane.built() and _core.ane.runtime_info().get("is_fake")),
         "default_backend": cfg.backend or ("ane" if usable else "reference"),
         "fp16_simd": _core.fp16_path(),
         "surface_storage": probe.storage,

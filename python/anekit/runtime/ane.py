@@ -20,23 +20,46 @@ from ..mil.ir import Program
 from .backend import IOSpec
 from .signature import function_io
 
-__all__ = ["AneBackend", "AneExecutable"]
+__all__ = ["AneBackend", "AneExecutable", "input_order"]
 
 _ALL_PATHS = ("standard", "realtime", "process_request", "direct")
+
+
+def input_order(inputs: list[IOSpec], rule: str) -> list[int] | None:
+    """The order in which to pass input surfaces so the device binds each to its MIL input.
+
+    Args:
+        inputs: the function's inputs in declaration order.
+        rule: how this machine matches surfaces to inputs, as settled by ``anekit doctor`` (probe
+            ``input_order``): ``"declaration"`` (the documented wiring, ane-private-api.md §13), ``"name"`` or
+            ``"size"``.
+
+    Returns:
+        Indices into ``inputs`` in passing order, or None when declaration order is right.
+    """
+    if rule == "name":
+        order = sorted(range(len(inputs)), key=lambda i: inputs[i].name)
+    elif rule == "size":
+        order = sorted(range(len(inputs)), key=lambda i: inputs[i].type.numel or 0)
+    else:
+        return None
+    return None if order == list(range(len(inputs))) else order
 
 
 class AneExecutable:
     """A program compiled and loaded on the ANE."""
 
-    def __init__(self, model: Any, inputs: list[IOSpec], outputs: list[IOSpec]) -> None:
+    def __init__(self, model: Any, inputs: list[IOSpec], outputs: list[IOSpec], order: list[int] | None) -> None:
         self._model = model
         self.inputs = inputs
         self.outputs = outputs
+        self._order = order
 
     def evaluate(self, inputs: Sequence[Any], outputs: Sequence[Any], *, path: str, qos: int) -> float | None:
         if self._model is None:
             raise RuntimeError("this ANE kernel has been closed")
-        hw_ns = self._model.evaluate(list(inputs), list(outputs), path, qos)
+        surfaces = list(inputs) if self._order is None else [inputs[i] for i in self._order]
+        hw_ns = self._model.evaluate(surfaces, list(outputs), path, qos)
         return None if hw_ns is None else hw_ns * 1e-9
 
     def evaluate_arrays(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -86,4 +109,13 @@ class AneBackend:
         text = program.to_mil()
         weights = program.weights()
         model = _core.ane.compile(text, weights, qos=qos, perf_stats=perf_stats)
-        return AneExecutable(model, inputs, outputs)
+        return AneExecutable(model, inputs, outputs, input_order(inputs, _settled_input_order()))
+
+
+def _settled_input_order() -> str:
+    """The input-order rule ``anekit doctor`` settled for this machine, or the documented default."""
+    from ..doctor.report import load_report, machine_key
+
+    findings = load_report(machine_key(bool(_core.ane.runtime_info().get("is_fake")))) or {}
+    order = findings.get("input_order")
+    return order if order in ("declaration", "name", "size") else "declaration"
