@@ -8,7 +8,7 @@ on the ANE or the reference executor; ``anekit.verify`` checks a backend against
 
 from __future__ import annotations
 
-from . import _core, fp16, mil
+from . import _core, budget, fp16, mil
 from ._core import Surface
 from ._info import info
 from .runtime import Kernel, VerifyReport, compile, verify
@@ -36,6 +36,7 @@ __all__ = [
     "Surface",
     "VerifyReport",
     "__version__",
+    "budget",
     "compile",
     "fp16",
     "info",

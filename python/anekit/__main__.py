@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 
 #: Command modules, in the order they are listed in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ("anekit._cli_info", "anekit._cli_demo", "anekit._cli_verify")
+COMMAND_MODULES: tuple[str, ...] = (
+    "anekit._cli_info",
+    "anekit._cli_demo",
+    "anekit._cli_verify",
+    "anekit._cli_check",
+    "anekit._cli_doctor",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

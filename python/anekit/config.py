@@ -12,6 +12,10 @@ Variables:
 ``ANEKIT_COMPILE_LIMIT``           compiles allowed per process (default 119, ane-private-api.md §16)
 ``ANEKIT_SIMULATE_COMPILE_LIMIT``  reference backend: fail compiles past N per process (tests)
 ``ANEKIT_SIMULATE_COMPILE_FAILURE`` ``raise`` or ``silent``: how simulated over-limit compiles fail
+``ANEKIT_SIMULATE_COMPILE_LATENCY_MS`` reference backend: sleep this long in every compile (benchmarks)
+``ANEKIT_BUDGET_POLICY``           ``raise``, ``warn`` or ``recycle``: what a compile past the limit does
+``ANEKIT_COMPILE_SAFETY_MARGIN``   compiles kept in reserve below the limit (default 0)
+``ANEKIT_CACHE_SIZE``              loaded programs kept by the in-process content cache (default 256)
 ``ANEKIT_ANE_FRAMEWORK``           framework binary to dlopen (default: the system's private framework)
 ``ANEKIT_ASSERT_NO_COMPILE``       ``1``: any real compile raises (proves a loop runs from cache)
 ``ANEKIT_CACHE_DIR``               where persistent artefacts live
@@ -39,6 +43,7 @@ DEFAULT_COMPILE_LIMIT = 119
 
 _BACKENDS = ("ane", "reference")
 _FAILURE_MODES = ("raise", "silent")
+_POLICIES = ("raise", "warn", "recycle")
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,10 @@ class Config:
     compile_limit: int = DEFAULT_COMPILE_LIMIT
     simulate_compile_limit: int | None = None
     simulate_compile_failure: str = "raise"
+    simulate_compile_latency_ms: float = 0.0
+    budget_policy: str = "raise"
+    compile_safety_margin: int = 0
+    cache_size: int = 256
     ane_framework: str = DEFAULT_FRAMEWORK_PATH
     assert_no_compile: bool = False
     cache_dir: str = str(Path.home() / ".cache" / "anekit")
@@ -69,6 +78,19 @@ class Config:
             raise ValueError(
                 f"simulate_compile_failure must be one of {_FAILURE_MODES}, got {self.simulate_compile_failure!r}"
             )
+        if not isinstance(self.simulate_compile_latency_ms, (int, float)) or self.simulate_compile_latency_ms < 0:
+            raise ValueError(
+                f"simulate_compile_latency_ms must be a non-negative number, got {self.simulate_compile_latency_ms!r}"
+            )
+        if self.budget_policy not in _POLICIES:
+            raise ValueError(f"budget_policy must be one of {_POLICIES}, got {self.budget_policy!r}")
+        if not isinstance(self.compile_safety_margin, int) or not 0 <= self.compile_safety_margin < self.compile_limit:
+            raise ValueError(
+                f"compile_safety_margin must be an int in [0, compile_limit={self.compile_limit}), "
+                f"got {self.compile_safety_margin!r}"
+            )
+        if not isinstance(self.cache_size, int) or self.cache_size < 0:
+            raise ValueError(f"cache_size must be a non-negative int, got {self.cache_size!r}")
         if not isinstance(self.debug, int) or self.debug < 0:
             raise ValueError(f"debug must be a non-negative int, got {self.debug!r}")
 
@@ -81,6 +103,16 @@ def _env_int(env: Mapping[str, str], name: str, default: int | None) -> int | No
         return int(raw)
     except ValueError:
         raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from None
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from None
 
 
 def _env_bool(env: Mapping[str, str], name: str) -> bool:
@@ -101,6 +133,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         compile_limit=_env_int(env, "ANEKIT_COMPILE_LIMIT", defaults.compile_limit) or defaults.compile_limit,
         simulate_compile_limit=_env_int(env, "ANEKIT_SIMULATE_COMPILE_LIMIT", None),
         simulate_compile_failure=env.get("ANEKIT_SIMULATE_COMPILE_FAILURE") or "raise",
+        simulate_compile_latency_ms=_env_float(env, "ANEKIT_SIMULATE_COMPILE_LATENCY_MS", 0.0),
+        budget_policy=env.get("ANEKIT_BUDGET_POLICY") or "raise",
+        compile_safety_margin=_env_int(env, "ANEKIT_COMPILE_SAFETY_MARGIN", 0) or 0,
+        cache_size=_env_int(env, "ANEKIT_CACHE_SIZE", defaults.cache_size) or 0,
         ane_framework=env.get("ANEKIT_ANE_FRAMEWORK") or DEFAULT_FRAMEWORK_PATH,
         assert_no_compile=_env_bool(env, "ANEKIT_ASSERT_NO_COMPILE"),
         cache_dir=env.get("ANEKIT_CACHE_DIR") or defaults.cache_dir,

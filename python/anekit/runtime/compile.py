@@ -1,14 +1,45 @@
-"""``anekit.compile``: program -> :class:`Kernel` on the best (or the named) backend."""
+"""``anekit.compile``: program -> :class:`Kernel` on the best (or the named) backend.
+
+Every compile goes through the budget rules (:mod:`anekit.budget`) and the content cache
+(:mod:`anekit.runtime.cache`): a program already compiled in this process with the same options is served from
+the cache without spending budget; a real compile is checked against the limit and the policy first. Under the
+``"recycle"`` policy the kernel is compiled and run in the recycling worker pool (:mod:`anekit.runtime.pool`).
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from .. import budget, config
+from ..errors import AnekitError
 from ..mil.ir import Program
-from .backend import get_backend
+from .backend import Backend, get_backend
+from .cache import default_cache, program_key
 from .kernel import DEFAULT_QOS, Kernel
 
-__all__ = ["compile"]
+__all__ = ["compile", "resolve_backend"]
+
+
+class _BackendMemo:
+    """Resolved backends per (requested name, active config): ``get_backend(None)`` probes the platform, which
+    costs more than a cache hit is allowed to (≤ 50 µs, issue #6)."""
+
+    lock = threading.Lock()
+    resolved: dict[tuple[str | None, config.Config], Backend] = {}
+
+
+def resolve_backend(name: str | None) -> Backend:
+    """:func:`~anekit.runtime.backend.get_backend`, memoised for the active configuration."""
+    key = (name, config.get())
+    hit = _BackendMemo.resolved.get(key)
+    if hit is None:
+        hit = get_backend(name)
+        with _BackendMemo.lock:
+            if len(_BackendMemo.resolved) > 16:
+                _BackendMemo.resolved.clear()
+            _BackendMemo.resolved[key] = hit
+    return hit
 
 
 def compile(  # noqa: A001 - the public name mirrors the operation, as in tinygrad/MLX
@@ -18,6 +49,7 @@ def compile(  # noqa: A001 - the public name mirrors the operation, as in tinygr
     function: str = "main",
     path: str = "standard",
     qos: int = DEFAULT_QOS,
+    cache: bool = True,
     **options: Any,
 ) -> Kernel:
     """Compile ``program`` and return a ready-to-run :class:`Kernel`.
@@ -30,19 +62,41 @@ def compile(  # noqa: A001 - the public name mirrors the operation, as in tinygr
         path: default execution path of the kernel's :meth:`Kernel.run` (``"standard"``, ``"realtime"``,
             ``"process_request"``, ``"direct"``).
         qos: QoS for the framework calls (0..63, default 21).
+        cache: serve identical programs from the content cache (False: always compile, never cache).
         **options: backend-specific options (e.g. ``perf_stats=True`` on the ANE).
 
     Raises:
         TypeError: ``program`` is not a Program, or an unknown option.
         AneUnavailableError: ``backend="ane"`` when the ANE cannot be used (the message says why).
         CompileError: the backend rejected the program (with the framework's message and code).
+        CompileBudgetExceeded: the compile would pass the budget under the ``"raise"`` policy.
+        UnexpectedCompileError: a real compile while ``ANEKIT_ASSERT_NO_COMPILE`` is on.
     """
     if not isinstance(program, Program):
         raise TypeError(f"anekit.compile: expected an anekit.mil.Program, got {type(program).__name__}")
-    chosen = get_backend(backend)
-    executable = chosen.compile(program, function=function, options={"qos": qos, "path": path, **options})
+    if not isinstance(cache, bool):
+        raise TypeError(f"anekit.compile: cache must be a bool, got {cache!r}")
+    if budget.get_policy() == "recycle":
+        from .pool import default_pool
+
+        return default_pool().compile(
+            program, backend=backend, function=function, path=path, qos=qos, cache=cache, **options
+        )
+    chosen = resolve_backend(backend)
+    opts = {"qos": qos, "path": path, **options}
+    store = default_cache()
+    key = None
+    if cache and store.capacity:
+        try:
+            key = program_key(program, chosen.name, function, opts)
+        except AnekitError:
+            key = None  # a program that cannot be written as text: compile it uncached; the backend decides
+    lease = store.lookup(key) if key is not None else None
+    if lease is None:
+        budget.check_compile(f"function {function!r}")
+        lease = store.insert(key, chosen.compile(program, function=function, options=opts))
     try:
-        return Kernel(executable, backend=chosen.name, paths=chosen.paths, path=path, qos=qos, name=function)
+        return Kernel(lease, backend=chosen.name, paths=chosen.paths, path=path, qos=qos, name=function)
     except BaseException:
-        executable.close()
+        lease.close()
         raise

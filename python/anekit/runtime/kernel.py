@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,11 @@ class Kernel:
         path: str = "standard",
         qos: int = DEFAULT_QOS,
         name: str = "main",
+        surface_factory: Callable[[tuple[int, ...], str], Any] | None = None,
     ) -> None:
+        # surface_factory(shape, dtype) makes the I/O surfaces; the recycling pool passes one that makes
+        # shared-memory surfaces with the Surface API, so pool-backed kernels keep this exact class and API.
+        make = _core.Surface if surface_factory is None else surface_factory
         self._exe: Executable | None = executable
         self.backend = backend
         self.name = name
@@ -56,10 +60,10 @@ class Kernel:
         self._in_specs: list[IOSpec] = list(executable.inputs)
         self._out_specs: list[IOSpec] = list(executable.outputs)
         self.inputs: dict[str, Any] = {
-            s.name: _core.Surface(_surface_shape(s), s.surface_dtype) for s in self._in_specs if s.surface_dtype
+            s.name: make(_surface_shape(s), s.surface_dtype) for s in self._in_specs if s.surface_dtype
         }
         self.outputs: dict[str, Any] = {
-            s.name: _core.Surface(_surface_shape(s), s.surface_dtype) for s in self._out_specs if s.surface_dtype
+            s.name: make(_surface_shape(s), s.surface_dtype) for s in self._out_specs if s.surface_dtype
         }
         self._surface_io = len(self.inputs) == len(self._in_specs) and len(self.outputs) == len(self._out_specs)
         self._in_list = [self.inputs.get(s.name) for s in self._in_specs]

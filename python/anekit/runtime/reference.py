@@ -3,6 +3,16 @@
 Evaluation goes through the same Surfaces as on the ANE (inputs are read from their surfaces, outputs written
 to theirs), so code written against :class:`~anekit.runtime.kernel.Kernel` behaves the same on both backends,
 including the fp16 rounding at the I/O boundary.
+
+The backend can also *simulate the ANE compile budget* (architecture.md §3.2, ane-private-api.md §16) so the
+budget policies, the content cache and the recycling pool are tested on Linux with correct numerics:
+
+* ``simulate_compile_limit=N`` (``ANEKIT_SIMULATE_COMPILE_LIMIT``): every compile past the N-th in this process
+  fails. With ``simulate_compile_failure="raise"`` it raises :class:`~anekit.errors.CompileError`; with
+  ``"silent"`` it "succeeds" but the kernel writes zeros, the failure mode reported upstream (§16.1, §11.4).
+  The failed attempt is still counted, as anekit counts every attempt that reaches the framework (§16.2).
+* ``simulate_compile_latency_ms`` (``ANEKIT_SIMULATE_COMPILE_LATENCY_MS``): every compile sleeps that long
+  (a real compile+load takes ~20-35 ms on M-series chips, ane-private-api.md §10), for benchmarks.
 """
 
 from __future__ import annotations
@@ -10,9 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import time
+
 import numpy as np
 
-from .. import _core
+from .. import _core, config
+from ..errors import CompileError
 from ..mil.ir import Program
 from ..reference.executor import Executor
 from .backend import IOSpec
@@ -24,9 +37,11 @@ __all__ = ["ReferenceBackend", "ReferenceExecutable"]
 class ReferenceExecutable:
     """A function prepared for repeated reference execution (``precision="ane"``)."""
 
-    def __init__(self, program: Program, function: str) -> None:
+    def __init__(self, program: Program, function: str, *, silent_failure: bool = False) -> None:
         self.inputs, self.outputs = function_io(program, function)
         self._executor: Executor | None = Executor(program, function=function, precision="ane")
+        # A simulated silent compile failure: everything "works" but every output is zeros (§16.1).
+        self._zeros = silent_failure
 
     def _exec(self) -> Executor:
         if self._executor is None:
@@ -43,7 +58,10 @@ class ReferenceExecutable:
         return None
 
     def evaluate_arrays(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return self._exec()(dict(inputs))
+        result = self._exec()(dict(inputs))
+        if self._zeros:
+            return {name: np.zeros_like(value) for name, value in result.items()}
+        return result
 
     def close(self) -> None:
         self._executor = None
@@ -63,7 +81,18 @@ class ReferenceBackend:
         unknown = sorted(set(options) - {"qos", "path"})
         if unknown:
             raise TypeError(f"reference backend: unknown compile option(s) {unknown}; expected 'qos' or 'path'")
-        executable = ReferenceExecutable(program, function)
+        cfg = config.get()
+        if cfg.simulate_compile_latency_ms:
+            time.sleep(cfg.simulate_compile_latency_ms / 1000.0)
+        over = cfg.simulate_compile_limit is not None and _core.compile_count() >= cfg.simulate_compile_limit
+        if over and cfg.simulate_compile_failure == "raise":
+            # The attempt reached the (simulated) framework, so it is counted before failing (§16.2).
+            _core._note_compile()
+            raise CompileError(
+                f"simulated ANE compile failure: this process already spent {_core.compile_count() - 1} "
+                f"compiles and the simulated limit is {cfg.simulate_compile_limit} (ANEKIT_SIMULATE_COMPILE_LIMIT)"
+            )
+        executable = ReferenceExecutable(program, function, silent_failure=over)
         # One compile spent, as the ANE backend counts its framework compiles: the budget logic sees both.
         _core._note_compile()
         return executable

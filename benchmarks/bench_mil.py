@@ -1,0 +1,211 @@
+"""MIL tooling speed: build + emit a 12-layer transformer, and parse a real 862-statement file.
+
+Measures, in one run:
+
+* anekit: building a BERT-base-sized encoder (12 layers, d=768, 12 heads, seq 256, ANE layout [1, C, 1, S]:
+  layer_norm, 1x1 conv Q/K/V/out/FFN, reshape/transpose into heads, matmul, scale, softmax, gelu, residual adds)
+  with ``anekit.mil.Builder``, then emitting its MIL text (which lays out the weight blob) and the weight file;
+* coremltools (when importable): the same graph with ``coremltools`` ``mb.program`` (build only; coremltools
+  has no MIL text writer, mil-format.md §12.1), and the build-time ratio (target: anekit >= 10x faster);
+* parsing ``minilm_l6_fp16_ios18/model.mil`` (862 statements, with type checks against the op registry;
+  target <= 100 ms).
+
+Usage: python benchmarks/bench_mil.py [--json FILE] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _timing import machine, time_call, write_json
+from anekit import mil
+
+D, HEADS, SEQ, LAYERS, FFN = 768, 12, 256, 12, 3072
+MINILM = Path(__file__).resolve().parents[1] / "tests" / "data" / "mil" / "minilm_l6_fp16_ios18.mlmodelc"
+
+
+def make_weights(layers: int) -> list[dict[str, np.ndarray]]:
+    """Random fp16 weights per layer (conv weights [OC, IC, 1, 1]); generated outside the timings."""
+    rng = np.random.default_rng(0)
+
+    def w(oc: int, ic: int) -> np.ndarray:
+        return (rng.standard_normal((oc, ic, 1, 1), dtype=np.float32) * 0.02).astype(np.float16)
+
+    out = []
+    for _ in range(layers):
+        out.append(
+            {
+                "wq": w(D, D),
+                "wk": w(D, D),
+                "wv": w(D, D),
+                "wo": w(D, D),
+                "w1": w(FFN, D),
+                "w2": w(D, FFN),
+                "g1": np.ones(D, np.float16),
+                "b1": np.zeros(D, np.float16),
+                "g2": np.ones(D, np.float16),
+                "b2": np.zeros(D, np.float16),
+            }
+        )
+    return out
+
+
+def encoder(mb: Any, x: Any, weights: list[dict[str, np.ndarray]]) -> Any:
+    """The graph, written once against the API both builders share (MIL op and argument names)."""
+    eps = np.float16(1e-5)  # same dtype as gamma/beta (ANE rule, mil-format.md §11 #3)
+    scale = np.float16(1.0 / np.sqrt(D // HEADS))
+    heads = np.array([1, HEADS, D // HEADS, SEQ], np.int32)
+    flat = np.array([1, D, 1, SEQ], np.int32)
+    perm = np.array([0, 1, 3, 2], np.int32)
+    axes = np.array([1], np.int32)
+    for w in weights:
+        h = mb.layer_norm(x=x, axes=axes, gamma=w["g1"], beta=w["b1"], epsilon=eps)
+        q = mb.conv(x=h, weight=w["wq"])
+        k = mb.conv(x=h, weight=w["wk"])
+        v = mb.conv(x=h, weight=w["wv"])
+        q = mb.transpose(x=mb.reshape(x=q, shape=heads), perm=perm)  # [1, H, S, Dh]
+        k = mb.reshape(x=k, shape=heads)  # [1, H, Dh, S]
+        v = mb.transpose(x=mb.reshape(x=v, shape=heads), perm=perm)  # [1, H, S, Dh]
+        att = mb.matmul(x=q, y=k, transpose_x=False, transpose_y=False)  # [1, H, S, S]
+        att = mb.softmax(x=mb.mul(x=att, y=scale), axis=np.int32(-1))
+        o = mb.matmul(x=att, y=v, transpose_x=False, transpose_y=False)  # [1, H, S, Dh]
+        o = mb.reshape(x=mb.transpose(x=o, perm=perm), shape=flat)
+        x = mb.add(x=x, y=mb.conv(x=o, weight=w["wo"]))
+        h = mb.layer_norm(x=x, axes=axes, gamma=w["g2"], beta=w["b2"], epsilon=eps)
+        h = mb.gelu(x=mb.conv(x=h, weight=w["w1"]), mode="EXACT")
+        x = mb.add(x=x, y=mb.conv(x=h, weight=w["w2"]))
+    return x
+
+
+def build_anekit(weights: list[dict[str, np.ndarray]]) -> mil.Program:
+    mb = mil.Builder("ios18")
+    x = mb.input("x", mil.tensor((1, D, 1, SEQ), "fp16"))
+    return mb.build(encoder(mb, x, weights))
+
+
+def build_coremltools(weights: list[dict[str, np.ndarray]]) -> Any:
+    import coremltools as ct
+    from coremltools.converters.mil import Builder as cmb
+    from coremltools.converters.mil.mil import types
+
+    @cmb.program(
+        input_specs=[cmb.TensorSpec(shape=(1, D, 1, SEQ), dtype=types.fp16)],
+        opset_version=ct.target.iOS18,
+    )
+    def prog(x: Any) -> Any:
+        return encoder(cmb, x, weights)
+
+    return prog
+
+
+def _load() -> str:
+    # Shared 2-core CI/dev machines: the load average explains noisy medians.
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "n/a"
+
+
+def _coremltools_available() -> str | None:
+    try:
+        import coremltools  # noqa: F401
+    except ImportError as exc:
+        return f"coremltools not importable ({exc}); install with `pip install coremltools==9.0`"
+    return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", help="write the results to this JSON file")
+    ap.add_argument("--quick", action="store_true", help="2 layers and fewer repeats (smoke test)")
+    args = ap.parse_args()
+    layers = 2 if args.quick else LAYERS
+    min_time = 0.2 if args.quick else 1.0
+    weights = make_weights(layers)
+
+    results: dict[str, Any] = {"layers": layers, "d_model": D, "heads": HEADS, "seq": SEQ}
+    prog = build_anekit(weights)
+    n_ops = len(prog.main.operations)
+    results["ops"] = n_ops
+    build = time_call(lambda: build_anekit(weights), min_time=min_time, min_repeats=3, warmup=1)
+    emit = time_call(prog.to_mil, min_time=min_time, min_repeats=3, warmup=1)
+    wts = time_call(prog.weights, min_time=min_time, min_repeats=3, warmup=1)
+    results["anekit_build_s"] = build["median_s"]
+    results["anekit_build_p10_s"] = build["p10_s"]
+    results["anekit_emit_text_s"] = emit["median_s"]
+    results["anekit_weights_s"] = wts["median_s"]
+    text = prog.to_mil()
+    results["text_bytes"] = len(text)
+    results["weight_bytes"] = sum(len(b) for b in prog.weights().values())
+    # Round-trip sanity: the emitted text parses back to the same program (not timed).
+    back = mil.parse(text)
+    assert not [d for d in back.diagnostics if d.severity == "error"], back.diagnostics[:3]
+
+    skip = _coremltools_available()
+    if skip is None:
+        build_coremltools(weights)  # warm up imports and registries
+        ct_build = time_call(lambda: build_coremltools(weights), min_time=min_time, min_repeats=3, warmup=0)
+        results["coremltools_build_s"] = ct_build["median_s"]
+        results["coremltools_build_p10_s"] = ct_build["p10_s"]
+        results["build_speedup_vs_coremltools"] = ct_build["median_s"] / build["median_s"]
+    else:
+        results["coremltools_skipped"] = skip
+
+    minilm_text = (MINILM / "model.mil").read_text()
+    parse = time_call(lambda: mil.parse(minilm_text), min_time=min_time, min_repeats=5, warmup=1)
+    results["parse_minilm_s"] = parse["median_s"]
+    results["parse_minilm_p10_s"] = parse["p10_s"]
+    results["parse_minilm_statements"] = len(mil.parse(minilm_text).main.operations)
+
+    ms = 1000.0
+    rows = [
+        (
+            f"anekit build ({layers}-layer encoder, {n_ops} ops)",
+            results["anekit_build_s"] * ms,
+            f"p10 {results['anekit_build_p10_s'] * ms:.1f} ms",
+        ),
+        (
+            "anekit emit MIL text (incl. blob layout)",
+            results["anekit_emit_text_s"] * ms,
+            f"{results['text_bytes'] / 1e6:.2f} MB text",
+        ),
+        (
+            "anekit weights() (weight.bin bytes)",
+            results["anekit_weights_s"] * ms,
+            f"{results['weight_bytes'] / 1e6:.1f} MB blob",
+        ),
+    ]
+    if "coremltools_build_s" in results:
+        rows.append(
+            (
+                "coremltools mb.program build (same graph)",
+                results["coremltools_build_s"] * ms,
+                f"p10 {results['coremltools_build_p10_s'] * ms:.1f} ms; anekit "
+                f"{results['build_speedup_vs_coremltools']:.1f}x faster by median (target >= 10x)",
+            )
+        )
+    rows.append(
+        (
+            "parse minilm_l6_fp16_ios18 model.mil",
+            results["parse_minilm_s"] * ms,
+            f"p10 {results['parse_minilm_p10_s'] * ms:.1f} ms; {results['parse_minilm_statements']} statements "
+            "(target <= 100 ms)",
+        )
+    )
+    print(f"{'measurement':<52} {'median ms':>10}  note   (machine load avg: {_load()})")
+    for name, value, note in rows:
+        print(f"{name:<52} {value:>10.1f}  {note}")
+    if skip is not None:
+        print(f"coremltools comparison skipped: {skip}")
+    write_json(args.json, {"machine": machine(), "results": results, "time": time.time()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

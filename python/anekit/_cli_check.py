@@ -1,0 +1,154 @@
+"""``python -m anekit check PATH [--target ane|any] [--json]``: validate MIL programs and summarise them.
+
+PATH is a ``model.mil`` file (any ``*.mil`` file), a ``.mlmodelc``-style folder holding ``model.mil``, or a
+folder of those (every ``*/model.mil`` and ``*.mil`` inside is checked). Diagnostics are printed grouped by
+severity with their location and hint, then the program summary. ``--json`` prints one object
+``{"target", "ok", "programs": [{"path", "ok", "parse_error", "diagnostics", "counts", "summary"}]}``.
+Exit status: 0 when no program has an error, 1 when one has (a parse failure counts as an error), 2 when PATH
+holds no MIL program.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "check", help="validate MIL programs (structure and ANE rules) and summarise them"
+    )
+    p.add_argument("path", nargs="?", help="model.mil file, .mlmodelc folder, or a folder of models")
+    p.add_argument(
+        "--target",
+        choices=("ane", "any"),
+        default="ane",
+        help="'ane' (default): structural and Neural Engine rules; 'any': structural rules only",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--no-summary", action="store_true", help="print the diagnostics only, not the summary")
+    p.add_argument(
+        "--list-rules", action="store_true", help="list the rules for --target with their sources, then exit"
+    )
+    p.set_defaults(func=run)
+
+
+def find_programs(path: Path) -> list[Path]:
+    """The MIL files PATH designates (see the module docstring), sorted; empty if none."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    if (path / "model.mil").is_file():
+        return [path / "model.mil"]
+    found = {p for p in path.glob("*/model.mil") if p.is_file()}
+    found |= {p for p in path.glob("*.mil") if p.is_file()}
+    return sorted(found)
+
+
+def _failed(mil_file: Path, message: str, line: int, col: int, shown: str) -> dict[str, Any]:
+    return {
+        "path": str(mil_file),
+        "parse_error": {"message": message, "line": line, "col": col},
+        "text_error": shown,
+        "diagnostics": [],
+        "summary": None,
+    }
+
+
+def _check_one(mil_file: Path, target: str) -> dict[str, Any]:
+    from .errors import MILError, MILParseError
+    from .mil import parse
+    from .mil.summary import summarize
+    from .mil.validate import validate
+
+    try:
+        text = mil_file.read_text(encoding="utf-8")
+        # Weights resolve like mil.load(): the file's folder stands for @model_path (read lazily).
+        program = parse(text, weights=mil_file.parent)
+    except MILParseError as exc:
+        return _failed(mil_file, exc.message, exc.line, exc.col, str(exc))
+    except (MILError, OSError, UnicodeDecodeError) as exc:
+        return _failed(mil_file, str(exc), 0, 0, str(exc))
+    return {
+        "path": str(mil_file),
+        "parse_error": None,
+        "diagnostics": validate(program, target, text=text),
+        "summary": summarize(program),
+    }
+
+
+def _has_error(result: dict[str, Any]) -> bool:
+    return result["parse_error"] is not None or any(d.severity == "error" for d in result["diagnostics"])
+
+
+def _as_json(result: dict[str, Any]) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "path": result["path"],
+        "ok": not _has_error(result),
+        "parse_error": result["parse_error"],
+        "diagnostics": [asdict(d) for d in result["diagnostics"]],
+        "counts": {s: sum(1 for d in result["diagnostics"] if d.severity == s) for s in ("error", "warning", "info")},
+        "summary": None if result["summary"] is None else result["summary"].to_dict(),
+    }
+
+
+def list_rules(target: str, as_json: bool) -> str:
+    """The rules that run for ``target``: id, default severity, what is checked and the source of the fact."""
+    from .mil.validate import rules
+
+    chosen = rules(target)
+    if as_json:
+        keys = ("id", "severity", "target", "summary", "source")
+        return json.dumps([{k: getattr(r, k) for k in keys} for r in chosen], indent=2)
+    lines = []
+    for r in chosen:
+        lines.append(f"{r.id} [{r.severity}, target {r.target}]: {r.summary}")
+        lines.append(f"    source: {r.source}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .mil.validate import format_diagnostics
+
+    if args.list_rules:
+        print(list_rules(args.target, args.json))
+        return 0
+    if args.path is None:
+        print("error: give a PATH to check (or --list-rules)")
+        return 2
+
+    files = find_programs(Path(args.path))
+    if not files:
+        message = f"no MIL program at {args.path} (expected a .mil file or a folder with model.mil)"
+        if args.json:
+            print(json.dumps({"error": message}))
+        else:
+            print(f"error: {message}")
+        return 2
+    results = [_check_one(f, args.target) for f in files]
+    if args.json:
+        payload = {
+            "target": args.target,
+            "ok": not any(_has_error(r) for r in results),
+            "programs": [_as_json(r) for r in results],
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        for i, r in enumerate(results):
+            if i:
+                print()
+            status = "FAILED" if _has_error(r) else "ok"
+            print(f"== {r['path']} (target {args.target}): {status}")
+            if r["parse_error"] is not None:
+                print(f"parse error: {r['text_error']}")
+                continue
+            print(format_diagnostics(r["diagnostics"]))
+            if not args.no_summary:
+                print()
+                print(r["summary"].to_text())
+    return 1 if any(_has_error(r) for r in results) else 0

@@ -1,0 +1,62 @@
+"""Programs from built functions: :func:`make_program` and the :func:`program` decorator.
+
+Kept apart from :mod:`anekit.mil.builder` (the Builder class) so each module stays small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..errors import MILError
+from .ir import Function, Program
+from .types import DictType, TensorType, Type, dtype
+from .values import Value
+
+__all__ = ["DEFAULT_BUILD_INFO", "UNSET", "make_program", "program"]
+
+#: buildInfo of the hand-written programs that compiled on the ANE (mil-format.md §8.1); the ANE also accepts
+#: no buildInfo at all (§3), pass ``build_info=None`` for that.
+DEFAULT_BUILD_INFO: dict[str, str] = {
+    "coremlc-component-MIL": "3510.2.1",
+    "coremlc-version": "3505.4.1",
+    "coremltools-component-milinternal": "",
+    "coremltools-version": "9.0",
+}
+#: Sentinel for "argument not given" (``build_info=None`` means "no buildInfo").
+UNSET: Any = object()
+_STRING = dtype("string")
+
+
+def make_program(functions: Sequence[Function], build_info: Mapping[str, str] | None = None) -> Program:
+    """A program from built functions, with an optional ``buildInfo`` (keys sorted, like coremlc)."""
+    attrs = {}
+    if build_info:
+        t = DictType(TensorType(_STRING, ()), TensorType(_STRING, ()))
+        attrs["buildInfo"] = Value(t, {k: str(build_info[k]) for k in sorted(build_info)})
+    return Program(functions, attrs)
+
+
+def program(
+    inputs: Mapping[str, Type],
+    opset: str = "ios18",
+    *,
+    name: str = "main",
+    build_info: Mapping[str, str] | None = UNSET,
+) -> Callable[[Callable[..., Any]], Program]:
+    """Decorator: ``@program(inputs={"x": tensor((1, 768, 1, 256), "fp16")}, opset="ios18")``.
+
+    The decorated function receives the builder and one Var per input, and returns the output Var(s) (a
+    Var, tuple/list of Vars, or a dict name -> Var). The decorator returns the built :class:`Program`.
+    """
+    if not isinstance(inputs, Mapping):
+        raise MILError("program(inputs=...) must be a dict of input name -> type")
+
+    def wrap(fn: Callable[..., Any]) -> Program:
+        from .builder import Builder  # builder.py imports this module for make_program()
+
+        mb = Builder(opset, name=name, build_info=build_info)
+        args = [mb.input(k, t) for k, t in inputs.items()]
+        return mb.build(fn(mb, *args))
+
+    return wrap

@@ -1,0 +1,211 @@
+"""Binding ops to their specs: inference contexts, Python-value typing, declared-type checks.
+
+Shared by the builder (which raises) and the parser (which records :class:`Diagnostic`). The context handed to
+``OpSpec.infer`` is a :class:`~anekit.mil.ops._context.StaticContext` filled as follows:
+
+* ``types``: every bound input (a tuple of types for tuple inputs); for specs whose operands are attributes in
+  the opset (``operands_as_attributes``) also every
+  attribute except ``name``. Omitted inputs stay absent (specs fall back to their declared defaults; the
+  builder materialises defaults as consts before inferring, so built ops always have them).
+* ``values``: compile-time data of inputs bound to ``const`` outputs or inline literals, when it is in memory
+  (blob-backed consts that were never read are not loaded for inference).
+* ``attrs``: in-memory attribute data except ``name``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import MILError
+from .ir import Binding, Operation, Var
+from .ops._context import StaticContext
+from .ops._spec import InputSpec, OpSpec
+from .types import DType, TensorType, Type, dtype
+
+__all__ = [
+    "BLOB_DTYPES_IOS18",
+    "BLOB_DTYPES_PRE18",
+    "binding_type",
+    "build_context",
+    "check_bindings",
+    "infer_op",
+    "loaded_data",
+    "operands_as_attributes",
+    "python_to_array",
+    "requires_const",
+    "run_infer",
+    "should_use_blob",
+    "types_compatible",
+]
+
+#: dtypes coremltools stores in weight.bin (``should_use_weight_file``, mil-format.md §7.2).
+BLOB_DTYPES_PRE18 = frozenset({"fp16", "fp32", "uint8", "int8"})
+BLOB_DTYPES_IOS18 = BLOB_DTYPES_PRE18 | {"int16", "uint16", "int32", "uint32"}
+#: coremltools' element-count threshold for the weight file (§7.2).
+BLOB_MIN_ELEMENTS = 10
+
+
+def should_use_blob(t: TensorType, opset: str) -> bool:
+    """coremltools' rule: at least 10 elements and a blob-able dtype (more dtypes from iOS18), §7.2."""
+    allowed = BLOB_DTYPES_IOS18 if opset == "ios18" else BLOB_DTYPES_PRE18
+    n = t.numel
+    return n is not None and n >= BLOB_MIN_ELEMENTS and t.dtype.name in allowed
+
+
+def binding_type(b: Binding) -> Type | tuple[Type, ...]:
+    if isinstance(b, tuple):
+        return tuple(x.type for x in b)
+    return b.type
+
+
+def loaded_data(b: Binding) -> Any:
+    if isinstance(b, tuple):
+        return tuple(loaded_data(x) for x in b)
+    if isinstance(b, Var):
+        if b.op is not None and b.op.op_type == "const":
+            val = b.op.attrs.get("val")
+            if val is not None and val.is_loaded:
+                return val.data
+        return None
+    return b.data if b.is_loaded else None
+
+
+def python_to_array(
+    value: Any, spec: InputSpec | None, peer: DType | None, type_cache: dict[Any, TensorType] | None = None
+) -> tuple[Any, TensorType]:
+    """Type a Python/numpy value bound to an op input (the builder's const-promotion rule).
+
+    * numpy arrays and numpy scalars keep their dtype, except float64 -> fp32 and int64 -> int32 (MIL ops do
+      not take 64-bit tensors; coremltools does the same);
+    * Python ``bool`` -> bool, ``int`` -> int32, ``float`` -> fp32, ``str`` -> string; lists/tuples go
+      through numpy first;
+    * a Python number (or list of numbers) takes the float dtype of the peer input when the spec ties the two
+      (``same_dtype_as``), e.g. ``mul(x=<fp16>, y=0.5)`` makes ``y`` an fp16 const (coremltools promotes the
+      same way); a Python float for an input whose allowed dtypes exclude fp32 but allow fp16 becomes fp16.
+
+    ``type_cache`` (optional, owned by the caller) memoises ``TensorType`` objects by numpy dtype and shape.
+
+    Returns:
+        ``(data, type)``: data is a numpy array (or str for a string scalar).
+    """
+    if isinstance(value, str):
+        return value, TensorType(dtype("string"), ())
+    is_numpy = isinstance(value, (np.ndarray, np.generic))
+    arr = np.asarray(value)
+    if arr.dtype.kind in "US":
+        if arr.ndim == 0:
+            return str(arr), TensorType(dtype("string"), ())
+        return arr.astype(object), TensorType(dtype("string"), arr.shape)
+    if arr.dtype == object:
+        raise MILError(f"cannot make a constant from {type(value).__name__} {value!r}")
+    if arr.dtype == np.float64:
+        arr = arr.astype(np.float32)
+    elif arr.dtype == np.int64:
+        if arr.size and (arr.min() < -(2**31) or arr.max() >= 2**31):
+            raise MILError(f"integer constant {value!r} does not fit int32")
+        arr = arr.astype(np.int32)
+    if not is_numpy and arr.dtype.kind in "fi":
+        allowed = spec.dtypes if spec is not None else ()
+        if peer is not None and peer.is_float and (arr.dtype.kind == "f" or spec is not None):
+            arr = arr.astype(peer.np_dtype)
+        elif arr.dtype.kind == "f" and allowed and "fp32" not in allowed and "fp16" in allowed:
+            arr = arr.astype(np.float16)
+    if type_cache is None:
+        return arr, TensorType(dtype(arr.dtype), arr.shape)
+    key = (arr.dtype, arr.shape)
+    t = type_cache.get(key)
+    if t is None:
+        t = type_cache[key] = TensorType(dtype(arr.dtype), arr.shape)
+    return arr, t
+
+
+def build_context(op: Operation, spec: type[OpSpec] | None, opset: str) -> StaticContext:
+    """The inference context for ``op`` (see module docstring). Omitted inputs are left absent."""
+    types: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    attrs: dict[str, Any] = {}
+    for k, b in op.inputs.items():
+        types[k] = binding_type(b)
+        data = loaded_data(b)
+        if data is not None and not (isinstance(data, tuple) and all(x is None for x in data)):
+            values[k] = data
+    attr_operands = spec is not None and operands_as_attributes(spec, opset)
+    for k, v in op.attrs.items():
+        if attr_operands:
+            types[k] = v.type
+        if v.is_loaded:
+            attrs[k] = v.data
+    return StaticContext(op.op_type, op.name, opset, types, values, attrs)
+
+
+def operands_as_attributes(spec: type[OpSpec], opset: str) -> bool:
+    """Whether ``spec``'s operands are attributes in ``opset``'s text form (pre-iOS18 constexpr ops, §7.4).
+
+    Uses the spec's own ``operands_as_attributes(opset)`` hook when it has one (some constexpr ops changed
+    spelling in iOS18), else the class attribute ``attrs_as_inputs``.
+    """
+    hook = getattr(spec, "operands_as_attributes", None)
+    return bool(hook(opset)) if callable(hook) else bool(spec.attrs_as_inputs)
+
+
+def requires_const(spec: type[OpSpec], name: str, opset: str) -> bool:
+    """Whether input ``name`` must be a compile-time constant in ``opset`` (spec hook, else ``InputSpec.const``)."""
+    hook = getattr(spec, "requires_const", None)
+    if callable(hook):
+        return bool(hook(name, opset))
+    s = spec.input_spec(name)
+    return s is not None and s.const
+
+
+def check_bindings(op: Operation, spec: type[OpSpec], opset: str) -> list[str]:
+    """Binding problems the spec's ``infer`` cannot see: unknown input names and non-const variables bound
+    to const inputs. (Presence, dtype domains, ranks and tuple-ness are checked by the spec itself.)"""
+    problems: list[str] = []
+    known = {s.name: s for s in spec.inputs}
+    for k, b in op.inputs.items():
+        s = known.get(k)
+        if s is None:
+            problems.append(f"unknown input {k!r}; {op.op_type} takes {', '.join(known) or 'no inputs'}")
+            continue
+        if not requires_const(spec, k, opset):
+            continue
+        for x in b if isinstance(b, tuple) else (b,):
+            # const and constexpr_* outputs are compile-time constants (mil-format.md §7.2, §7.4).
+            if isinstance(x, Var) and (x.op is None or not x.op.op_type.startswith("const")):
+                problems.append(f"input {k!r} must be a compile-time constant, got variable {x.name!r}")
+    return problems
+
+
+def infer_op(op: Operation, spec: type[OpSpec] | None, opset: str) -> list[Type]:
+    """Output types of ``op`` (``const`` is handled here; other ops through ``spec.infer``).
+
+    Raises:
+        MILError: from the spec, or when ``infer`` returns something that is not a list of types.
+    """
+    if op.op_type == "const" and (spec is None or "val" in op.attrs):
+        val = op.attrs.get("val")
+        if val is None:
+            raise MILError(f"[const '{op.name}'] has no 'val' attribute")
+        return [val.type]
+    if spec is None:
+        raise MILError(f"unknown MIL op {op.op_type!r}")
+    return run_infer(spec, build_context(op, spec, opset))
+
+
+def run_infer(spec: type[OpSpec], ctx: StaticContext) -> list[Type]:
+    """``spec.infer(ctx)`` as a list of output types (a single returned type is wrapped)."""
+    out = spec.infer(ctx)
+    if not isinstance(out, (list, tuple)):
+        out = [out]
+    return list(out)
+
+
+def types_compatible(declared: Type, inferred: Type) -> bool:
+    """Declared vs inferred: same kind and dtype and rank; an unknown dim on either side matches any dim."""
+    if isinstance(declared, TensorType) and isinstance(inferred, TensorType):
+        if declared.dtype != inferred.dtype or declared.rank != inferred.rank:
+            return False
+        return all(a is None or b is None or a == b for a, b in zip(declared.shape, inferred.shape, strict=True))
+    return declared == inferred

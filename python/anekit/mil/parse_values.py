@@ -1,0 +1,289 @@
+"""Recursive-descent parsing of MIL types, literals and typed values (mil-format.md §4-6).
+
+:class:`ValueParser` holds the token cursor and the helpers; :mod:`anekit.mil.parse` extends it with
+statements, functions and programs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import MILParseError
+from .literals import LiteralError, Pairs, convert
+from .parse_lexer import Tokens
+from .types import DTYPES, DictType, ListType, StateType, TensorType, TupleType, Type
+from .values import BlobRef, Value, WeightSource
+
+__all__ = ["MAX_DEPTH", "ValueParser"]
+
+#: Deepest bracket/type nesting accepted (real files nest 5 deep); bounds recursion on hostile input.
+MAX_DEPTH = 64
+_COMPOSITE = ("tensor", "state", "list", "tuple", "dict")
+_STRING_SCALAR = TensorType(DTYPES["string"], ())
+_STRING_SCALAR_TYPES = frozenset({"string", "tensor<string, []>"})
+
+
+class ValueParser:
+    """Token-level parser of types, literals and typed values (shared by the statement parser)."""
+
+    __slots__ = ("depth", "i", "k", "source", "t", "tc", "toks", "ws")
+
+    def __init__(self, toks: Tokens, source: WeightSource) -> None:
+        self.toks = toks
+        self.k = toks.kinds
+        self.t = toks.texts
+        self.i = 0
+        self.ws = source
+        self.tc: dict[str, TensorType] = {}
+        self.depth = 0
+
+    # ------------------------------------------------------------------ helpers
+    def err(self, msg: str, i: int | None = None) -> MILParseError:
+        j = self.i if i is None else i
+        return self.toks.error(msg, self.toks.starts[min(j, len(self.k) - 1)])
+
+    def found(self, i: int | None = None) -> str:
+        j = self.i if i is None else i
+        return "end of input" if self.k[j] == "eof" else repr(self.t[j])
+
+    def expect(self, kind: str, what: str | None = None) -> str:
+        if self.k[self.i] != kind:
+            raise self.err(f"expected {what or repr(kind)}, found {self.found()}")
+        text = self.t[self.i]
+        self.i += 1
+        return text
+
+    def keyword(self, word: str) -> None:
+        if self.k[self.i] != "id" or self.t[self.i] != word:
+            raise self.err(f"expected {word!r}, found {self.found()}")
+        self.i += 1
+
+    def ident(self, what: str) -> str:
+        return self.expect("id", what)
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.err(f"nesting deeper than {MAX_DEPTH} levels")
+
+    # ------------------------------------------------------------------ types
+    def tensor_token(self) -> TensorType:
+        text = self.t[self.i]
+        found = self.tc.get(text)
+        if found is None:
+            inner = text[text.index("<") + 1 : text.rindex(">")]
+            dt, _, dims = inner.partition(",")
+            dims = dims.strip()[1:-1].strip()
+            shape: list[int | None] = []
+            if dims:
+                for d in dims.split(","):
+                    d = d.strip()
+                    if d == "?":
+                        shape.append(None)
+                    elif d.isdigit():
+                        shape.append(int(d))
+                    else:
+                        raise self.err(f"bad tensor dimension {d!r} in {text!r}")
+            found = TensorType(self.dtype(dt.strip()), tuple(shape))
+            self.tc[text] = found
+        self.i += 1
+        return found
+
+    def dtype(self, name: str, i: int | None = None) -> Any:
+        d = DTYPES.get(name)
+        if d is None:
+            raise self.err(f"unknown dtype {name!r}", i)
+        return d
+
+    def is_type_start(self) -> bool:
+        k = self.k[self.i]
+        if k == "tt":
+            return True
+        if k != "id":
+            return False
+        text = self.t[self.i]
+        return (text in _COMPOSITE and self.k[self.i + 1] == "<") or text in DTYPES
+
+    def type(self) -> Type:
+        k = self.k[self.i]
+        if k == "tt":
+            return self.tensor_token()
+        if k != "id":
+            raise self.err(f"expected a type, found {self.found()}")
+        name = self.t[self.i]
+        if name in DTYPES and self.k[self.i + 1] != "<":
+            self.i += 1
+            found = self.tc.get(name)
+            if found is None:
+                found = self.tc[name] = TensorType(DTYPES[name], ())  # dialect A rank-0 shorthand (§3)
+            return found
+        if name not in _COMPOSITE:
+            raise self.err(f"expected a type, found {self.found()}")
+        self.i += 1
+        self.expect("<")
+        self.enter()
+        result: Type
+        if name == "tensor":
+            j = self.i
+            dt = self.dtype(self.ident("a dtype"), j)
+            self.expect(",")
+            self.expect("[")
+            shape: list[int | None] = []
+            while self.k[self.i] != "]":
+                if shape:
+                    self.expect(",")
+                if self.k[self.i] == "?":
+                    self.i += 1
+                    shape.append(None)
+                else:
+                    shape.append(self.uint("a dimension"))
+            self.i += 1
+            result = TensorType(dt, tuple(shape))
+        elif name == "state":
+            inner = self.type()
+            if not isinstance(inner, TensorType):
+                raise self.err("state<> must wrap a tensor type")
+            result = StateType(inner)
+        elif name == "list":
+            elem = self.type()
+            self.expect(",")
+            if self.k[self.i] == "?":
+                self.i += 1
+                length = None
+            else:
+                length = self.uint("a list length")
+            result = ListType(elem, length)
+        elif name == "tuple":
+            elems = [self.type()]
+            while self.k[self.i] == ",":
+                self.i += 1
+                elems.append(self.type())
+            result = TupleType(tuple(elems))
+        else:
+            key = self.type()
+            self.expect(",")
+            result = DictType(key, self.type())
+        self.expect(">")
+        self.depth -= 1
+        return result
+
+    def uint(self, what: str) -> int:
+        if self.k[self.i] != "num" or not self.t[self.i].isdigit():
+            raise self.err(f"expected {what} (a non-negative integer), found {self.found()}")
+        self.i += 1
+        return int(self.t[self.i - 1])
+
+    # ------------------------------------------------------------------ literals
+    def literal(self) -> Any:
+        k = self.k[self.i]
+        text = self.t[self.i]
+        if k == "num":
+            self.i += 1
+            if "." in text or "e" in text or "E" in text:
+                return float(text)
+            return int(text)
+        if k == "hex":
+            self.i += 1
+            try:
+                return float.fromhex(text)
+            except (ValueError, OverflowError):
+                raise self.err(f"bad hex float {text!r}", self.i - 1) from None
+        if k == "str":
+            self.i += 1
+            return text[1:-1]
+        if k == "id":
+            self.i += 1
+            if text == "true":
+                return True
+            if text == "false":
+                return False
+            if text in ("inf", "nan"):
+                return float(text)
+            self.i -= 1
+            raise self.err(f"expected a literal, found {self.found()}")
+        if k == "-" and self.k[self.i + 1] == "id" and self.t[self.i + 1] in ("inf", "nan"):
+            self.i += 2
+            return -float(self.t[self.i - 1])
+        if k in "[({":
+            self.enter()
+            self.i += 1
+            if k == "{":
+                out: Any = Pairs()
+                while self.k[self.i] != "}":
+                    if out:
+                        self.expect(",")
+                    self.expect("{", "'{' opening a dict entry")
+                    key = self.literal()
+                    self.expect(",")
+                    out.append((key, self.literal()))
+                    self.expect("}")
+            else:
+                close = "]" if k == "[" else ")"
+                items: list[Any] = []
+                while self.k[self.i] != close:
+                    if items:
+                        self.expect(",", f"',' or {close!r}")
+                    items.append(self.literal())
+                out = items if k == "[" else tuple(items)
+            self.i += 1
+            self.depth -= 1
+            return out
+        raise self.err(f"expected a literal, found {self.found()}")
+
+    def value(self) -> Value:
+        start = self.i
+        t = self.type()
+        self.expect("(", "'(' after the value's type")
+        if self.k[self.i] == "id" and self.t[self.i] == "BLOBFILE":
+            self.i += 1
+            self.expect("(")
+            fields = self.attr_items(")")
+            if set(fields) != {"path", "offset"}:
+                raise self.err(f"BLOBFILE needs exactly path and offset, got {sorted(fields)}", start)
+            path, off = fields["path"].data, fields["offset"].data
+            if (
+                not isinstance(path, str)
+                or getattr(off, "dtype", None) is None
+                or off.ndim != 0
+                or off.dtype.kind not in "iu"
+            ):
+                raise self.err("BLOBFILE path must be a string and offset an integer scalar", start)
+            if not (isinstance(t, TensorType) and t.is_static):
+                raise self.err(f"BLOBFILE needs a static tensor type, got {t}", start)
+            self.expect(")")
+            return Value(t, blob=BlobRef(path, int(off)), source=self.ws)
+        lit_at = self.i
+        lit = self.literal()
+        self.expect(")")
+        try:
+            return Value(t, convert(lit, t))
+        except LiteralError as exc:
+            raise self.err(f"{exc} (declared type {t})", lit_at) from None
+
+    def attr_items(self, close: str) -> dict[str, Value]:
+        out: dict[str, Value] = {}
+        k, t = self.k, self.t
+        while k[self.i] != close:
+            if out:
+                self.expect(",", f"',' or {close!r}")
+            j = self.i
+            key = self.ident("an attribute name")
+            if key in out:
+                raise self.err(f"duplicate attribute {key!r}", j)
+            self.expect("=")
+            i = self.i
+            # Fast path for the string scalar every statement carries (``name = string("…")``, §3).
+            if (
+                i + 3 < len(k)
+                and k[i + 2] == "str"
+                and k[i + 1] == "("
+                and k[i + 3] == ")"
+                and t[i] in _STRING_SCALAR_TYPES
+                and k[i] in ("id", "tt")
+            ):
+                self.i = i + 4
+                out[key] = Value(_STRING_SCALAR, t[i + 2][1:-1])
+            else:
+                out[key] = self.value()
+        self.i += 1
+        return out

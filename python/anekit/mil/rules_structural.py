@@ -1,0 +1,317 @@
+"""Structural validator rules: is the program well formed, whatever it will run on?
+
+Every rule here has target ``"any"``. Op-level type checking reuses :func:`anekit.mil.parse_check.check_function`
+(the same code the parser runs), so a parsed program and a built one are judged identically; its ``binding``
+findings are re-reported here under two finer ids (``unknown-input``, ``non-const``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ._rules import Context, rule
+from .diagnostics import Diagnostic
+from .ir import Function, Var
+from .ops._spec import OP_REGISTRY, OPSETS, opset_index
+from .parse_check import check_function
+from .types import StateType
+from .values import Value
+
+__all__: list[str] = []
+
+#: Findings of :func:`check_function` this module re-reports under finer ids.
+SUPERSEDED_IDS = frozenset({"binding"})
+#: Ids :func:`check_function` emits (documented on the ``op-check`` rule).
+OP_CHECK_IDS = ("unknown-op", "opset", "infer-error", "type-mismatch", "duplicate-name")
+
+
+def _header_version(ctx: Context) -> str:
+    """The header the program has (parsed) or will get when emitted (built): ``"1.0"`` or ``"1.3"``."""
+    from .text import resolve_dialect
+
+    if ctx.program.version is not None:
+        return ctx.program.version
+    return "1.3" if resolve_dialect(ctx.program, None) == "A" else "1.0"
+
+
+@rule(
+    "op-check",
+    severity="error",
+    target="any",
+    source="mil-format.md §7.1, §10 (op signatures); the op registry (anekit.mil.ops)",
+    summary="every op is known, exists in the function's opset, and its declared output types match "
+    "inference (ids: " + ", ".join(OP_CHECK_IDS) + ")",
+)
+def op_check(ctx: Context) -> Iterator[Diagnostic]:
+    """Re-run inference on every op and compare with the declared types (``None`` dims are wildcards)."""
+    for f in ctx.functions():
+        for d in check_function(f):
+            if d.rule not in SUPERSEDED_IDS:
+                yield d
+
+
+@rule(
+    "unknown-input",
+    severity="error",
+    target="any",
+    source="mil-format.md §7.1 (arguments use the op's MIL input names), §10",
+    summary="an op is given an input its spec does not define",
+)
+def unknown_input(ctx: Context) -> Iterator[Diagnostic]:
+    for f in ctx.functions():
+        for op in f.operations:
+            spec = OP_REGISTRY.get(op.op_type)
+            if spec is None:
+                continue  # reported by op-check as unknown-op
+            names = [s.name for s in spec.inputs]
+            for k in op.inputs:
+                if spec.input_spec(k) is None:
+                    yield ctx.diag(
+                        "unknown-input",
+                        f"[{op.op_type} '{op.name}'] unknown input {k!r}; "
+                        f"{op.op_type} takes {', '.join(names) or 'no inputs'}",
+                        f=f,
+                        op=op,
+                        hint="check the spelling against anekit.mil.ops.get_spec(op).inputs",
+                    )
+
+
+@rule(
+    "non-const",
+    severity="error",
+    target="any",
+    source="mil-format.md §10 ('const' inputs), §7.2, §7.4; §11 rules 5 and 15",
+    summary="an input the spec requires to be a compile-time constant is bound to a run-time variable",
+)
+def non_const(ctx: Context) -> Iterator[Diagnostic]:
+    for f in ctx.functions():
+        for op in f.operations:
+            spec = OP_REGISTRY.get(op.op_type)
+            if spec is None:
+                continue
+            for k, b in op.inputs.items():
+                s = spec.input_spec(k)
+                if s is None or not s.const:
+                    continue
+                for x in b if isinstance(b, tuple) else (b,):
+                    # const and constexpr_* outputs are compile-time constants (§7.2, §7.4).
+                    if isinstance(x, Var) and (x.op is None or not x.op.op_type.startswith("const")):
+                        what = "function input" if x.op is None else f"output of {x.op.op_type}"
+                        yield ctx.diag(
+                            "non-const",
+                            f"[{op.op_type} '{op.name}'] input {k!r} must be a compile-time constant, "
+                            f"got {x.name!r} ({what})",
+                            f=f,
+                            op=op,
+                            hint="bind it to a const (or constexpr_*) op; for run-time weights use "
+                            "matmul instead of linear (§10.1)",
+                        )
+
+
+@rule(
+    "undefined-var",
+    severity="error",
+    target="any",
+    source="mil-format.md §4 (an argument references a variable defined earlier in the function)",
+    summary="an op reads a variable that is not a function input or the output of an earlier op",
+)
+def undefined_var(ctx: Context) -> Iterator[Diagnostic]:
+    for f in ctx.functions():
+        defined: dict[str, Var] = dict(f.inputs)
+        for op in f.operations:
+            for v in op.input_vars():
+                if defined.get(v.name) is not v:
+                    later = any(v is o for later_op in f.operations for o in later_op.outputs)
+                    why = "is defined by a later op" if later else "is not defined in this function"
+                    yield ctx.diag(
+                        "undefined-var",
+                        f"[{op.op_type} '{op.name}'] reads variable {v.name!r}, which {why}",
+                        f=f,
+                        op=op,
+                        hint="ops must come after the ops producing their inputs (execution order = statement order)",
+                    )
+            for v in op.outputs:
+                defined.setdefault(v.name, v)
+        for v in f.outputs:
+            if defined.get(v.name) is not v:
+                yield ctx.diag(
+                    "undefined-var",
+                    f"function output {v.name!r} is not defined in function {f.name}",
+                    f=f,
+                )
+
+
+@rule(
+    "duplicate-var",
+    severity="error",
+    target="any",
+    source="mil-format.md §4, §7.1 (SSA: one definition per variable name)",
+    summary="a variable name is defined twice (function input or op output)",
+)
+def duplicate_var(ctx: Context) -> Iterator[Diagnostic]:
+    for f in ctx.functions():
+        seen = set(f.inputs)
+        for op in f.operations:
+            for v in op.outputs:
+                if v.name in seen:
+                    # Same text as the parser's finding, so validate() deduplicates the two.
+                    yield Diagnostic(
+                        "duplicate-var",
+                        "error",
+                        f"variable {v.name!r} is defined twice",
+                        op.name,
+                        f.name,
+                        op.line,
+                    )
+                seen.add(v.name)
+
+
+@rule(
+    "missing-outputs",
+    severity="error",
+    target="any",
+    source="mil-format.md §4 (func := … '-> (' IDENT { ',' IDENT } ')')",
+    summary="a function returns nothing, or the program has no function",
+)
+def missing_outputs(ctx: Context) -> Iterator[Diagnostic]:
+    if not ctx.program.functions:
+        yield ctx.diag("missing-outputs", "the program has no function")
+    for f in ctx.functions():
+        if not f.outputs:
+            yield ctx.diag(
+                "missing-outputs",
+                f"function {f.name} has no outputs",
+                f=f,
+                hint="return at least one variable",
+            )
+
+
+@rule(
+    "unused-input",
+    severity="info",
+    target="any",
+    source="mil-format.md §7.5; ane-private-api.md §13 (every input still needs a surface)",
+    summary="a function input is never read nor returned",
+)
+def unused_input(ctx: Context) -> Iterator[Diagnostic]:
+    for f in ctx.functions():
+        for name, v in f.inputs.items():
+            if not ctx.is_used(f, v):
+                yield ctx.diag(
+                    "unused-input",
+                    f"input {name!r} of function {f.name} is never used",
+                    f=f,
+                    hint="remove it (on the ANE each input costs a surface and a request slot)",
+                )
+
+
+@rule(
+    "dead-op",
+    severity="info",
+    target="any",
+    source="mil-format.md §7.5 (only returned variables are observable)",
+    summary="ops whose outputs are never read nor returned (reported once per function)",
+)
+def dead_op(ctx: Context) -> Iterator[Diagnostic]:
+    for f in ctx.functions():
+        dead = [op for op in f.operations if op.outputs and not any(ctx.is_used(f, v) for v in op.outputs)]
+        if dead:
+            names = ", ".join(repr(op.name) for op in dead[:5]) + (" …" if len(dead) > 5 else "")
+            yield ctx.diag(
+                "dead-op",
+                f"{len(dead)} op(s) of function {f.name} compute values nobody uses: {names}",
+                f=f,
+                op=dead[0],
+                hint="remove them",
+            )
+
+
+@rule(
+    "header-opset",
+    severity="error",
+    target="any",
+    source="mil-format.md §3 (program(1.0) = ios15-17, program(1.3) = ios18) and §11 rule 2",
+    summary="the program(…) header does not match a function's opset",
+)
+def header_opset(ctx: Context) -> Iterator[Diagnostic]:
+    """ios18 under ``program(1.0)`` is an error (InvalidMILProgram, §11 rule 2); ios15-17 under
+    ``program(1.3)`` is a warning (seen in third-party code, acceptance unknown, §3 [inferred]). Other header
+    versions are reported by the parser (rule ``version``)."""
+    version = _header_version(ctx)
+    for f in ctx.functions():
+        if f.opset not in OPSETS:
+            continue  # reported by op-check
+        is18 = opset_index(f.opset) >= opset_index("ios18")
+        if version == "1.0" and is18:
+            yield ctx.diag(
+                "header-opset",
+                f"function {f.name} is {f.opset} under a program(1.0) header; the ANE compiler "
+                "rejects iOS18 code under program(1.0) (InvalidMILProgram)",
+                f=f,
+                hint="emit with dialect 'A' (program(1.3)) or lower the opset to ios17",
+            )
+        elif version == "1.3" and not is18:
+            yield ctx.diag(
+                "header-opset",
+                f"function {f.name} is {f.opset} under a program(1.3) header; coremlc always writes "
+                "program(1.0) for ios15-17 and whether the mix is accepted is unknown",
+                f=f,
+                severity="warning",
+                hint="emit with dialect 'B' (program(1.0)) or use opset ios18",
+            )
+
+
+@rule(
+    "ios18-syntax",
+    severity="error",
+    target="any",
+    source="mil-format.md §3 (dialect table), §7.4 (inline constexpr arguments), §7.7 (state), §11 rule 2",
+    summary="iOS18-only syntax (inline op arguments, state<…> parameters) in a pre-iOS18 function",
+)
+def ios18_syntax(ctx: Context) -> Iterator[Diagnostic]:
+    for f in ctx.functions():
+        if f.opset not in OPSETS:
+            continue
+        if opset_index(f.opset) >= opset_index("ios18"):
+            yield from _inline_outside_constexpr(ctx, f)
+            continue
+        for name, v in f.inputs.items():
+            if isinstance(v.type, StateType):
+                yield ctx.diag(
+                    "ios18-syntax",
+                    f"input {name!r} of {f.opset} function {f.name} is a state<…>; states exist from ios18",
+                    f=f,
+                )
+        for op in f.operations:
+            inline = [
+                k
+                for k, b in op.inputs.items()
+                if isinstance(b, Value) or (isinstance(b, tuple) and any(isinstance(x, Value) for x in b))
+            ]
+            if inline:
+                yield ctx.diag(
+                    "ios18-syntax",
+                    f"[{op.op_type} '{op.name}'] has inline literal arguments ({', '.join(inline)}) "
+                    f"in a {f.opset} function; only iOS18 constexpr ops take inline arguments",
+                    f=f,
+                    op=op,
+                    hint="bind the values to const ops (or use opset ios18)",
+                )
+
+
+def _inline_outside_constexpr(ctx: Context, f: Function) -> Iterator[Diagnostic]:
+    """ios18: inline arguments are legal syntax but real files use them only for constexpr ops (§7.1)."""
+    for op in f.operations:
+        if op.op_type.startswith("constexpr_"):
+            continue
+        inline = [k for k, b in op.inputs.items() if isinstance(b, Value)]
+        if inline:
+            yield ctx.diag(
+                "ios18-syntax",
+                f"[{op.op_type} '{op.name}'] has inline literal arguments ({', '.join(inline)}); real "
+                "files only inline the operands of iOS18 constexpr ops",
+                f=f,
+                op=op,
+                severity="warning",
+                hint="bind the values to const ops",
+            )

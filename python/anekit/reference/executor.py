@@ -1,0 +1,279 @@
+"""The reference executor: runs a MIL function on the CPU, op by op, with the ANE's fp16 storage semantics.
+
+:class:`Executor` prepares a function once for one precision — resolves every literal and BLOBFILE constant,
+binds each operation to its kernel, and evaluates ahead of time the operations whose inputs are all constants
+(``const`` and the ``constexpr_*`` decompression ops above all; this caches work, it does not change the
+program) — and is then called with inputs any number of times. :func:`run` is the one-shot form.
+
+Numerics (architecture.md §7, mil-format.md §10.10): see :mod:`anekit.reference._storage`. Each kernel computes
+in float32 (float64 for ``precision="fp64"``); the executor stores every op output in its declared type, which
+for ``precision="ane"`` rounds fp16-typed outputs to fp16, and checks the output's declared shape.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, overload
+
+import numpy as np
+
+from ..errors import MILError
+from ..mil.ir import Function, Operation, Program, Var
+from ..mil.types import StateType, TensorType
+from ..mil.values import Value
+from ._storage import Storage, check_inputs
+from .kernels import KERNELS, Kernel, KernelContext
+
+__all__ = ["Executor", "RunResult", "run"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The result of ``run(..., trace=True)``.
+
+    Attributes:
+        outputs: function outputs by name, as :func:`run` returns them without tracing.
+        trace: every value of the run by variable name, in execution order: the function inputs, then each
+            operation's outputs (constants included), in the same representation as ``outputs``.
+    """
+
+    outputs: dict[str, np.ndarray]
+    trace: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Step:
+    op: Operation
+    kernel: Kernel
+    ctx: KernelContext
+    bindings: tuple[tuple[str, Any], ...]  # (kernel arg, var name | ("tuple", names...) | ("lit", value))
+    outputs: tuple[Var, ...]
+
+
+def _select_function(program: Program | Function, function: str) -> Function:
+    if isinstance(program, Function):
+        return program
+    if not isinstance(program, Program):
+        raise ValueError(f"program must be an anekit.mil.Program or Function, got {type(program).__name__}")
+    fn = program.functions.get(function)
+    if fn is None:
+        raise ValueError(f"program has no function {function!r}; it has {list(program.functions)}")
+    return fn
+
+
+class Executor:
+    """A function prepared for repeated reference execution at one precision.
+
+    Args:
+        program: a :class:`~anekit.mil.Program` (or a single :class:`~anekit.mil.ir.Function`).
+        function: the function to run (ignored when ``program`` is a Function).
+        precision: ``"ane"`` (fp16 storage, the default), ``"fp32"`` or ``"fp64"``.
+
+    Raises:
+        ValueError: unknown function or precision.
+        MILError: an op without a kernel, an input the kernel does not take, a constant that cannot be read,
+            or an error while evaluating the constant part of the program.
+    """
+
+    def __init__(self, program: Program | Function, function: str = "main", precision: str = "ane") -> None:
+        self.function = _select_function(program, function)
+        self.storage = Storage(precision)
+        self._consts: dict[str, Any] = {}
+        self._steps: list[_Step] = []
+        self._order: list[str] = []  # every var name in execution order, for traces
+        self._prepare()
+
+    @property
+    def precision(self) -> str:
+        return self.storage.precision
+
+    # ------------------------------------------------------------------ preparation
+    def _prepare(self) -> None:
+        fn = self.function
+        known: set[str] = set()
+        self._order.extend(fn.inputs)
+        for op in fn.operations:
+            self._order.extend(v.name for v in op.outputs)
+            if op.op_type == "const":
+                self._consts[op.outputs[0].name] = self._const_value(op)
+                known.add(op.outputs[0].name)
+                continue
+            step = self._bind(op)
+            if all(v.name in known for v in op.input_vars()) and not any(
+                isinstance(v.type, StateType) for v in op.input_vars()
+            ):
+                # Constant-only dependencies (constexpr decompression, mask construction ...): evaluate once.
+                self._execute(step, self._consts)
+                known.update(v.name for v in op.outputs)
+            else:
+                self._steps.append(step)
+
+    def _const_value(self, op: Operation) -> Any:
+        val = op.attrs.get("val")
+        if val is None or len(op.outputs) != 1:
+            raise MILError(f"[const '{op.name}'] needs a 'val' attribute and exactly one output")
+        return self.storage.store(val.data, op.outputs[0].type)
+
+    def _bind(self, op: Operation) -> _Step:
+        k = KERNELS.get(op.op_type)
+        if k is None:
+            raise MILError(f"[{op.op_type} '{op.name}'] no reference kernel for op type {op.op_type!r}")
+        params = inspect.signature(k.fn).parameters
+        bindings: list[tuple[str, Any]] = []
+        for name, b in op.inputs.items():
+            if name not in params:
+                raise MILError(f"[{op.op_type} '{op.name}'] the reference kernel has no input {name!r}")
+            bindings.append((name, self._binding(b)))
+        for name, val in op.attrs.items():
+            # Pre-iOS18 constexpr ops carry their operands as attributes (mil-format.md §7.4).
+            if name in params and name not in op.inputs and name != "ctx":
+                bindings.append((name, ("lit", self.storage.store(val.data, val.type))))
+        ctx = KernelContext(
+            op_type=op.op_type,
+            name=op.name,
+            out_types=tuple(v.type for v in op.outputs),
+            attrs={k2: v for k2, v in op.attrs.items()},
+            float_dtype=self.storage.float_dtype,
+            opset=self.function.opset,
+            fp16_storage=self.storage.fp16_grid,
+        )
+        return _Step(op, k, ctx, tuple(bindings), tuple(op.outputs))
+
+    def _binding(self, b: Any) -> Any:
+        if isinstance(b, Var):
+            return b.name
+        if isinstance(b, Value):
+            return ("lit", self.storage.store(b.data, b.type))
+        if isinstance(b, tuple):
+            return ("tuple", tuple(self._binding(x) for x in b))
+        raise MILError(f"unsupported input binding {b!r}")
+
+    # ------------------------------------------------------------------ execution
+    @staticmethod
+    def _resolve(ref: Any, env: Mapping[str, Any]) -> Any:
+        if isinstance(ref, str):
+            return env[ref]
+        if ref[0] == "lit":
+            return ref[1]
+        return tuple(Executor._resolve(r, env) for r in ref[1])
+
+    def _execute(self, step: _Step, env: dict[str, Any]) -> None:
+        args = {name: self._resolve(ref, env) for name, ref in step.bindings}
+        # IEEE results (inf, NaN, subnormals) are the semantics, not events worth a warning.
+        with np.errstate(all="ignore"):
+            results = step.kernel.fn(step.ctx, **args)
+        if step.op.op_type == "write_state":
+            # The op has no MIL outputs; its kernel returns the new value of the state (mil-format.md §7.7).
+            state = step.op.inputs.get("input")
+            if not isinstance(state, Var) or len(results) != 1:
+                raise MILError(f"[write_state '{step.op.name}'] 'input' must be a state variable")
+            env[state.name] = self.storage.store(results[0], state.type)
+            return
+        if len(results) != len(step.outputs):
+            raise MILError(
+                f"[{step.op.op_type} '{step.op.name}'] kernel returned {len(results)} values for "
+                f"{len(step.outputs)} outputs"
+            )
+        for var, value in zip(step.outputs, results, strict=True):
+            stored = self.storage.store(value, var.type, already_on_grid=step.kernel.preserves_values)
+            t = var.type.wrapped if isinstance(var.type, StateType) else var.type
+            if (
+                isinstance(t, TensorType)
+                and isinstance(stored, np.ndarray)
+                and (
+                    stored.ndim != t.rank
+                    or any(d is not None and d != s for d, s in zip(t.shape, stored.shape, strict=True))
+                )
+            ):
+                raise MILError(
+                    f"[{step.op.op_type} '{step.op.name}'] kernel produced shape {list(stored.shape)} for "
+                    f"{var.name}, but the program declares {t}"
+                )
+            env[var.name] = stored
+
+    @overload
+    def __call__(self, inputs: Mapping[str, Any], *, trace: Literal[False] = ...) -> dict[str, np.ndarray]: ...
+
+    @overload
+    def __call__(self, inputs: Mapping[str, Any], *, trace: Literal[True]) -> RunResult: ...
+
+    def __call__(self, inputs: Mapping[str, Any], *, trace: bool = False) -> dict[str, np.ndarray] | RunResult:
+        """Run the function on ``inputs`` (see :func:`run`)."""
+        fn = self.function
+        declared = {name: v.type for name, v in fn.inputs.items()}
+        arrays = check_inputs(declared, inputs, fn.name)
+        env: dict[str, Any] = dict(self._consts)
+        for name, arr in arrays.items():
+            env[name] = self.storage.store(arr, declared[name])
+        for step in self._steps:
+            self._execute(step, env)
+        outputs = {v.name: self.storage.export(env[v.name], v.type) for v in fn.outputs}
+        for name, var in fn.inputs.items():
+            if isinstance(var.type, StateType) and name not in outputs:
+                outputs[name] = self.storage.export(env[name], var.type)
+        if not trace:
+            return outputs
+        types = fn.vars()
+        traced = {n: self.storage.export(env[n], types[n].type) for n in self._order if n in env}
+        return RunResult(outputs=outputs, trace=traced)
+
+
+@overload
+def run(
+    program: Program | Function,
+    inputs: Mapping[str, Any],
+    *,
+    function: str = ...,
+    precision: str = ...,
+    trace: Literal[False] = ...,
+) -> dict[str, np.ndarray]: ...
+
+
+@overload
+def run(
+    program: Program | Function,
+    inputs: Mapping[str, Any],
+    *,
+    function: str = ...,
+    precision: str = ...,
+    trace: Literal[True],
+) -> RunResult: ...
+
+
+def run(
+    program: Program | Function,
+    inputs: Mapping[str, Any],
+    *,
+    function: str = "main",
+    precision: str = "ane",
+    trace: bool = False,
+) -> dict[str, np.ndarray] | RunResult:
+    """Run a MIL function on the CPU with numpy reference kernels.
+
+    Args:
+        program: the program (or one of its functions).
+        inputs: function input name -> array-like; checked against the signature (names, shape, dtype
+            convertibility).
+        function: which function of ``program`` to run.
+        precision: ``"ane"`` (default): fp16-typed values are rounded to fp16 after every op, computing in fp32,
+            as on the device; ``"fp32"`` / ``"fp64"``: the same graph with every float value held in
+            float32 / float64, to see what fp16 costs.
+        trace: also return every intermediate value by variable name.
+
+    Returns:
+        Output name -> numpy array, in the function's output order, followed by the final value of every
+        ``state<...>`` input under the input's name (iOS18 stateful functions: feed it back next call).
+        Float outputs are ``np.float16`` for fp16-typed outputs under ``"ane"`` and float32 otherwise
+        (float64 under ``"fp64"``); integer and bool outputs have their declared dtype. With ``trace=True``,
+        a :class:`RunResult` (``.outputs``, ``.trace``).
+
+    Raises:
+        ValueError: bad inputs, unknown function or precision.
+        MILError: a program the reference executor cannot run (missing kernel, kernel error, shape mismatch).
+    """
+    executor = Executor(program, function=function, precision=precision)
+    if trace:
+        return executor(inputs, trace=True)
+    return executor(inputs)

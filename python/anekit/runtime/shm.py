@@ -1,0 +1,187 @@
+"""Shared-memory tensors for the recycling pool: parent-side surfaces and their worker-side mappings.
+
+A pool-backed :class:`~anekit.runtime.kernel.Kernel` lives in the parent while its program runs in a worker
+process, so its I/O surfaces must be memory both processes see. :class:`SharedSurface` is a POSIX shared-memory
+segment laid out exactly like an :class:`anekit.Surface` (``[1, C, 1, S]`` channel-major, fp16 or fp32, no
+padding) with the same ``write``/``read``/``view`` API, so code written against ``kernel.inputs[name]`` works
+unchanged and tensors cross the process boundary with no pickling. (An ``anekit.Surface`` cannot adopt foreign
+memory in this build; on macOS the native alternative would be sharing the IOSurface itself by mach port.)
+
+The parent creates segments with :class:`multiprocessing.shared_memory.SharedMemory`, whose resource tracker
+unlinks them even if the parent is killed; the pool unlinks them when a kernel closes and when it closes. The
+worker maps them with :func:`attach`, which deliberately bypasses ``SharedMemory`` so the worker never registers
+(and never unlinks) segments it does not own.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import secrets
+import threading
+from multiprocessing import shared_memory
+from typing import Any
+
+import numpy as np
+
+from .._surface_view import SurfaceView
+
+__all__ = ["SEGMENT_PREFIX", "SharedSurface", "attach", "np_dtype"]
+
+#: Every segment anekit creates starts with this, followed by the creating process id (leak checks use it).
+SEGMENT_PREFIX = "anekit-"
+
+_DTYPES = {"fp16": np.dtype(np.float16), "fp32": np.dtype(np.float32)}
+
+
+def np_dtype(dtype: str) -> np.dtype:
+    """numpy dtype of a surface dtype name (``"fp16"`` or ``"fp32"``).
+
+    Raises:
+        ValueError: another name.
+    """
+    try:
+        return _DTYPES[dtype]
+    except KeyError:
+        raise ValueError(f"surface dtype must be 'fp16' or 'fp32', got {dtype!r}") from None
+
+
+class SharedSurface:
+    """An I/O tensor in POSIX shared memory with :class:`anekit.Surface`'s API (see the module docstring).
+
+    Attributes:
+        name: the segment name (without the leading slash) a worker attaches to.
+        shape: the tensor shape.
+        dtype: ``"fp16"`` or ``"fp32"``.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: str = "fp16", *, tag: str = "") -> None:
+        self.shape = tuple(int(d) for d in shape)
+        if not self.shape or any(d < 1 for d in self.shape):
+            raise ValueError(f"SharedSurface: shape must be non-empty with positive dims, got {shape!r}")
+        self.dtype = dtype
+        self._np = np_dtype(dtype)
+        nbytes = int(np.prod(self.shape)) * self._np.itemsize
+        # macOS caps shm names at 31 bytes (PSHMNAMLEN) including the slash: keep prefix+pid+tag+10 hex short.
+        self.name = f"{SEGMENT_PREFIX}{os.getpid()}-{tag}{secrets.token_hex(5)}"
+        self._shm = shared_memory.SharedMemory(name=self.name, create=True, size=nbytes)
+        self._unlinked = False
+        self._array = np.ndarray(self.shape, self._np, buffer=self._shm.buf)
+        self._locks = 0
+        self._guard = threading.Lock()
+
+    # -- the anekit.Surface API ------------------------------------------------------------------------------
+
+    @property
+    def nbytes(self) -> int:
+        return self._array.nbytes
+
+    @property
+    def numel(self) -> int:
+        return self._array.size
+
+    @property
+    def data_ptr(self) -> int:
+        """Address of the mapping in this process (for interop)."""
+        return int(self._array.ctypes.data)
+
+    @property
+    def storage(self) -> str:
+        return "shared-memory"
+
+    def write(self, array: Any) -> None:
+        """Convert ``array`` into the surface, with :meth:`anekit.Surface.write`'s shape and dtype rules.
+
+        Raises:
+            TypeError: a non-numeric array.
+            ValueError: a shape that is neither the surface shape, ``(C, S)`` for ``[1, C, 1, S]``, nor broadcastable.
+        """
+        a = np.asarray(array)
+        if a.dtype.kind not in "fiub":
+            raise TypeError(
+                f"{self!r}.write: expected a real numeric array (float16/32/64, int, uint or bool), got dtype {a.dtype}"
+            )
+        shp = self.shape
+        if a.shape != shp:
+            if len(shp) == 4 and shp[0] == 1 and shp[2] == 1 and a.shape == (shp[1], shp[3]):
+                a = a.reshape(shp)
+            else:
+                try:
+                    a = np.broadcast_to(a, shp)
+                except ValueError:
+                    alt = f", ({shp[1]}, {shp[3]})" if len(shp) == 4 and shp[0] == 1 and shp[2] == 1 else ""
+                    raise ValueError(
+                        f"{self!r}.write: cannot write an array of shape {a.shape}; expected {shp}{alt} or a shape "
+                        f"that broadcasts to {shp}"
+                    ) from None
+        np.copyto(self._array, a, casting="unsafe")  # numpy float16 casts round to nearest even, like the core
+
+    def read(self, out: np.ndarray | None = None, dtype: Any = np.float32) -> np.ndarray:
+        """The contents as a new array of ``dtype`` (float32 by default), or copied into ``out``."""
+        if out is not None:
+            if not isinstance(out, np.ndarray) or out.shape != self.shape:
+                raise ValueError(f"{self!r}.read: out must be an ndarray of shape {self.shape}")
+            np.copyto(out, self._array, casting="unsafe")
+            return out
+        return self._array.astype(dtype, copy=True)
+
+    def view(self, write: bool = True) -> SurfaceView:
+        """Zero-copy access with the :mod:`anekit._surface_view` contract: ``with s.view() as a: a[...] = 1``."""
+        return SurfaceView(self, write)
+
+    def _lock_array(self, write: bool) -> np.ndarray:
+        with self._guard:
+            self._locks += 1
+        arr = self._array.view()
+        arr.flags.writeable = write
+        return arr
+
+    def _unlock(self, write: bool) -> None:
+        with self._guard:
+            self._locks -= 1
+
+    # -- lifetime --------------------------------------------------------------------------------------------
+
+    @property
+    def array(self) -> np.ndarray:
+        """The raw mapping (the pool's own use; users go through write/read/view)."""
+        return self._array
+
+    def unlink(self) -> None:
+        """Remove the segment name (idempotent); this mapping stays valid until the object is freed."""
+        # The SharedMemory object itself stays referenced: dropping it would unmap memory the array still uses.
+        if not self._unlinked:
+            self._unlinked = True
+            try:
+                self._shm.unlink()
+            except FileNotFoundError:
+                pass
+
+    @property
+    def unlinked(self) -> bool:
+        return self._unlinked
+
+    def __repr__(self) -> str:
+        return f"SharedSurface(shape={self.shape}, dtype={self.dtype!r}, storage='shared-memory')"
+
+
+def attach(name: str, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Map the segment ``name`` created by another process as an array (worker side; see the module docstring).
+
+    Raises:
+        FileNotFoundError: no such segment.
+        ValueError: the segment is smaller than the shape needs.
+    """
+    import _posixshmem  # CPython's shm_open binding (what multiprocessing.shared_memory uses)
+
+    dt = np_dtype(dtype)
+    need = int(np.prod(shape)) * dt.itemsize
+    fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size < need:
+            raise ValueError(f"shared-memory segment {name} has {size} bytes; {shape} {dtype} needs {need}")
+        mapping = mmap.mmap(fd, need)
+    finally:
+        os.close(fd)
+    return np.ndarray(shape, dt, buffer=mapping)

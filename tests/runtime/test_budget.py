@@ -1,0 +1,216 @@
+"""anekit.budget: counting from the native counter, limit/margin/policy API, the reference backend's simulated
+limit (loud and silent), and the policies applied by anekit.compile."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+import anekit
+from anekit import budget, config, mil
+from anekit.errors import CompileBudgetExceeded, CompileError
+
+_seeds = itertools.count(10_000)
+
+
+def fresh_program(c: int = 4, s: int = 8) -> mil.Program:
+    """A tiny weight-bearing program never compiled before in this process (distinct weights)."""
+    w = np.random.default_rng(next(_seeds)).standard_normal((c, c, 1, 1)).astype(np.float16)
+
+    @mil.program(inputs={"x": mil.tensor((1, c, 1, s), "fp16")}, opset="ios18")
+    def prog(mb: mil.Builder, x: mil.Var) -> mil.Var:
+        return mb.conv(x=x, weight=w, pad_type="valid")
+
+    return prog
+
+
+@pytest.fixture(autouse=True)
+def _reset_budget() -> Iterator[None]:
+    yield
+    budget.set_policy(None)
+    budget.set_limit(None)
+    budget.set_safety_margin(None)
+
+
+def test_defaults_come_from_config() -> None:
+    assert budget.limit() == config.get().compile_limit
+    assert budget.safety_margin() == config.get().compile_safety_margin
+    assert budget.get_policy() == config.get().budget_policy
+    with config.override(compile_limit=77, compile_safety_margin=5, budget_policy="warn"):
+        assert (budget.limit(), budget.safety_margin(), budget.get_policy()) == (77, 5, "warn")
+        assert budget.remaining() == max(0, 72 - budget.used())
+
+
+def test_used_is_the_native_counter_and_counts_every_compile() -> None:
+    before = budget.used()
+    assert before == anekit._core.compile_count()
+    with anekit.compile(fresh_program(), backend="reference"):
+        pass
+    with anekit.compile(fresh_program(), backend="reference", cache=False):
+        pass
+    assert budget.used() == before + 2
+
+
+def test_setters_validate_and_remaining_follows() -> None:
+    budget.set_limit(budget.used() + 10)
+    budget.set_safety_margin(3)
+    assert budget.remaining() == 7
+    budget.set_limit(None)
+    assert budget.limit() == config.get().compile_limit
+    with pytest.raises(ValueError, match="positive int"):
+        budget.set_limit(0)
+    with pytest.raises(ValueError, match="above the safety margin"):
+        budget.set_limit(2)
+    with pytest.raises(ValueError, match="set_safety_margin"):
+        budget.set_safety_margin(-1)
+    with pytest.raises(ValueError, match="unknown budget policy 'hope'"):
+        budget.set_policy("hope")
+    with pytest.raises(ValueError, match="unknown budget policy"), budget.policy("nope"):
+        pass
+
+
+def test_policy_context_overrides_set_policy_and_restores() -> None:
+    budget.set_policy("warn")
+    with budget.policy("raise"):
+        assert budget.get_policy() == "raise"
+        with budget.policy("recycle"):
+            assert budget.get_policy() == "recycle"
+        assert budget.get_policy() == "raise"
+    assert budget.get_policy() == "warn"
+
+
+def test_raise_policy_raises_at_the_right_count_with_the_numbers() -> None:
+    start = budget.used()
+    budget.set_limit(start + 5)
+    budget.set_safety_margin(2)  # 3 compiles allowed
+    for _ in range(3):
+        anekit.compile(fresh_program(), backend="reference").close()
+    assert budget.used() == start + 3 and budget.remaining() == 0
+    with pytest.raises(CompileBudgetExceeded) as info:
+        anekit.compile(fresh_program(), backend="reference")
+    err = info.value
+    assert (err.used, err.limit) == (start + 3, start + 3)
+    msg = str(err)
+    assert f"{start + 3} of {start + 3}" in msg and f"limit {start + 5} minus safety margin 2" in msg
+    assert "recycle" in msg and "restart_if_needed" in msg
+    assert budget.used() == start + 3  # refused before the backend was called
+
+
+def test_warn_policy_warns_and_compiles() -> None:
+    anekit.compile(fresh_program(), backend="reference").close()
+    budget.set_limit(budget.used())
+    budget.set_policy("warn")
+    before = budget.used()
+    with pytest.warns(budget.CompileBudgetWarning, match="passes the compile limit"):
+        anekit.compile(fresh_program(), backend="reference").close()
+    assert budget.used() == before + 1
+
+
+def test_cache_hits_are_free_even_past_the_limit() -> None:
+    prog = fresh_program()
+    anekit.compile(prog, backend="reference").close()
+    budget.set_limit(budget.used())  # nothing left
+    before = budget.used()
+    x = np.ones((1, 4, 1, 8), np.float32)
+    with anekit.compile(prog, backend="reference") as k:
+        assert k(x=x)
+    assert budget.used() == before
+
+
+def test_simulated_limit_fails_loudly_past_n() -> None:
+    n = budget.used() + 2
+    with budget.simulate(n):
+        anekit.compile(fresh_program(), backend="reference").close()
+        anekit.compile(fresh_program(), backend="reference").close()
+        with pytest.raises(CompileError, match=rf"simulated ANE compile failure.*limit is {n}"):
+            anekit.compile(fresh_program(), backend="reference")
+    assert budget.used() == n + 1  # the failed attempt is counted (ane-private-api.md §16.2)
+
+
+def test_simulated_silent_failure_returns_zeros() -> None:
+    prog = fresh_program()
+    x = np.random.default_rng(0).standard_normal((1, 4, 1, 8))
+    with budget.simulate(budget.used(), failure="silent"), anekit.compile(prog, backend="reference") as k:
+        out = k(x=x)
+    (y,) = out.values()
+    assert not np.any(y)
+    with anekit.compile(fresh_program(), backend="reference") as good:
+        assert np.any(good(x=x)["conv_0"])
+
+
+def test_simulate_validates() -> None:
+    with pytest.raises(ValueError, match="simulate_compile_failure"), budget.simulate(1, failure="loud"):
+        pass
+    with pytest.raises(ValueError, match="simulate_compile_latency_ms"), budget.simulate(1, latency_ms=-1):
+        pass
+
+
+def test_simulated_latency_is_spent_per_compile() -> None:
+    import time
+
+    with budget.simulate(None, latency_ms=30):
+        t0 = time.perf_counter()
+        anekit.compile(fresh_program(), backend="reference", cache=False).close()
+        assert time.perf_counter() - t0 >= 0.03
+
+
+def test_environment_knobs_are_parsed() -> None:
+    cfg = config.from_env(
+        {
+            "ANEKIT_SIMULATE_COMPILE_LATENCY_MS": "12.5",
+            "ANEKIT_BUDGET_POLICY": "recycle",
+            "ANEKIT_COMPILE_SAFETY_MARGIN": "4",
+            "ANEKIT_CACHE_SIZE": "8",
+        }
+    )
+    assert (cfg.simulate_compile_latency_ms, cfg.budget_policy, cfg.compile_safety_margin, cfg.cache_size) == (
+        12.5,
+        "recycle",
+        4,
+        8,
+    )
+    with pytest.raises(ValueError, match="budget_policy"):
+        config.from_env({"ANEKIT_BUDGET_POLICY": "pray"})
+    with pytest.raises(ValueError, match="must be a number"):
+        config.from_env({"ANEKIT_SIMULATE_COMPILE_LATENCY_MS": "slow"})
+
+
+def _fake_ane_or_skip() -> object:
+    from anekit.errors import AneUnavailableError
+
+    try:
+        from anekit.testing import fake_ane, fake_framework_path
+
+        fake_framework_path()
+    except (ImportError, AneUnavailableError) as exc:
+        pytest.skip(f"the fake ANE framework is not available in this build: {exc}")
+    return fake_ane
+
+
+def test_fake_framework_budget_through_objective_c() -> None:
+    """Counting, cache and policy through the Objective-C++ path, against the fake's injected budget."""
+    fake_ane = _fake_ane_or_skip()
+    with fake_ane(compile_budget=2) as fake:  # type: ignore[operator]
+        start = budget.used()
+        prog = fresh_program()
+        x = np.random.default_rng(3).standard_normal((1, 4, 1, 8))
+        with anekit.compile(prog, backend="ane") as k:
+            got = k(x=x)["conv_0"]
+        from anekit.reference import run as reference_run
+
+        np.testing.assert_array_equal(got, reference_run(prog, {"x": x})["conv_0"].astype(np.float32))
+        assert budget.used() == start + 1  # counted in C++ by the ANE backend
+        anekit.compile(prog, backend="ane").close()  # a cache hit: neither the counter nor the fake moves
+        assert budget.used() == start + 1 and fake.stats()["compileAttempts"] == 1
+        budget.set_limit(start + 2)
+        anekit.compile(fresh_program(), backend="ane").close()
+        with pytest.raises(CompileBudgetExceeded, match=f"{start + 2} of {start + 2}"):
+            anekit.compile(fresh_program(), backend="ane")
+        assert fake.stats()["compileAttempts"] == 2  # refused before the framework was called
+        budget.set_limit(None)
+        with pytest.raises(CompileError, match="compile budget of 2 exhausted"):
+            anekit.compile(fresh_program(), backend="ane")  # the fake's own limit, loud

@@ -1,0 +1,261 @@
+"""The recycling worker pool: Kernel API through shared memory, recycling with prewarming, handles that
+survive it, worker death (kill -9) and silent-failure recovery, limits, the recycle policy, and no leaks."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import anekit
+from anekit import budget, config, mil
+from anekit.reference import run as reference_run
+from anekit.runtime.pool import WorkerPool, WorkingSetTooLarge, close_default_pool
+from anekit.runtime.shm import SharedSurface
+
+_seeds = itertools.count(30_000)
+X = np.random.default_rng(7).standard_normal((1, 4, 1, 8))
+
+
+def fresh(c: int = 4, s: int = 8) -> mil.Program:
+    w = np.random.default_rng(next(_seeds)).standard_normal((c, c, 1, 1)).astype(np.float16)
+
+    @mil.program(inputs={"x": mil.tensor((1, c, 1, s), "fp16")}, opset="ios18")
+    def prog(mb: mil.Builder, x: mil.Var) -> mil.Var:
+        return mb.conv(x=x, weight=w, pad_type="valid")
+
+    return prog
+
+
+def want(prog: mil.Program, x: np.ndarray = X) -> np.ndarray:
+    (y,) = reference_run(prog, {"x": x}).values()
+    return y.astype(np.float32)
+
+
+def check(kernel: anekit.Kernel, prog: mil.Program) -> None:
+    np.testing.assert_array_equal(kernel(x=X)["conv_0"], want(prog))
+
+
+def alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    if status.exists():
+        return "zombie" not in status.read_text()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def pool() -> Iterator[WorkerPool]:
+    p = WorkerPool(per_worker=4)
+    yield p
+    p.close()
+
+
+def test_pool_kernel_keeps_the_kernel_api(pool: WorkerPool, two_io: mil.Program) -> None:
+    prog = fresh()
+    with pool.compile(prog, backend="reference") as k:
+        assert isinstance(k, anekit.Kernel) and isinstance(k.inputs["x"], SharedSurface)
+        check(k, prog)
+    with pool.compile(two_io, backend="reference") as k:
+        with k.inputs["a"].view() as a:
+            a[...] = 2
+        k.inputs["b"].write(np.arange(16, dtype=np.float32))  # broadcast over channels
+        assert k.run() is None
+        add, mul = (s.read() for s in k.outputs.values())
+        np.testing.assert_array_equal(add[0, 5, 0], 2 + np.arange(16))
+        np.testing.assert_array_equal(mul[0, 5, 0], 2 * np.arange(16))
+        with pytest.raises(ValueError, match=r"\(1, 8, 1, 16\).*\(3, 3\)"):
+            k(a=np.zeros((3, 3)), b=0)
+        with pytest.raises(anekit.AneUnavailableError, match="realtime"):
+            k.run(path="realtime")
+    with pytest.raises(RuntimeError, match="closed"):
+        k.run()
+
+
+def test_handles_survive_recycling_and_long_lived_kernels_are_prewarmed(pool: WorkerPool) -> None:
+    keep = fresh()
+    k = pool.compile(keep, backend="reference")
+    surface = k.inputs["x"]
+    for _ in range(14):
+        prog = fresh()
+        with pool.compile(prog, backend="reference") as other:
+            check(other, prog)
+        check(k, keep)
+    stats = pool.snapshot()
+    assert stats.recycles >= 3 and stats.prewarm_compiles >= 1
+    assert k.inputs["x"] is surface
+    assert stats.live_workers <= pool.max_workers
+    k.close()
+
+
+def test_identical_programs_are_served_without_compiling(pool: WorkerPool) -> None:
+    prog = fresh()
+    pool.compile(prog, backend="reference").close()
+    compiles = pool.stats.compiles
+    with config.override(assert_no_compile=True):
+        with pool.compile(mil.parse(prog.to_mil(), weights=prog.weights()), backend="reference") as k:
+            check(k, prog)
+        with pytest.raises(budget.UnexpectedCompileError):
+            pool.compile(fresh(), backend="reference")
+    assert pool.stats.compiles == compiles and pool.stats.cache_hits == 1
+
+
+def test_kill_9_is_survived_with_correct_results(pool: WorkerPool) -> None:
+    prog = fresh()
+    k = pool.compile(prog, backend="reference")
+    check(k, prog)
+    (pid,) = pool.worker_pids()
+    os.kill(pid, signal.SIGKILL)
+    check(k, prog)  # the run fails on the dead worker, the kernel is recompiled on a new one, retried once
+    assert pool.stats.worker_deaths == 1 and pool.stats.retries == 1
+    assert pid not in pool.worker_pids() and not alive(pid)
+    k.close()
+
+
+def test_kill_9_during_a_compile_is_retried() -> None:
+    with budget.simulate(None, latency_ms=1500), WorkerPool(per_worker=10) as pool:
+        pool.compile(fresh(), backend="reference").close()  # the worker is up
+        (pid,) = pool.worker_pids()
+        killer = threading.Timer(0.5, os.kill, (pid, signal.SIGKILL))
+        killer.start()
+        prog = fresh()
+        t0 = time.perf_counter()
+        with pool.compile(prog, backend="reference") as k:
+            check(k, prog)
+        killer.join()
+        assert pool.stats.worker_deaths == 1 and time.perf_counter() - t0 < 30
+
+
+def test_silent_compile_failures_are_detected_and_the_limit_learned() -> None:
+    with budget.simulate(3, failure="silent"), WorkerPool(per_worker=10) as pool:
+        for _ in range(8):
+            prog = fresh()
+            with pool.compile(prog, backend="reference") as k:
+                check(k, prog)
+        assert pool.stats.silent_failures >= 1
+        assert pool.per_worker == 3
+
+
+def test_loud_failures_past_the_real_limit_are_recycled() -> None:
+    with budget.simulate(3), WorkerPool(per_worker=10) as pool:
+        for _ in range(8):
+            prog = fresh()
+            with pool.compile(prog, backend="reference") as k:
+                check(k, prog)
+        assert pool.stats.exhausted_workers >= 1 and pool.per_worker <= 3
+
+
+def test_genuine_errors_are_raised_not_retried(pool: WorkerPool) -> None:
+    with pytest.raises(TypeError, match="unknown compile option"):
+        pool.compile(fresh(), backend="reference", turbo=True)
+    assert pool.stats.worker_deaths == 0
+
+
+def test_working_set_too_large_names_the_numbers() -> None:
+    with WorkerPool(per_worker=3, max_workers=2) as pool:
+        kernels = []
+        with pytest.raises(WorkingSetTooLarge, match=r"the 5 kernels in use .*each may compile 3 .*max_workers is 2"):
+            for _ in range(7):
+                prog = fresh()
+                kernels.append(pool.compile(prog, backend="reference"))
+                check(kernels[-1], prog)
+        for k in kernels:
+            k.close()
+
+
+def test_nothing_leaks_after_close() -> None:
+    pool = WorkerPool(per_worker=3)
+    kernels = [pool.compile(fresh(), backend="reference") for _ in range(7)]  # left open on purpose
+    names = [s.name for k in kernels for s in (*k.inputs.values(), *k.outputs.values())]
+    pids = pool.worker_pids()
+    assert pids and all(Path("/dev/shm", n).exists() for n in names)
+    pool.close()
+    assert not any(alive(pid) for pid in pids)
+    assert not any(Path("/dev/shm", n).exists() for n in names)
+    with pytest.raises(RuntimeError, match="pool is closed"):
+        kernels[0](x=X)
+    for k in kernels:
+        k.close()
+
+
+def test_workers_are_exec_started_not_forked(pool: WorkerPool) -> None:
+    pool.compile(fresh(), backend="reference").close()
+    (pid,) = pool.worker_pids()
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert b"anekit.runtime.worker" in cmdline
+
+
+def test_recycle_policy_routes_anekit_compile_to_the_pool() -> None:
+    prog = fresh()
+    try:
+        with budget.policy("recycle"):
+            with anekit.compile(prog, backend="reference") as k:
+                assert isinstance(k.inputs["x"], SharedSurface)
+                check(k, prog)
+    finally:
+        close_default_pool()
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match="per_worker must be an int >= 1"):
+        WorkerPool(per_worker=0)
+    with pytest.raises(ValueError, match="max_workers must be an int >= 2"):
+        WorkerPool(max_workers=1)
+    with WorkerPool() as pool, pytest.raises(TypeError, match="expected an anekit.mil.Program"):
+        pool.compile("program")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_1000_distinct_compiles_at_limit_119_under_recycle() -> None:
+    """The issue's acceptance test: 0 failures and correct outputs, workers failing loudly past 119 compiles."""
+    budget.set_limit(119)
+    try:
+        with budget.simulate(119), budget.policy("recycle"):
+            keep = fresh()
+            held = anekit.compile(keep, backend="reference")
+            for i in range(1000):
+                prog = fresh()
+                with anekit.compile(prog, backend="reference") as k:
+                    np.testing.assert_array_equal(k(x=X)["conv_0"], want(prog), err_msg=f"compile {i}")
+                if i % 100 == 0:
+                    check(held, keep)
+            check(held, keep)
+            from anekit.runtime.pool import default_pool
+
+            stats = default_pool().snapshot()
+            held.close()
+        assert stats.compiles == 1001 and stats.recycles >= 8
+        assert stats.exhausted_workers == stats.silent_failures == stats.worker_deaths == 0
+    finally:
+        close_default_pool()
+        budget.set_limit(None)
+
+
+def test_pool_through_the_fake_framework_with_a_silent_budget() -> None:
+    """Workers compile through the Objective-C++ path against the fake's injected silent budget of 3."""
+    from anekit.errors import AneUnavailableError
+
+    try:
+        from anekit.testing import fake_ane, fake_framework_path
+
+        fake_framework_path()
+    except (ImportError, AneUnavailableError) as exc:
+        pytest.skip(f"the fake ANE framework is not available in this build: {exc}")
+    context = ("anekit.testing", "fake_ane", {"compile_budget": 3, "budget_failure": "silent"})
+    with fake_ane(), WorkerPool(per_worker=10, worker_context=context) as pool:
+        for _ in range(8):
+            prog = fresh()
+            with pool.compile(prog, backend="ane") as k:
+                assert k.backend == "ane"
+                check(k, prog)
+        assert pool.stats.silent_failures >= 1 and pool.per_worker == 3

@@ -1,0 +1,139 @@
+"""Tests of ``python -m anekit check``: text and JSON output, exit status, folders and parse errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from anekit.__main__ import main
+
+DATA = Path(__file__).resolve().parent / "data" / "mil"
+EXAMPLE = DATA / "ane_examples" / "example_8_2.mil"
+FLEXIBLE = DATA / "fluidaudio_transpose_flexible_ios16.mlmodelc"
+
+GOOD = """program(1.0)
+{
+    func main<ios16>(tensor<fp16, [1, 64, 1, 384]> x) {
+            tensor<fp16, [1, 64, 1, 384]> y = relu(x = x)[name = tensor<string, []>("r")];
+        } -> (y);
+}
+"""
+BAD_TYPE = GOOD.replace("tensor<fp16, [1, 64, 1, 384]> y", "tensor<fp16, [1, 64, 1, 385]> y")
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    rc = main(["check", *argv])
+    return rc, capsys.readouterr().out
+
+
+def test_clean_program_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "model.mil"
+    f.write_text(GOOD)
+    rc, out = _run(capsys, str(f))
+    assert rc == 0
+    assert ": ok" in out
+    assert "func main<ios16>" in out
+    assert "relu" in out
+    assert "no findings" in out
+
+
+def test_error_exit_status_and_grouping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "bad.mil"
+    f.write_text(BAD_TYPE)
+    rc, out = _run(capsys, str(f), "--target", "any")
+    assert rc == 1
+    assert "FAILED" in out
+    assert "1 error:" in out
+    assert "[type-mismatch]" in out
+    assert "line 4" in out
+
+
+def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
+    if not FLEXIBLE.is_dir():
+        pytest.skip("corpus copy absent")
+    rc, out = _run(capsys, str(FLEXIBLE), "--json")
+    data = json.loads(out)
+    assert rc == 1
+    assert data["ok"] is False
+    assert data["target"] == "ane"
+    prog = data["programs"][0]
+    assert prog["counts"]["error"] >= 1
+    assert any(d["rule"] == "ane-dynamic-shape" and d["hint"] for d in prog["diagnostics"])
+    assert prog["summary"]["functions"][0]["opset"] == "ios16"
+    rc_any, out_any = _run(capsys, str(FLEXIBLE), "--json", "--target", "any")
+    assert rc_any == 0
+    assert json.loads(out_any)["ok"] is True
+
+
+def test_folder_of_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if not EXAMPLE.is_file():
+        pytest.skip("ANE examples absent")
+    shutil.copy(EXAMPLE, tmp_path / "a.mil")
+    (tmp_path / "m.mlmodelc").mkdir()
+    (tmp_path / "m.mlmodelc" / "model.mil").write_text(GOOD)
+    rc, out = _run(capsys, str(tmp_path), "--no-summary")
+    assert rc == 0
+    assert out.count("== ") == 2
+    assert "op type" not in out
+
+
+def test_parse_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "broken.mil"
+    f.write_text(GOOD.replace("relu(x = x)", "relu(x = )"))
+    rc, out = _run(capsys, str(f))
+    assert rc == 1
+    assert "parse error" in out
+    assert "line 4" in out
+    rc, out = _run(capsys, str(f), "--json")
+    data = json.loads(out)
+    assert rc == 1
+    assert data["programs"][0]["parse_error"]["line"] == 4
+
+
+def test_dialect_mix_is_checked_on_the_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "model.mil"
+    f.write_text(GOOD.replace('[name = tensor<string, []>("r")]', '[name = string("r")]'))
+    rc, out = _run(capsys, str(f), "--target", "any")
+    assert rc == 1
+    assert "[dialect-mix]" in out
+    assert "line 4" in out
+
+
+def test_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out = _run(capsys, str(tmp_path / "nothing"))
+    assert rc == 2
+    assert "no MIL program" in out
+
+
+def test_module_entry_point(tmp_path: Path) -> None:
+    f = tmp_path / "model.mil"
+    f.write_text(BAD_TYPE)
+    env_path = str(Path(__file__).resolve().parents[1] / "python")
+    proc = subprocess.run(
+        [sys.executable, "-m", "anekit", "check", str(f), "--target", "any"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": env_path, "PATH": ""},
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "[type-mismatch]" in proc.stdout
+
+
+def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out = _run(capsys, "--list-rules", "--target", "any")
+    assert rc == 0
+    assert "type-mismatch" in out
+    assert not any(line.startswith("ane-") for line in out.splitlines())
+    rc, out = _run(capsys, "--list-rules", "--json")
+    listed = json.loads(out)
+    assert {"ane-sdpa-mask", "undefined-var"} <= {r["id"] for r in listed}
+    assert all("§" in r["source"] for r in listed)
+    rc, out = _run(capsys)
+    assert rc == 2
