@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 
-def time_call(fn: Callable[[], object], *, min_time: float = 0.2, min_repeats: int = 5, warmup: int = 2) -> dict[str, float]:
+def time_call(
+    fn: Callable[[], object], *, min_time: float = 0.2, min_repeats: int = 5, warmup: int = 2
+) -> dict[str, float]:
     """Time ``fn`` repeatedly; returns median / p10 / p90 / mean seconds per call and the repeat count."""
     for _ in range(warmup):
         fn()

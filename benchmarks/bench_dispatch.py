@@ -76,14 +76,23 @@ def main(argv: list[str] | None = None) -> int:
     run_overhead = t_run["median_s"]
     call_overhead = t_call["median_s"]
     ok = run_overhead <= 20e-6 and call_overhead <= 60e-6
-    print(f"host overhead (upper bound, echo copy included): run {run_overhead * 1e6:.1f} us (target <= 20), "
-          f"__call__ {call_overhead * 1e6:.1f} us (target <= 60): {'MET' if ok else 'NOT MET'}")
+    print(
+        f"host overhead (upper bound, echo copy included): run {run_overhead * 1e6:.1f} us (target <= 20), "
+        f"__call__ {call_overhead * 1e6:.1f} us (target <= 60): {'MET' if ok else 'NOT MET'}"
+    )
     print(f"fake evaluations performed: {evals}")
-    write_json(args.json, {
-        "benchmark": "bench_dispatch", "machine": m, "shape": [1, C, 1, S],
-        "results": {k: v for k, v in rows.items()},
-        "run_overhead_s": run_overhead, "call_overhead_s": call_overhead, "targets_met": ok,
-    })
+    write_json(
+        args.json,
+        {
+            "benchmark": "bench_dispatch",
+            "machine": m,
+            "shape": [1, C, 1, S],
+            "results": {k: v for k, v in rows.items()},
+            "run_overhead_s": run_overhead,
+            "call_overhead_s": call_overhead,
+            "targets_met": ok,
+        },
+    )
     return 0
 
 

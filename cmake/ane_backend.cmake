@@ -77,10 +77,17 @@ if(NOT _anekit_runtime_rc EQUAL 0 OR NOT _anekit_runtime_out MATCHES "ANEKIT_OBJ
 endif()
 
 find_program(ANEKIT_GNUSTEP_CONFIG gnustep-config REQUIRED)
-execute_process(COMMAND ${ANEKIT_GNUSTEP_CONFIG} --objc-flags
-                OUTPUT_VARIABLE _gs_objc_flags OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
-execute_process(COMMAND ${ANEKIT_GNUSTEP_CONFIG} --base-libs
-                OUTPUT_VARIABLE _gs_base_libs OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+# Runs a command at configure time and stores its trimmed output; stops with the command on failure.
+function(anekit_query out_var)
+  execute_process(COMMAND ${ARGN} OUTPUT_VARIABLE _out OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "'${ARGN}' failed (${_rc}); see scripts/install_objc_toolchain.sh")
+  endif()
+  set(${out_var} "${_out}" PARENT_SCOPE)
+endfunction()
+
+anekit_query(_gs_objc_flags ${ANEKIT_GNUSTEP_CONFIG} --objc-flags)
+anekit_query(_gs_base_libs ${ANEKIT_GNUSTEP_CONFIG} --base-libs)
 separate_arguments(_gs_objc_flags UNIX_COMMAND "${_gs_objc_flags}")
 separate_arguments(ANEKIT_OBJC_LINK_LIBS UNIX_COMMAND "${_gs_base_libs}")
 # CMake owns dependencies, optimisation and warnings; -I. and -I$HOME/GNUstep/... are not wanted (§11.6).
@@ -93,8 +100,7 @@ foreach(_flag IN LISTS _gs_objc_flags)
 endforeach()
 
 # GCC keeps <objc/objc.h> in its private include directory; -idirafter keeps clang's own headers first (§3.1).
-execute_process(COMMAND gcc -print-file-name=include
-                OUTPUT_VARIABLE ANEKIT_GCC_INCLUDE OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+anekit_query(ANEKIT_GCC_INCLUDE gcc -print-file-name=include)
 find_library(ANEKIT_BLOCKS_RUNTIME BlocksRuntime REQUIRED)
 
 set(ANEKIT_OBJCXX_OPTIONS

@@ -38,6 +38,12 @@ for m in "${modes[@]}"; do
     fi
 done
 
+# The top-level CMakeLists.txt needs pybind11 even for these targets; an isolated `pip install .` does not
+# leave it in the environment.
+if ! python3 -m pybind11 --cmakedir >/dev/null 2>&1; then
+    log "installing pybind11 (needed to configure the project)"
+    python3 -m pip install --quiet --disable-pip-version-check "pybind11>=2.12"
+fi
 pybind11_dir="$(python3 -m pybind11 --cmakedir)"
 generator=()
 command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)

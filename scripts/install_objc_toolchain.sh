@@ -50,7 +50,6 @@ fi
 # ---------------------------------------------------------------------------------------------------
 # What is missing?
 # ---------------------------------------------------------------------------------------------------
-gcc_include="$(gcc -print-file-name=include 2>/dev/null || true)"
 missing_pkgs=()
 command -v clang++ >/dev/null 2>&1 || missing_pkgs+=(clang)
 if ! command -v gnustep-config >/dev/null 2>&1 || [ ! -f /usr/include/GNUstep/Foundation/Foundation.h ]; then
@@ -116,6 +115,7 @@ if grep -qw objc_msgSend <<<"$objc_symbols"; then
 fi
 grep -qw objc_msg_lookup <<<"$objc_symbols" \
     || die "$objc_lib exports neither objc_msgSend nor objc_msg_lookup: unknown Objective-C runtime"
+gcc_include="$(gcc -print-file-name=include 2>/dev/null || true)"
 [ -n "$gcc_include" ] && [ -f "$gcc_include/objc/objc.h" ] \
     || die "GCC's <objc/objc.h> not found under '$gcc_include' (install libobjc-$(gcc -dumpversion | cut -d. -f1)-dev)"
 

@@ -52,10 +52,8 @@ def test_override_is_scoped_and_validated() -> None:
         assert cfg.compile_limit == 7
         assert config.get().compile_limit == 7
     assert config.get() == before
-    with pytest.raises(TypeError, match="unknown configuration field"):
-        with config.override(compile_limt=7):
-            pass
-    with pytest.raises(ValueError, match="compile_limit must be a positive int"):
-        with config.override(compile_limit=0):
-            pass
+    with pytest.raises(TypeError, match="unknown configuration field"), config.override(compile_limt=7):
+        pass
+    with pytest.raises(ValueError, match="compile_limit must be a positive int"), config.override(compile_limit=0):
+        pass
     assert config.get() == before

@@ -4,17 +4,30 @@
 #include "fp16_simd.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define ANEKIT_F16C __attribute__((target("avx2,f16c")))
 
 namespace anekit::core::simd {
 
+// CPU feature check with cpuid (portable across GCC and clang versions; clang 14 lacks
+// __builtin_cpu_supports("f16c")): F16C and AVX in CPUID.1:ECX, AVX2 in CPUID.(7,0):EBX, and the OS must
+// save the YMM state (OSXSAVE + XCR0 bits 1-2), per the Intel SDM vol. 1 §14.3.
+static bool cpu_has_f16c_avx2() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool f16c = (c >> 29) & 1u, avx = (c >> 28) & 1u, osxsave = (c >> 27) & 1u;
+  if (!(f16c && avx && osxsave)) return false;
+  unsigned lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0x6u) != 0x6u) return false;  // XMM and YMM state enabled by the OS
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return (b >> 5) & 1u;  // AVX2
+}
+
 bool f16c_available() {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
-  }();
+  static const bool ok = cpu_has_f16c_avx2();
   return ok;
 }
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 from . import _core, budget, fp16, mil
 from ._core import Surface
 from ._info import info
-from .runtime import Kernel, VerifyReport, compile, verify
 from .errors import (
-    AneUnavailableError,
     AnekitError,
+    AneUnavailableError,
     CompileBudgetExceeded,
     CompileError,
     EvaluateError,
     MILError,
     MILParseError,
 )
+from .runtime import Kernel, VerifyReport, compile, verify
 
 __version__: str = _core.__version__
 

@@ -41,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     program = transformer_block(args.d, args.heads, args.seq)
     t_build = time.perf_counter() - t0
-    summary = f"{len(program.main.operations)} ops, {sum(len(b) for b in program.weights().values()) / 2**20:.1f} MiB weights"
+    summary = (
+        f"{len(program.main.operations)} ops, {sum(len(b) for b in program.weights().values()) / 2**20:.1f} MiB weights"
+    )
     print(f"transformer block d={args.d} heads={args.heads} seq={args.seq}: {summary}")
     print(f"  build        {_ms(t_build)}")
     t0 = time.perf_counter()

@@ -40,6 +40,7 @@ __all__ = [
     "POLICIES",
     "CompileBudgetWarning",
     "UnexpectedCompileError",
+    "check_compile",
     "get_policy",
     "limit",
     "load_checkpoint",
@@ -178,9 +179,7 @@ def policy(name: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def simulate(
-    limit: int | None = None, *, failure: str = "raise", latency_ms: float = 0.0
-) -> Iterator[config.Config]:
+def simulate(limit: int | None = None, *, failure: str = "raise", latency_ms: float = 0.0) -> Iterator[config.Config]:
     """Simulate the ANE compile budget on the reference backend inside the block (the API equivalent of
     ``ANEKIT_SIMULATE_COMPILE_LIMIT``, ``ANEKIT_SIMULATE_COMPILE_FAILURE``, ``ANEKIT_SIMULATE_COMPILE_LATENCY_MS``).
 

@@ -88,8 +88,7 @@ class CompileBudgetExceeded(AnekitError, RuntimeError):
     def __init__(self, used: int, limit: int, hint: str = "") -> None:
         self.used = used
         self.limit = limit
-        message = (
-            f"compile budget exhausted: {used} of {limit} compiles used in this process"
-            + (f"; {hint}" if hint else "")
+        message = f"compile budget exhausted: {used} of {limit} compiles used in this process" + (
+            f"; {hint}" if hint else ""
         )
         super().__init__(message)

@@ -61,7 +61,8 @@ def fake_framework_path() -> Path:
             "`pip install . -Ccmake.define.ANEKIT_BUILD_ANE=ON` (Linux: clang + GNUstep, see "
             "scripts/install_objc_toolchain.sh)"
         )
-    path = Path(__file__).resolve().parent / "_fake" / _FAKE_LIBRARY
+    # Next to the extension module: in an editable install that is site-packages, not the source tree.
+    path = Path(_core.__file__).resolve().parent / "_fake" / _FAKE_LIBRARY
     if not path.exists():
         raise AneUnavailableError(f"the fake ANE framework is not part of this build (looked for {path})")
     return path

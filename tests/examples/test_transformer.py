@@ -79,7 +79,9 @@ def test_bad_sizes_are_rejected(args: tuple[int, int, int], match: str) -> None:
 def test_demo_command_runs_and_verifies() -> None:
     res = subprocess.run(
         [sys.executable, "-m", "anekit", "demo", "--d", "64", "--heads", "4", "--seq", "32", "--runs", "2"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "PASS y [1, 64, 1, 32]" in res.stdout

@@ -148,3 +148,19 @@ def test_value_data_must_match_its_type() -> None:
     with pytest.raises(MILError, match="inline storage"):
         Value(tensor((2,), "fp32"), blob=BlobRef("@model_path/w.bin", 64), storage="inline")
     assert Value(tensor((None, 2), "uint4"), np.zeros((3, 2), np.uint8)).type.dtype.name == "uint4"
+
+
+def test_program_validate_and_check_delegate_to_the_validator() -> None:
+    good = parse(
+        "program(1.3)\n{\n func main<ios18>(tensor<fp16, [1, 4]> x) {\n"
+        ' tensor<fp16, [1, 4]> y = relu(x = x)[name = string("y")];\n } -> (y);\n}'
+    )
+    assert not [d for d in good.validate() if d.severity == "error"]
+    assert isinstance(good.check(), list)
+    bad = parse(
+        "program(1.3)\n{\n func main<ios18>(tensor<fp16, [1, 4]> x) {\n"
+        ' tensor<fp32, [1, 4]> y = relu(x = x)[name = string("y")];\n } -> (y);\n}'
+    )
+    assert any(d.rule == "type-mismatch" for d in bad.validate())
+    with pytest.raises(MILError, match="error"):
+        bad.check()

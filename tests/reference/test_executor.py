@@ -180,3 +180,30 @@ def test_reference_modules_never_import_the_extension_at_import_time():
                 continue
             bad = [n for n in names if "_core" in n or n.rsplit(".", 1)[-1] == "fp16"]
             assert bad == [], f"{path.name} imports {bad} at module level"
+
+
+def test_results_are_copies_that_cannot_corrupt_cached_constants():
+    mb = mil.Builder("ios17")
+    x = mb.input("x", mil.tensor((2,), "fp32"))
+    c = mb.reshape(x=np.float32([[1, 2]]), shape=np.int32([2]))  # constant-only: cached at preparation
+    prog = mb.build([mb.identity(x=c), mb.add(x=x, y=c)])
+    ex = Executor(prog)
+    first = ex({"x": np.zeros(2)})
+    for v in first.values():
+        v[...] = 99
+    again = ex({"x": np.zeros(2)})
+    assert [v.tolist() for v in again.values()] == [[1, 2], [1, 2]]
+
+
+def test_functions_are_selected_by_name():
+    fns = []
+    for name, op in (("main", "relu"), ("neg", "sign")):
+        mb = mil.Builder("ios18", name=name)
+        x = mb.input("x", mil.tensor((3,), "fp32"))
+        fns.append(mb.function(getattr(mb, op)(x=x)))
+    prog = Program(fns)
+    x = {"x": np.float32([-2, 0, 3])}
+    assert next(iter(run(prog, x).values())).tolist() == [0, 0, 3]
+    assert next(iter(run(prog, x, function="neg").values())).tolist() == [-1, 0, 1]
+    single = Program([fns[1]])
+    assert next(iter(run(single, x).values())).tolist() == [-1, 0, 1]  # the only function stands for "main"

@@ -22,9 +22,7 @@ def conv_relu_program(c: int = 64, s: int = 32, seed: int = 0) -> mil.Program:
 def two_in_two_out_program() -> mil.Program:
     """(a, b) -> (a + b, a * b) on [1, 8, 1, 16] fp16."""
 
-    @mil.program(
-        inputs={"a": mil.tensor((1, 8, 1, 16), "fp16"), "b": mil.tensor((1, 8, 1, 16), "fp16")}, opset="ios18"
-    )
+    @mil.program(inputs={"a": mil.tensor((1, 8, 1, 16), "fp16"), "b": mil.tensor((1, 8, 1, 16), "fp16")}, opset="ios18")
     def prog(mb: mil.Builder, a: mil.Var, b: mil.Var) -> tuple[mil.Var, mil.Var]:
         return mb.add(x=a, y=b), mb.mul(x=a, y=b)
 

@@ -4,7 +4,6 @@ limit (loud and silent), and the policies applied by anekit.compile."""
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -89,14 +88,17 @@ def test_raise_policy_raises_at_the_right_count_with_the_numbers() -> None:
     budget.set_safety_margin(2)  # 3 compiles allowed
     for _ in range(3):
         anekit.compile(fresh_program(), backend="reference").close()
-    assert budget.used() == start + 3 and budget.remaining() == 0
+    assert budget.used() == start + 3
+    assert budget.remaining() == 0
     with pytest.raises(CompileBudgetExceeded) as info:
         anekit.compile(fresh_program(), backend="reference")
     err = info.value
     assert (err.used, err.limit) == (start + 3, start + 3)
     msg = str(err)
-    assert f"{start + 3} of {start + 3}" in msg and f"limit {start + 5} minus safety margin 2" in msg
-    assert "recycle" in msg and "restart_if_needed" in msg
+    assert f"{start + 3} of {start + 3}" in msg
+    assert f"limit {start + 5} minus safety margin 2" in msg
+    assert "recycle" in msg
+    assert "restart_if_needed" in msg
     assert budget.used() == start + 3  # refused before the backend was called
 
 
@@ -205,7 +207,8 @@ def test_fake_framework_budget_through_objective_c() -> None:
         np.testing.assert_array_equal(got, reference_run(prog, {"x": x})["conv_0"].astype(np.float32))
         assert budget.used() == start + 1  # counted in C++ by the ANE backend
         anekit.compile(prog, backend="ane").close()  # a cache hit: neither the counter nor the fake moves
-        assert budget.used() == start + 1 and fake.stats()["compileAttempts"] == 1
+        assert budget.used() == start + 1
+        assert fake.stats()["compileAttempts"] == 1
         budget.set_limit(start + 2)
         anekit.compile(fresh_program(), backend="ane").close()
         with pytest.raises(CompileBudgetExceeded, match=f"{start + 2} of {start + 2}"):

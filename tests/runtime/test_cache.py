@@ -74,7 +74,8 @@ def test_compile_hits_the_cache_and_spends_nothing() -> None:
         want = k1(x=x)
     before = budget.used()
     with anekit.compile(program_from_text(p), backend="reference") as k2, anekit.compile(p, backend="reference") as k3:
-        assert k2 is not k3 and k2.inputs["x"] is not k3.inputs["x"]  # every kernel has its own surfaces
+        assert k2 is not k3
+        assert k2.inputs["x"] is not k3.inputs["x"]
         for k in (k2, k3):
             np.testing.assert_array_equal(k(x=x)["relu_0"], want["relu_0"])
     assert budget.used() == before
@@ -107,18 +108,22 @@ def test_lru_evicts_and_unloads_once_unleased() -> None:
     cache = ProgramCache(2)
     keys = [("d" + str(i), "reference", "main", ()) for i in range(3)]
     exes = [FakeExe() for _ in keys]
-    leases = [cache.insert(k, e) for k, e in zip(keys, exes)]
-    assert len(cache) == 2 and cache.stats.evictions == 1
+    leases = [cache.insert(k, e) for k, e in zip(keys, exes, strict=False)]
+    assert len(cache) == 2
+    assert cache.stats.evictions == 1
     assert exes[0].closed == 0  # evicted but still leased: kept loaded
     leases[0].close()
     assert exes[0].closed == 1
     leases[1].close()
     assert exes[1].closed == 0  # cached, unleased: stays loaded for the next hit
     hit = cache.lookup(keys[1])
-    assert hit is not None and cache.stats.hits == 1
-    assert cache.lookup(keys[0]) is None and cache.stats.misses == 1
+    assert hit is not None
+    assert cache.stats.hits == 1
+    assert cache.lookup(keys[0]) is None
+    assert cache.stats.misses == 1
     cache.resize(0)
-    assert exes[1].closed == 0 and exes[2].closed == 0  # both still leased
+    assert exes[1].closed == 0
+    assert exes[2].closed == 0
     hit.close()
     leases[2].close()
     assert (exes[1].closed, exes[2].closed) == (1, 1)

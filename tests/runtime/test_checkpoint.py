@@ -14,7 +14,7 @@ import pytest
 
 import anekit
 from anekit import budget
-from anekit.runtime.checkpoint import RESUME_ENV, RESTARTS_KEY
+from anekit.runtime.checkpoint import RESTARTS_KEY, RESUME_ENV
 from anekit.runtime.worker import canary_program
 
 PYTHON_DIR = Path(__file__).resolve().parents[2] / "python"
@@ -39,7 +39,8 @@ def test_roundtrip_keeps_arrays_and_metadata(tmp_path: Path) -> None:
     back = budget.load_checkpoint(path)
     assert back.keys() == state.keys()
     np.testing.assert_array_equal(back["w"], state["w"])
-    assert back["w"].dtype == np.float16 and back["ids"].dtype == np.int64
+    assert back["w"].dtype == np.float16
+    assert back["ids"].dtype == np.int64
     assert (back["step"], back["lr"], back["meta"]) == (7, 1e-3, {"name": "run", "dims": [1, 2]})
     assert [p.name for p in path.parent.iterdir()] == ["ck.npz"]  # no temporary file left behind
 
@@ -69,12 +70,17 @@ def test_restart_happens_only_when_the_budget_is_short(tmp_path: Path) -> None:
         return {"step": 3, "w": np.ones(2)}
 
     assert budget.restart_if_needed(state, tmp_path / "ck.npz", needed=10, exec_fn=lambda *a: calls.append(a)) is False
-    assert not calls and not made  # the state is only built when a restart happens
-    assert budget.restart_if_needed(state, tmp_path / "ck.npz", needed=11, argv=["x.py", "--n", "2"], exec_fn=lambda *a: calls.append(a))
+    assert not calls
+    assert not made
+    assert budget.restart_if_needed(
+        state, tmp_path / "ck.npz", needed=11, argv=["x.py", "--n", "2"], exec_fn=lambda *a: calls.append(a)
+    )
     assert calls == [(sys.executable, ["x.py", "--n", "2"])]
     assert os.environ[RESUME_ENV] == str((tmp_path / "ck.npz").resolve())
     resumed = budget.resume_state()
-    assert resumed is not None and resumed["step"] == 3 and resumed[RESTARTS_KEY] == 1
+    assert resumed is not None
+    assert resumed["step"] == 3
+    assert resumed[RESTARTS_KEY] == 1
     assert budget.resume_state() is None  # the flag is consumed
     with pytest.raises(ValueError, match="needed must be a positive int"):
         budget.restart_if_needed({}, tmp_path / "ck.npz", needed=0)

@@ -86,11 +86,11 @@ def test_close_is_idempotent_and_final(backend: str, two_io: mil.Program) -> Non
 
 
 def test_compile_validates_arguments(two_io: mil.Program) -> None:
-    with pytest.raises(TypeError, match="expected an anekit.mil.Program"):
+    with pytest.raises(TypeError, match=r"expected an anekit\.mil\.Program"):
         anekit.compile("program(1.3)")
     with pytest.raises(ValueError, match="unknown backend"):
         anekit.compile(two_io, backend="gpu")
-    with pytest.raises(ValueError, match="qos must be an int in 0..63"):
+    with pytest.raises(ValueError, match=r"qos must be an int in 0\.\.63"):
         anekit.compile(two_io, backend="reference", qos=99)
     with pytest.raises(ValueError, match="no function 'decode'"):
         anekit.compile(two_io, backend="reference", function="decode")

@@ -54,7 +54,9 @@ def test_cli_verify_on_a_corpus_bundle() -> None:
     bundle = CORPUS / "silero_vad_fp16_ios15.mlmodelc"
     res = subprocess.run(
         [sys.executable, "-m", "anekit", "verify", str(bundle), "--backend", "reference"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert res.returncode == 0, res.stderr
     assert "PASS vad_output" in res.stdout

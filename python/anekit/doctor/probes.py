@@ -47,7 +47,7 @@ class ProbeResult:
 def _attempt(program: Any, feeds: dict[str, np.ndarray], expected: np.ndarray, path: str = "standard") -> str:
     """Compile + run once; ``"ok"``, ``"wrong"`` (ran, wrong numbers), ``"zeros"`` or ``"error: ..."``."""
     try:
-        with compile_program(program, backend="ane", path=path) as kernel:
+        with compile_program(program, backend="ane", path=path, cache=False) as kernel:
             for name, value in feeds.items():
                 kernel.inputs[name].write(value)
             kernel.run(path=path)
@@ -92,8 +92,8 @@ def probe_input_order() -> ProbeResult:
 def _wiring(program: Any, names: list[str], channels: list[int], s: int, fills: list[float]) -> str:
     """Run with surface k filled with ``fills[k]`` and decode which order the device used."""
     try:
-        with compile_program(program, backend="ane") as kernel:
-            for (name, surface), value in zip(kernel.inputs.items(), fills, strict=True):
+        with compile_program(program, backend="ane", cache=False) as kernel:
+            for surface, value in zip(kernel.inputs.values(), fills, strict=True):
                 surface.write(np.full(surface.shape, value, np.float32))
             kernel.run()
             y = float(kernel.outputs["y"].read()[0, 0, 0, 0])
@@ -187,7 +187,7 @@ def probe_perf_stats() -> ProbeResult:
     """Whether _ANEPerformanceStats reports a hardware execution time (§18)."""
     result = ProbeResult("perf_stats", "whether hardware execution time is reported", "ok")
     try:
-        with compile_program(identity_program(16, 32), backend="ane", perf_stats=True) as kernel:
+        with compile_program(identity_program(16, 32), backend="ane", perf_stats=True, cache=False) as kernel:
             kernel.inputs["x"].write(1.0)
             hw = kernel.run()
     except (AnekitError, RuntimeError, ValueError) as exc:

@@ -36,9 +36,7 @@ def weighted_sum_program(names: Sequence[str], channels: Sequence[int], s: int, 
     def body(mb: mil.Builder, *xs: mil.Var) -> dict[str, mil.Var]:
         total = None
         for i, x in enumerate(xs):
-            term = mb.mul(
-                x=mb.reduce_sum(x=x, axes=np.array([1], np.int32), keep_dims=True), y=np.float16(10.0**i)
-            )
+            term = mb.mul(x=mb.reduce_sum(x=x, axes=np.array([1], np.int32), keep_dims=True), y=np.float16(10.0**i))
             total = term if total is None else mb.add(x=total, y=term)
         return {"y": total}
 

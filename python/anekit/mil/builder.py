@@ -181,9 +181,14 @@ class Builder:
                 data = arr.astype(target.np_dtype)
                 t = TensorType(target, t.shape)
         use_blob = should_use_blob(t, self.opset) if blob is None else blob
-        if use_blob and (blob_path is not None or t.dtype.name != "string"):
-            return Value(t, data, storage="blob", path_hint=blob_path)
-        return Value(t, data)
+        storage = "blob" if use_blob and (blob_path is not None or t.dtype.name != "string") else "inline"
+        if dt is None and blob is None and blob_path is None and isinstance(data, np.ndarray):
+            # Data straight from python_to_array matches ``t`` by construction: skip Value's re-validation.
+            if data.flags.writeable:
+                data = data.view()
+                data.flags.writeable = False
+            return Value.trusted(t, data, storage)
+        return Value(t, data, storage=storage, path_hint=blob_path if storage == "blob" else None)
 
     def const(
         self,
@@ -252,7 +257,7 @@ class Builder:
             return self._own(val, f"[{spec.op_type} '{op_name}'] input {ispec.name!r}")
         if ispec.is_tuple and isinstance(val, (list, tuple)) and any(isinstance(x, Var) for x in val):
             return tuple(self._bind(op_name, spec, _member(ispec), x, bound, inline) for x in val)
-        peer = _peer_dtype(spec, ispec, bound)
+        peer = None if isinstance(val, (np.ndarray, np.generic, Value)) else _peer_dtype(spec, ispec, bound)
         try:
             # A ready-made Value carries its own MIL type (e.g. sub-byte data, which numpy cannot express).
             value = (
@@ -266,7 +271,7 @@ class Builder:
             return value
         const_name = self._claim_op_name(None, f"{op_name}_{ispec.name}")
         out = self._new_var(const_name, value.type)
-        self._fn.operations.append(Operation("const", const_name, {}, {"val": value}, [out]))
+        self._fn.operations.append(Operation.const_op(const_name, value, out))
         return out
 
     def add_op(

@@ -92,6 +92,11 @@ def python_to_array(
     """
     if isinstance(value, str):
         return value, TensorType(dtype("string"), ())
+    if type_cache is not None and isinstance(value, np.ndarray):
+        # Fast path: a numpy array of a dtype MIL keeps as is (the common case for weights and defaults).
+        found = type_cache.get((value.dtype, value.shape))
+        if found is not None:
+            return value, found
     is_numpy = isinstance(value, (np.ndarray, np.generic))
     arr = np.asarray(value)
     if arr.dtype.kind in "US":
@@ -169,12 +174,15 @@ def check_bindings(op: Operation, spec: type[OpSpec], opset: str) -> list[str]:
         if s is None:
             problems.append(f"unknown input {k!r}; {op.op_type} takes {', '.join(known) or 'no inputs'}")
             continue
-        if not requires_const(spec, k, opset):
-            continue
-        for x in b if isinstance(b, tuple) else (b,):
-            # const and constexpr_* outputs are compile-time constants (mil-format.md §7.2, §7.4).
-            if isinstance(x, Var) and (x.op is None or not x.op.op_type.startswith("const")):
-                problems.append(f"input {k!r} must be a compile-time constant, got variable {x.name!r}")
+        # const and constexpr_* outputs are compile-time constants (mil-format.md §7.2, §7.4); only other
+        # variables need the (opset-dependent) const rule.
+        runtime = [
+            x
+            for x in (b if isinstance(b, tuple) else (b,))
+            if isinstance(x, Var) and (x.op is None or not x.op.op_type.startswith("const"))
+        ]
+        if runtime and requires_const(spec, k, opset):
+            problems.extend(f"input {k!r} must be a compile-time constant, got variable {x.name!r}" for x in runtime)
     return problems
 
 

@@ -98,6 +98,19 @@ class Operation:
         for v in self.outputs:
             v.op = self
 
+    @classmethod
+    def const_op(cls, name: str, value: Value, out: Var) -> Operation:
+        """Internal fast constructor of a ``const`` op (the builder creates hundreds of these)."""
+        op = cls.__new__(cls)
+        op.op_type = "const"
+        op.name = name
+        op.inputs = {}
+        op.attrs = {"val": value}
+        op.outputs = [out]
+        op.line = None
+        out.op = op
+        return op
+
     def input_value(self, name: str) -> Any:
         """Compile-time data of input ``name`` (const var, inline value or attribute), else None."""
         b = self.inputs.get(name)
@@ -285,6 +298,12 @@ class Program:
             (out / rel).write_bytes(data)
         (out / "model.mil").write_text(text, encoding="utf-8")
         return out
+
+    def validate(self, target: str = "ane") -> list[Diagnostic]:
+        """All findings about this program (see :func:`anekit.mil.validate.validate`)."""
+        from .validate import validate
+
+        return validate(self, target)
 
     def structural_diff(self, other: Program) -> str | None:
         """The first structural difference from ``other`` as a message, or None if they are equal."""

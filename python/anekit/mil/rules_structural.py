@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ._rules import Context, rule
+from .check import requires_const
 from .diagnostics import Diagnostic
 from .ir import Function, Var
 from .ops._spec import OP_REGISTRY, OPSETS, opset_index
@@ -90,8 +91,8 @@ def non_const(ctx: Context) -> Iterator[Diagnostic]:
             if spec is None:
                 continue
             for k, b in op.inputs.items():
-                s = spec.input_spec(k)
-                if s is None or not s.const:
+                # Const-ness can depend on the opset (e.g. conv's bias must be const before ios17).
+                if spec.input_spec(k) is None or not requires_const(spec, k, f.opset):
                     continue
                 for x in b if isinstance(b, tuple) else (b,):
                     # const and constexpr_* outputs are compile-time constants (§7.2, §7.4).

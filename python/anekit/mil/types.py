@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
 from ..errors import MILError
 
 __all__ = [
-    "DTYPES",
     "BOOL",
+    "DTYPES",
     "FP16",
     "FP32",
     "INT32",
@@ -162,7 +161,7 @@ def dtype(value: str | DType | np.dtype | type) -> DType:
 
 
 #: A tensor dimension: a non-negative int, or ``None`` for an unknown (``?``) dimension.
-Dim = Union[int, None]
+Dim = int | None
 
 
 @dataclass(frozen=True)
@@ -256,7 +255,7 @@ class DictType:
         return f"dict<{self.key}, {self.value}>"
 
 
-Type = Union[TensorType, StateType, ListType, TupleType, DictType]
+Type = TensorType | StateType | ListType | TupleType | DictType
 
 
 def tensor(shape: Iterable[Dim], dt: str | DType = "fp16") -> TensorType:

@@ -177,6 +177,21 @@ class Value:
                 raise MILError(f"dtype {type.dtype.name} cannot be stored in a weight blob (§9.4); keep it inline")
         self.path_hint = path_hint
 
+    @classmethod
+    def trusted(cls, type: TensorType, data: Any, storage: str, path_hint: str | None = None) -> Value:
+        """Internal fast constructor for data the caller has already validated against ``type`` (the builder).
+
+        The array must already be read-only or owned; no checks are repeated.
+        """
+        v = cls.__new__(cls)
+        v.type = type
+        v._data = data
+        v.blob = None
+        v._source = None
+        v.storage = storage
+        v.path_hint = path_hint
+        return v
+
     @property
     def is_blob(self) -> bool:
         """True for a value written as ``BLOBFILE`` (already referenced, or laid out on emission)."""

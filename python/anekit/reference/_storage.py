@@ -67,8 +67,10 @@ class Storage:
         if dt.np_dtype is None:  # string
             return value if isinstance(value, str) else str(np.asarray(value).reshape(()).item())
         if dt.is_float:
+            # float16 data (weights, literals) is on the fp16 grid by construction: only widen it.
+            on_grid = already_on_grid or (isinstance(value, np.ndarray) and value.dtype == np.float16)
             arr = np.asarray(value, dtype=self.float_dtype)
-            if self.fp16_grid and dt.name == "fp16" and not already_on_grid:
+            if self.fp16_grid and dt.name == "fp16" and not on_grid:
                 arr = round_fp16(arr)
             return arr
         arr = np.asarray(value)
@@ -78,12 +80,15 @@ class Storage:
 
     def export(self, value: Any, t: Type) -> Any:
         """A stored value as handed to the user: fp16-typed values as ``np.float16`` for ``"ane"`` (exact,
-        they are on the grid), other floats in the compute dtype, everything else unchanged."""
+        they are on the grid), other floats in the compute dtype, everything else unchanged. Arrays are always
+        fresh copies, so a caller modifying a result can never alter the executor's cached constants."""
         if isinstance(t, StateType):
             t = t.wrapped
-        if self.fp16_grid and isinstance(t, TensorType) and t.dtype.name == "fp16" and isinstance(value, np.ndarray):
+        if not isinstance(value, np.ndarray):
+            return value
+        if self.fp16_grid and isinstance(t, TensorType) and t.dtype.name == "fp16":
             return value.astype(np.float16)
-        return value
+        return np.array(value, copy=True)
 
 
 def _to_int_or_bool(arr: np.ndarray, dt: DType) -> np.ndarray:

@@ -58,6 +58,8 @@ def _select_function(program: Program | Function, function: str) -> Function:
     if not isinstance(program, Program):
         raise ValueError(f"program must be an anekit.mil.Program or Function, got {type(program).__name__}")
     fn = program.functions.get(function)
+    if fn is None and function == "main" and len(program.functions) == 1:
+        fn = next(iter(program.functions.values()))  # as Program.main: "main", or the only function
     if fn is None:
         raise ValueError(f"program has no function {function!r}; it has {list(program.functions)}")
     return fn

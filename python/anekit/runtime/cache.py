@@ -45,39 +45,47 @@ _MEMO_SIZE = 1024
 _RUN_ONLY_OPTIONS = frozenset({"path"})
 
 
-def _snapshot(program: Program) -> list[Any]:
-    """Everything a program's text and weights are made of, by identity (strings and types by value)."""
+def _snapshot(program: Program, keep: list[Any] | None = None) -> tuple[Any, ...]:
+    """Everything a program's text and weights are made of: objects by identity, strings and types by value.
+
+    Constant arrays appear as ``id(array)`` (comparing arrays by value would be slow and ambiguous); ``keep``
+    collects the arrays themselves so that the memo can hold them and no id is ever reused while memoised.
+    """
     items: list[Any] = [program.version, program.weight_source, *program.attributes.items()]
+    add, extend = items.append, items.extend
     for fname, fn in program.functions.items():
-        items += (fname, fn, fn.name, fn.opset, *fn.attributes.items())
+        extend((fname, fn, fn.name, fn.opset, *fn.attributes.items()))
         for name, var in fn.inputs.items():
-            items += (name, var, var.name, var.type)
+            extend((name, var, var.name, var.type))
         for op in fn.operations:
-            items += (op, op.op_type, op.name, *op.inputs.items(), *op.outputs)
-            for key, value in op.attrs.items():
-                items += (key, value)
-                if getattr(value, "is_loaded", False):
-                    items.append(value.data)
+            extend((op, op.op_type, op.name, *op.inputs.items()))
             for out in op.outputs:
-                items += (out.name, out.type)
+                extend((out, out.name, out.type))
+            for key, value in op.attrs.items():
+                extend((key, value))
+                if getattr(value, "is_loaded", False):
+                    data = value.data
+                    add(id(data))
+                    if keep is not None:
+                        keep.append(data)
         for var in fn.outputs:
-            items += (var, var.name)
-    return items
+            extend((var, var.name))
+    return tuple(items)
 
 
-def _same(a: list[Any], b: list[Any]) -> bool:
-    if len(a) != len(b):
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    # Tuple equality runs in C and tries identity before ==; a failing or ambiguous == means "changed".
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
         return False
-    for x, y in zip(a, b):
-        if x is not y and (type(x) is not type(y) or isinstance(x, np.ndarray) or x != y):
-            return False
-    return True
 
 
 class _DigestMemo:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.entries: OrderedDict[int, tuple[Program, list[Any], str]] = OrderedDict()
+        # id(program) -> (program, snapshot, arrays kept alive, digest); holding the program keeps its id unique.
+        self.entries: OrderedDict[int, tuple[Program, tuple[Any, ...], list[Any], str]] = OrderedDict()
 
 
 _memo = _DigestMemo()
@@ -97,14 +105,16 @@ def program_digest(program: Program) -> str:
         hit = _memo.entries.get(id(program))
         if hit is not None and hit[0] is program and _same(hit[1], snap):
             _memo.entries.move_to_end(id(program))
-            return hit[2]
+            return hit[3]
+    keep: list[Any] = []
+    snap = _snapshot(program, keep)
     h = hashlib.sha256(program.to_mil().encode())
     for path, blob in sorted(program.weights().items()):
         h.update(b"\0" + path.encode() + b"\0")
         h.update(blob)
     digest = h.hexdigest()
     with _memo.lock:
-        _memo.entries[id(program)] = (program, snap, digest)  # holding the program keeps its id unique
+        _memo.entries[id(program)] = (program, snap, keep, digest)
         _memo.entries.move_to_end(id(program))
         while len(_memo.entries) > _MEMO_SIZE:
             _memo.entries.popitem(last=False)

@@ -9,7 +9,7 @@ the cache without spending budget; a real compile is checked against the limit a
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from .. import budget, config
 from ..errors import AnekitError
@@ -26,7 +26,7 @@ class _BackendMemo:
     costs more than a cache hit is allowed to (≤ 50 µs, issue #6)."""
 
     lock = threading.Lock()
-    resolved: dict[tuple[str | None, config.Config], Backend] = {}
+    resolved: ClassVar[dict[tuple[str | None, config.Config], Backend]] = {}
 
 
 def resolve_backend(name: str | None) -> Backend:
@@ -42,7 +42,7 @@ def resolve_backend(name: str | None) -> Backend:
     return hit
 
 
-def compile(  # noqa: A001 - the public name mirrors the operation, as in tinygrad/MLX
+def compile(
     program: Program,
     *,
     backend: str | None = None,

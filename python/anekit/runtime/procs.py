@@ -9,6 +9,7 @@ stuck worker never hangs the parent: it raises :class:`WorkerLost` and the pool 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -42,6 +43,7 @@ class WorkerProcess:
         used: compiles it has spent (reported by the worker's native counter after each compile).
         state: ``"standby"``, ``"active"``, ``"draining"`` or ``"dead"``.
         drops: kernel ids to unload with the next request.
+        unmaps: shared-memory segment names to unmap with the next request (closed kernels' surfaces).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class WorkerProcess:
         self.used = 0
         self.state = "standby"
         self.drops: list[int] = []
+        self.unmaps: list[str] = []
         self.lock = threading.Lock()
         self._ready = False
         self._start_timeout = start_timeout
@@ -125,9 +128,10 @@ class WorkerProcess:
             if self.state == "dead":
                 raise WorkerLost(f"worker pid {self.pid} is no longer running")
             self.wait_ready()
-            drops, self.drops = self.drops, []
+            drops, unmaps = self.drops, self.unmaps
+            self.drops, self.unmaps = [], []
             try:
-                self.conn.send((op, drops, *args))
+                self.conn.send((op, (drops, unmaps), *args))
                 if not self.conn.poll(timeout):
                     raise self._lost(f"did not answer {op!r} within {timeout:g} s and was stopped")
                 return self.conn.recv()
@@ -139,17 +143,15 @@ class WorkerProcess:
         self.state = "dead"
         if self.proc.poll() is None:
             self.proc.kill()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL not delivered within 10 s
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not delivered within 10 s
-            pass
         self.conn.close()
 
     def request_exit(self) -> None:
         """Ask the worker to unload everything and exit, without waiting (see :meth:`reap`)."""
         if self.state != "dead" and self.proc.poll() is None and self.lock.acquire(timeout=0.5):
             try:
-                self.conn.send(("exit", []))
+                self.conn.send(("exit", ([], [])))
             except OSError:
                 pass
             finally:
@@ -158,10 +160,9 @@ class WorkerProcess:
 
     def reap(self, timeout: float = 0.0) -> bool:
         """True once the process has exited (killing it after ``timeout`` s if > 0); releases the socket."""
-        try:
-            self.proc.wait(timeout=timeout) if timeout > 0 else None
-        except subprocess.TimeoutExpired:
-            pass
+        if timeout > 0:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=timeout)
         if self.proc.poll() is None and timeout <= 0:
             return False
         self.kill()
@@ -173,7 +174,7 @@ class WorkerProcess:
             try:
                 if self.lock.acquire(timeout=timeout):
                     try:
-                        self.conn.send(("exit", []))
+                        self.conn.send(("exit", ([], [])))
                         if self.conn.poll(timeout):
                             self.conn.recv()
                     finally:

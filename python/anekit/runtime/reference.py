@@ -17,10 +17,9 @@ budget policies, the content cache and the recycling pool are tested on Linux wi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import time
 
 import numpy as np
 
@@ -28,7 +27,6 @@ from .. import _core, config
 from ..errors import CompileError
 from ..mil.ir import Program
 from ..reference.executor import Executor
-from .backend import IOSpec
 from .signature import function_io
 
 __all__ = ["ReferenceBackend", "ReferenceExecutable"]
@@ -50,10 +48,10 @@ class ReferenceExecutable:
 
     def evaluate(self, inputs: Sequence[Any], outputs: Sequence[Any], *, path: str, qos: int) -> float | None:
         arrays: dict[str, np.ndarray] = {}
-        for spec, surface in zip(self.inputs, inputs):
+        for spec, surface in zip(self.inputs, inputs, strict=True):
             arrays[spec.name] = surface.read(dtype=np.float16 if spec.type.dtype.name == "fp16" else np.float32)
         result = self.evaluate_arrays(arrays)
-        for spec, surface in zip(self.outputs, outputs):
+        for spec, surface in zip(self.outputs, outputs, strict=True):
             surface.write(result[spec.name])
         return None
 

@@ -15,6 +15,7 @@ worker maps them with :func:`attach`, which deliberately bypasses ``SharedMemory
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import secrets
@@ -152,10 +153,8 @@ class SharedSurface:
         # The SharedMemory object itself stays referenced: dropping it would unmap memory the array still uses.
         if not self._unlinked:
             self._unlinked = True
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self._shm.unlink()
-            except FileNotFoundError:
-                pass
 
     @property
     def unlinked(self) -> bool:

@@ -110,8 +110,14 @@ def _compare(name: str, got: np.ndarray, ref: np.ndarray, rtol: float, atol: flo
     cosine = float(np.dot(gf.ravel(), rf.ravel()) / norm) if norm > 0 else (1.0 if not np.any(err) else 0.0)
     passed = mismatched == 0 and not nonfinite_mismatch and cosine >= min_cos
     return OutputComparison(
-        name, tuple(r.shape), float(np.max(err)) if err.size else 0.0, max_rel, cosine, mismatched,
-        nonfinite_mismatch, passed,
+        name,
+        tuple(r.shape),
+        float(np.max(err)) if err.size else 0.0,
+        max_rel,
+        cosine,
+        mismatched,
+        nonfinite_mismatch,
+        passed,
     )
 
 
@@ -153,8 +159,9 @@ def verify(
         missing = [s.name for s in specs if s.name not in given]
         extra = sorted(set(given) - {s.name for s in specs})
         if missing or extra:
-            raise ValueError(f"verify: {function} takes inputs {[s.name for s in specs]}; missing {missing}, "
-                             f"unexpected {extra}")
+            raise ValueError(
+                f"verify: {function} takes inputs {[s.name for s in specs]}; missing {missing}, unexpected {extra}"
+            )
         feeds = {s.name: conform(s, given[s.name]) for s in specs}
     import time
 

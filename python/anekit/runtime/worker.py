@@ -5,8 +5,10 @@ Objective-C runtime is unsafe on macOS) that compiles and runs kernels for one :
 WorkerPool`. It has its own per-process compile budget (ane-private-api.md §16.1), which the pool tracks.
 
 Protocol: the parent sends ``("init", config_fields, context)`` over the inherited socket ``FD``, the worker answers
-``("ready", pid, compiles_used)``; then every request is ``(op, drops, *args)`` and gets exactly one reply
-(``drops`` lists kernel ids to unload first). Replies start with ``"ok"``, ``"silent"`` (a compile that
+``("ready", pid, compiles_used)``; then every request is ``(op, (drops, unmaps), *args)`` and gets exactly one
+reply (``drops``: kernel ids to unload first; ``unmaps``: shared-memory segments of closed kernels to unmap).
+Programs arrive pickled (a snapshot taken at compile time; ~20x cheaper than parsing MIL text) or, when a program
+cannot be pickled, as MIL text and weight blobs. Replies start with ``"ok"``, ``"silent"`` (a compile that
 "succeeded" but fails the silent-failure check, ane-private-api.md §11.4) or ``"error"``. Tensors are never
 sent: ``run`` names the shared-memory segments holding the inputs and receiving the outputs. The worker exits
 on ``exit`` or when the parent goes away (end of file on the socket).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import pickle
 import sys
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -78,7 +81,9 @@ class _Server:
                 msg = self.conn.recv()
             except (EOFError, OSError):
                 return  # the parent went away
-            op, drops, *args = msg
+            op, (drops, unmaps), *args = msg
+            for name in unmaps:
+                self.maps.pop(name, None)
             for kid in drops:
                 kernel = self.kernels.pop(kid, None)
                 if kernel is not None:
@@ -115,14 +120,17 @@ class _Server:
     def op_compile(
         self,
         kid: int,
-        text: str,
-        weights: Mapping[str, bytes],
+        payload: tuple[str, Any, Any],
         function: str,
         backend: str,
         options: Mapping[str, Any],
         check: bool,
     ) -> tuple[Any, ...]:
-        program = mil.parse(text, weights=dict(weights)) if weights else mil.parse(text)
+        kind, first, second = payload
+        if kind == "pickle":
+            program = pickle.loads(first)  # a snapshot pickled by our own parent over a private socket
+        else:
+            program = mil.parse(first, weights=dict(second)) if second else mil.parse(first)
         chosen = get_backend(backend)
         exe = chosen.compile(program, function=function, options=dict(options))
         kernel = Kernel(
@@ -152,7 +160,12 @@ class _Server:
         return ("ok", _core.compile_count(), bool(np.array_equal(y, x)))
 
     def op_run(
-        self, kid: int, ins: Sequence[tuple[str, str, Sequence[int], str]], outs: Sequence[tuple[str, str, Sequence[int], str]], path: str, qos: int
+        self,
+        kid: int,
+        ins: Sequence[tuple[str, str, Sequence[int], str]],
+        outs: Sequence[tuple[str, str, Sequence[int], str]],
+        path: str,
+        qos: int,
     ) -> tuple[Any, ...]:
         kernel = self.kernels.get(kid)
         if kernel is None:

@@ -168,7 +168,9 @@ def get_spec(op_type: str, opset: str | None = None) -> type[OpSpec]:
         raise MILError(f"unknown MIL op {op_type!r} ({len(OP_REGISTRY)} ops are registered; see anekit.mil.ops())")
     if opset is not None and not spec.available_in(opset):
         bound = spec.min_opset if opset_index(opset) < opset_index(spec.min_opset) else spec.max_opset
-        raise MILError(f"op {op_type!r} is not available in opset {opset} (available from {spec.min_opset}"
-                       + (f" to {spec.max_opset}" if spec.max_opset else "") + f"; limit hit: {bound})")
+        raise MILError(
+            f"op {op_type!r} is not available in opset {opset} (available from {spec.min_opset}"
+            + (f" to {spec.max_opset}" if spec.max_opset else "")
+            + f"; limit hit: {bound})"
+        )
     return spec
-

@@ -156,7 +156,7 @@ class Lstm(_Recurrent):
 
 @register_op("gru", category="recurrent")
 class Gru(_Recurrent):
-    """Gated recurrent unit, gate order ``[reset, update, new]`` (coremltools ``rzo`` layout).
+    """Gated recurrent unit, gate order ``[reset, new, update]`` as the reference kernel and coremltools use it.
 
     Args:
         x: ``tensor<[s, b, I], T>``; initial_h: ``[b, H]``.
