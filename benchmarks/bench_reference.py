@@ -31,61 +31,31 @@ import numpy as np
 
 from _timing import machine, time_call, write_json
 from anekit import mil, reference
+from anekit.examples import transformer_block
+from anekit.examples.transformer import MASK_VALUE
 
 D, HEADS, SEQ, FFN = 768, 12, 256, 3072
 DH = D // HEADS
 
 
-def make_weights(seed: int = 0) -> dict[str, np.ndarray]:
-    """fp16 weights (what an ANE program stores); conv weights are [OC, IC, 1, 1]."""
-    rng = np.random.default_rng(seed)
+def block_program() -> mil.Program:
+    """The block as :func:`anekit.examples.transformer_block` builds it (gelu EXACT)."""
+    return transformer_block(D, HEADS, SEQ, FFN, gelu_mode="EXACT")
 
-    def w(oc: int, ic: int) -> np.ndarray:
-        return (rng.standard_normal((oc, ic, 1, 1), dtype=np.float32) / np.sqrt(ic)).astype(np.float16)
 
-    return {
-        "wqkv": w(3 * D, D),
-        "wo": w(D, D),
-        "w1": w(FFN, D),
-        "w2": w(D, FFN),
-        "g1": (1 + 0.1 * rng.standard_normal(D)).astype(np.float16),
-        "b1": (0.1 * rng.standard_normal(D)).astype(np.float16),
-        "g2": (1 + 0.1 * rng.standard_normal(D)).astype(np.float16),
-        "b2": (0.1 * rng.standard_normal(D)).astype(np.float16),
-    }
+def weights_of(program: mil.Program) -> dict[str, np.ndarray]:
+    """The fp16 constants the program holds, read back out of it so torch runs the very same weights."""
+    ops = {op.name: op for op in program.main.operations}
+    w = {name: ops[f"conv_{i}"].input_value("weight") for i, name in enumerate(("wqkv", "wo", "w1", "w2"))}
+    for i in (0, 1):
+        ln = ops[f"layer_norm_{i}"]
+        w[f"g{i + 1}"], w[f"b{i + 1}"] = ln.input_value("gamma"), ln.input_value("beta")
+    return {k: np.asarray(v) for k, v in w.items()}
 
 
 def causal_mask() -> np.ndarray:
     """Additive mask ``[1, 1, S, S]``: 0 on and below the diagonal, -65504 (fp16's lowest) above (§10.10)."""
-    m = np.triu(np.full((SEQ, SEQ), -65504.0, np.float32), k=1)
-    return m.astype(np.float16)[None, None]
-
-
-def build_block(w: dict[str, np.ndarray]) -> mil.Program:
-    mb = mil.Builder("ios18")
-    x = mb.input("x", mil.tensor((1, D, 1, SEQ), "fp16"))
-    eps = np.float16(1e-5)
-    axes = np.array([1], np.int32)
-    heads = np.array([1, HEADS, DH, SEQ], np.int32)
-    flat = np.array([1, D, 1, SEQ], np.int32)
-    perm = np.array([0, 1, 3, 2], np.int32)
-    h = mb.layer_norm(x=x, axes=axes, gamma=w["g1"], beta=w["b1"], epsilon=eps)
-    qkv = mb.conv(x=h, weight=w["wqkv"])
-    q, k, v = mb.split(x=qkv, axis=np.int32(1), num_splits=np.int32(3))
-    q = mb.transpose(x=mb.reshape(x=q, shape=heads), perm=perm)  # [1, H, S, Dh]
-    k = mb.reshape(x=k, shape=heads)  # [1, H, Dh, S]
-    v = mb.transpose(x=mb.reshape(x=v, shape=heads), perm=perm)  # [1, H, S, Dh]
-    s = mb.matmul(x=q, y=k, transpose_x=False, transpose_y=False)  # [1, H, S, S]
-    s = mb.mul(x=s, y=np.float16(1.0 / np.sqrt(DH)))
-    s = mb.add(x=s, y=causal_mask())
-    p = mb.softmax(x=s, axis=np.int32(-1))
-    o = mb.matmul(x=p, y=v, transpose_x=False, transpose_y=False)  # [1, H, S, Dh]
-    o = mb.reshape(x=mb.transpose(x=o, perm=perm), shape=flat)
-    x = mb.add(x=x, y=mb.conv(x=o, weight=w["wo"]))
-    h = mb.layer_norm(x=x, axes=axes, gamma=w["g2"], beta=w["b2"], epsilon=eps)
-    h = mb.gelu(x=mb.conv(x=h, weight=w["w1"]), mode="EXACT")
-    x = mb.add(x=x, y=mb.conv(x=h, weight=w["w2"]))
-    return mb.build(x)
+    return np.triu(np.full((SEQ, SEQ), MASK_VALUE, np.float16), k=1)[None, None]
 
 
 def torch_block(w: dict[str, np.ndarray]) -> Any:
@@ -106,9 +76,9 @@ def torch_block(w: dict[str, np.ndarray]) -> Any:
             h = ln(x, t["g1"], t["b1"])
             q, k, v = F.conv2d(h, t["wqkv"]).split(D, dim=1)
             q = q.reshape(1, HEADS, DH, SEQ).transpose(2, 3)
-            k = k.reshape(1, HEADS, DH, SEQ)
+            k = k.reshape(1, HEADS, DH, SEQ).transpose(2, 3)
             v = v.reshape(1, HEADS, DH, SEQ).transpose(2, 3)
-            p = torch.softmax(torch.matmul(q, k) * scale + mask, dim=-1)
+            p = torch.softmax(torch.matmul(q, k.transpose(2, 3)) * scale + mask, dim=-1)
             o = torch.matmul(p, v).transpose(2, 3).reshape(1, D, 1, SEQ)
             x = x + F.conv2d(o, t["wo"])
             h = F.gelu(F.conv2d(ln(x, t["g2"], t["b2"]), t["w1"]))
@@ -146,8 +116,9 @@ def main() -> int:
     if args.rounds is None:
         args.rounds = 5 if args.quick else 30
 
-    w = make_weights()
-    prog = build_block(w)
+    prog = block_program()
+    w = weights_of(prog)
+
     x = (np.random.default_rng(1).standard_normal((1, D, 1, SEQ))).astype(np.float16).astype(np.float32)
     inputs = {"x": x}
     results: dict[str, Any] = {

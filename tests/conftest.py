@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,20 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The shared corpus, beside the repository (CI clones it next to ../shared).
 SHARED_CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "mil"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_compile_budget() -> Iterator[None]:
+    """Give every test the default compile budget on top of what earlier tests spent in this process.
+
+    The compile counter is per process and never goes down (ane-private-api.md §16), so without this a test
+    that compiles thousands of programs (the fake framework's leak test) would exhaust the budget of every
+    test after it. Tests of the budget itself set their own limits relative to ``budget.used()``.
+    """
+    from anekit import _core, config
+
+    with config.override(compile_limit=int(_core.compile_count()) + config.DEFAULT_COMPILE_LIMIT):
+        yield
 
 
 def _ane_skip_reason() -> str | None:

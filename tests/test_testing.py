@@ -27,8 +27,21 @@ def test_reference_mode_computes_real_results(fake_ane_ref: testing.FakeAne) -> 
     np.testing.assert_array_equal(got, want.astype(np.float32))
     report = anekit.verify(program, backend="ane")
     assert report.passed and report.backend == "ane"
-    default_cache().clear()  # closed kernels stay loaded in the content cache until evicted
+    assert fake_ane_ref.stats()["liveModels"] >= 1  # closed kernels stay loaded in the content cache...
+    assert default_cache().evict_backend("ane") >= 1  # ...until evicted, which unloads them
     assert fake_ane_ref.stats()["liveModels"] == 0
+
+
+def test_leaving_the_block_evicts_fake_models() -> None:
+    from anekit.doctor.programs import identity_program
+
+    try:
+        with testing.fake_ane() as fake:
+            anekit.compile(identity_program(8, 32, scale=5.0), backend="ane").close()
+            assert fake.stats()["liveModels"] == 1
+    except AneUnavailableError as exc:
+        pytest.skip(str(exc))
+    assert anekit._core.ane.fake_stats()["liveModels"] == 0
 
 
 def test_echo_mode_copies_inputs(fake_ane_ref: testing.FakeAne) -> None:

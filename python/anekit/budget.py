@@ -40,6 +40,7 @@ __all__ = [
     "POLICIES",
     "CompileBudgetWarning",
     "UnexpectedCompileError",
+    "backend_has_budget",
     "check_compile",
     "get_policy",
     "limit",
@@ -203,8 +204,23 @@ def _exceeded_hint() -> str:
     return f"the next compile would pass the limit{kept}; {_ADVICE}"
 
 
-def check_compile(what: str = "a program") -> None:
+def backend_has_budget(backend: str) -> bool:
+    """Whether compiles on ``backend`` spend a budget the limit protects.
+
+    The ANE has one (ane-private-api.md §16). The reference executor has none, except while a limit is being
+    simulated (``ANEKIT_SIMULATE_COMPILE_LIMIT`` / :func:`simulate`), so that budget logic is testable anywhere;
+    otherwise a Linux user would hit a limit that does not exist. Its compiles are still counted by
+    :func:`used`.
+    """
+    return backend != "reference" or config.get().simulate_compile_limit is not None
+
+
+def check_compile(what: str = "a program", *, backend: str = "ane") -> None:
     """Apply the budget rules to one real compile about to happen in this process (called by the runtime).
+
+    Args:
+        what: names the compile in messages.
+        backend: the backend about to compile; the limit applies only where :func:`backend_has_budget`.
 
     Raises:
         UnexpectedCompileError: ``assert_no_compile`` is on (``ANEKIT_ASSERT_NO_COMPILE=1``).
@@ -216,7 +232,7 @@ def check_compile(what: str = "a program") -> None:
             f"({used()} compiles spent so far)"
         )
     n, allowed = used(), limit() - safety_margin()
-    if n + 1 <= allowed:
+    if n + 1 <= allowed or not backend_has_budget(backend):
         return
     chosen = get_policy()
     if chosen == "warn":

@@ -209,6 +209,10 @@ def fake_ane(
         with config.override(ane_framework=str(path)):
             yield handle
     finally:
+        from .runtime.cache import default_cache
+
+        # Models compiled on the fake must not be served from the content cache after the block.
+        default_cache().evict_backend("ane")
         with _lock:
             _core.ane.set_fake_evaluator(None)
             _core.ane.set_fake_compile_checker(None)

@@ -86,12 +86,13 @@ def test_raise_policy_raises_at_the_right_count_with_the_numbers() -> None:
     start = budget.used()
     budget.set_limit(start + 5)
     budget.set_safety_margin(2)  # 3 compiles allowed
-    for _ in range(3):
-        anekit.compile(fresh_program(), backend="reference").close()
-    assert budget.used() == start + 3
-    assert budget.remaining() == 0
-    with pytest.raises(CompileBudgetExceeded) as info:
-        anekit.compile(fresh_program(), backend="reference")
+    with budget.simulate(start + 100):  # give the reference backend a budget (far above the limit)
+        for _ in range(3):
+            anekit.compile(fresh_program(), backend="reference").close()
+        assert budget.used() == start + 3
+        assert budget.remaining() == 0
+        with pytest.raises(CompileBudgetExceeded) as info:
+            anekit.compile(fresh_program(), backend="reference")
     err = info.value
     assert (err.used, err.limit) == (start + 3, start + 3)
     msg = str(err)
@@ -107,9 +108,21 @@ def test_warn_policy_warns_and_compiles() -> None:
     budget.set_limit(budget.used())
     budget.set_policy("warn")
     before = budget.used()
-    with pytest.warns(budget.CompileBudgetWarning, match="passes the compile limit"):
+    # The reference backend has a budget only while one is simulated (a generous one here).
+    with budget.simulate(budget.used() + 100), pytest.warns(budget.CompileBudgetWarning, match="passes the compile"):
         anekit.compile(fresh_program(), backend="reference").close()
     assert budget.used() == before + 1
+
+
+def test_reference_backend_has_no_budget_unless_simulated() -> None:
+    budget.set_limit(budget.used())
+    assert not budget.backend_has_budget("reference")
+    anekit.compile(fresh_program(), backend="reference").close()  # no limit to pass
+    with budget.simulate(budget.used() + 100):
+        assert budget.backend_has_budget("reference")
+        with pytest.raises(CompileBudgetExceeded):
+            anekit.compile(fresh_program(), backend="reference")
+    assert budget.backend_has_budget("ane")
 
 
 def test_cache_hits_are_free_even_past_the_limit() -> None:

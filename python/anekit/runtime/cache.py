@@ -240,6 +240,15 @@ class ProgramCache:
             self.capacity = _check_capacity(capacity)
             self._trim()
 
+    def evict_backend(self, backend: str) -> int:
+        """Evict every model compiled by ``backend`` (e.g. when the framework behind it goes away); returns
+        how many were evicted."""
+        with self._lock:
+            doomed = [k for k in self._entries if k[1] == backend]
+            for k in doomed:
+                self._evict(self._entries.pop(k))
+            return len(doomed)
+
     def clear(self) -> None:
         """Evict everything (models still used by kernels are unloaded when those kernels close)."""
         with self._lock:

@@ -48,13 +48,16 @@ from .pool_records import PoolExecutable, Record, WorkerError, WorkingSetTooLarg
 from .pool_schedule import Scheduler
 from .pool_stats import PoolStats
 from .procs import WorkerLost, WorkerProcess
-from .shm import SharedSurface
+from .shm import SegmentStore, SharedSurface
 
 __all__ = ["PoolStats", "WorkerError", "WorkerPool", "WorkingSetTooLarge", "close_default_pool", "default_pool"]
 
 
 def _shutdown_all(
-    workers: dict[int, WorkerProcess], stopping: list[WorkerProcess], segments: dict[str, SharedSurface]
+    workers: dict[int, WorkerProcess],
+    stopping: list[WorkerProcess],
+    segments: dict[str, SharedSurface],
+    spares: SegmentStore,
 ) -> None:
     for worker in list(workers.values()):
         worker.request_exit()
@@ -66,6 +69,7 @@ def _shutdown_all(
     for surface in list(segments.values()):
         surface.unlink()
     segments.clear()
+    spares.unlink_all()
 
 
 class WorkerPool(Scheduler):
@@ -128,7 +132,10 @@ class WorkerPool(Scheduler):
             worker_context=worker_context,
         )
         self.keep_unused = keep_unused
-        self._finalizer = weakref.finalize(self, _shutdown_all, self._workers, self._stopping, self._segments)
+        self._spares = SegmentStore()
+        self._finalizer = weakref.finalize(
+            self, _shutdown_all, self._workers, self._stopping, self._segments, self._spares
+        )
 
     # -- public API ------------------------------------------------------------------------------------------
 
@@ -165,7 +172,7 @@ class WorkerPool(Scheduler):
             rec = self._by_key.get(key) if key is not None else None
             if rec is None:
                 if config.get().assert_no_compile:
-                    budget.check_compile(f"function {function!r} in the worker pool")
+                    budget.check_compile(f"function {function!r} in the worker pool", backend=chosen.name)
                 rec = Record(next(self._ids), key, program, chosen.name, function, opts, self._gen)
                 self._place(rec)
                 self._records[rec.rid] = rec
@@ -273,12 +280,14 @@ class WorkerPool(Scheduler):
 
     def _release(self, rec: Record, surfaces: list[SharedSurface], mapped: set[int]) -> None:
         with self._lock:
+            names = []
             for surface in surfaces:
                 self._segments.pop(surface.name, None)
-                surface.unlink()
+                if self._closed or not self._spares.give(surface):
+                    surface.unlink()
+                    names.append(surface.name)  # reused segments stay mapped in the workers
             if self._closed:
                 return
-            names = [s.name for s in surfaces]
             for wid in mapped:
                 worker = self._workers.get(wid)
                 if worker is not None:

@@ -12,7 +12,7 @@ from ..errors import AnekitError, AneUnavailableError, CompileError, EvaluateErr
 from ..mil.ir import Program
 from .backend import IOSpec
 from .cache import CacheKey
-from .shm import SharedSurface
+from .shm import SharedSurface, np_dtype
 from .signature import function_io
 
 if TYPE_CHECKING:
@@ -88,7 +88,8 @@ class PoolExecutable:
 
     def new_surface(self, shape: tuple[int, ...], dtype: str) -> SharedSurface:
         assert self._pool is not None  # only called while the Kernel is being built
-        surface = SharedSurface(shape, dtype)
+        nbytes = int(np.prod(shape)) * np_dtype(dtype).itemsize
+        surface = SharedSurface(shape, dtype, segment=self._pool._spares.take(nbytes))
         self.surfaces.append(surface)
         self._pool._segments[surface.name] = surface
         return surface

@@ -27,7 +27,7 @@ import numpy as np
 
 from .._surface_view import SurfaceView
 
-__all__ = ["SEGMENT_PREFIX", "SharedSurface", "attach", "np_dtype"]
+__all__ = ["SEGMENT_PREFIX", "SegmentStore", "SharedSurface", "attach", "np_dtype"]
 
 #: Every segment anekit creates starts with this, followed by the creating process id (leak checks use it).
 SEGMENT_PREFIX = "anekit-"
@@ -56,17 +56,30 @@ class SharedSurface:
         dtype: ``"fp16"`` or ``"fp32"``.
     """
 
-    def __init__(self, shape: tuple[int, ...], dtype: str = "fp16", *, tag: str = "") -> None:
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        dtype: str = "fp16",
+        *,
+        tag: str = "",
+        segment: shared_memory.SharedMemory | None = None,
+    ) -> None:
         self.shape = tuple(int(d) for d in shape)
         if not self.shape or any(d < 1 for d in self.shape):
             raise ValueError(f"SharedSurface: shape must be non-empty with positive dims, got {shape!r}")
         self.dtype = dtype
         self._np = np_dtype(dtype)
         nbytes = int(np.prod(self.shape)) * self._np.itemsize
-        # macOS caps shm names at 31 bytes (PSHMNAMLEN) including the slash: keep prefix+pid+tag+10 hex short.
-        self.name = f"{SEGMENT_PREFIX}{os.getpid()}-{tag}{secrets.token_hex(5)}"
-        self._shm = shared_memory.SharedMemory(name=self.name, create=True, size=nbytes)
+        if segment is None:
+            # macOS caps shm names at 31 bytes (PSHMNAMLEN) including the slash: prefix+pid+tag+10 hex is short.
+            name = f"{SEGMENT_PREFIX}{os.getpid()}-{tag}{secrets.token_hex(5)}"
+            segment = shared_memory.SharedMemory(name=name, create=True, size=nbytes)
+        elif segment.size < nbytes:
+            raise ValueError(f"SharedSurface: segment {segment.name} has {segment.size} bytes, {shape} needs {nbytes}")
+        self._shm = segment
+        self.name = segment.name
         self._unlinked = False
+        self._detached = False
         self._array = np.ndarray(self.shape, self._np, buffer=self._shm.buf)
         self._locks = 0
         self._guard = threading.Lock()
@@ -151,10 +164,22 @@ class SharedSurface:
     def unlink(self) -> None:
         """Remove the segment name (idempotent); this mapping stays valid until the object is freed."""
         # The SharedMemory object itself stays referenced: dropping it would unmap memory the array still uses.
-        if not self._unlinked:
+        if not self._unlinked and not self._detached:
             self._unlinked = True
             with contextlib.suppress(FileNotFoundError):
                 self._shm.unlink()
+
+    def detach(self) -> shared_memory.SharedMemory | None:
+        """Hand the segment over for reuse by a new surface (None if already unlinked or detached).
+
+        This object keeps working on a private copy of its contents, so a stale handle (a closed kernel's
+        surface) can never write into memory that now belongs to another kernel.
+        """
+        if self._unlinked or self._detached:
+            return None
+        self._detached = True
+        self._array = self._array.copy()
+        return self._shm
 
     @property
     def unlinked(self) -> bool:
@@ -162,6 +187,54 @@ class SharedSurface:
 
     def __repr__(self) -> str:
         return f"SharedSurface(shape={self.shape}, dtype={self.dtype!r}, storage='shared-memory')"
+
+
+class SegmentStore:
+    """Spare segments of closed kernels, reused by new ones: creating a segment costs ~100 µs (shm_open,
+    ftruncate, mmap and two resource-tracker messages), reusing one costs an ndarray. Bounded in count and bytes.
+    """
+
+    def __init__(self, max_count: int = 128, max_bytes: int = 256 << 20) -> None:
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self._by_size: dict[int, list[shared_memory.SharedMemory]] = {}
+        self._count = 0
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def take(self, nbytes: int) -> shared_memory.SharedMemory | None:
+        """A spare segment of exactly ``nbytes``, or None."""
+        with self._lock:
+            spares = self._by_size.get(nbytes)
+            if not spares:
+                return None
+            self._count -= 1
+            self._bytes -= nbytes
+            return spares.pop()
+
+    def give(self, surface: SharedSurface) -> bool:
+        """Keep ``surface``'s segment for reuse (detaching the surface); False when full (caller unlinks)."""
+        nbytes = surface.nbytes
+        with self._lock:
+            if self._count + 1 > self.max_count or self._bytes + nbytes > self.max_bytes:
+                return False
+            segment = surface.detach()
+            if segment is None:
+                return False
+            self._by_size.setdefault(nbytes, []).append(segment)
+            self._count += 1
+            self._bytes += nbytes
+            return True
+
+    def unlink_all(self) -> None:
+        """Unlink every spare segment (idempotent)."""
+        with self._lock:
+            spares = [s for group in self._by_size.values() for s in group]
+            self._by_size.clear()
+            self._count = self._bytes = 0
+        for segment in spares:
+            with contextlib.suppress(FileNotFoundError):
+                segment.unlink()
 
 
 def attach(name: str, shape: tuple[int, ...], dtype: str) -> np.ndarray:

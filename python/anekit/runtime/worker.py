@@ -73,7 +73,7 @@ class _Server:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.kernels: dict[int, Kernel] = {}
-        self.maps: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.maps: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
 
     def serve(self) -> None:
         while True:
@@ -82,8 +82,10 @@ class _Server:
             except (EOFError, OSError):
                 return  # the parent went away
             op, (drops, unmaps), *args = msg
-            for name in unmaps:
-                self.maps.pop(name, None)
+            if unmaps:
+                gone = set(unmaps)
+                for key in [k for k in self.maps if k[0] in gone]:
+                    del self.maps[key]
             for kid in drops:
                 kernel = self.kernels.pop(kid, None)
                 if kernel is not None:
@@ -104,14 +106,16 @@ class _Server:
                 return
 
     def _map(self, name: str, shape: Sequence[int], dtype: str) -> np.ndarray:
-        arr = self.maps.get(name)
+        # A segment can be reused by a kernel with another shape of the same size: key by shape and dtype too.
+        key = (name, tuple(shape), dtype)
+        arr = self.maps.get(key)
         if arr is None:
             arr = attach(name, tuple(shape), dtype)
-            self.maps[name] = arr
+            self.maps[key] = arr
             while len(self.maps) > _MAX_MAPPINGS:
                 self.maps.popitem(last=False)
         else:
-            self.maps.move_to_end(name)
+            self.maps.move_to_end(key)
         return arr
 
     def op_ping(self) -> tuple[Any, ...]:
