@@ -82,10 +82,13 @@ def test_restart_happens_only_when_the_budget_is_short(tmp_path: Path) -> None:
     assert resumed["step"] == 3
     assert resumed[RESTARTS_KEY] == 1
     assert budget.resume_state() is None  # the flag is consumed
+    # exec_fn is always a recorder here: a real exec would restart the whole test session.
+    budget.set_limit(100)
     with pytest.raises(ValueError, match="needed must be a positive int"):
-        budget.restart_if_needed({}, tmp_path / "ck.npz", needed=0)
+        budget.restart_if_needed({}, tmp_path / "ck.npz", needed=0, exec_fn=lambda *a: calls.append(a))
     with pytest.raises(ValueError, match="a fresh process may compile only"):
-        budget.restart_if_needed({}, tmp_path / "ck.npz", needed=10_000)
+        budget.restart_if_needed({}, tmp_path / "ck.npz", needed=10_000, exec_fn=lambda *a: calls.append(a))
+    assert len(calls) == 1
 
 
 SCRIPT = """

@@ -31,12 +31,13 @@ import numpy as np
 from ..errors import MILError
 from .builder_program import DEFAULT_BUILD_INFO, UNSET, make_program
 from .check import (
+    BindPlan,
     binding_type,
-    check_bindings,
+    const_problems,
+    literal_key,
     loaded_data,
-    operands_as_attributes,
+    peer_dtype,
     python_to_array,
-    run_infer,
     should_use_blob,
 )
 from .ir import Binding, Function, Operation, Program, Var
@@ -66,12 +67,15 @@ class Builder:
     """
 
     __slots__ = (
+        "_array_cache",
+        "_const_cache",
         "_counters",
         "_finished",
         "_fn",
         "_journal",
+        "_methods",
         "_names",
-        "_spec_inputs",
+        "_plans",
         "_type_cache",
         "_vars",
         "build_info",
@@ -96,7 +100,13 @@ class Builder:
         # Op and variable names claimed, in order, so a failed insertion can release exactly its own names.
         self._journal: list[tuple[Any, ...]] = []
         self._type_cache: dict[Any, TensorType] = {}  # (numpy dtype, shape) -> TensorType, per builder
-        self._spec_inputs: dict[type[OpSpec], dict[str, InputSpec]] = {}
+        self._plans: dict[type[OpSpec], BindPlan] = {}  # per spec: binding tables for this opset
+        # Converted immutable literals (Python/numpy scalars, strings, the specs' default objects) -> the
+        # (type, read-only data, storage) of their Value, so repeated constants are typed once per builder.
+        self._const_cache: dict[Any, tuple[TensorType, Any, str]] = {}
+        # (numpy dtype, shape) -> (type, storage) of arrays that python_to_array keeps unchanged.
+        self._array_cache: dict[Any, tuple[TensorType, str]] = {}
+        self._methods: dict[str, Callable[..., Any]] = {}  # op methods made by __getattr__
         self._finished = False
 
     # ------------------------------------------------------------------ names
@@ -138,6 +148,33 @@ class Builder:
         self._journal.append(("var", name))
         return v
 
+    def _auto_const(self, prefix: str, value: Value) -> Var:
+        """Add a ``const`` named ``<prefix>_N`` holding ``value``; returns its output.
+
+        The same as ``_claim_op_name(None, prefix)``, ``_new_var`` and ``Operation.const_op``, usually with a
+        single journal entry: op inputs become hundreds of these per program. Only called while an op is being
+        added, i.e. after the op's own name was claimed on an open builder.
+        """
+        counters, names, variables = self._counters, self._names, self._vars
+        old = counters.get(prefix)
+        n = old or 0
+        name = f"{prefix}_{n}"
+        while name in names:
+            n += 1
+            name = f"{prefix}_{n}"
+        counters[prefix] = n + 1
+        names.add(name)
+        if name in variables:
+            # Rare (the generated op name is some other variable's name): the general path, whose journal
+            # entries keep their chronological order for the rollback.
+            self._journal += (("counter", prefix, old), ("op", name))
+            out = self._new_var(name, value.type)
+        else:
+            out = variables[name] = Var(name, value.type)
+            self._journal.append(("const", name, prefix, old))
+        self._fn.operations.append(Operation.const_op(name, value, out))
+        return out
+
     # ------------------------------------------------------------------ inputs and consts
     def input(self, name: str, type: Type) -> Var:
         """Declare a function input (a :class:`TensorType`, or a :class:`StateType` for iOS18 state)."""
@@ -164,6 +201,9 @@ class Builder:
         spec: InputSpec | None = None,
         peer: DType | None = None,
     ) -> Value:
+        plain = dt is None and blob is None and blob_path is None
+        if plain and type(val) is np.ndarray and (value := self._array_value(val)) is not None:
+            return value
         data, t = python_to_array(val, spec, peer, self._type_cache)
         if dt is not None:
             target = dtype(dt)
@@ -182,13 +222,26 @@ class Builder:
                 t = TensorType(target, t.shape)
         use_blob = should_use_blob(t, self.opset) if blob is None else blob
         storage = "blob" if use_blob and (blob_path is not None or t.dtype.name != "string") else "inline"
-        if dt is None and blob is None and blob_path is None and isinstance(data, np.ndarray):
+        if plain and isinstance(data, np.ndarray):
             # Data straight from python_to_array matches ``t`` by construction: skip Value's re-validation.
+            if data.dtype.kind in "biuf":
+                # python_to_array returns any numpy array of this (MIL-native) dtype unchanged, typed ``t``.
+                self._array_cache[(data.dtype, data.shape)] = (t, storage)
             if data.flags.writeable:
                 data = data.view()
                 data.flags.writeable = False
             return Value.trusted(t, data, storage)
         return Value(t, data, storage=storage, path_hint=blob_path if storage == "blob" else None)
+
+    def _array_value(self, arr: np.ndarray) -> Value | None:
+        """``arr`` as a Value when an array of its dtype and shape was typed before (else None)."""
+        hit = self._array_cache.get((arr.dtype, arr.shape))
+        if hit is None:
+            return None
+        if arr.flags.writeable:
+            arr = arr.view()  # a read-only view, as in _value
+            arr.flags.writeable = False
+        return Value.trusted(hit[0], arr, hit[1])
 
     def const(
         self,
@@ -226,12 +279,16 @@ class Builder:
     def __getattr__(self, op_type: str) -> Callable[..., Any]:
         if op_type.startswith("_") or op_type not in OP_REGISTRY:
             raise AttributeError(f"Builder has no op {op_type!r} ({len(OP_REGISTRY)} ops are registered)")
+        found = self._methods.get(op_type)
+        if found is not None:
+            return found
 
         def method(name: str | None = None, out_names: str | Sequence[str] | None = None, **inputs: Any) -> Any:
             return self.add_op(op_type, inputs, name=name, out_names=out_names)
 
         method.__name__ = op_type
         method.__doc__ = OP_REGISTRY[op_type].__doc__
+        self._methods[op_type] = method
         return method
 
     def __dir__(self) -> list[str]:
@@ -249,30 +306,37 @@ class Builder:
         ispec: InputSpec,
         val: Any,
         bound: dict[str, Binding],
-        inline: bool,
+        plan: BindPlan,
+        key: Any = None,
     ) -> Binding | Value:
+        if type(val) is np.ndarray and (value := self._array_value(val)) is not None:  # weights: the common case
+            return value if plan.as_value else self._auto_const(f"{op_name}_{ispec.name}", value)
         if isinstance(val, Var):
             if self._vars.get(val.name) is val:
                 return val
             return self._own(val, f"[{spec.op_type} '{op_name}'] input {ispec.name!r}")
         if ispec.is_tuple and isinstance(val, (list, tuple)) and any(isinstance(x, Var) for x in val):
-            return tuple(self._bind(op_name, spec, _member(ispec), x, bound, inline) for x in val)
-        peer = None if isinstance(val, (np.ndarray, np.generic, Value)) else _peer_dtype(spec, ispec, bound)
-        try:
-            # A ready-made Value carries its own MIL type (e.g. sub-byte data, which numpy cannot express).
-            value = (
-                val
-                if isinstance(val, Value)
-                else self._value(val, dt=None, blob=None, blob_path=None, spec=ispec, peer=peer)
-            )
-        except MILError as exc:
-            raise MILError(f"[{spec.op_type} '{op_name}'] input {ispec.name!r}: {exc}") from None
-        if inline:
+            return tuple(self._bind(op_name, spec, _member(ispec), x, bound, plan) for x in val)
+        if isinstance(val, Value):
+            value = val  # a ready-made Value carries its own MIL type (e.g. sub-byte data numpy cannot express)
+        else:
+            peer = None if isinstance(val, (np.ndarray, np.generic)) else peer_dtype(plan, ispec, bound)
+            if key is None:
+                key = literal_key(val, ispec, peer)
+            hit = None if key is None else self._const_cache.get(key)
+            if hit is not None:
+                value = Value.trusted(*hit)
+            else:
+                try:
+                    value = self._value(val, dt=None, blob=None, blob_path=None, spec=ispec, peer=peer)
+                except MILError as exc:
+                    raise MILError(f"[{spec.op_type} '{op_name}'] input {ispec.name!r}: {exc}") from None
+                if key is not None:
+                    # Immutable inputs only (see literal_key): the same literal always converts the same way.
+                    self._const_cache[key] = (value.type, value._data, value.storage)
+        if plan.as_value:
             return value
-        const_name = self._claim_op_name(None, f"{op_name}_{ispec.name}")
-        out = self._new_var(const_name, value.type)
-        self._fn.operations.append(Operation.const_op(const_name, value, out))
-        return out
+        return self._auto_const(f"{op_name}_{ispec.name}", value)
 
     def add_op(
         self,
@@ -295,22 +359,32 @@ class Builder:
             MILError: unknown op/input, op not in this opset, or inference failed (the message names the op,
                 its inputs' types and what was expected).
         """
-        spec = get_spec(op_type, self.opset)
+        spec = OP_REGISTRY.get(op_type)
+        if spec is None or spec not in self._plans:  # a planned spec was already found available in this opset
+            spec = get_spec(op_type, self.opset)
         # Roll back consts and names of a failed insertion, so a caught error leaves the function unchanged.
-        n_ops, n_journal = len(self._fn.operations), len(self._journal)
+        # The journal only serves this rollback: entries of earlier, finished insertions are dropped.
+        self._journal.clear()
+        n_ops, n_journal = len(self._fn.operations), 0
         try:
             return self._add_op(spec, inputs, name, out_names)
         except Exception:
             del self._fn.operations[n_ops:]
             for entry in reversed(self._journal[n_journal:]):
-                if entry[0] == "op":
+                kind = entry[0]
+                if kind == "op":
                     self._names.discard(entry[1])
-                elif entry[0] == "var":
+                elif kind == "var":
                     self._vars.pop(entry[1], None)
-                elif entry[2] is None:
-                    self._counters.pop(entry[1], None)
                 else:
-                    self._counters[entry[1]] = entry[2]
+                    if kind == "const":  # ("const", name, prefix, old counter) from _auto_const
+                        self._vars.pop(entry[1], None)
+                        self._names.discard(entry[1])
+                    prefix, old = entry[-2], entry[-1]  # "counter" entries: ("counter", prefix, old counter)
+                    if old is None:
+                        self._counters.pop(prefix, None)
+                    else:
+                        self._counters[prefix] = old
             del self._journal[n_journal:]
             raise
 
@@ -318,48 +392,78 @@ class Builder:
         self, spec: type[OpSpec], inputs: Mapping[str, Any], name: str | None, out_names: str | Sequence[str] | None
     ) -> Any:
         op_type = spec.op_type
-        known = self._spec_inputs.get(spec)
-        if known is None:
-            known = self._spec_inputs[spec] = {s.name: s for s in spec.inputs}
+        plan = self._plans.get(spec)
+        if plan is None:
+            plan = self._plans[spec] = BindPlan(spec, self.opset)
+        known = plan.known
         for k in inputs:
             if k not in known:
                 raise MILError(f"[{op_type}] unknown input {k!r}; {op_type} takes {', '.join(known) or 'nothing'}")
         op_name = self._claim_op_name(name, op_type)
-        attr_style = operands_as_attributes(spec, self.opset)
-        as_value = attr_style or op_type.startswith("constexpr_")  # operands are literals (§7.4)
+        attr_style, as_value = plan.attr_style, plan.as_value
+        variables, array_cache = self._vars, self._array_cache
         bound: dict[str, Binding] = {}
         # The inference context is kept up to date as inputs are bound (cheaper than rebuilding it per default).
         ctx_types: dict[str, Any] = {}
         ctx_data: dict[str, Any] = {}  # known values: attributes for attribute-style ops, else input values
         ctx_values, ctx_attrs = ({}, ctx_data) if attr_style else (ctx_data, {})
 
-        def bind(ispec: InputSpec, val: Any) -> None:
-            b = bound[ispec.name] = self._bind(op_name, spec, ispec, val, bound, as_value)
-            ctx_types[ispec.name] = binding_type(b)
+        def bind(ispec: InputSpec, val: Any, key: Any = None) -> None:
+            name = ispec.name
+            if type(val) is np.ndarray and (hit := array_cache.get((val.dtype, val.shape))) is not None:
+                # The common cases first, inlined: weights and other arrays (_array_value) ...
+                if val.flags.writeable:
+                    val = val.view()
+                    val.flags.writeable = False
+                value = Value.trusted(hit[0], val, hit[1])
+                bound[name] = value if as_value else self._auto_const(f"{op_name}_{name}", value)
+                ctx_types[name] = value.type
+                ctx_data[name] = val
+                return
+            if type(val) is Var and variables.get(val.name) is val:
+                b = bound[name] = val  # ... and this builder's variables
+            else:
+                b = bound[name] = self._bind(op_name, spec, ispec, val, bound, plan, key)
+            if type(b) is Var:  # what binding_type / loaded_data give for a variable, inlined
+                ctx_types[name] = b.type
+                p = b.op
+                if p is not None and p.op_type == "const":
+                    v = p.attrs.get("val")
+                    if v is not None and v._data is not None:  # Value.is_loaded / Value.data
+                        ctx_data[name] = v._data
+                return
+            ctx_types[name] = binding_type(b)
             data = loaded_data(b)
             if data is not None and not (isinstance(data, tuple) and all(x is None for x in data)):
-                ctx_data[ispec.name] = data
+                ctx_data[name] = data
 
         # Variables first, so Python constants can take their peer's dtype.
+        rest = []
         for k, v in inputs.items():
             if isinstance(v, Var):
                 bind(known[k], v)
-        for k, v in inputs.items():
-            if v is not None and not isinstance(v, Var):
-                bind(known[k], v)
+            elif v is not None:
+                rest.append((k, v))
+        for k, v in rest:
+            bind(known[k], v)
+        # One context for default callables and inference: it reads the dicts above, so it always shows the
+        # inputs bound so far.
+        ctx = StaticContext.wrapping(op_type, op_name, self.opset, ctx_types, ctx_values, ctx_attrs)
         # Omitted optional inputs with a default become explicit consts (like coremltools' output).
-        for ispec in spec.inputs:
-            if ispec.name in bound or not ispec.optional or ispec.default is None:
+        for ispec, default, dynamic in plan.defaults:
+            if ispec.name in bound:
                 continue
-            if ispec.min_opset is not None and opset_index(self.opset) < opset_index(ispec.min_opset):
+            if dynamic:
+                default = default(ctx)
+                if default is not None:
+                    bind(ispec, default)
+            else:
+                # A spec's own default object never changes: convert it once per builder.
+                bind(ispec, default, ("default", id(default)) if isinstance(default, np.ndarray) else None)
+        op = Operation.built(op_type, op_name)
+        for k in known:
+            if k not in bound:
                 continue
-            default = ispec.default
-            if callable(default):
-                default = default(StaticContext(op_type, op_name, self.opset, ctx_types, ctx_values, ctx_attrs))
-            if default is not None:
-                bind(ispec, default)
-        op = Operation(op_type, op_name, {}, {})
-        for k in [s.name for s in spec.inputs if s.name in bound]:
             b = bound[k]
             if attr_style:
                 if not isinstance(b, Value):
@@ -370,11 +474,21 @@ class Builder:
                 op.attrs[k] = b
             else:
                 op.inputs[k] = b
-        problems = check_bindings(op, spec, self.opset)
+        # Unknown inputs were rejected above, so only the const rule of check_bindings can still fail.
+        problems = const_problems(op, plan.const_inputs) if plan.const_inputs else None
         if problems:
             raise MILError(f"[{op_type} '{op_name}'] " + "; ".join(problems))
-        types = run_infer(spec, StaticContext(op_type, op_name, self.opset, ctx_types, ctx_values, ctx_attrs))
+        types = spec.infer(ctx)
+        if type(types) is not list:  # as run_infer: a single returned type is wrapped
+            types = list(types) if isinstance(types, (list, tuple)) else [types]
         n = len(types)
+        if n == 1 and out_names is None and op_name not in variables:
+            # The usual case: one output named like the op (what the general path below does, inlined).
+            out = variables[op_name] = Var(op_name, types[0], op)
+            self._journal.append(("var", op_name))
+            op.outputs = [out]
+            self._fn.operations.append(op)
+            return out
         if out_names is None:
             names = [op_name] if n == 1 else [f"{op_name}_{i}" for i in range(n)]
             if name is not None and n == 1 and op_name in self._vars:
@@ -444,19 +558,3 @@ def _bad_output(v: Any) -> Var:
 
 def _member(ispec: InputSpec) -> InputSpec:
     return InputSpec(ispec.name, ispec.dtypes, ispec.const, same_dtype_as=ispec.same_dtype_as)
-
-
-def _peer_dtype(spec: type[OpSpec], ispec: InputSpec, bound: Mapping[str, Binding]) -> DType | None:
-    names = [ispec.same_dtype_as] if ispec.same_dtype_as else []
-    names += [s.name for s in spec.inputs if s.same_dtype_as == ispec.name]
-    for n in names:
-        b = bound.get(n)
-        if isinstance(b, tuple) and b:
-            b = b[0]
-        if isinstance(b, (Var, Value)):
-            t = b.type
-            if isinstance(t, StateType):
-                t = t.wrapped
-            if isinstance(t, TensorType):
-                return t.dtype
-    return None

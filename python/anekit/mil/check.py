@@ -14,6 +14,8 @@ Shared by the builder (which raises) and the parser (which records :class:`Diagn
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,18 +23,23 @@ import numpy as np
 from ..errors import MILError
 from .ir import Binding, Operation, Var
 from .ops._context import StaticContext
-from .ops._spec import InputSpec, OpSpec
-from .types import DType, TensorType, Type, dtype
+from .ops._spec import InputSpec, OpSpec, opset_index
+from .types import DType, StateType, TensorType, Type, dtype
+from .values import Value
 
 __all__ = [
     "BLOB_DTYPES_IOS18",
     "BLOB_DTYPES_PRE18",
+    "BindPlan",
     "binding_type",
     "build_context",
     "check_bindings",
+    "const_problems",
     "infer_op",
+    "literal_key",
     "loaded_data",
     "operands_as_attributes",
+    "peer_dtype",
     "python_to_array",
     "requires_const",
     "run_infer",
@@ -186,6 +193,60 @@ def check_bindings(op: Operation, spec: type[OpSpec], opset: str) -> list[str]:
     return problems
 
 
+class BindPlan:
+    """What the builder needs to know about one op spec in one opset, computed once per builder and spec.
+
+    Every field is derived from the (immutable) spec and the opset only, so a builder can reuse one plan for
+    all ops of that type instead of re-deriving the same tables per call.
+
+    Attributes:
+        known: input name -> :class:`InputSpec` (spec order).
+        attr_style: the operands are attributes in this opset (:func:`operands_as_attributes`).
+        as_value: operands bind as inline literals (attribute style, or any ``constexpr_*`` op, §7.4).
+        defaults: ``(input spec, default, is_callable)`` of the optional inputs with a default that exist in
+            this opset, in spec order (the builder materialises them when omitted).
+        const_inputs: inputs that must be compile-time constants in this opset (:func:`requires_const`).
+        peers: input name -> names of the inputs whose dtype it shares (``same_dtype_as`` either way), used
+            to type Python constants.
+    """
+
+    __slots__ = ("as_value", "attr_style", "const_inputs", "defaults", "known", "peers")
+
+    def __init__(self, spec: type[OpSpec], opset: str) -> None:
+        self.known: dict[str, InputSpec] = {s.name: s for s in spec.inputs}
+        self.attr_style = operands_as_attributes(spec, opset)
+        self.as_value = self.attr_style or spec.op_type.startswith("constexpr_")
+        idx = opset_index(opset)
+        self.defaults: tuple[tuple[InputSpec, Any, bool], ...] = tuple(
+            (s, s.default, callable(s.default))
+            for s in spec.inputs
+            if s.optional and s.default is not None and (s.min_opset is None or idx >= opset_index(s.min_opset))
+        )
+        self.const_inputs = frozenset(s.name for s in spec.inputs if requires_const(spec, s.name, opset))
+        self.peers: dict[str, tuple[str, ...]] = {
+            s.name: ((s.same_dtype_as,) if s.same_dtype_as else ())
+            + tuple(o.name for o in spec.inputs if o.same_dtype_as == s.name)
+            for s in spec.inputs
+        }
+
+
+def const_problems(op: Operation, const_inputs: frozenset[str]) -> list[str]:
+    """The const-rule part of :func:`check_bindings` for inputs already known to the spec.
+
+    ``const_inputs`` are the inputs that must be compile-time constants (``BindPlan.const_inputs``); the
+    messages are exactly those of :func:`check_bindings`, in input order.
+    """
+    problems: list[str] = []
+    for k, b in op.inputs.items():
+        if k not in const_inputs:
+            continue
+        for x in b if isinstance(b, tuple) else (b,):
+            # const and constexpr_* outputs are compile-time constants (mil-format.md §7.2, §7.4).
+            if isinstance(x, Var) and (x.op is None or not x.op.op_type.startswith("const")):
+                problems.append(f"input {k!r} must be a compile-time constant, got variable {x.name!r}")
+    return problems
+
+
 def infer_op(op: Operation, spec: type[OpSpec] | None, opset: str) -> list[Type]:
     """Output types of ``op`` (``const`` is handled here; other ops through ``spec.infer``).
 
@@ -217,3 +278,39 @@ def types_compatible(declared: Type, inferred: Type) -> bool:
             return False
         return all(a is None or b is None or a == b for a, b in zip(declared.shape, inferred.shape, strict=True))
     return declared == inferred
+
+
+def peer_dtype(plan: BindPlan, ispec: InputSpec, bound: Mapping[str, Binding]) -> DType | None:
+    """The dtype of the first bound input that ``ispec`` shares its dtype with (for Python constants), or None."""
+    for n in plan.peers[ispec.name]:
+        b = bound.get(n)
+        if isinstance(b, tuple) and b:
+            b = b[0]
+        if isinstance(b, (Var, Value)):
+            t = b.type
+            if isinstance(t, StateType):
+                t = t.wrapped
+            if isinstance(t, TensorType):
+                return t.dtype
+    return None
+
+
+def literal_key(val: Any, ispec: InputSpec, peer: DType | None) -> Any:
+    """A cache key for an immutable literal, or None (lists and arrays are never cached: they may change).
+
+    The key holds everything :func:`~anekit.mil.check.python_to_array` looks at: the exact Python type
+    (``True``, ``1`` and ``1.0`` are equal as dict keys), the value, the sign of zero, and for Python numbers
+    the input's dtype domain and the peer dtype. numpy scalars convert independently of the input.
+    """
+    t = type(val)
+    if t is str:
+        return (t, val)
+    if t is bool or t is int:
+        return (t, val, ispec.dtypes, None if peer is None else peer.name)
+    if t is float:
+        if val != val:  # NaN never equals itself: no cache entry could ever be found again
+            return None
+        return (t, val, math.copysign(1.0, val), ispec.dtypes, None if peer is None else peer.name)
+    if isinstance(val, np.generic) and val.dtype.kind in "biuf":
+        return (t, val.tobytes())
+    return None

@@ -111,6 +111,18 @@ class Operation:
         out.op = op
         return op
 
+    @classmethod
+    def built(cls, op_type: str, name: str) -> Operation:
+        """Internal fast constructor of an operation with empty inputs, attributes and outputs (the builder)."""
+        op = cls.__new__(cls)
+        op.op_type = op_type
+        op.name = name
+        op.inputs = {}
+        op.attrs = {}
+        op.outputs = []
+        op.line = None
+        return op
+
     def input_value(self, name: str) -> Any:
         """Compile-time data of input ``name`` (const var, inline value or attribute), else None."""
         b = self.inputs.get(name)

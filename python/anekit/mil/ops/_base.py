@@ -24,7 +24,7 @@ import numpy as np
 from ...errors import MILError
 from ..types import StateType, TensorType, Type
 from ._infer import InferError
-from ._spec import InferContext, InputSpec, OpSpec, opset_index
+from ._spec import InferContext, OpSpec, opset_index
 
 __all__ = [
     "Op",
@@ -53,6 +53,16 @@ def _as_array(v: Any) -> np.ndarray:
     if isinstance(v, np.ndarray):
         return v
     return np.asarray(v)
+
+
+def _from_history(history: tuple[tuple[str, tuple[str, ...]], ...], opset: str) -> tuple[str, ...]:
+    """The dtype domain a ``dtype_history`` entry gives in ``opset`` (the latest change at or before it)."""
+    idx = opset_index(opset)
+    chosen = history[0][1]
+    for start, dts in history:
+        if opset_index(start) <= idx:
+            chosen = dts
+    return chosen
 
 
 class Op(OpSpec):
@@ -97,12 +107,7 @@ class Op(OpSpec):
         """Dtype domain of input ``name`` in ``opset`` (empty tuple = any)."""
         history = cls.dtype_history.get(name)
         if history:
-            idx = opset_index(opset)
-            chosen = history[0][1]
-            for start, dts in history:
-                if opset_index(start) <= idx:
-                    chosen = dts
-            return chosen
+            return _from_history(history, opset)
         spec = cls.input_spec(name)
         return spec.dtypes if spec is not None else ()
 
@@ -124,51 +129,65 @@ class Op(OpSpec):
     @classmethod
     def check_inputs(cls, ctx: InferContext) -> None:
         """Presence, opset availability, kind, dtype domain, rank and ``same_dtype_as`` of every input."""
+        # Runs for every op the builder adds and every statement the parser reads: locals, not helper calls.
+        opset = ctx.opset
+        has, type_of = ctx.has, ctx.type
+        history = cls.dtype_history
+        state_inputs = cls.state_inputs
+        # A subclass may override allowed_dtypes (recurrent ops); Op's own rule is inlined below.
+        own_rule = cls.allowed_dtypes.__func__ is _OP_ALLOWED_DTYPES
         for spec in cls.inputs:
-            present = ctx.has(spec.name)
-            if not present:
+            name = spec.name
+            t = type_of(name)  # an input with a type is present (has() is only needed without one)
+            if t is None and not has(name):
                 if not spec.optional:
-                    raise InferError(f"missing required input '{spec.name}'")
+                    raise InferError(f"missing required input '{name}'")
                 continue
-            if spec.min_opset is not None and opset_index(ctx.opset) < opset_index(spec.min_opset):
-                raise InferError(f"input '{spec.name}' exists from {spec.min_opset} on, not in {ctx.opset}")
-            t = ctx.type(spec.name)
+            if spec.min_opset is not None and opset_index(opset) < opset_index(spec.min_opset):
+                raise InferError(f"input '{name}' exists from {spec.min_opset} on, not in {opset}")
             if t is None:
                 continue  # value-only input (e.g. a pre-iOS18 constexpr attribute); checked by compute()
             if spec.is_tuple:
                 if not isinstance(t, tuple) or not t:
-                    raise InferError(f"input '{spec.name}' must be a non-empty tuple of tensors")
+                    raise InferError(f"input '{name}' must be a non-empty tuple of tensors")
                 members = t
             else:
                 if isinstance(t, tuple):
-                    raise InferError(f"input '{spec.name}' must be a single value, not a tuple")
+                    raise InferError(f"input '{name}' must be a single value, not a tuple")
                 members = (t,)
+            allowed = None
             for m in members:
-                cls._check_one(ctx, spec, m)
-            if spec.same_dtype_as is not None and ctx.has(spec.same_dtype_as):
-                other = ctx.type(spec.same_dtype_as)
-                mine = members[0]
-                if isinstance(other, TensorType) and isinstance(mine, TensorType) and other.dtype != mine.dtype:
+                if name in state_inputs:
+                    if not isinstance(m, StateType):
+                        raise InferError(f"input '{name}' must be a state<tensor<...>>, got {m}")
+                    m = m.wrapped
+                elif not isinstance(m, TensorType):
+                    raise InferError(f"input '{name}' must be a tensor, got {m}")
+                if allowed is None:
+                    if not own_rule:
+                        allowed = cls.allowed_dtypes(name, opset)
+                    else:
+                        h = history.get(name)
+                        allowed = _from_history(h, opset) if h else spec.dtypes
+                if allowed and m.dtype.name not in allowed:
                     raise InferError(
-                        f"'{spec.name}' dtype {mine.dtype} must equal '{spec.same_dtype_as}' dtype {other.dtype}"
+                        f"input '{name}' dtype {m.dtype} not allowed in {opset}; expected one of {', '.join(allowed)}"
                     )
-
-    @classmethod
-    def _check_one(cls, ctx: InferContext, spec: InputSpec, t: Type) -> None:
-        if spec.name in cls.state_inputs:
-            if not isinstance(t, StateType):
-                raise InferError(f"input '{spec.name}' must be a state<tensor<...>>, got {t}")
-            t = t.wrapped
-        elif not isinstance(t, TensorType):
-            raise InferError(f"input '{spec.name}' must be a tensor, got {t}")
-        allowed = cls.allowed_dtypes(spec.name, ctx.opset)
-        if allowed and t.dtype.name not in allowed:
-            raise InferError(
-                f"input '{spec.name}' dtype {t.dtype} not allowed in {ctx.opset}; expected one of {', '.join(allowed)}"
-            )
-        if spec.rank and t.rank not in spec.rank:
-            want = " or ".join(str(r) for r in spec.rank)
-            raise InferError(f"input '{spec.name}' must have rank {want}, got rank {t.rank}")
+                if spec.rank and len(m.shape) not in spec.rank:
+                    want = " or ".join(str(r) for r in spec.rank)
+                    raise InferError(f"input '{name}' must have rank {want}, got rank {len(m.shape)}")
+            if spec.same_dtype_as is not None and has(spec.same_dtype_as):
+                other = type_of(spec.same_dtype_as)
+                mine = members[0]
+                if (
+                    isinstance(other, TensorType)
+                    and isinstance(mine, TensorType)
+                    and other.dtype is not mine.dtype  # dtypes are interned: identity first, cheap
+                    and other.dtype != mine.dtype
+                ):
+                    raise InferError(
+                        f"'{name}' dtype {mine.dtype} must equal '{spec.same_dtype_as}' dtype {other.dtype}"
+                    )
 
     # ----------------------------------------------------------------- accessors
     @classmethod
@@ -228,6 +247,8 @@ class Op(OpSpec):
             return None
         if v.size != 1:
             raise InferError(f"'{name}' must be a scalar, got shape {list(v.shape)}")
+        if v.dtype.kind in "iu":
+            return int(v.item())  # integers need no further check (same result as the general path)
         item = v.reshape(-1)[0]
         if isinstance(item, (bool, np.bool_)) or not float(item).is_integer():
             raise InferError(f"'{name}' must be an integer, got {item!r}")
@@ -245,7 +266,7 @@ class Op(OpSpec):
             if v.dtype.kind == "f" and all(float(x).is_integer() for x in v.reshape(-1)):
                 return [int(x) for x in v.reshape(-1)]
             raise InferError(f"'{name}' must hold integers, got dtype {v.dtype}")
-        return [int(x) for x in v.reshape(-1)]
+        return (v if v.ndim == 1 else v.reshape(-1)).tolist()  # Python ints, like int(x) per element
 
     @classmethod
     def bool_value(cls, ctx: InferContext, name: str) -> bool | None:
@@ -254,7 +275,7 @@ class Op(OpSpec):
             return None
         if v.size != 1:
             raise InferError(f"'{name}' must be a scalar bool, got shape {list(v.shape)}")
-        return bool(v.reshape(-1)[0])
+        return bool(v.item())
 
     @classmethod
     def bools_value(cls, ctx: InferContext, name: str) -> list[bool] | None:
@@ -295,3 +316,6 @@ class Op(OpSpec):
         if s is not None and s not in options:
             raise InferError(f"'{name}' must be one of {', '.join(repr(o) for o in options)}; got {s!r}")
         return s
+
+
+_OP_ALLOWED_DTYPES = Op.allowed_dtypes.__func__

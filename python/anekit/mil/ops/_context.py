@@ -14,6 +14,9 @@ import numpy as np
 from ...errors import MILError
 from ..types import Type
 
+#: Marks "no entry" in value lookups (a stored value may itself be None).
+_MISSING: Any = object()
+
 
 class StaticContext:
     """An InferContext over explicit mappings.
@@ -45,6 +48,30 @@ class StaticContext:
         self._values = dict(values or {})
         self._attrs = dict(attrs or {})
 
+    @classmethod
+    def wrapping(
+        cls,
+        op_type: str,
+        op_name: str,
+        opset: str,
+        types: dict[str, Type | tuple[Type, ...]],
+        values: dict[str, Any],
+        attrs: dict[str, Any],
+    ) -> StaticContext:
+        """Internal fast constructor: use the given dicts as they are, without copying.
+
+        For the builder, which fills fresh dicts per operation: the caller must not change them while it
+        still uses the context (each ``infer`` or default call finishes before the next input is bound).
+        """
+        ctx = cls.__new__(cls)
+        ctx.op_type = op_type
+        ctx.op_name = op_name
+        ctx.opset = opset
+        ctx._types = types
+        ctx._values = values
+        ctx._attrs = attrs
+        return ctx
+
     def has(self, name: str) -> bool:
         return name in self._types or name in self._values
 
@@ -52,12 +79,13 @@ class StaticContext:
         return self._types.get(name)
 
     def value(self, name: str) -> Any:
-        if name in self._values:
-            v = self._values[name]
-        elif name in self._attrs:
-            v = self._attrs[name]
-        else:
-            return None
+        v = self._values.get(name, _MISSING)
+        if v is _MISSING:
+            v = self._attrs.get(name, _MISSING)
+            if v is _MISSING:
+                return None
+        if type(v) is np.ndarray:  # the usual case, returned as is
+            return v
         if isinstance(v, (bool, int, float, np.generic)):
             return np.asarray(v)
         return v
