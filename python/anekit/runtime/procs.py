@@ -60,7 +60,8 @@ class WorkerProcess:
         self.state = "standby"
         self.drops: list[int] = []
         self.unmaps: list[str] = []
-        self.lock = threading.Lock()
+        # Re-entrant: a request that finds the worker dead calls kill() while holding it (see kill()).
+        self.lock = threading.RLock()
         self._ready = False
         self._start_timeout = start_timeout
         parent_sock, child_sock = socket.socketpair()
@@ -145,7 +146,14 @@ class WorkerProcess:
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL not delivered within 10 s
             self.proc.wait(timeout=10)
-        self.conn.close()
+        # Close the pipe only if no other thread is inside a request on it: closing a descriptor another thread
+        # is reading lets the number be reused by an unrelated open() before that read (closing or reading the
+        # wrong file). A thread mid-request sees EOF from the dead process and comes back here holding the lock.
+        if self.lock.acquire(blocking=False):
+            try:
+                self.conn.close()
+            finally:
+                self.lock.release()
 
     def request_exit(self) -> None:
         """Ask the worker to unload everything and exit, without waiting (see :meth:`reap`)."""
