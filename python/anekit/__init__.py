@@ -8,7 +8,14 @@ on the ANE or the reference executor; ``anekit.verify`` checks a backend against
 
 from __future__ import annotations
 
-from . import _core, budget, fp16, mil
+try:
+    from . import _core
+except ImportError as exc:  # say what is wrong instead of a confusing error from a later import
+    raise ImportError(
+        f"anekit's native extension anekit._core cannot be imported ({exc}); install anekit with "
+        "`pip install .` (importing the source tree's python/ directory directly has no extension)"
+    ) from exc
+from . import budget, fp16, mil
 from ._core import Surface
 from ._info import info
 from .errors import (
