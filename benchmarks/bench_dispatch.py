@@ -72,13 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':34} {'median us':>10} {'p10 us':>8} {'p90 us':>8}")
     for label, t in rows.items():
         print(f"{label:34} {t['median_s'] * 1e6:10.1f} {t['p10_s'] * 1e6:8.1f} {t['p90_s'] * 1e6:8.1f}")
-    # The whole measured time counts as host overhead, including the fake's own echo copy: a conservative
-    # upper bound (the copy is shown separately for reference).
-    run_overhead = t_run["median_s"]
-    call_overhead = t_call["median_s"]
+    # Host overhead: everything but the work the (fake) device does, i.e. minus the echo copy measured alone.
+    # (The fake's own bookkeeping per evaluation still counts as overhead, so this errs on the high side.)
+    run_overhead = t_run["median_s"] - t_copy["median_s"]
+    call_overhead = t_call["median_s"] - t_copy["median_s"]
     ok = run_overhead <= 20e-6 and call_overhead <= 60e-6
     print(
-        f"host overhead (upper bound, echo copy included): run {run_overhead * 1e6:.1f} us (target <= 20), "
+        f"host overhead (minus the echo copy): run {run_overhead * 1e6:.1f} us (target <= 20), "
         f"__call__ {call_overhead * 1e6:.1f} us (target <= 60): {'MET' if ok else 'NOT MET'}"
     )
     print(f"fake evaluations performed: {evals}")
