@@ -66,6 +66,7 @@ class Kernel:
             s.name: make(_surface_shape(s), s.surface_dtype) for s in self._out_specs if s.surface_dtype
         }
         self._surface_io = len(self.inputs) == len(self._in_specs) and len(self.outputs) == len(self._out_specs)
+        self._in_names = [s.name for s in self._in_specs]
         self._in_list = [self.inputs.get(s.name) for s in self._in_specs]
         self._out_list = [self.outputs.get(s.name) for s in self._out_specs]
         self._lock = threading.Lock()
@@ -129,9 +130,9 @@ class Kernel:
         if overlap:
             raise ValueError(f"input(s) {overlap} given both positionally and as keywords")
         given.update(kw_inputs)
-        expected = [s.name for s in self._in_specs]
+        expected = self._in_names
         missing = [n for n in expected if n not in given]
-        extra = sorted(set(given) - set(expected))
+        extra = sorted(set(given) - set(expected)) if len(given) != len(expected) or missing else []
         if missing or extra:
             raise ValueError(
                 f"kernel {self.name!r} takes inputs {expected}; missing {missing}, unexpected {extra}"

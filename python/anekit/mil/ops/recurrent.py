@@ -24,6 +24,11 @@ def _s(name: str, default: str | None = None) -> InputSpec:
     return InputSpec(name, ("string",), const=True, optional=True, default=default, rank=(0,))
 
 
+def _flag(name: str, *, min_opset: str | None = None) -> InputSpec:
+    """An optional const bool input defaulting to false (output_sequence, reset_after)."""
+    return InputSpec(name, ("bool",), const=True, optional=True, default=boolean(False), rank=(0,), min_opset=min_opset)
+
+
 def _w(name: str, rank: int, optional: bool = False, const: bool = True) -> InputSpec:
     return InputSpec(name, FLOATS, const=const, optional=optional, rank=(rank,), same_dtype_as="x")
 
@@ -116,14 +121,7 @@ class Lstm(_Recurrent):
         _w("bias_back", 1, optional=True),
         _w("peephole_back", 1, optional=True),
         _s("direction", "forward"),
-        InputSpec(
-            "output_sequence",
-            ("bool",),
-            const=True,
-            optional=True,
-            default=boolean(False),
-            rank=(0,),
-        ),
+        _flag("output_sequence"),
         _s("recurrent_activation", "sigmoid"),
         _s("cell_activation", "tanh"),
         _s("activation", "tanh"),
@@ -176,25 +174,10 @@ class Gru(_Recurrent):
         _w("weight_hh", 2),
         _w("bias", 1, optional=True),
         _s("direction", "forward"),
-        InputSpec(
-            "output_sequence",
-            ("bool",),
-            const=True,
-            optional=True,
-            default=boolean(False),
-            rank=(0,),
-        ),
+        _flag("output_sequence"),
         _s("recurrent_activation", "sigmoid"),
         _s("activation", "tanh"),
-        InputSpec(
-            "reset_after",
-            ("bool",),
-            const=True,
-            optional=True,
-            default=boolean(False),
-            rank=(0,),
-            min_opset="ios18",
-        ),
+        _flag("reset_after", min_opset="ios18"),
         InputSpec(
             "input_bias",
             FLOATS,
@@ -238,14 +221,7 @@ class Rnn(_Recurrent):
         _w("weight_hh", 2),
         _w("bias", 1, optional=True),
         _s("direction", "forward"),
-        InputSpec(
-            "output_sequence",
-            ("bool",),
-            const=True,
-            optional=True,
-            default=boolean(False),
-            rank=(0,),
-        ),
+        _flag("output_sequence"),
         _s("activation", "tanh"),
     )
 
