@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run the native test of the Objective-C++ ANE backend (tests/objc/native/ane_native_test.cpp) against the
-# fake framework under AddressSanitizer and/or valgrind. On Linux the backend is built with manual
+# fake framework under AddressSanitizer and/or valgrind, and the stress test of the conversion thread pool
+# (tests/native/core/parallel_test.cpp) under ThreadSanitizer. On Linux the backend is built with manual
 # retain/release, and MRC lifetime mistakes in the .mm files only show up under these tools
 # (shared/docs/linux-objc-toolchain.md §7 rule 1, §14). Also runs the ARC syntax check (§8.5).
 #
-# Usage: scripts/check_native.sh [--asan] [--valgrind] [--cycles N]
-#   (no mode flag = both). Build directories: build/native-asan, build/native-valgrind.
+# Usage: scripts/check_native.sh [--asan] [--valgrind] [--tsan] [--cycles N]
+#   (no mode flag = all three). Build directories: build/native-asan, build/native-valgrind.
 # Prints the test's "N passed, N failed" line per mode; exits non-zero on any failure.
 set -euo pipefail
 
@@ -17,19 +18,20 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --asan) modes+=(asan) ;;
         --valgrind) modes+=(valgrind) ;;
+        --tsan) modes+=(tsan) ;;
         --cycles) cycles="$2"; shift ;;
         -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) echo "check_native.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
     shift
 done
-[ ${#modes[@]} -gt 0 ] || modes=(asan valgrind)
+[ ${#modes[@]} -gt 0 ] || modes=(asan valgrind tsan)
 
 log() { echo "[check_native] $*" >&2; }
 
 # The toolchain (and, for ASan, clang's sanitizer runtime) must be present.
 asan_flag=()
-for m in "${modes[@]}"; do [ "$m" = asan ] && asan_flag=(--asan); done
+for m in "${modes[@]}"; do [ "$m" = asan ] || [ "$m" = tsan ] && asan_flag=(--asan); done
 bash "$here/install_objc_toolchain.sh" "${asan_flag[@]}" >/dev/null
 for m in "${modes[@]}"; do
     if [ "$m" = valgrind ] && ! command -v valgrind >/dev/null 2>&1; then
@@ -80,6 +82,17 @@ for mode in "${modes[@]}"; do
                 LSAN_OPTIONS="suppressions=$dir/lsan.supp:print_suppressions=0" \
                 "$dir/anekit_ane_native_test" "$dir/libFakeAppleNeuralEngine.so" "$cycles"; then
                 log "AddressSanitizer run FAILED"
+                status=1
+            fi
+            ;;
+        tsan)
+            # Plain C++ with no framework: compiled directly, the pool's source and its test only.
+            mkdir -p "$dir"
+            clang++ -std=c++17 -O1 -g -fsanitize=thread -I"$repo/csrc" "$repo/tests/native/core/parallel_test.cpp" \
+                "$repo/csrc/core/parallel.cpp" -o "$dir/parallel_test" -lpthread
+            log "ThreadSanitizer build ready in $(( $(date +%s) - start )) s"
+            if ! TSAN_OPTIONS=halt_on_error=1 "$dir/parallel_test" 100; then
+                log "ThreadSanitizer run FAILED"
                 status=1
             fi
             ;;

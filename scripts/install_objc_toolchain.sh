@@ -83,7 +83,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ] || { [ "$want_asan" = 1 ] && ! asan_rt_present;
     fi
     if [ "$want_asan" = 1 ] && ! asan_rt_present; then
         major="$(clang++ -dumpversion | cut -d. -f1)"
-        log "apt-get install libclang-rt-${major}-dev (AddressSanitizer runtime)"
+        log "apt-get install libclang-rt-${major}-dev (AddressSanitizer and ThreadSanitizer runtimes)"
         apt-get install -y -qq --no-install-recommends "libclang-rt-${major}-dev" >&2 \
             || die "could not install libclang-rt-${major}-dev (needed for --asan)"
     fi

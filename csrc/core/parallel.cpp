@@ -1,26 +1,74 @@
 #include "parallel.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
 namespace anekit::core {
 
 namespace {
 
-// A fixed set of workers; each job gives every worker one chunk. Workers are detached-free: the pool lives for
-// the whole process (it is intentionally leaked so no thread is joined during static destruction at exit).
+using Clock = std::chrono::steady_clock;
+
+// How long a worker keeps polling for the next chunk after finishing one, and how long the caller polls for
+// the workers to finish, before blocking on a condition variable. A futex wake-up costs 5-15 us on a VM,
+// as much as converting a whole [1,768,1,256] tensor; polling keeps the hand-off under a microsecond while
+// calls come in a stream (write, evaluate, read), and parks the threads once the stream stops.
+constexpr auto kWorkerSpin = std::chrono::microseconds(200);
+constexpr auto kCallerSpin = std::chrono::microseconds(100);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Polls until pred() or the deadline; checks the clock only every 64 polls (a clock read costs ~20 ns).
+template <typename Pred>
+bool spin_until(Pred pred, Clock::duration limit) {
+  const Clock::time_point deadline = Clock::now() + limit;
+  for (unsigned i = 1;; ++i) {
+    if (pred()) return true;
+    cpu_relax();
+    if (i % 64 == 0 && Clock::now() >= deadline) return pred();
+  }
+}
+
+// A caller -> one worker hand-off. The caller writes the chunk, then bumps `ticket`; the worker polls its
+// ticket, and past kWorkerSpin sleeps on `cv` with `sleeping` set. Both sides use sequentially consistent
+// operations on `ticket` and `sleeping` (a Dekker-style pair), so either the worker sees the new ticket before
+// sleeping or the caller sees `sleeping` and notifies under the mutex: no lost wake-up.
+struct alignas(64) Slot {
+  std::atomic<uint64_t> ticket{0};
+  std::atomic<bool> sleeping{false};
+  size_t begin = 0;
+  size_t end = 0;
+  const std::function<void(size_t, size_t)>* fn = nullptr;
+  std::mutex m;
+  std::condition_variable cv;
+};
+
+// A fixed set of workers; each job gives some workers one chunk each. The pool lives for the whole process
+// (intentionally leaked, so no thread is joined during static destruction at exit).
 class Pool {
  public:
-  explicit Pool(size_t workers) {
-    for (size_t i = 0; i < workers; ++i) threads_.emplace_back([this, i] { loop(i); });
-    for (auto& t : threads_) t.detach();
+  explicit Pool(size_t workers) : slots_(workers) {
+    for (size_t i = 0; i < workers; ++i) std::thread([this, i] { loop(slots_[i]); }).detach();
   }
 
-  size_t workers() const { return threads_.size(); }
+  size_t workers() const { return slots_.size(); }
 
   // Runs chunks[0..k) on workers (k <= workers()) while the caller runs `mine`; returns when all are done.
   // Returns false without running anything when another caller holds the pool.
@@ -28,51 +76,53 @@ class Pool {
            std::pair<size_t, size_t> mine) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
-    {
-      std::lock_guard<std::mutex> g(m_);
-      chunks_ = &chunks;
-      fn_ = &fn;
-      pending_ = chunks.size();
-      ++generation_;
+    pending_.store(chunks.size());
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      Slot& s = slots_[i];
+      s.begin = chunks[i].first;
+      s.end = chunks[i].second;
+      s.fn = &fn;
+      s.ticket.fetch_add(1);  // publishes begin/end/fn (seq_cst, so also a release)
+      if (s.sleeping.load()) {
+        std::lock_guard<std::mutex> g(s.m);
+        s.cv.notify_one();
+      }
     }
-    cv_.notify_all();
     fn(mine.first, mine.second);
-    std::unique_lock<std::mutex> g(m_);
-    done_cv_.wait(g, [this] { return pending_ == 0; });
-    chunks_ = nullptr;
-    fn_ = nullptr;
+    if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; }, kCallerSpin)) {
+      std::unique_lock<std::mutex> g(done_m_);
+      caller_sleeping_.store(true);
+      done_cv_.wait(g, [this] { return pending_.load() == 0; });
+      caller_sleeping_.store(false);
+    }
     return true;
   }
 
  private:
-  void loop(size_t index) {
+  void loop(Slot& s) {
     uint64_t seen = 0;
     for (;;) {
-      std::pair<size_t, size_t> work;
-      const std::function<void(size_t, size_t)>* fn = nullptr;
-      {
-        std::unique_lock<std::mutex> g(m_);
-        cv_.wait(g, [&] { return generation_ != seen; });
-        seen = generation_;
-        if (chunks_ == nullptr || index >= chunks_->size()) continue;
-        work = (*chunks_)[index];
-        fn = fn_;
+      if (!spin_until([&] { return s.ticket.load(std::memory_order_acquire) != seen; }, kWorkerSpin)) {
+        std::unique_lock<std::mutex> g(s.m);
+        s.sleeping.store(true);
+        s.cv.wait(g, [&] { return s.ticket.load() != seen; });
+        s.sleeping.store(false);
       }
-      (*fn)(work.first, work.second);
-      std::lock_guard<std::mutex> g(m_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      seen = s.ticket.load();
+      (*s.fn)(s.begin, s.end);
+      if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
+        std::lock_guard<std::mutex> g(done_m_);
+        done_cv_.notify_one();
+      }
     }
   }
 
-  std::vector<std::thread> threads_;
+  std::vector<Slot> slots_;
   std::mutex busy_;  // one job at a time
-  std::mutex m_;
-  std::condition_variable cv_;
+  std::atomic<size_t> pending_{0};
+  std::atomic<bool> caller_sleeping_{false};
+  std::mutex done_m_;
   std::condition_variable done_cv_;
-  const std::vector<std::pair<size_t, size_t>>* chunks_ = nullptr;
-  const std::function<void(size_t, size_t)>* fn_ = nullptr;
-  size_t pending_ = 0;
-  uint64_t generation_ = 0;
 };
 
 Pool& pool() {

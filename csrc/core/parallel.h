@@ -7,8 +7,12 @@
 
 namespace anekit::core {
 
-/** Work below this many elements runs on the calling thread (hand-off to the pool would cost more). */
-constexpr size_t kParallelMinElems = size_t{1} << 19;
+/**
+ * Work below this many elements runs on the calling thread: with the polled hand-off (parallel.cpp) a chunk
+ * reaches a worker in well under a microsecond, so splitting pays from a few 100 KB up; a [1,768,1,256] fp16
+ * surface (196608 elements) is split in two (bench_dispatch.py, bench_io.py measure it).
+ */
+constexpr size_t kParallelMinElems = size_t{1} << 16;
 
 /**
  * Call fn(begin, end) over [0, n) in up to min(hardware threads, 4) contiguous chunks whose starts are multiples

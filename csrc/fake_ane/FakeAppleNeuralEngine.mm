@@ -31,6 +31,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using anekit::fake_ane::MainSignature;
@@ -174,6 +175,11 @@ uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+bool bytes_contain(NSData *data, const char *needle) {
+    const std::string_view hay(static_cast<const char *>([data bytes]), [data length]);
+    return hay.find(needle) != std::string_view::npos;
 }
 
 NSString *const kModelPathPrefix = @"@model_path/";  // 12 characters (ane-private-api.md §8.1)
@@ -348,9 +354,15 @@ constexpr uint32_t kFakeLockReadOnly = 1;
     NSDictionary *_weights;
     id _optionsPlist;
     NSString *_hex;
+    // Test markers in the MIL text, found once here so that evaluate does no per-call text work: a fake
+    // whose evaluate decodes the MIL would make bench_dispatch measure the fake instead of the backend.
+    BOOL _failLoad;  // "FAKE_ANE_FAIL_LOAD": loadWithQoS: fails
+    BOOL _failEval;  // "FAKE_ANE_FAIL_EVAL": every evaluation fails
 }
 + (id)modelWithMILText:(NSData *)milText weights:(NSDictionary *)weights optionsPlist:(id)optionsPlist;
 - (NSData *)milText;
+- (BOOL)fakeFailsLoad;
+- (BOOL)fakeFailsEvaluate;
 - (NSDictionary *)weights;
 - (NSString *)hexStringIdentifier;
 @end
@@ -393,6 +405,8 @@ constexpr uint32_t kFakeLockReadOnly = 1;
     d->_milText = [milText copy];
     d->_weights = [weights copy];
     d->_optionsPlist = [optionsPlist retain];
+    d->_failLoad = bytes_contain(milText, "FAKE_ANE_FAIL_LOAD");
+    d->_failEval = bytes_contain(milText, "FAKE_ANE_FAIL_EVAL");
     // The identifier hashes the MIL and the weights, so changing only a weight changes the directory,
     // as on the real framework (§8.3, linux-objc-toolchain.md §6.2).
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -420,6 +434,8 @@ constexpr uint32_t kFakeLockReadOnly = 1;
     [super dealloc];
 }
 - (NSData *)milText { return _milText; }
+- (BOOL)fakeFailsLoad { return _failLoad; }
+- (BOOL)fakeFailsEvaluate { return _failEval; }
 - (NSDictionary *)weights { return _weights; }
 - (NSString *)hexStringIdentifier { return _hex; }
 @end
@@ -744,9 +760,7 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     if (_state->load() < kStateCompiled) {
         return fail(error, kNotCompiled, @"FakeANE: loadWithQoS: called before a successful compile");
     }
-    NSString *text = [[[NSString alloc] initWithData:[_descriptor milText] encoding:NSUTF8StringEncoding]
-        autorelease];
-    if (fault_active("load") || [text rangeOfString:@"FAKE_ANE_FAIL_LOAD"].location != NSNotFound) {
+    if (fault_active("load") || [_descriptor fakeFailsLoad]) {
         return fail(error, kNotCompiled, @"FakeANE: injected load failure");
     }
     if (_program == nil) {
@@ -878,7 +892,7 @@ BOOL collect_side(NSArray *objects, NSArray *indices, const std::vector<TensorSp
                                                    side, (unsigned long)i, index]);
         }
     }
-    Class wrapperClass = NSClassFromString(@"_ANEIOSurfaceObject");
+    static Class wrapperClass = NSClassFromString(@"_ANEIOSurfaceObject");
     for (NSUInteger i = 0; i < [objects count]; ++i) {
         id wrapper = [objects objectAtIndex:i];
         if (![wrapper isKindOfClass:wrapperClass]) {
@@ -968,13 +982,12 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     if ([model state] != kStateLoaded) {
         return fail(error, kNotLoaded, @"FakeANE: evaluate called on a model that is not loaded");
     }
-    Class requestClass = NSClassFromString(@"_ANERequest");
+    // Looked up by name: a test build of the fake omits the class (FAKE_ANE_OMIT_REQUEST_CLASS).
+    static Class requestClass = NSClassFromString(@"_ANERequest");
     if (requestClass == Nil || ![request isKindOfClass:requestClass]) {
         return fail(error, kBadRequest, @"FakeANE: evaluate needs an _ANERequest");
     }
-    NSString *text = [[[NSString alloc] initWithData:[[model fakeDescriptor] milText]
-                                            encoding:NSUTF8StringEncoding] autorelease];
-    if (fault_active("evaluate") || [text rangeOfString:@"FAKE_ANE_FAIL_EVAL"].location != NSNotFound) {
+    if (fault_active("evaluate") || [[model fakeDescriptor] fakeFailsEvaluate]) {
         return fail(error, kInferenceError,
                     @"ANEProgramProcessRequestDirect() Failed with status=0x16 : statusType=0x9: Program "
                     @"Inference error (fake: injected)");

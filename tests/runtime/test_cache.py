@@ -148,3 +148,34 @@ def test_closed_kernel_lease_refuses_to_run() -> None:
     k.close()
     with pytest.raises(RuntimeError, match="closed"):
         lease.evaluate([], [], path="standard", qos=21)
+
+
+def test_closed_kernels_surfaces_are_reused_only_when_nobody_holds_them() -> None:
+    p = program()
+    x = np.random.default_rng(1).standard_normal((1, 4, 1, 8))
+    k1 = anekit.compile(p, backend="reference")
+    want = k1(x=x)["relu_0"]
+    surfaces = {id(k1.inputs["x"]), id(k1.outputs["relu_0"])}
+    k1.close()
+    assert k1.inputs == {} and k1.outputs == {}  # close() frees everything the kernel held
+    with anekit.compile(p, backend="reference") as k2:
+        assert {id(k2.inputs["x"]), id(k2.outputs["relu_0"])} == surfaces  # reused, not recreated
+        np.testing.assert_array_equal(k2(x=x)["relu_0"], want)
+        kept = k2.outputs["relu_0"]  # the caller keeps a surface past close()
+    with anekit.compile(p, backend="reference") as k3:
+        assert k3.outputs["relu_0"] is not kept
+        k3(x=np.zeros((1, 4, 1, 8)))
+    np.testing.assert_array_equal(kept.read(), want)  # its data was not touched by the next kernel
+
+
+def test_open_kernels_never_share_surfaces_and_eviction_drops_spares() -> None:
+    p = program()
+    a, b = anekit.compile(p, backend="reference"), anekit.compile(p, backend="reference")
+    assert a.inputs["x"] is not b.inputs["x"]
+    entry = a._exe._entry
+    a.close()
+    assert len(entry.spare) == 1  # kept for the next kernel of this model
+    anekit.runtime.cache.default_cache().clear()
+    assert entry.evicted and entry.spare == []
+    b.close()
+    assert entry.spare == []  # an evicted model keeps nothing for later

@@ -52,7 +52,7 @@ def _snapshot(program: Program, keep: list[Any] | None = None) -> tuple[Any, ...
     collects the arrays themselves so that the memo can hold them and no id is ever reused while memoised.
     """
     items: list[Any] = [program.version, program.weight_source, *program.attributes.items()]
-    add, extend = items.append, items.extend
+    extend = items.extend
     for fname, fn in program.functions.items():
         extend((fname, fn, fn.name, fn.opset, *fn.attributes.items()))
         for name, var in fn.inputs.items():
@@ -62,12 +62,12 @@ def _snapshot(program: Program, keep: list[Any] | None = None) -> tuple[Any, ...
             for out in op.outputs:
                 extend((out, out.name, out.type))
             for key, value in op.attrs.items():
-                extend((key, value))
-                if getattr(value, "is_loaded", False):
-                    data = value.data
-                    add(id(data))
-                    if keep is not None:
-                        keep.append(data)
+                # A Value's in-memory array, or None while its blob is unread (the slot itself, not the
+                # ``data`` property, which would read the blob).
+                data = getattr(value, "_data", None)
+                extend((key, value, id(data)))
+                if keep is not None and data is not None:
+                    keep.append(data)
         for var in fn.outputs:
             extend((var, var.name))
     return tuple(items)
@@ -129,12 +129,17 @@ def forget(program: Program) -> None:
 
 def program_key(program: Program, backend: str, function: str, options: Mapping[str, Any]) -> CacheKey:
     """The cache key: program digest, backend, function, and the options that change what is compiled."""
-    opts = tuple(sorted((k, repr(v)) for k, v in options.items() if k not in _RUN_ONLY_OPTIONS))
+    opts = tuple(sorted([(k, repr(v)) for k, v in options.items() if k not in _RUN_ONLY_OPTIONS]))
     return (program_digest(program), backend, function, opts)
 
 
+#: Sets of I/O surfaces of closed kernels kept per cached model for the next kernel (two cover the common
+#: "compile, call, close" loop and a kernel overlapping its successor; more would only hold memory).
+_SPARE_SURFACE_SETS = 2
+
+
 class _Entry:
-    __slots__ = ("evicted", "executable", "key", "leases", "lock")
+    __slots__ = ("evicted", "executable", "key", "leases", "lock", "spare")
 
     def __init__(self, key: CacheKey | None, executable: Executable) -> None:
         self.key = key
@@ -143,6 +148,7 @@ class _Entry:
         self.evicted = key is None
         # Kernels sharing one loaded model are serialised on it, as the bindings do per model (architecture §3.1).
         self.lock = threading.Lock()
+        self.spare: list[tuple[dict[str, Any], dict[str, Any]]] = []
 
 
 class CachedExecutable:
@@ -170,6 +176,19 @@ class CachedExecutable:
         entry = self._live()
         with entry.lock:
             return entry.executable.evaluate_arrays(inputs)
+
+    def take_surfaces(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """I/O surfaces (inputs, outputs) a closed kernel of this model gave back, or None."""
+        entry = self._live()
+        with self._cache._lock:
+            return entry.spare.pop() if entry.spare else None
+
+    def give_surfaces(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        """Keep a closing kernel's surfaces (which nothing else references) for the next kernel of this model."""
+        entry = self._live()
+        with self._cache._lock:
+            if not entry.evicted and len(entry.spare) < _SPARE_SURFACE_SETS:
+                entry.spare.append((inputs, outputs))
 
     def close(self) -> None:
         entry, self._entry = self._entry, None
@@ -261,6 +280,7 @@ class ProgramCache:
 
     def _evict(self, entry: _Entry) -> None:
         entry.evicted = True
+        entry.spare.clear()
         self.stats.evictions += 1
         if entry.leases == 0:
             entry.executable.close()

@@ -8,6 +8,7 @@ float32 arrays (``dtype=`` to change). ``kernel.inputs[name]`` / ``kernel.output
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -50,7 +51,8 @@ class Kernel:
     ) -> None:
         # surface_factory(shape, dtype) makes the I/O surfaces; the recycling pool passes one that makes
         # shared-memory surfaces with the Surface API, so pool-backed kernels keep this exact class and API.
-        make = _core.Surface if surface_factory is None else surface_factory
+        self.inputs: dict[str, Any]
+        self.outputs: dict[str, Any]
         self._exe: Executable | None = executable
         self.backend = backend
         self.name = name
@@ -59,14 +61,21 @@ class Kernel:
         self.qos = _check_qos(qos)
         self._in_specs: list[IOSpec] = list(executable.inputs)
         self._out_specs: list[IOSpec] = list(executable.outputs)
-        self.inputs: dict[str, Any] = {
-            s.name: make(_surface_shape(s), s.surface_dtype) for s in self._in_specs if s.surface_dtype
-        }
-        self.outputs: dict[str, Any] = {
-            s.name: make(_surface_shape(s), s.surface_dtype) for s in self._out_specs if s.surface_dtype
-        }
+        # Surfaces of an earlier, closed kernel of the same cached model are reused when nothing else holds
+        # them (see close()): creating an IOSurface costs more than the rest of a cache hit together, and
+        # reusing the same surfaces lets the backend reuse its request object too.
+        spare = executable.take_surfaces() if surface_factory is None and hasattr(executable, "take_surfaces") else None
+        if spare is not None:
+            self.inputs, self.outputs = spare
+        else:
+            make = _core.Surface if surface_factory is None else surface_factory
+            self.inputs = {s.name: make(_surface_shape(s), s.surface_dtype) for s in self._in_specs if s.surface_dtype}
+            self.outputs = {
+                s.name: make(_surface_shape(s), s.surface_dtype) for s in self._out_specs if s.surface_dtype
+            }
         self._surface_io = len(self.inputs) == len(self._in_specs) and len(self.outputs) == len(self._out_specs)
         self._in_names = [s.name for s in self._in_specs]
+        self._in_name_set = frozenset(self._in_names)
         self._in_list = [self.inputs.get(s.name) for s in self._in_specs]
         self._out_list = [self.outputs.get(s.name) for s in self._out_specs]
         self._lock = threading.Lock()
@@ -125,29 +134,31 @@ class Kernel:
             ValueError: missing or unexpected input names, or an input of the wrong shape.
             TypeError: a non-numeric input.
         """
-        given = dict(inputs or {})
-        overlap = sorted(set(given) & set(kw_inputs))
-        if overlap:
-            raise ValueError(f"input(s) {overlap} given both positionally and as keywords")
-        given.update(kw_inputs)
-        expected = self._in_names
-        missing = [n for n in expected if n not in given]
-        extra = sorted(set(given) - set(expected)) if len(given) != len(expected) or missing else []
-        if missing or extra:
-            raise ValueError(
-                f"kernel {self.name!r} takes inputs {expected}; missing {missing}, unexpected {extra}"
-                if extra
-                else f"kernel {self.name!r} takes inputs {expected}; missing {missing}"
-            )
-        out_dtype = np.dtype(dtype)
-        if out_dtype.kind != "f" or out_dtype.itemsize not in (2, 4, 8):
-            raise TypeError(f"dtype must be float16, float32 or float64, got {out_dtype}")
+        if inputs is None:
+            given = kw_inputs
+        else:
+            given = dict(inputs)
+            overlap = sorted(set(given) & set(kw_inputs))
+            if overlap:
+                raise ValueError(f"input(s) {overlap} given both positionally and as keywords")
+            given.update(kw_inputs)
+        if given.keys() != self._in_name_set:
+            self._raise_bad_names(given)
+        out_dtype = _FLOAT32 if dtype is np.float32 else _output_dtype(dtype)
         if not self._surface_io:
             return self._call_arrays(given, out_dtype)
         for name, surface in self.inputs.items():
             surface.write(given[name])
         self.run()
         return {name: surface.read(dtype=out_dtype) for name, surface in self.outputs.items()}
+
+    def _raise_bad_names(self, given: Mapping[str, Any]) -> None:
+        expected = self._in_names
+        missing = [n for n in expected if n not in given]
+        extra = sorted(set(given) - set(expected))
+        if extra:
+            raise ValueError(f"kernel {self.name!r} takes inputs {expected}; missing {missing}, unexpected {extra}")
+        raise ValueError(f"kernel {self.name!r} takes inputs {expected}; missing {missing}")
 
     def _call_arrays(self, given: Mapping[str, Any], out_dtype: np.dtype) -> dict[str, np.ndarray]:
         exe = self._live()
@@ -164,11 +175,22 @@ class Kernel:
         return self._exe is None
 
     def close(self) -> None:
-        """Unload the program and free everything it holds (idempotent)."""
+        """Unload the program and free everything it holds (idempotent).
+
+        :attr:`inputs` and :attr:`outputs` are emptied: a surface the caller still references stays valid and
+        keeps its data; the others are freed, or reused by the next kernel of the same cached program.
+        """
         exe, self._exe = self._exe, None
-        if exe is not None:
-            with self._lock:
-                exe.close()
+        if exe is None:
+            return
+        with self._lock:
+            inputs, outputs = self.inputs, self.outputs
+            self.inputs, self.outputs = {}, {}
+            self._in_list, self._out_list = [], []
+            give = getattr(exe, "give_surfaces", None)
+            if give is not None and _only_held_here(inputs) and _only_held_here(outputs):
+                give(inputs, outputs)
+            exe.close()
 
     def __enter__(self) -> Kernel:
         return self
@@ -209,11 +231,32 @@ class Kernel:
         return path
 
 
+_FLOAT32 = np.dtype(np.float32)
+
+
+def _output_dtype(dtype: Any) -> np.dtype:
+    out = np.dtype(dtype)
+    if out.kind != "f" or out.itemsize not in (2, 4, 8):
+        raise TypeError(f"dtype must be float16, float32 or float64, got {out}")
+    return out
+
+
 def _check_qos(qos: int) -> int:
     # QoS is a 6-bit Darwin QoS class value; every value 0..63 was measured to work (ane-private-api.md §5).
     if isinstance(qos, bool) or not isinstance(qos, int) or not 0 <= qos <= 63:
         raise ValueError(f"qos must be an int in 0..63 (21 = default), got {qos!r}")
     return qos
+
+
+def _only_held_here(surfaces: dict[str, Any]) -> bool:
+    """Whether nothing but ``surfaces`` references its values (CPython reference counts).
+
+    Compared against a probe object held the same way, so the count's fixed part (the dict, the call's
+    argument) is measured rather than assumed.
+    """
+    probe = {"": object()}
+    baseline = sys.getrefcount(probe[""])
+    return all(sys.getrefcount(surfaces[name]) == baseline for name in surfaces)
 
 
 def _surface_shape(spec: IOSpec) -> tuple[int, ...]:
