@@ -13,6 +13,7 @@ def test_defaults() -> None:
     assert cfg.backend is None
     assert cfg.ane_framework == config.DEFAULT_FRAMEWORK_PATH
     assert not cfg.assert_no_compile
+    assert not cfg.pool_spread
 
 
 def test_environment_is_parsed() -> None:
@@ -24,12 +25,15 @@ def test_environment_is_parsed() -> None:
             "ANEKIT_SIMULATE_COMPILE_FAILURE": "silent",
             "ANEKIT_ASSERT_NO_COMPILE": "1",
             "ANEKIT_ANE_FRAMEWORK": "/tmp/fake.so",
+            "ANEKIT_POOL_SPREAD": "1",
         }
     )
     assert (cfg.backend, cfg.compile_limit, cfg.simulate_compile_limit) == ("reference", 50, 3)
     assert cfg.simulate_compile_failure == "silent"
     assert cfg.assert_no_compile
     assert cfg.ane_framework == "/tmp/fake.so"
+    assert cfg.pool_spread is True
+    assert config.from_env({"ANEKIT_POOL_SPREAD": "off"}).pool_spread is False
 
 
 @pytest.mark.parametrize(
@@ -39,6 +43,7 @@ def test_environment_is_parsed() -> None:
         ({"ANEKIT_BACKEND": "gpu"}, "backend must be one of"),
         ({"ANEKIT_SIMULATE_COMPILE_FAILURE": "maybe"}, "simulate_compile_failure"),
         ({"ANEKIT_ASSERT_NO_COMPILE": "perhaps"}, "ANEKIT_ASSERT_NO_COMPILE"),
+        ({"ANEKIT_POOL_SPREAD": "2"}, "ANEKIT_POOL_SPREAD must be 0/1/true/false"),
     ],
 )
 def test_bad_environment_values_are_named(env: dict[str, str], match: str) -> None:
@@ -56,4 +61,8 @@ def test_override_is_scoped_and_validated() -> None:
         pass
     with pytest.raises(ValueError, match="compile_limit must be a positive int"), config.override(compile_limit=0):
         pass
+    with pytest.raises(ValueError, match="pool_spread must be a bool, got 'yes'"), config.override(pool_spread="yes"):
+        pass
+    with config.override(pool_spread=True):
+        assert config.get().pool_spread
     assert config.get() == before

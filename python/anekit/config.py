@@ -15,6 +15,7 @@ Variables:
 ``ANEKIT_SIMULATE_COMPILE_LATENCY_MS`` reference backend: sleep this long in every compile (benchmarks)
 ``ANEKIT_BUDGET_POLICY``           ``raise``, ``warn`` or ``recycle``: what a compile past the limit does
 ``ANEKIT_COMPILE_SAFETY_MARGIN``   compiles kept in reserve below the limit (default 0)
+``ANEKIT_POOL_SPREAD``             ``1``: the recycling pool may spread kernels in use over several workers
 ``ANEKIT_CACHE_SIZE``              loaded programs kept by the in-process content cache (default 256)
 ``ANEKIT_ANE_FRAMEWORK``           framework binary to dlopen (default: the system's private framework)
 ``ANEKIT_ASSERT_NO_COMPILE``       ``1``: any real compile raises (proves a loop runs from cache)
@@ -57,6 +58,7 @@ class Config:
     simulate_compile_latency_ms: float = 0.0
     budget_policy: str = "raise"
     compile_safety_margin: int = 0
+    pool_spread: bool = False
     cache_size: int = 256
     ane_framework: str = DEFAULT_FRAMEWORK_PATH
     assert_no_compile: bool = False
@@ -89,6 +91,8 @@ class Config:
                 f"compile_safety_margin must be an int in [0, compile_limit={self.compile_limit}), "
                 f"got {self.compile_safety_margin!r}"
             )
+        if not isinstance(self.pool_spread, bool):
+            raise ValueError(f"pool_spread must be a bool, got {self.pool_spread!r}")
         if not isinstance(self.cache_size, int) or self.cache_size < 0:
             raise ValueError(f"cache_size must be a non-negative int, got {self.cache_size!r}")
         if not isinstance(self.debug, int) or self.debug < 0:
@@ -136,6 +140,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         simulate_compile_latency_ms=_env_float(env, "ANEKIT_SIMULATE_COMPILE_LATENCY_MS", 0.0),
         budget_policy=env.get("ANEKIT_BUDGET_POLICY") or "raise",
         compile_safety_margin=_env_int(env, "ANEKIT_COMPILE_SAFETY_MARGIN", 0) or 0,
+        pool_spread=_env_bool(env, "ANEKIT_POOL_SPREAD"),
         cache_size=_env_int(env, "ANEKIT_CACHE_SIZE", defaults.cache_size) or 0,
         ane_framework=env.get("ANEKIT_ANE_FRAMEWORK") or DEFAULT_FRAMEWORK_PATH,
         assert_no_compile=_env_bool(env, "ANEKIT_ASSERT_NO_COMPILE"),

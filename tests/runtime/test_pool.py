@@ -1,5 +1,6 @@
 """The recycling worker pool: Kernel API through shared memory, recycling with prewarming, handles that
-survive it, worker death (kill -9) and silent-failure recovery, limits, the recycle policy, and no leaks."""
+survive it, worker death (kill -9) and silent-failure recovery, the working set (refused by default past one
+worker's budget, spread over workers on request), the recycle policy, and no leaks."""
 
 from __future__ import annotations
 
@@ -70,6 +71,13 @@ def segment_exists(name: str) -> bool:
 @pytest.fixture
 def pool() -> Iterator[WorkerPool]:
     p = WorkerPool(per_worker=4)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def spread_pool() -> Iterator[WorkerPool]:
+    p = WorkerPool(per_worker=4, spread=True)
     yield p
     p.close()
 
@@ -192,20 +200,129 @@ def test_genuine_errors_are_raised_not_retried(pool: WorkerPool) -> None:
     assert pool.stats.worker_deaths == 0
 
 
-def test_working_set_too_large_names_the_numbers() -> None:
+def _state(pool: WorkerPool) -> tuple[object, ...]:
+    """Everything a refused compile must leave as it was: handles, records, compiles spent, workers, segments."""
+    refs = {rid: rec.refs for rid, rec in pool._records.items()}
+    spent = {w.pid: w.used for w in pool._workers.values()}
+    return refs, pool.stats.compiles, budget.used(), spent, pool.working_set(), _shm_names()
+
+
+def test_default_refuses_a_working_set_past_one_workers_budget_before_compiling() -> None:
+    budget.set_limit(5)
+    budget.set_safety_margin(1)
+    try:
+        with budget.simulate(5), WorkerPool() as pool:  # per_worker = limit 5 - margin 1 = 4
+            assert (pool.per_worker, pool.spread) == (4, False)
+            progs = [fresh() for _ in range(4)]
+            kernels = [pool.compile(p, backend="reference") for p in progs]
+            assert pool.working_set() == 4
+            before = _state(pool)
+            message = (
+                r"compiling 'main' would make 5 kernels in use \(4 open kernels .* plus this new one\).*"
+                r"per_worker=4 programs \(compile limit 5 - safety margin 1\); nothing was compiled\. "
+                r"Close kernels .* weights as inputs .*ane-private-api\.md §20\.2.*max_workers=4 .*"
+                r"WorkerPool\(spread=True\) or ANEKIT_POOL_SPREAD=1"
+            )
+            with pytest.raises(WorkingSetTooLarge, match=message):
+                pool.compile(fresh(), backend="reference")
+            assert _state(pool) == before
+            for k, p in zip(kernels, progs, strict=True):
+                check(k, p)
+            kernels.pop().close()  # back under the limit: the next compile works
+            progs.pop()
+            assert pool.working_set() == 3
+            prog = fresh()
+            with pool.compile(prog, backend="reference") as k:
+                check(k, prog)
+                assert pool.working_set() == 4
+            for k, p in zip(kernels, progs, strict=True):
+                check(k, p)
+                k.close()
+            assert pool.working_set() == 0
+    finally:
+        budget.set_safety_margin(None)
+        budget.set_limit(None)
+
+
+def test_kernels_not_run_for_a_generation_leave_the_working_set(pool: WorkerPool) -> None:
+    idle_progs = [fresh() for _ in range(3)]
+    idle = [pool.compile(p, backend="reference") for p in idle_progs]
+    assert pool.working_set() == 3
+    churn = 0
+    while pool.working_set() > 0:  # compile-and-close until two generations have passed without running them
+        churn += 1
+        assert churn <= 3 * pool.per_worker, "generations did not advance"
+        with pool.compile(fresh(), backend="reference") as k:
+            assert pool.working_set() in (4, 1)  # the new kernel counts; the idle three until they age out
+            k(x=X)
+    progs = [fresh() for _ in range(4)]
+    kernels = [pool.compile(p, backend="reference") for p in progs]  # seven open handles, four in use
+    with pytest.raises(WorkingSetTooLarge, match=r"would make 5 kernels in use \(4 open kernels"):
+        pool.compile(fresh(), backend="reference")
+    for k, p in zip(idle, idle_progs, strict=True):
+        check(k, p)  # still valid (runs are never refused), and in use again
+    assert pool.working_set() == 7
+    for k in kernels + idle:
+        k.close()
+
+
+def test_default_stops_old_workers_rather_than_refusing_a_fitting_working_set() -> None:
+    """With max_workers=2 no draining worker can stay: a long-lived kernel moves along (recompiled)."""
     with WorkerPool(per_worker=3, max_workers=2) as pool:
-        kernels: list[anekit.Kernel] = []
+        keep = fresh()
+        held = pool.compile(keep, backend="reference")
+        for _ in range(10):
+            prog = fresh()
+            with pool.compile(prog, backend="reference") as k:
+                check(k, prog)
+            check(held, keep)
+        assert pool.stats.recycles >= 3
+        assert pool.stats.recompiles >= 1  # the held kernel's old worker was stopped while it was in use
+        assert len(pool.worker_pids()) <= 2
+        held.close()
+
+
+def test_spread_runs_twice_one_workers_budget_and_raises_only_past_max_workers() -> None:
+    with WorkerPool(per_worker=3, max_workers=3, spread=True) as pool:
+        kernels: list[tuple[anekit.Kernel, mil.Program]] = []
 
         def keep_compiling() -> None:
-            for _ in range(7):
+            for _ in range(4 * pool.per_worker):
                 prog = fresh()
-                kernels.append(pool.compile(prog, backend="reference"))
-                check(kernels[-1], prog)
+                kernels.append((pool.compile(prog, backend="reference"), prog))
+                for k, p in reversed(kernels):  # every kernel in use stays right
+                    check(k, p)
 
-        with pytest.raises(WorkingSetTooLarge, match=r"the 5 kernels in use .*each may compile 3 .*max_workers is 2"):
+        with pytest.raises(WorkingSetTooLarge, match=r"kernels in use .*each may compile 3 .*max_workers is 3"):
             keep_compiling()
-        for k in kernels:
+        assert 2 * pool.per_worker <= len(kernels) <= pool.max_workers * pool.per_worker
+        assert len(pool.worker_pids()) == pool.max_workers
+        for k, p in kernels:
+            check(k, p)
             k.close()
+
+
+def test_spread_is_read_from_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not WorkerPool().spread
+    with config.override(pool_spread=True):
+        assert WorkerPool().spread
+        assert not WorkerPool(spread=False).spread
+        close_default_pool()
+        try:
+            from anekit.runtime.pool import default_pool
+
+            assert default_pool().spread
+        finally:
+            close_default_pool()
+    monkeypatch.setenv("ANEKIT_POOL_SPREAD", "1")
+    try:
+        config.reload_from_env()
+        assert WorkerPool().spread
+    finally:
+        monkeypatch.delenv("ANEKIT_POOL_SPREAD")
+        config.reload_from_env()
+    with pytest.raises(ValueError, match="spread must be a bool or None"):
+        WorkerPool(spread=1)  # type: ignore[arg-type]
 
 
 def _shm_names() -> set[str]:
@@ -215,7 +332,7 @@ def _shm_names() -> set[str]:
 
 def test_nothing_leaks_after_close() -> None:
     before = _shm_names()  # other pools of this process (e.g. the default one) may hold segments
-    pool = WorkerPool(per_worker=3)
+    pool = WorkerPool(per_worker=3, spread=True)  # seven kernels in use: spread over three workers
     kernels = [pool.compile(fresh(), backend="reference") for _ in range(7)]  # left open on purpose
     names = [s.name for k in kernels for s in (*k.inputs.values(), *k.outputs.values())]
     pids = pool.worker_pids()
@@ -317,7 +434,8 @@ def test_kernels_with_non_float_io_run_through_the_pool(pool: WorkerPool) -> Non
     np.testing.assert_array_equal(y, np.arange(32, dtype=np.float32).reshape(1, 4, 1, 8))
 
 
-def test_threads_share_a_pool_safely(pool: WorkerPool) -> None:
+def test_threads_share_a_pool_safely(spread_pool: WorkerPool) -> None:
+    pool = spread_pool
     progs = [fresh() for _ in range(6)]
     kernels = [pool.compile(p, backend="reference") for p in progs]  # spans a recycle at 4 per worker
     errors: list[BaseException] = []

@@ -21,10 +21,23 @@ pickled. How the budget is made invisible:
   compile failure (ane-private-api.md §11.4): the worker is retired, the per-worker budget lowered to what was
   observed, and the compile retried on a fresh worker. A compile error on a worker that has compiled before is
   checked with a known-answer canary to tell an exhausted worker from a genuinely invalid program.
-* **Limits.** At most ``max_workers`` processes live at once. When a new one is needed, draining workers whose
-  remaining kernels were not run in the current or the previous generation are stopped (those kernels
-  recompile if used again); if every draining worker still holds kernels in use, the working set does not fit
-  and :class:`WorkingSetTooLarge` names the numbers (rather than thrashing, recompiling it over and over).
+* **The working set.** A *generation* is one active worker's time (it starts at each switch). The kernels
+  *in use* are the open handles (a record with ``refs > 0``) whose kernel was compiled or run in the current or
+  the previous generation (``used_gen >= gen - 1``); :meth:`WorkerPool.working_set` counts them. Open kernels
+  not run for longer do not count: they stay valid and are recompiled if run again (and then count again).
+* **A working set larger than one worker's budget** (the default, ``spread=False``): a compile that would make
+  the kernels in use exceed ``per_worker`` raises :class:`WorkingSetTooLarge` *before* compiling, naming the
+  numbers and what to do; nothing is changed (handles, records, budgets). Cache hits and runs are never refused.
+  Since the working set fits in one worker, old workers can always be stopped to make room: when a switch needs
+  a process and ``max_workers`` are alive, draining workers holding no kernel in use go first, then the one
+  holding the fewest (its kernels in use are recompiled on the active worker when next run).
+* **Spreading** (opt-in: ``WorkerPool(spread=True)``, ``pool_spread`` / ``ANEKIT_POOL_SPREAD=1`` for the
+  default pool): no per-compile check; kernels in use stay on the draining workers holding them, so the working
+  set may span up to ``max_workers`` processes. When a new one is needed, draining workers whose kernels are
+  not in use are stopped (those kernels recompile if used again); if every draining worker still holds kernels
+  in use, the one holding the fewest is stopped as above while the working set fits in one worker's budget, and
+  past that :class:`WorkingSetTooLarge` names the numbers (rather than thrashing, recompiling them over and
+  over).
 
 Calls into the pool are serialised (one lock); the background prewarm runs concurrently with them.
 """
@@ -86,6 +99,9 @@ class WorkerPool(Scheduler):
         keep_unused: closed kernels kept compiled (per content key) for a later identical compile.
         worker_context: ``(module, name, kwargs)`` of a context manager every worker enters for its whole life,
             e.g. ``("anekit.testing", "fake_ane", {"compile_budget": 119})`` to run workers on the fake framework.
+        spread: let the kernels in use spread over up to ``max_workers`` workers instead of refusing a compile
+            that would make them exceed one worker's budget (module docstring; default: the configuration's
+            ``pool_spread``, ``ANEKIT_POOL_SPREAD``, which is off).
 
     Raises:
         ValueError: an invalid argument.
@@ -102,9 +118,11 @@ class WorkerPool(Scheduler):
         check_compiles: bool = True,
         keep_unused: int = 256,
         worker_context: tuple[str, str, dict[str, Any]] | None = None,
+        spread: bool | None = None,
     ) -> None:
         from .. import budget
 
+        explicit = per_worker is not None
         if per_worker is None:
             per_worker = budget.limit() - budget.safety_margin()
         _check_int("per_worker", per_worker, 1)
@@ -122,6 +140,10 @@ class WorkerPool(Scheduler):
             and isinstance(worker_context[2], dict)
         ):
             raise ValueError(f"WorkerPool: worker_context must be (module, name, kwargs), got {worker_context!r}")
+        if spread is None:
+            spread = config.get().pool_spread
+        if not isinstance(spread, bool):
+            raise ValueError(f"WorkerPool: spread must be a bool or None, got {spread!r}")
         super().__init__(
             per_worker=per_worker,
             prewarm_at=prewarm_at,
@@ -130,6 +152,8 @@ class WorkerPool(Scheduler):
             start_timeout=start_timeout,
             check_compiles=check_compiles,
             worker_context=worker_context,
+            spread=spread,
+            budget_source=(budget.limit(), budget.safety_margin(), explicit),
         )
         self.keep_unused = keep_unused
         self._spares = SegmentStore()
@@ -156,7 +180,9 @@ class WorkerPool(Scheduler):
             TypeError: ``program`` is not a Program.
             CompileError: the program does not compile (checked on a healthy worker).
             UnexpectedCompileError: a real compile while ``ANEKIT_ASSERT_NO_COMPILE`` is on.
-            WorkingSetTooLarge: no worker can be started without stopping kernels in use.
+            WorkingSetTooLarge: without ``spread``, the kernels in use plus this one would exceed ``per_worker``
+                (checked before compiling; nothing changes); with ``spread``, no worker can be started without
+                stopping kernels in use.
             WorkerError: workers failed twice in a row.
         """
         from .. import budget
@@ -173,8 +199,11 @@ class WorkerPool(Scheduler):
             if rec is None:
                 if config.get().assert_no_compile:
                     budget.check_compile(f"function {function!r} in the worker pool", backend=chosen.name)
+                self._admit(function)
                 rec = Record(next(self._ids), key, program, chosen.name, function, opts, self._gen)
                 self._place(rec)
+                # Placing may have switched workers: the kernel belongs to the generation it was compiled in.
+                rec.gen = rec.used_gen = self._gen
                 self._records[rec.rid] = rec
                 if key is not None:
                     self._by_key[key] = rec
@@ -229,6 +258,11 @@ class WorkerPool(Scheduler):
         with self._lock:
             active = self._active
             return active.pid if active is not None and active.alive else None
+
+    def working_set(self) -> int:
+        """Kernels in use now: open handles compiled or run in this or the previous generation (module docstring)."""
+        with self._lock:
+            return self._working_set()
 
     def snapshot(self) -> PoolStats:
         """A copy of the counters, with the current number of live workers."""
@@ -316,10 +350,13 @@ class _Default:
 
 
 def default_pool() -> WorkerPool:
-    """The process's pool used by the ``"recycle"`` policy (created on first use, closed at exit)."""
+    """The process's pool used by the ``"recycle"`` policy (created on first use, closed at exit).
+
+    It is built from the configuration at that moment: ``spread`` is ``pool_spread`` (``ANEKIT_POOL_SPREAD``).
+    """
     with _Default.lock:
         if _Default.pool is None or _Default.pool.closed or _Default.pid != os.getpid():
-            _Default.pool = WorkerPool()
+            _Default.pool = WorkerPool(spread=config.get().pool_spread)
             _Default.pid = os.getpid()
         return _Default.pool
 

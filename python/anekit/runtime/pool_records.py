@@ -26,7 +26,8 @@ class WorkerError(EvaluateError):
 
 
 class WorkingSetTooLarge(AnekitError, RuntimeError):
-    """The kernels in use need more worker processes than ``max_workers`` allows."""
+    """The kernels in use do not fit: in one worker's budget (the default), or with ``spread=True`` in
+    ``max_workers`` worker processes (see :mod:`anekit.runtime.pool`)."""
 
 
 _ERRORS: dict[str, type[Exception]] = {

@@ -1,9 +1,10 @@
 """The pool's scheduling: which worker compiles, when to switch, what to prewarm, what to stop.
 
 See :mod:`anekit.runtime.pool` for the design (active, standby and draining workers; generations; the hot set
-prewarmed in the background; failure handling; the ``max_workers`` limit). :class:`Scheduler` holds the state
-and the decisions; :class:`~anekit.runtime.pool.WorkerPool` adds the public API and the calls. Every method
-here runs with the pool lock held, except :meth:`Scheduler._prewarm_run`, which only touches the standby.
+prewarmed in the background; failure handling; the working set and the ``max_workers`` limit). :class:`Scheduler`
+holds the state and the decisions; :class:`~anekit.runtime.pool.WorkerPool` adds the public API and the calls.
+Every method here runs with the pool lock held, except :meth:`Scheduler._prewarm_run`, which only touches the
+standby.
 """
 
 from __future__ import annotations
@@ -39,8 +40,14 @@ class Scheduler:
         start_timeout: float,
         check_compiles: bool,
         worker_context: tuple[str, str, dict[str, Any]] | None,
+        spread: bool,
+        budget_source: tuple[int, int, bool],
     ) -> None:
         self.per_worker = per_worker
+        self.spread = spread
+        # (compile limit, safety margin, per_worker given explicitly): what per_worker derives from, for messages.
+        self._budget_source = budget_source
+        self._initial_per_worker = per_worker
         self.prewarm_at = min(prewarm_at, per_worker - 1)
         self.max_workers = max_workers
         self.timeout = float(timeout)
@@ -100,6 +107,44 @@ class Scheduler:
             raise error
         raise WorkerError(f"compiling {rec.function!r} failed on two workers in a row; last: {failure}")
 
+    # -- the working set -------------------------------------------------------------------------------------------
+
+    def _in_use(self, rec: Record) -> bool:
+        """Whether ``rec`` is in the working set: an open handle compiled or run in this or the previous generation."""
+        return rec.refs > 0 and rec.used_gen >= self._gen - 1
+
+    def _working_set(self) -> int:
+        return sum(1 for r in self._records.values() if self._in_use(r))
+
+    def _admit(self, function: str) -> None:
+        """Default mode: refuse, before compiling, a kernel that would not fit in one worker with those in use.
+
+        Raises:
+            WorkingSetTooLarge: the kernels in use plus the new one exceed ``per_worker`` (and ``spread`` is off).
+        """
+        if self.spread:
+            return
+        in_use = self._working_set()
+        if in_use + 1 <= self.per_worker:
+            return
+        limit, margin, explicit = self._budget_source
+        if self.per_worker < self._initial_per_worker:
+            source = (f"lowered from {self._initial_per_worker} after a worker failed past {self.per_worker} "
+                      f"compiles; compile limit {limit}, safety margin {margin}")  # fmt: skip
+        elif explicit:
+            source = f"set explicitly; compile limit {limit}, safety margin {margin}"
+        else:
+            source = f"compile limit {limit} - safety margin {margin}"
+        raise WorkingSetTooLarge(
+            f"WorkerPool: compiling {function!r} would make {in_use + 1} kernels in use ({in_use} open kernels "
+            f"compiled or run in this or the previous worker generation, plus this new one), but one worker process "
+            f"may compile only per_worker={self.per_worker} programs ({source}); nothing was compiled. Close kernels "
+            "you no longer need; pass weights as inputs instead of baking them as constants, so one compiled kernel "
+            "serves every weight update (ane-private-api.md §20.2); or opt in to spreading the kernels in use over "
+            f"up to max_workers={self.max_workers} worker processes with WorkerPool(spread=True) or "
+            "ANEKIT_POOL_SPREAD=1"
+        )
+
     def _canary_passes(self, worker: WorkerProcess, backend: str) -> bool:
         try:
             reply = worker.request("canary", backend, timeout=self.timeout)
@@ -147,7 +192,7 @@ class Scheduler:
         old = self._active
         new = self._take_standby()
         while new is None:
-            self._make_room(1)
+            self._make_room(1, evict=True)
             new = self._spawn()
             try:
                 new.wait_ready()
@@ -263,24 +308,34 @@ class Scheduler:
         self._stopping.append(worker)
         self._stopping[:] = [w for w in self._stopping if not w.reap()]
 
-    def _make_room(self, extra: int) -> None:
+    def _make_room(self, extra: int, *, evict: bool = False) -> None:
+        """Stop draining workers until ``extra`` more fit under ``max_workers``.
+
+        Workers holding no kernel in use go first. When the working set fits in one worker's budget (always
+        without ``spread``: :meth:`_admit` sees to it), ``evict`` (a switch that needs a worker) also stops the
+        draining worker holding the fewest kernels in use: they fit in one worker and are recompiled on the active
+        one when next run. Otherwise (``spread``) they stay where they are and :class:`WorkingSetTooLarge` is
+        raised instead.
+        """
         live = [w for w in self._workers.values() if w.alive]
         while len(live) + extra > self.max_workers:
-            cold = [
-                w for w in live
-                if w.state == "draining" and not any(r.refs and r.used_gen >= self._gen - 1 for r in self._only_home(w))
-            ]  # fmt: skip
-            if not cold:
-                in_use = sum(1 for r in self._records.values() if r.refs)
-                raise WorkingSetTooLarge(
-                    f"the {in_use} kernels in use are spread over {len(live)} worker processes (each may compile "
-                    f"{self.per_worker} programs) and max_workers is {self.max_workers}; kernels run together must "
-                    f"fit in {self.max_workers - 1} worker(s) of {self.per_worker} compiles (one slot is the "
-                    "standby): close kernels you no longer need, raise max_workers, or pass weights as inputs "
-                    "(ane-private-api.md §20.2)"
-                )
-            self._retire(cold[0])
-            live.remove(cold[0])
+            draining = [(sum(1 for r in self._only_home(w) if self._in_use(r)), w.wid, w) for w in live
+                        if w.state == "draining"]  # fmt: skip
+            draining.sort(key=lambda t: t[:2])
+            fits = not self.spread or self._working_set() <= self.per_worker
+            if draining and (draining[0][0] == 0 or (evict and fits)):
+                victim = draining[0][2]
+                self._retire(victim)
+                live.remove(victim)
+                continue
+            in_use = sum(1 for r in self._records.values() if r.refs)
+            raise WorkingSetTooLarge(
+                f"the {in_use} kernels in use are spread over {len(live)} worker processes (each may compile "
+                f"{self.per_worker} programs) and max_workers is {self.max_workers}; kernels run together must "
+                f"fit in {self.max_workers - 1} worker(s) of {self.per_worker} compiles (one slot is the "
+                "standby): close kernels you no longer need, raise max_workers, or pass weights as inputs "
+                "(ane-private-api.md §20.2)"
+            )
 
     def _lost(self, worker: WorkerProcess, why: WorkerLost) -> None:
         self.stats.worker_deaths += 1
