@@ -46,18 +46,33 @@ bool spin_until(Pred pred, Clock::duration limit) {
   }
 }
 
-// A caller -> one worker hand-off. The caller writes the chunk, then bumps `ticket`; the worker polls its
-// ticket, and past kWorkerSpin sleeps on `cv` with `sleeping` set. Both sides use sequentially consistent
-// operations on `ticket` and `sleeping` (a Dekker-style pair), so either the worker sees the new ticket before
-// sleeping or the caller sees `sleeping` and notifies under the mutex: no lost wake-up.
+// A caller -> one worker hand-off. The caller writes the chunk, marks it posted, then bumps `ticket`; the
+// worker polls its ticket, and past kWorkerSpin sleeps on `cv` with `sleeping` set. Both sides use sequentially
+// consistent operations on `ticket` and `sleeping` (a Dekker-style pair), so either the worker sees the new
+// ticket before sleeping or the caller sees `sleeping` and notifies under the mutex: no lost wake-up.
+// A posted chunk is run by whoever claims it first (compare-and-swap on `state`): the worker, or the caller once
+// its own chunk is done. So a worker that the OS has not scheduled (a busy machine) costs the caller nothing
+// but the time to run that chunk itself, never a wait for a time slice.
+enum : int { kPosted = 1, kClaimed = 2 };
+
 struct alignas(64) Slot {
   std::atomic<uint64_t> ticket{0};
   std::atomic<bool> sleeping{false};
+  std::atomic<int> state{kClaimed};
   size_t begin = 0;
   size_t end = 0;
   const std::function<void(size_t, size_t)>* fn = nullptr;
   std::mutex m;
   std::condition_variable cv;
+
+  // Runs the posted chunk if nobody has claimed it yet; fields are read only after a successful claim, which
+  // the compare-and-swap orders after the caller's writes.
+  bool claim_and_run() {
+    int expected = kPosted;
+    if (!state.compare_exchange_strong(expected, kClaimed)) return false;
+    (*fn)(begin, end);
+    return true;
+  }
 };
 
 // A fixed set of workers; each job gives some workers one chunk each. The pool lives for the whole process
@@ -82,13 +97,17 @@ class Pool {
       s.begin = chunks[i].first;
       s.end = chunks[i].second;
       s.fn = &fn;
-      s.ticket.fetch_add(1);  // publishes begin/end/fn (seq_cst, so also a release)
+      s.state.store(kPosted);  // publishes begin/end/fn to whoever claims the chunk
+      s.ticket.fetch_add(1);
       if (s.sleeping.load()) {
         std::lock_guard<std::mutex> g(s.m);
         s.cv.notify_one();
       }
     }
     fn(mine.first, mine.second);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      if (slots_[i].claim_and_run()) pending_.fetch_sub(1);  // its worker has not started it: run it here
+    }
     if (!spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; }, kCallerSpin)) {
       std::unique_lock<std::mutex> g(done_m_);
       caller_sleeping_.store(true);
@@ -109,8 +128,8 @@ class Pool {
         s.sleeping.store(false);
       }
       seen = s.ticket.load();
-      (*s.fn)(s.begin, s.end);
-      if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
+      // A late wake-up may find the chunk already run by the caller (or a newer chunk posted): claim decides.
+      if (s.claim_and_run() && pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
         std::lock_guard<std::mutex> g(done_m_);
         done_cv_.notify_one();
       }
