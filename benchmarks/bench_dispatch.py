@@ -6,10 +6,8 @@ whose evaluate only copies the input surface to the output surface. Timed in one
 
 * ``Kernel.run()``: the zero-copy path (Python -> C++ -> request -> framework);
 * ``Kernel.__call__`` with fp32 numpy in and out (conversion into and out of the surfaces included);
-* the floor under both: ``_core.ane.Model.evaluate`` called directly, and a plain ``memmove`` of the
-  surface's bytes (what echo mode itself costs);
-* the memory floor of ``__call__``'s conversions: numpy copies moving the same bytes (786 KB of fp32 and
-  393 KB of fp16, read and written once each), which no conversion into and out of the surfaces can beat.
+* the floor under both: ``_core.ane.Model.evaluate`` called directly, and a plain ``np.copyto`` of the
+  surface's bytes (what echo mode itself costs).
 
 Targets (issue 5): run() host overhead <= 20 us; __call__ <= 60 us. Needs a build with
 ``-Ccmake.define.ANEKIT_BUILD_ANE=ON`` (Linux: clang + GNUstep).
@@ -60,13 +58,6 @@ def main(argv: list[str] | None = None) -> int:
             t_eval = time_call(lambda: model.evaluate(ins, outs, path="standard", qos=21), min_time=min_time)
             # What echo mode itself does per evaluation: copy the input surface's bytes to the output surface.
             t_copy = time_call(lambda: ctypes.memmove(dst_ptr, src_ptr, nbytes), min_time=min_time)
-            f32_buf, f16_src, f16_dst = np.empty_like(x), x.astype(np.float16), np.empty((C, S), np.float16)
-
-            def memory_floor() -> None:
-                np.copyto(f32_buf, x)
-                np.copyto(f16_dst, f16_src)
-
-            t_floor = time_call(memory_floor, min_time=min_time)
         evals = fake.stats()["evals"]
     finally:
         ctx.__exit__(None, None, None)
@@ -75,7 +66,6 @@ def main(argv: list[str] | None = None) -> int:
         "Kernel.__call__ (fp32 in/out)": t_call,
         "executable.evaluate (no Kernel)": t_eval,
         "echo copy alone (memmove)": t_copy,
-        "__call__ memory floor (numpy copies)": t_floor,
     }
     m = machine()
     print(f"machine: {m['cpu']} ({m['cores']} cores), {m['platform']}; fake framework, echo mode, [1,{C},1,{S}] fp16")
@@ -91,10 +81,6 @@ def main(argv: list[str] | None = None) -> int:
         f"host overhead (minus the echo copy): run {run_overhead * 1e6:.1f} us (target <= 20), "
         f"__call__ {call_overhead * 1e6:.1f} us (target <= 60): {'MET' if ok else 'NOT MET'}"
     )
-    print(
-        f"__call__ minus the echo copy and the memory floor of its conversions: "
-        f"{(call_overhead - t_floor['median_s']) * 1e6:.1f} us"
-    )
     print(f"fake evaluations performed: {evals}")
     write_json(
         args.json,
@@ -105,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
             "results": {k: v for k, v in rows.items()},
             "run_overhead_s": run_overhead,
             "call_overhead_s": call_overhead,
-            "call_memory_floor_s": t_floor["median_s"],
             "targets_met": ok,
         },
     )
