@@ -177,3 +177,28 @@ def test_concurrent_writes_release_the_gil() -> None:
     assert not errors
     for i, s in enumerate(surfaces):
         assert np.all(s.read() == i)
+
+
+@pytest.mark.parametrize("dtype", ["fp16", "fp32"])
+@pytest.mark.parametrize("distance", [0, 2, 16, 48, 62, 64, 4094])
+def test_same_dtype_copies_are_exact_at_any_distance_from_the_surface(dtype: str, distance: int) -> None:
+    # Same-dtype write/read is a byte copy; copies whose destination lies 1-63 bytes past a 4 KiB multiple of
+    # the source take a separate vector path (csrc/core/copy.h). Place the numpy side at every such distance,
+    # with an odd element count so the tail after the last 64-byte block is exercised too.
+    shape = (1, 37, 1, 129)
+    s = anekit.Surface(shape, dtype=dtype)
+    np_dtype = np.float16 if dtype == "fp16" else np.float32
+    nbytes = s.nbytes
+    raw = np.zeros(2 * nbytes + 3 * 4096, np.uint8)
+    base = raw.ctypes.data
+    src_off = (s.data_ptr - distance - base) % 4096  # write: surface - source = distance (mod 4096)
+    past_src = -(-(src_off + nbytes) // 4096) * 4096  # a 4 KiB multiple past the source: no overlap
+    dst_off = (s.data_ptr + distance - base) % 4096 + past_src  # read: array - surface = distance
+    src = raw[src_off : src_off + nbytes].view(np_dtype).reshape(shape)
+    dst = raw[dst_off : dst_off + nbytes].view(np_dtype).reshape(shape)
+    src[...] = np.random.default_rng(distance).standard_normal(shape).astype(np_dtype)
+    s.write(src)
+    s.read(out=dst)
+    np.testing.assert_array_equal(dst.view(np.uint8), src.view(np.uint8))
+    assert (s.data_ptr - src.ctypes.data) % 4096 == distance
+    assert (dst.ctypes.data - s.data_ptr) % 4096 == distance

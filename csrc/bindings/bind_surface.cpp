@@ -6,7 +6,9 @@
 #include <cstring>
 #include <memory>
 
+#include "../core/copy.h"
 #include "../core/fp16.h"
+#include "../core/parallel.h"
 #include "../core/surface.h"
 #include "bindings.h"
 #include "convert.h"
@@ -14,6 +16,36 @@
 namespace anekit::bindings {
 
 namespace {
+
+// Converts surface elements [b, e) into `dst` (float16, float32 or float64 items of `item` bytes).
+void read_range(const void* src, bool f16, void* dst, size_t item, size_t b, size_t e) {
+  const size_t m = e - b;
+  if (item == 2) {
+    if (f16) {
+      core::copy_bytes(static_cast<uint16_t*>(dst) + b, static_cast<const uint16_t*>(src) + b, m * 2);
+    } else {
+      core::f32_to_f16(static_cast<const float*>(src) + b, static_cast<uint16_t*>(dst) + b, m);
+    }
+  } else if (item == 4) {
+    if (f16) {
+      core::f16_to_f32(static_cast<const uint16_t*>(src) + b, static_cast<float*>(dst) + b, m);
+    } else {
+      core::copy_bytes(static_cast<float*>(dst) + b, static_cast<const float*>(src) + b, m * 4);
+    }
+  } else {  // float64: widen through float32 in blocks (both steps exact)
+    double* d = static_cast<double*>(dst);
+    float tmp[1024];
+    for (size_t i = b; i < e; i += 1024) {
+      const size_t k = e - i < 1024 ? e - i : 1024;
+      if (f16) {
+        core::f16_to_f32(static_cast<const uint16_t*>(src) + i, tmp, k);
+      } else {
+        std::memcpy(tmp, static_cast<const float*>(src) + i, k * 4);
+      }
+      for (size_t j = 0; j < k; ++j) d[i + j] = tmp[j];
+    }
+  }
+}
 
 using core::Surface;
 using core::SurfaceDType;
@@ -136,29 +168,7 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
     Surface::Lock lock(s, /*read_only=*/true);
     const void* src = lock.data();
     const bool f16 = s.dtype() == SurfaceDType::FP16;
-    if (item == 2) {
-      if (f16) {
-        std::memcpy(dst, src, n * 2);
-      } else {
-        core::f32_to_f16(static_cast<const float*>(src), static_cast<uint16_t*>(dst), n);
-      }
-    } else if (item == 4) {
-      if (f16)
-        core::f16_to_f32(static_cast<const uint16_t*>(src), static_cast<float*>(dst), n);
-      else
-        std::memcpy(dst, src, n * 4);
-    } else {  // float64: widen through float32 in blocks (both steps exact)
-      double* d = static_cast<double*>(dst);
-      float tmp[1024];
-      for (size_t i = 0; i < n; i += 1024) {
-        const size_t m = n - i < 1024 ? n - i : 1024;
-        if (f16)
-          core::f16_to_f32(static_cast<const uint16_t*>(src) + i, tmp, m);
-        else
-          std::memcpy(tmp, static_cast<const float*>(src) + i, m * 4);
-        for (size_t k = 0; k < m; ++k) d[i + k] = tmp[k];
-      }
-    }
+    core::parallel_chunks(n, [&](size_t b, size_t e) { read_range(src, f16, dst, item, b, e); });
   };
   if (n >= kReleaseGilElems) {
     py::gil_scoped_release nogil;

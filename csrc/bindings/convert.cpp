@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "../core/copy.h"
 #include "../core/fp16.h"
 #include "../core/parallel.h"
 
@@ -38,7 +39,7 @@ void convert_to_f16(const void* src, SrcKind kind, uint16_t* dst, size_t n) {
   core::parallel_chunks(n, [&](size_t b, size_t e) {
     switch (kind) {
       case SrcKind::F16:
-        std::memcpy(dst + b, static_cast<const uint16_t*>(src) + b, (e - b) * sizeof(uint16_t));
+        core::copy_bytes(dst + b, static_cast<const uint16_t*>(src) + b, (e - b) * sizeof(uint16_t));
         break;
       case SrcKind::F32:
         core::f32_to_f16(static_cast<const float*>(src) + b, dst + b, e - b);
@@ -57,7 +58,7 @@ void convert_to_f32(const void* src, SrcKind kind, float* dst, size_t n) {
         core::f16_to_f32(static_cast<const uint16_t*>(src) + b, dst + b, e - b);
         break;
       case SrcKind::F32:
-        std::memcpy(dst + b, static_cast<const float*>(src) + b, (e - b) * sizeof(float));
+        core::copy_bytes(dst + b, static_cast<const float*>(src) + b, (e - b) * sizeof(float));
         break;
       case SrcKind::F64: {
         const double* s = static_cast<const double*>(src);
