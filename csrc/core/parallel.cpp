@@ -35,13 +35,19 @@ inline void cpu_relax() {
 #endif
 }
 
-// Polls until pred() or the deadline; checks the clock only every 64 polls (a clock read costs ~20 ns).
+// Polls until pred() or the deadline; checks the clock only every 64 polls (a clock read costs ~20 ns). After
+// the first polls it yields the CPU on every poll, so a poller sharing its core with runnable threads (another
+// process, or the caller itself on a loaded machine) hands the core over instead of burning its time slice.
 template <typename Pred>
 bool spin_until(Pred pred, Clock::duration limit) {
   const Clock::time_point deadline = Clock::now() + limit;
   for (unsigned i = 1;; ++i) {
     if (pred()) return true;
-    cpu_relax();
+    if (i < 256) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
     if (i % 64 == 0 && Clock::now() >= deadline) return pred();
   }
 }
