@@ -143,3 +143,28 @@ def test_kernels_run_concurrently_from_threads(backend: str, make_conv_relu: Cal
     for k in kernels:
         k.close()
     assert not errors, errors[0]
+
+
+def test_threads_sharing_one_kernel_each_get_their_own_result(backend: str, conv_relu: mil.Program) -> None:
+    # A call writes the input surface, evaluates and reads the output surface: without one lock around all
+    # three, a thread could evaluate another thread's input or read another thread's output.
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((64, 32)).astype(np.float32) for _ in range(4)]
+    errors: list[BaseException] = []
+    with anekit.compile(conv_relu, backend=backend) as k:
+        expected = [next(iter(k(x=x).values())) for x in xs]
+        assert not any(np.array_equal(expected[0], e) for e in expected[1:])  # distinguishable results
+
+        def work(i: int) -> None:
+            try:
+                for _ in range(25):
+                    np.testing.assert_array_equal(next(iter(k(x=xs[i]).values())), expected[i])
+            except BaseException as exc:  # collected and re-raised below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]

@@ -108,10 +108,14 @@ class Kernel:
             )
         chosen = self.path if path is None else self._check_path(path)
         with self._lock:
-            t0 = time.perf_counter()
-            hw = exe.evaluate(self._in_list, self._out_list, path=chosen, qos=self.qos)
-            self.last_run_time = time.perf_counter() - t0
-            self.last_hw_time = hw
+            return self._evaluate(exe, chosen)
+
+    def _evaluate(self, exe: Executable, path: str) -> float | None:
+        # The caller holds self._lock.
+        t0 = time.perf_counter()
+        hw = exe.evaluate(self._in_list, self._out_list, path=path, qos=self.qos)
+        self.last_run_time = time.perf_counter() - t0
+        self.last_hw_time = hw
         return hw
 
     def __call__(
@@ -147,10 +151,14 @@ class Kernel:
         out_dtype = _FLOAT32 if dtype is np.float32 else _output_dtype(dtype)
         if not self._surface_io:
             return self._call_arrays(given, out_dtype)
-        for name, surface in self.inputs.items():
-            surface.write(given[name])
-        self.run()
-        return {name: surface.read(dtype=out_dtype) for name, surface in self.outputs.items()}
+        # Write, evaluate and read under one lock: threads sharing a kernel must not run on each other's inputs,
+        # and close() (which hands the surfaces on) must wait until this call is done with them.
+        with self._lock:
+            exe = self._live()
+            for name, surface in self.inputs.items():
+                surface.write(given[name])
+            self._evaluate(exe, self.path)
+            return {name: surface.read(dtype=out_dtype) for name, surface in self.outputs.items()}
 
     def _raise_bad_names(self, given: Mapping[str, Any]) -> None:
         expected = self._in_names
