@@ -9,8 +9,7 @@ import pytest
 from _corpus import DATA
 
 from anekit.errors import MILError
-from anekit.mil import Builder, Program, Value, parse, program, tensor
-from anekit.mil.builder_program import make_program
+from anekit.mil import Builder, Program, Value, parse, tensor
 from anekit.mil.types import StateType, TensorType
 
 pytestmark = pytest.mark.usefixtures("mini_ops")
@@ -155,25 +154,6 @@ def test_built_programs_round_trip(num: str) -> None:
     assert back.to_mil() == built.to_mil()
 
 
-def test_program_decorator_and_output_forms() -> None:
-    @program(inputs={"x": tensor((1, 8, 1, 4), "fp16")}, opset="ios18", build_info=None)
-    def block(mb: Builder, x: object) -> object:
-        return {"out": mb.relu(x=mb.mul(x=x, y=2.0))}
-
-    assert block.main.outputs[0].name == "out"
-    text = block.to_mil()
-    assert 'fp16 mul_0_y_0 = const()[name = string("mul_0_y_0"), val = fp16(0x1p+1)];' in text
-    assert "} -> (out);" in text
-    assert not text.startswith("program(1.3)\n[")
-
-    @program(inputs={"a": tensor((2,), "fp32"), "b": tensor((2,), "fp32")}, opset="ios17")
-    def pair(mb: Builder, a: object, b: object) -> tuple[object, object]:
-        return mb.add(x=a, y=b), a
-
-    assert [v.name for v in pair.main.outputs] == ["add_0", "a"]
-    assert pair.to_mil().startswith("program(1.0)\n[buildInfo = dict<tensor<string, []>, tensor<string, []>>")
-
-
 def test_const_promotion_rules() -> None:
     mb = Builder("ios18")
     x16 = mb.input("x", tensor((4,), "fp16"))
@@ -289,17 +269,6 @@ def test_inline_constexpr_arguments_ios18() -> None:
     ) in text
 
 
-def test_multi_function_program() -> None:
-    one, two = Builder("ios18", name="main"), Builder("ios18", name="second")
-    f1 = one.function(one.relu(x=one.input("x", tensor((2,), "fp16"))))
-    f2 = two.function(two.sigmoid(x=two.input("x", tensor((3,), "fp16"))))
-    prog = make_program([f1, f2], BI_A)
-    text = prog.to_mil()
-    assert text.count("    func ") == 2
-    assert "func second<ios18>(tensor<fp16, [3]> x)" in text
-    assert parse(text).structural_diff(prog) is None
-
-
 def test_output_validation() -> None:
     mb = Builder("ios18")
     x = mb.input("x", tensor((2,), "fp16"))
@@ -376,3 +345,11 @@ def test_constexpr_spelling_follows_the_opset() -> None:
     assert c.type == tensor((8, 8), "uint2")
     with pytest.raises(MILError, match="takes its type"):
         Builder("ios18").const(idx, dtype="uint4")
+
+
+def test_add_op_takes_a_mapping_of_inputs() -> None:
+    mb = Builder("ios18", build_info=None)
+    x = mb.input("x", tensor((2,), "fp16"))
+    assert mb.add_op("relu", {"x": x}, name="r").name == "r"
+    with pytest.raises(MILError, match="inputs must be a dict"):
+        mb.add_op("relu", [("x", x)])  # type: ignore[arg-type]

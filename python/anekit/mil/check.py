@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MILError
+from .infer_memo import InferMemo
 from .ir import Binding, Operation, Var
 from .ops._context import StaticContext
 from .ops._spec import InputSpec, OpSpec, opset_index
@@ -133,23 +134,38 @@ def python_to_array(
     return arr, t
 
 
-def build_context(op: Operation, spec: type[OpSpec] | None, opset: str) -> StaticContext:
-    """The inference context for ``op`` (see module docstring). Omitted inputs are left absent."""
+def build_context(
+    op: Operation, spec: type[OpSpec] | None, opset: str, attr_operands: bool | None = None
+) -> StaticContext:
+    """The inference context for ``op`` (see module docstring). Omitted inputs are left absent.
+
+    ``attr_operands``: :func:`operands_as_attributes` of ``spec`` in ``opset`` when the caller already knows
+    it (``BindPlan.attr_style``).
+    """
     types: dict[str, Any] = {}
     values: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
     for k, b in op.inputs.items():
+        if type(b) is Var:  # the usual binding: binding_type and loaded_data, inlined
+            types[k] = b.type
+            p = b.op
+            if p is not None and p.op_type == "const":
+                val = p.attrs.get("val")
+                if val is not None and val._data is not None:
+                    values[k] = val._data
+            continue
         types[k] = binding_type(b)
         data = loaded_data(b)
         if data is not None and not (isinstance(data, tuple) and all(x is None for x in data)):
             values[k] = data
-    attr_operands = spec is not None and operands_as_attributes(spec, opset)
+    if attr_operands is None:
+        attr_operands = spec is not None and operands_as_attributes(spec, opset)
     for k, v in op.attrs.items():
         if attr_operands:
             types[k] = v.type
         if v.is_loaded:
             attrs[k] = v.data
-    return StaticContext(op.op_type, op.name, opset, types, values, attrs)
+    return StaticContext.wrapping(op.op_type, op.name, opset, types, values, attrs)
 
 
 def operands_as_attributes(spec: type[OpSpec], opset: str) -> bool:
@@ -171,15 +187,22 @@ def requires_const(spec: type[OpSpec], name: str, opset: str) -> bool:
     return s is not None and s.const
 
 
-def check_bindings(op: Operation, spec: type[OpSpec], opset: str) -> list[str]:
+def check_bindings(op: Operation, spec: type[OpSpec], opset: str, plan: BindPlan | None = None) -> list[str]:
     """Binding problems the spec's ``infer`` cannot see: unknown input names and non-const variables bound
-    to const inputs. (Presence, dtype domains, ranks and tuple-ness are checked by the spec itself.)"""
+    to const inputs. (Presence, dtype domains, ranks and tuple-ness are checked by the spec itself.)
+
+    ``plan`` (optional): ``BindPlan(spec, opset)``, when the caller keeps one per spec, so the tables are not
+    derived again for every op.
+    """
     problems: list[str] = []
-    known = {s.name: s for s in spec.inputs}
+    if plan is None:
+        plan = BindPlan(spec, opset)
+    known, const_inputs = plan.known, plan.const_inputs
     for k, b in op.inputs.items():
-        s = known.get(k)
-        if s is None:
+        if k not in known:
             problems.append(f"unknown input {k!r}; {op.op_type} takes {', '.join(known) or 'no inputs'}")
+            continue
+        if k not in const_inputs:
             continue
         # const and constexpr_* outputs are compile-time constants (mil-format.md §7.2, §7.4); only other
         # variables need the (opset-dependent) const rule.
@@ -188,8 +211,7 @@ def check_bindings(op: Operation, spec: type[OpSpec], opset: str) -> list[str]:
             for x in (b if isinstance(b, tuple) else (b,))
             if isinstance(x, Var) and (x.op is None or not x.op.op_type.startswith("const"))
         ]
-        if runtime and requires_const(spec, k, opset):
-            problems.extend(f"input {k!r} must be a compile-time constant, got variable {x.name!r}" for x in runtime)
+        problems.extend(f"input {k!r} must be a compile-time constant, got variable {x.name!r}" for x in runtime)
     return problems
 
 
@@ -247,8 +269,19 @@ def const_problems(op: Operation, const_inputs: frozenset[str]) -> list[str]:
     return problems
 
 
-def infer_op(op: Operation, spec: type[OpSpec] | None, opset: str) -> list[Type]:
+def infer_op(
+    op: Operation,
+    spec: type[OpSpec] | None,
+    opset: str,
+    memo: InferMemo | None = None,
+    plan: BindPlan | None = None,
+) -> list[Type]:
     """Output types of ``op`` (``const`` is handled here; other ops through ``spec.infer``).
+
+    Args:
+        memo: reuse the results of earlier ops with the same input types and values (one memo per function
+            or program being checked; see :mod:`anekit.mil.infer_memo`).
+        plan: ``BindPlan(spec, opset)`` when the caller keeps one per spec.
 
     Raises:
         MILError: from the spec, or when ``infer`` returns something that is not a list of types.
@@ -260,7 +293,8 @@ def infer_op(op: Operation, spec: type[OpSpec] | None, opset: str) -> list[Type]
         return [val.type]
     if spec is None:
         raise MILError(f"unknown MIL op {op.op_type!r}")
-    return run_infer(spec, build_context(op, spec, opset))
+    ctx = build_context(op, spec, opset, None if plan is None else plan.attr_style)
+    return run_infer(spec, ctx) if memo is None else memo.infer(spec, ctx)
 
 
 def run_infer(spec: type[OpSpec], ctx: StaticContext) -> list[Type]:
@@ -273,6 +307,8 @@ def run_infer(spec: type[OpSpec], ctx: StaticContext) -> list[Type]:
 
 def types_compatible(declared: Type, inferred: Type) -> bool:
     """Declared vs inferred: same kind and dtype and rank; an unknown dim on either side matches any dim."""
+    if declared == inferred:  # the usual case
+        return True
     if isinstance(declared, TensorType) and isinstance(inferred, TensorType):
         if declared.dtype != inferred.dtype or declared.rank != inferred.rank:
             return False

@@ -13,7 +13,7 @@ import numpy as np
 
 from .types import DictType, DType, ListType, StateType, TensorType, TupleType, Type
 
-__all__ = ["LiteralError", "Pairs", "convert"]
+__all__ = ["LiteralError", "Pairs", "convert", "convert_scalar"]
 
 
 class LiteralError(Exception):
@@ -80,6 +80,28 @@ def _check_elements(flat: list[Any], d: DType) -> np.ndarray:
     return np.array(flat, dtype=d.np_dtype)
 
 
+def convert_scalar(lit: Any, d: DType) -> np.ndarray:
+    """A rank-0 literal of a non-string dtype ``d`` as a 0-d array (``convert`` for a scalar type, faster).
+
+    Raises:
+        LiteralError: ``lit`` is not a value of ``d`` (wrong kind of literal, or out of range).
+    """
+    lt = type(lit)
+    if d.kind == "int" or d.kind == "uint":
+        if lt is int:  # the common case: one range check, no list
+            lo, hi = (-(1 << (d.bits - 1)), (1 << (d.bits - 1)) - 1) if d.kind == "int" else (0, (1 << d.bits) - 1)
+            if lit < lo or lit > hi:
+                raise LiteralError(f"{lit} is out of range for {d.name} ({lo}..{hi})")
+            return np.array(lit, dtype=d.np_dtype)
+    elif d.kind == "bool":
+        if lt is bool:
+            return np.array(lit, dtype=np.bool_)
+    elif d.kind == "float" and (lt is float or lt is int):
+        with np.errstate(over="ignore"):
+            return np.array(lit, dtype=np.float64).astype(d.np_dtype)
+    return _check_elements([lit], d).reshape(())  # everything else, including the errors
+
+
 def _tensor(lit: Any, t: TensorType) -> Any:
     d = t.dtype
     if t.rank == 0:
@@ -89,7 +111,7 @@ def _tensor(lit: Any, t: TensorType) -> Any:
             if not isinstance(lit, str):
                 raise LiteralError(f"expected a string for {t}")
             return lit
-        return _check_elements([lit], d).reshape(())
+        return convert_scalar(lit, d)
     shape = _nested_shape(lit, t.shape)
     for declared, got in zip(t.shape, shape, strict=True):
         if declared is not None and declared != got:

@@ -52,35 +52,78 @@ class _Parser(ValueParser):
         return var
 
     def statement(self, env: dict[str, Var], f: Function, diags: list[Diagnostic]) -> None:
-        start = self.i
+        # The hottest code of the parser: the common token sequences are matched on local copies of the cursor
+        # and token lists; anything unexpected goes through the general methods, which raise the usual errors.
+        k, t = self.k, self.t
+        start = i = self.i
         outs: list[Var] = []
-        if not (self.k[self.i] == "id" and self.k[self.i + 1] == "("):
+        if not (k[i] == "id" and k[i + 1] == "("):
             while True:
-                t = self.type()
-                outs.append(Var(self.ident("an output variable name"), t))
-                if self.k[self.i] != ",":
+                if k[i] == "tt" and (found := self.tc.get(t[i])) is not None:
+                    typ = found
+                    i += 1
+                else:
+                    self.i = i
+                    typ = self.type()
+                    i = self.i
+                if k[i] != "id":
+                    self.i = i
+                    self.ident("an output variable name")
+                outs.append(Var(t[i], typ))
+                i += 1
+                if k[i] != ",":
                     break
-                self.i += 1
-            self.expect("=")
-        op_type = self.ident("an op type")
-        self.expect("(")
+                i += 1
+            if k[i] != "=":
+                self.i = i
+                self.expect("=")
+            i += 1
+        if k[i] != "id":
+            self.i = i
+            self.ident("an op type")
+        op_type = t[i]
+        if k[i + 1] != "(":
+            self.i = i + 1
+            self.expect("(")
+        i += 2
         inputs: dict[str, Binding] = {}
-        while self.k[self.i] != ")":
+        while k[i] != ")":
             if inputs:
-                self.expect(",", "',' or ')'")
-            j = self.i
-            key = self.ident("an argument name")
+                if k[i] != ",":
+                    self.i = i
+                    self.expect(",", "',' or ')'")
+                i += 1
+            if k[i] != "id":
+                self.i = i
+                self.ident("an argument name")
+            key = t[i]
             if key in inputs:
-                raise self.err(f"duplicate argument {key!r}", j)
-            self.expect("=")
-            inputs[key] = self.binding(env)
-        self.i += 1
+                raise self.err(f"duplicate argument {key!r}", i)
+            if k[i + 1] != "=":
+                self.i = i + 1
+                self.expect("=")
+            i += 2
+            if k[i] == "id" and k[i + 1] in (",", ")"):  # a variable: the usual argument
+                var = env.get(t[i])
+                if var is None:
+                    raise self.err(f"undefined variable {t[i]!r}", i)
+                inputs[key] = var
+                i += 1
+            else:
+                self.i = i
+                inputs[key] = self.binding(env)
+                i = self.i
+        i += 1
         attrs: dict[str, Value] = {}
-        if self.k[self.i] == "[":
-            self.i += 1
+        if k[i] == "[":
+            self.i = i + 1
             attrs = self.attr_items("]")
-        self.expect(";")
-        line = self.toks.line_col(self.toks.starts[start])[0]
+            i = self.i
+        if k[i] != ";":
+            self.i = i
+            self.expect(";")
+        self.i = i + 1
+        line = self.toks.line_col(self.toks.start(start))[0]
         name_v = attrs.pop("name", None)
         if name_v is None:
             name = outs[0].name if outs else f"{op_type}_{len(f.operations)}"
@@ -112,7 +155,11 @@ class _Parser(ValueParser):
                     )
                 )
             env[v.name] = v
-        f.operations.append(Operation(op_type, name, inputs, attrs, outs, line))
+        op = Operation.built(op_type, name)  # the dicts and list are new: no copies needed
+        op.inputs, op.attrs, op.outputs, op.line = inputs, attrs, outs, line
+        for v in outs:
+            v.op = op
+        f.operations.append(op)
 
     def function(self, diags: list[Diagnostic]) -> Function:
         self.keyword("func")

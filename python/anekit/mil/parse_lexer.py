@@ -19,23 +19,24 @@ __all__ = ["Tokens", "excerpt", "tokenize"]
 
 # One match per token: leading whitespace/comments (group 1) and the token (group 2). ``re.findall`` runs the
 # whole scan in C; kinds are then derived from the token's first character, positions from the lengths.
-_TOKEN_RE = re.compile(
-    r"""
-    ((?:\s+|//[^\n]*)*)
-    (
-      tensor\s*<\s*[A-Za-z_][A-Za-z0-9_]*\s*,\s*\[[^\]\[<>()]*\]\s*>
+# Punctuation, the most frequent kind, is tried first (the alternatives do not overlap, except that
+# ``tensor<…>`` must precede identifiers and the catch-all ``.`` comes last).
+_TOKEN = r"""(
+      [()\[\]{}<>,=;?]
+    | tensor\s*<\s*[A-Za-z_][A-Za-z0-9_]*\s*,\s*\[[^\]\[<>()]*\]\s*>
     | [A-Za-z_][A-Za-z0-9_@]*
-    | [()\[\]{}<>,=;?]
     | "[^"]*"
     | [-+]?0[xX][0-9a-fA-F]*(?:\.[0-9a-fA-F]*)?[pP][-+]?[0-9]+
     | [-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
     | ->
     | .
     | \Z
-    )
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+    )"""
+_TOKEN_RE = re.compile(r"(\s*(?://[^\n]*\s*)*)" + _TOKEN, re.VERBOSE | re.DOTALL)
+# The same scan for text without ``//`` comments, as whole matches (whitespace + token) without groups: a list
+# of strings is much cheaper to build than one of tuples (and gives the garbage collector nothing to track).
+_PLAIN_TOKEN_RE = re.compile(r"\s*(?:" + _TOKEN[1:], re.VERBOSE | re.DOTALL)
+
 _PUNCT = frozenset("()[]{}<>,=;?")
 _IDENT_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NUM_START = frozenset("0123456789.+-")
@@ -73,18 +74,27 @@ class Tokens:
     Attributes:
         kinds: token kinds (``id``, ``str``, ``hex``, ``num``, ``tt``, ``->``, or the punctuation char; ``eof``).
         texts: token texts.
-        starts: character offsets.
+        ends: character offsets just after each token (:meth:`start` gives where a token starts).
         source: the original text.
     """
 
-    __slots__ = ("_newlines", "kinds", "source", "starts", "texts")
+    __slots__ = ("_newlines", "ends", "kinds", "source", "texts")
 
-    def __init__(self, source: str, kinds: list[str], texts: list[str], starts: list[int]) -> None:
+    def __init__(self, source: str, kinds: list[str], texts: list[str], ends: list[int]) -> None:
         self.source = source
         self.kinds = kinds
         self.texts = texts
-        self.starts = starts
+        self.ends = ends
         self._newlines: list[int] | None = None
+
+    def start(self, i: int) -> int:
+        """Character offset of token ``i`` (only positions that are reported are ever computed)."""
+        return self.ends[i] - len(self.texts[i])
+
+    @property
+    def starts(self) -> list[int]:
+        """Character offset of every token."""
+        return list(map(operator.sub, self.ends, map(len, self.texts)))
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of a character offset."""
@@ -118,19 +128,27 @@ def tokenize(source: str) -> Tokens:
     """
     if not isinstance(source, str):
         raise MILParseError(f"MIL text must be a str, got {type(source).__name__}")
-    pairs = _TOKEN_RE.findall(source)
-    texts = list(map(operator.itemgetter(1), pairs))
-    kinds = list(map(_KindCache().__getitem__, texts))  # per call: no module-level mutable state
-    starts = list(itertools.accumulate(map(len, itertools.chain.from_iterable(pairs)), initial=0))[1::2]
-    toks = Tokens(source, kinds, texts, starts)
-    if "bad" in kinds:
+    if "//" in source:
+        pairs = _TOKEN_RE.findall(source)
+        texts = list(map(operator.itemgetter(1), pairs))
+        ends = list(itertools.accumulate(map(len, itertools.chain.from_iterable(pairs)), initial=0))[2::2]
+    else:
+        # Each match is leading whitespace + token, so the token is the match without its leading whitespace
+        # (``\s`` and ``str.lstrip`` strip the same characters) and ends where the match ends.
+        matches = _PLAIN_TOKEN_RE.findall(source)
+        texts = list(map(str.lstrip, matches))
+        ends = list(itertools.accumulate(map(len, matches)))
+    cache = _KindCache()  # per call: no module-level mutable state
+    kinds = list(map(cache.__getitem__, texts))
+    toks = Tokens(source, kinds, texts, ends)
+    if "bad" in cache.values():  # the distinct kinds only, not every token
         i = kinds.index("bad")
         if texts[i] == '"':
-            raise toks.error("unterminated string literal", starts[i])
-        raise toks.error(f"unexpected character {texts[i]!r}", starts[i])
+            raise toks.error("unterminated string literal", toks.start(i))
+        raise toks.error(f"unexpected character {texts[i]!r}", toks.start(i))
     # The scan ends with the empty end-of-text match, twice when the text ends with whitespace: keep one.
     while len(kinds) > 1 and kinds[-2] == "eof":
         kinds.pop()
         texts.pop()
-        starts.pop()
+        ends.pop()
     return toks

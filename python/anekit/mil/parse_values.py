@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..errors import MILParseError
-from .literals import LiteralError, Pairs, convert
+from .literals import LiteralError, Pairs, convert, convert_scalar
 from .parse_lexer import Tokens
 from .types import DTYPES, DictType, ListType, StateType, TensorType, TupleType, Type
 from .values import BlobRef, Value, WeightSource
@@ -40,7 +42,7 @@ class ValueParser:
     # ------------------------------------------------------------------ helpers
     def err(self, msg: str, i: int | None = None) -> MILParseError:
         j = self.i if i is None else i
-        return self.toks.error(msg, self.toks.starts[min(j, len(self.k) - 1)])
+        return self.toks.error(msg, self.toks.start(min(j, len(self.k) - 1)))
 
     def found(self, i: int | None = None) -> str:
         j = self.i if i is None else i
@@ -256,34 +258,113 @@ class ValueParser:
         lit = self.literal()
         self.expect(")")
         try:
-            return Value(t, convert(lit, t))
+            data = convert(lit, t)
         except LiteralError as exc:
             raise self.err(f"{exc} (declared type {t})", lit_at) from None
+        if type(data) is np.ndarray and isinstance(t, TensorType) and data.dtype == t.dtype.np_dtype:
+            # convert() made a new array of the declared shape and dtype: Value's checks would only repeat it.
+            data.flags.writeable = False
+            return Value.trusted(t, data, "inline")
+        return Value(t, data)
 
     def attr_items(self, close: str) -> dict[str, Value]:
         out: dict[str, Value] = {}
         k, t = self.k, self.t
-        while k[self.i] != close:
+        n = len(k)
+        i = self.i
+        while k[i] != close:
             if out:
-                self.expect(",", f"',' or {close!r}")
-            j = self.i
-            key = self.ident("an attribute name")
+                if k[i] != ",":
+                    self.i = i
+                    self.expect(",", f"',' or {close!r}")
+                i += 1
+            if k[i] != "id":
+                self.i = i
+                self.ident("an attribute name")
+            key = t[i]
             if key in out:
-                raise self.err(f"duplicate attribute {key!r}", j)
-            self.expect("=")
-            i = self.i
+                raise self.err(f"duplicate attribute {key!r}", i)
+            if k[i + 1] != "=":
+                self.i = i + 1
+                self.expect("=")
+            i += 2
             # Fast path for the string scalar every statement carries (``name = string("…")``, §3).
             if (
-                i + 3 < len(k)
+                i + 3 < n
                 and k[i + 2] == "str"
                 and k[i + 1] == "("
                 and k[i + 3] == ")"
                 and t[i] in _STRING_SCALAR_TYPES
                 and k[i] in ("id", "tt")
             ):
-                self.i = i + 4
-                out[key] = Value(_STRING_SCALAR, t[i + 2][1:-1])
+                out[key] = Value.trusted(_STRING_SCALAR, t[i + 2][1:-1], "inline")
+                i += 4
+            elif (fast := self._common_value(i)) is not None:
+                out[key], i = fast
             else:
+                self.i = i
                 out[key] = self.value()
-        self.i += 1
+                i = self.i
+        self.i = i + 1
         return out
+
+    def _common_value(self, i: int) -> tuple[Value, int] | None:
+        """The two most frequent values at token ``i`` without the general machinery, or None.
+
+        A numeric/bool scalar (``int32(3)``, ``bool(true)``, ``fp16(0x1p-1)``, ``tensor<int32, []>(3)``) and a
+        weight reference (``tensor<…>(BLOBFILE(path = string("…"), offset = uint64(N)))``), when the type was
+        seen before. Anything unusual, including every error, is left to :meth:`value` (returns None).
+        """
+        k, t = self.k, self.t
+        if i + 3 >= len(k) or k[i + 1] != "(":
+            return None
+        typ = self.tc.get(t[i])
+        if typ is None or k[i] not in ("id", "tt"):
+            return None
+        kind = k[i + 2]
+        if t[i + 2] == "BLOBFILE":
+            # BLOBFILE ( path = string ( "…" ) , offset = uint64 ( N ) ) )
+            if (
+                i + 18 < len(k)
+                and k[i + 3] == "("
+                and t[i + 4] == "path"
+                and k[i + 5] == "="
+                and t[i + 6] in _STRING_SCALAR_TYPES
+                and k[i + 7] == "("
+                and k[i + 8] == "str"
+                and k[i + 9] == ")"
+                and k[i + 10] == ","
+                and t[i + 11] == "offset"
+                and k[i + 12] == "="
+                and t[i + 13] == "uint64"
+                and k[i + 14] == "("
+                and k[i + 15] == "num"
+                and t[i + 15].isdigit()
+                and k[i + 16] == ")"
+                and k[i + 17] == ")"
+                and k[i + 18] == ")"
+                and typ.is_static
+                and int(t[i + 15]) < 1 << 64
+            ):
+                return Value(typ, blob=BlobRef(t[i + 8][1:-1], int(t[i + 15])), source=self.ws), i + 19
+            return None
+        if kind not in ("num", "hex", "id") or typ.shape or typ.dtype.kind == "string" or k[i + 3] != ")":
+            return None
+        text = t[i + 2]
+        if kind == "num":
+            lit: Any = float(text) if "." in text or "e" in text or "E" in text else int(text)
+        elif kind == "hex":
+            try:
+                lit = float.fromhex(text)
+            except (ValueError, OverflowError):
+                return None
+        elif text == "true" or text == "false":
+            lit = text == "true"
+        else:
+            return None
+        try:
+            data = convert_scalar(lit, typ.dtype)
+        except (LiteralError, OverflowError):
+            return None
+        data.flags.writeable = False
+        return Value.trusted(typ, data, "inline"), i + 4

@@ -31,22 +31,45 @@ __all__ = [
     "boolean",
     "f32",
     "i32",
+    "int32_ones",
+    "int32_zeros",
 ]
 
 
 def i32(v: int) -> np.ndarray:
-    """A rank-0 int32 default value."""
-    return np.asarray(v, dtype=np.int32)
+    """A rank-0 int32 default value (read-only: spec defaults are shared by every op)."""
+    return _read_only(np.asarray(v, dtype=np.int32))
 
 
 def f32(v: float) -> np.ndarray:
-    """A rank-0 fp32 default value."""
-    return np.asarray(v, dtype=np.float32)
+    """A rank-0 fp32 default value (read-only)."""
+    return _read_only(np.asarray(v, dtype=np.float32))
 
 
 def boolean(v: bool) -> np.ndarray:
-    """A rank-0 bool default value."""
-    return np.asarray(v, dtype=np.bool_)
+    """A rank-0 bool default value (read-only)."""
+    return _read_only(np.asarray(v, dtype=np.bool_))
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
+
+
+# Read-only, hence safely shared: the conv/pool defaults need these vectors for every op (lengths up to 2x the
+# largest spatial rank, 3); one shared object also lets the builder's inference memo match them by identity.
+_INT32_ONES = tuple(_read_only(np.ones(n, dtype=np.int32)) for n in range(7))
+_INT32_ZEROS = tuple(_read_only(np.zeros(n, dtype=np.int32)) for n in range(7))
+
+
+def int32_ones(n: int) -> np.ndarray:
+    """A read-only int32 vector of ``n`` ones (a shared object for small ``n``)."""
+    return _INT32_ONES[n] if 0 <= n < len(_INT32_ONES) else _read_only(np.ones(n, dtype=np.int32))
+
+
+def int32_zeros(n: int) -> np.ndarray:
+    """A read-only int32 vector of ``n`` zeros (a shared object for small ``n``)."""
+    return _INT32_ZEROS[n] if 0 <= n < len(_INT32_ZEROS) else _read_only(np.zeros(n, dtype=np.int32))
 
 
 def _as_array(v: Any) -> np.ndarray:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
-
 from ..types import TensorType, Type
-from ._base import Op, i32
+from ._base import Op, i32, int32_ones, int32_zeros
 from ._infer import (
     FLOATS,
     InferError,
@@ -37,12 +35,12 @@ def spatial_rank(ctx: InferContext, source: str = "x") -> int | None:
 
 def _ones(ctx: InferContext) -> Any:
     s = spatial_rank(ctx)
-    return None if s is None else np.ones(s, dtype=np.int32)
+    return None if s is None else int32_ones(s)
 
 
 def _zero_pads(ctx: InferContext) -> Any:
     s = spatial_rank(ctx)
-    return None if s is None else np.zeros(2 * s, dtype=np.int32)
+    return None if s is None else int32_zeros(2 * s)
 
 
 _ones.__doc__ = "int32 ones, one per spatial dim of x"
