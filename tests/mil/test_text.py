@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -226,3 +227,13 @@ def test_any_constant_round_trips_exactly(
     assert got.dtype == arr.dtype
     assert got.shape == arr.shape
     assert got.tobytes() == arr.tobytes() or (d.kind == "float" and np.array_equal(got, arr, equal_nan=True))
+
+
+def test_signalling_nan_constants_emit_without_a_floating_point_warning() -> None:
+    snan = np.array([0x7F800001, 0x3F800000], np.uint32).view(np.float32)  # a signalling NaN, then 1.0
+    mb = Builder("ios18", build_info=None)
+    c = mb.const(snan, name="c", blob=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # widening an sNaN raises IEEE "invalid"
+        text = mb.build([c]).to_mil()
+    assert "[nan, 0x1p+0]" in text

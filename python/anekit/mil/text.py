@@ -103,7 +103,10 @@ def _tensor_literal(data: Any, t: TensorType) -> str:
     if arr.ndim == 0:
         return _scalar(arr.item() if kind != "f" else float(arr), kind)
     if kind == "f":
-        flat = [format_float(v) for v in arr.astype(np.float64).reshape(-1).tolist()]
+        # Widening a signalling NaN raises IEEE "invalid"; MIL text writes every NaN as ``nan`` anyway.
+        with np.errstate(invalid="ignore"):
+            wide = arr.astype(np.float64)
+        flat = [format_float(v) for v in wide.reshape(-1).tolist()]
     else:
         flat = [_scalar(v, kind) for v in arr.reshape(-1).tolist()]
 
