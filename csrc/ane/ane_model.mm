@@ -187,6 +187,9 @@ struct Model::Impl {
   std::atomic<bool> closed{false};
   CompileOptions options;
   std::deque<RequestEntry> requests;  // most recently used first
+  // Execution paths already found available for this model (indexed by ExecutionPath): the selectors a
+  // framework implements do not change while it is loaded, so each path is checked once, not per evaluation.
+  bool path_available[4] = {false, false, false, false};
 
   ~Impl() {
     Failure ignored = release_all();
@@ -352,7 +355,10 @@ EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& inputs,
       if (entry != nullptr) {
         id model = (__bridge id)impl_->model;
         id request = (__bridge id)entry->request;
-        const std::string missing = detail::missing_for_path(*rt, path, model);
+        const std::size_t path_index = static_cast<std::size_t>(path);
+        const std::string missing =
+            impl_->path_available[path_index] ? std::string() : detail::missing_for_path(*rt, path, model);
+        impl_->path_available[path_index] = missing.empty();
         if (!missing.empty()) {
           failure = detail::make_failure(Failure::Kind::Unavailable, "ane::Model::evaluate",
                                          std::string("execution path '") + path_name(path) +
@@ -361,25 +367,26 @@ EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& inputs,
           NSError* error = nil;
           BOOL ok = NO;
           const char* selector = "";
+          NSDictionary* const noOptions = detail::empty_options();
           switch (path) {
             case ExecutionPath::Standard:
               selector = "evaluateWithQoS:options:request:error:";
-              ok = msg<detail::EvaluateFn>()(model, @selector(evaluateWithQoS:options:request:error:), qos, @{},
-                                             request, &error);
+              ok = msg<detail::EvaluateFn>()(model, @selector(evaluateWithQoS:options:request:error:), qos,
+                                             noOptions, request, &error);
               break;
             case ExecutionPath::RealTime: {
               // §17.2: on the shared _ANEClient; options @{}. begin/endRealTimeTask are not needed.
               selector = "evaluateRealTimeWithModel:options:request:error:";
               id client = msg<detail::IdFn>()((id)rt->client_class, @selector(sharedConnection));
               ok = msg<detail::RealTimeFn>()(client, @selector(evaluateRealTimeWithModel:options:request:error:), model,
-                                             @{}, request, &error);
+                                             noOptions, request, &error);
               break;
             }
             case ExecutionPath::Direct: {
               selector = "doEvaluateDirectWithModel:options:request:qos:error:";
               id client = msg<detail::IdFn>()((id)rt->client_class, @selector(sharedConnection));
               ok = msg<detail::ClientEvaluateFn>()(
-                  client, @selector(doEvaluateDirectWithModel:options:request:qos:error:), model, @{}, request, qos,
+                  client, @selector(doEvaluateDirectWithModel:options:request:qos:error:), model, noOptions, request, qos,
                   &error);
               break;
             }
@@ -392,7 +399,7 @@ EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& inputs,
               BOOL returnValue = NO;
               ok = msg<detail::ProcessRequestFn>()(
                   program, @selector(processRequest:model:qos:qIndex:modelStringID:options:returnValue:error:),
-                  request, model, qos, 0, hex, @{}, &returnValue, &error);
+                  request, model, qos, 0, hex, noOptions, &returnValue, &error);
               break;
             }
           }

@@ -69,6 +69,12 @@ const Runtime* require_runtime(const char* where, Failure& failure);
 std::string to_std(NSString* s);
 
 /**
+ * The empty options dictionary passed to every evaluation (§6: options @{}). One immutable instance for the
+ * process: a `@{}` literal allocates a new dictionary per call on GNUstep.
+ */
+NSDictionary* empty_options();
+
+/**
  * What is missing for `path` ("" when usable): a class or a selector, spelled like "-[_ANEClient
  * evaluateRealTimeWithModel:options:request:error:]". `model` (may be nil) is the _ANEInMemoryModel whose
  * `program` the process_request path needs.

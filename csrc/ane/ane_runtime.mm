@@ -76,6 +76,12 @@ Failure failure_from_exception(const char* where, NSException* exception) {
   return f;
 }
 
+NSDictionary* empty_options() {
+  // Created once and never released (a strong static under ARC, +1 forever under MRC).
+  static NSDictionary* const options = [[NSDictionary alloc] init];
+  return options;
+}
+
 std::string missing_for_path(const Runtime& rt, ExecutionPath path, id model) {
   switch (path) {
     case ExecutionPath::Standard:

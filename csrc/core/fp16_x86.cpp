@@ -136,14 +136,21 @@ ANEKIT_F16C size_t f64_to_f16_f16c(const double* src, uint16_t* dst, size_t n) {
 
 ANEKIT_F16C size_t f16_to_f32_f16c(const uint16_t* src, float* dst, size_t n) {
   size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 8));
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(a));
-    _mm256_storeu_ps(dst + i + 8, _mm256_cvtph_ps(b));
-    if (any_nan_ph(a) || any_nan_ph(b)) {
-      for (size_t k = i; k < i + 16; ++k) dst[k] = f16_to_f32_scalar(src[k]);  // keep signalling payloads
+  const __m256i magnitude = _mm256_set1_epi16(0x7fff);
+  const __m256i inf = _mm256_set1_epi16(0x7c00);
+  for (; i + 32 <= n; i += 32) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 16));
+    // One NaN test for 32 halves: the larger magnitude of each pair exceeds 0x7c00 iff either is a NaN.
+    const __m256i mag = _mm256_max_epu16(_mm256_and_si256(lo, magnitude), _mm256_and_si256(hi, magnitude));
+    if (_mm256_movemask_epi8(_mm256_cmpgt_epi16(mag, inf)) != 0) {
+      for (size_t k = i; k < i + 32; ++k) dst[k] = f16_to_f32_scalar(src[k]);  // keep signalling payloads
+      continue;
     }
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_castsi256_si128(lo)));
+    _mm256_storeu_ps(dst + i + 8, _mm256_cvtph_ps(_mm256_extracti128_si256(lo, 1)));
+    _mm256_storeu_ps(dst + i + 16, _mm256_cvtph_ps(_mm256_castsi256_si128(hi)));
+    _mm256_storeu_ps(dst + i + 24, _mm256_cvtph_ps(_mm256_extracti128_si256(hi, 1)));
   }
   for (; i + 8 <= n; i += 8) {
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));

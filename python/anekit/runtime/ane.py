@@ -58,8 +58,8 @@ class AneExecutable:
     def evaluate(self, inputs: Sequence[Any], outputs: Sequence[Any], *, path: str, qos: int) -> float | None:
         if self._model is None:
             raise RuntimeError("this ANE kernel has been closed")
-        surfaces = list(inputs) if self._order is None else [inputs[i] for i in self._order]
-        hw_ns = self._model.evaluate(surfaces, list(outputs), path, qos)
+        surfaces = inputs if self._order is None else [inputs[i] for i in self._order]
+        hw_ns = self._model.evaluate(surfaces, outputs, path, qos)
         return None if hw_ns is None else hw_ns * 1e-9
 
     def evaluate_arrays(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
