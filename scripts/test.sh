@@ -32,11 +32,14 @@ step "Test suite (slow tests included)"
 "$PY" -m pytest -q
 
 if [ "$BUILD_ANE" = "ON" ] && [ -x scripts/check_native.sh ]; then
-    step "Native memory checks (ASan / valgrind)"
+    step "Native checks (ASan / valgrind / TSan)"
     bash scripts/check_native.sh
 fi
 
 step "Benchmark smoke runs"
-"$PY" benchmarks/bench_io.py --quick
+# Short runs: they keep the scripts working; the figures that count come from full runs.
+for bench in bench_io bench_mil bench_reference bench_dispatch bench_budget; do
+    "$PY" "benchmarks/$bench.py" --quick
+done
 
 echo "all checks passed"
