@@ -26,6 +26,16 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:9.2f} ms"
 
 
+def _median_time(fn: Any, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -51,21 +61,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"  compile      {_ms(time.perf_counter() - t0)}  on the {kernel.backend} backend")
     x = np.random.default_rng(0).standard_normal((args.d, args.seq)).astype(np.float32)
     with kernel:
-        t0 = time.perf_counter()
-        kernel.inputs["x"].write(x)
-        t_in = time.perf_counter() - t0
-        times = []
-        for _ in range(args.runs):
-            t0 = time.perf_counter()
-            kernel.run()
-            times.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        # Medians of --runs timings each: a first call also pays one-time costs (thread start, page faults).
+        t_in = _median_time(lambda: kernel.inputs["x"].write(x), args.runs)
+        t_run = _median_time(kernel.run, args.runs)
+        t_out = _median_time(lambda: kernel.outputs["y"].read(), args.runs)
         y = kernel.outputs["y"].read()
-        t_out = time.perf_counter() - t0
-    times.sort()
-    print(f"  input  fp32 -> surface {_ms(t_in)}")
-    print(f"  run (median of {args.runs})   {_ms(times[len(times) // 2])}  (min {times[0] * 1e3:.2f} ms)")
-    print(f"  output surface -> fp32 {_ms(t_out)}")
+    print(f"  input  fp32 -> surface {_ms(t_in)}  (median of {args.runs})")
+    print(f"  run                    {_ms(t_run)}  (median of {args.runs})")
+    print(f"  output surface -> fp32 {_ms(t_out)}  (median of {args.runs})")
     print(f"  output: shape {y.shape}, finite {bool(np.isfinite(y).all())}, mean |y| {float(np.abs(y).mean()):.4f}")
     report = anekit.verify(program, {"x": x}, backend=kernel.backend)
     print(report.format())
