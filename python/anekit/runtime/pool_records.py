@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -89,7 +90,7 @@ class PoolExecutable:
 
     def new_surface(self, shape: tuple[int, ...], dtype: str) -> SharedSurface:
         assert self._pool is not None  # only called while the Kernel is being built
-        nbytes = int(np.prod(shape)) * np_dtype(dtype).itemsize
+        nbytes = math.prod(int(d) for d in shape) * np_dtype(dtype).itemsize
         surface = SharedSurface(shape, dtype, segment=self._pool._spares.take(nbytes))
         self.surfaces.append(surface)
         self._pool._segments[surface.name] = surface

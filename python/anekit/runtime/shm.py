@@ -16,6 +16,7 @@ worker maps them with :func:`attach`, which deliberately bypasses ``SharedMemory
 from __future__ import annotations
 
 import contextlib
+import math
 import mmap
 import os
 import secrets
@@ -69,7 +70,7 @@ class SharedSurface:
             raise ValueError(f"SharedSurface: shape must be non-empty with positive dims, got {shape!r}")
         self.dtype = dtype
         self._np = np_dtype(dtype)
-        nbytes = int(np.prod(self.shape)) * self._np.itemsize
+        nbytes = math.prod(self.shape) * self._np.itemsize
         if segment is None:
             # macOS caps shm names at 31 bytes (PSHMNAMLEN) including the slash: prefix+pid+tag+10 hex is short.
             name = f"{SEGMENT_PREFIX}{os.getpid()}-{tag}{secrets.token_hex(5)}"
@@ -247,7 +248,7 @@ def attach(name: str, shape: tuple[int, ...], dtype: str) -> np.ndarray:
     import _posixshmem  # CPython's shm_open binding (what multiprocessing.shared_memory uses)
 
     dt = np_dtype(dtype)
-    need = int(np.prod(shape)) * dt.itemsize
+    need = math.prod(int(d) for d in shape) * dt.itemsize
     fd = _posixshmem.shm_open("/" + name, os.O_RDWR, mode=0o600)
     try:
         size = os.fstat(fd).st_size
