@@ -18,12 +18,7 @@ py::array_t<uint16_t> to_fp16_bits(const py::handle& obj) {
   py::array_t<uint16_t> out(shape);
   const void* src = a.data();
   uint16_t* dst = out.mutable_data();
-  if (n >= kReleaseGilElems) {
-    py::gil_scoped_release nogil;
-    convert_to_f16(src, kind, dst, n);
-  } else {
-    convert_to_f16(src, kind, dst, n);
-  }
+  without_gil_if_large(n, [&] { convert_to_f16(src, kind, dst, n); });
   return out;
 }
 
@@ -39,12 +34,7 @@ py::array_t<float> to_fp32(const py::handle& obj) {
   py::array_t<float> out(shape);
   const void* src = a.data();
   float* dst = out.mutable_data();
-  if (n >= kReleaseGilElems) {
-    py::gil_scoped_release nogil;
-    convert_to_f32(src, kind, dst, n);
-  } else {
-    convert_to_f32(src, kind, dst, n);
-  }
+  without_gil_if_large(n, [&] { convert_to_f32(src, kind, dst, n); });
   return out;
 }
 
@@ -85,12 +75,7 @@ py::array round_fp16(const py::handle& obj, const py::object& out_obj) {
   }
   const void* src = a.data();
   float* dst = out.mutable_data();  // may alias src (in-place rounding): the kernels read before they write
-  if (n >= kReleaseGilElems) {
-    py::gil_scoped_release nogil;
-    round_kernel(src, kind, dst, n);
-  } else {
-    round_kernel(src, kind, dst, n);
-  }
+  without_gil_if_large(n, [&] { round_kernel(src, kind, dst, n); });
   return out;
 }
 

@@ -101,7 +101,8 @@ Surface* make_surface(const py::object& shape_obj, const std::string& dtype) {
 }
 
 void surface_write(Surface& s, const py::handle& obj) {
-  const std::string who = "Surface" + s.shape_str() + ".write";
+  // The name for error messages, built only when one is raised (Surface.write is a per-call path).
+  const auto who = [&s] { return "Surface" + s.shape_str() + ".write"; };
   SrcKind kind;
   py::array a = as_numeric_array(obj, who, &kind);
   if (!shape_equals(a, s.shape())) {
@@ -113,7 +114,7 @@ void surface_write(Surface& s, const py::handle& obj) {
       try {
         a = py::module_::import("numpy").attr("broadcast_to")(a, target);
       } catch (py::error_already_set&) {
-        throw py::value_error(who + ": cannot write an array of shape " + shape_str(a) + "; expected " +
+        throw py::value_error(who() + ": cannot write an array of shape " + shape_str(a) + "; expected " +
                               accepted_shapes(s));
       }
     }
@@ -121,7 +122,7 @@ void surface_write(Surface& s, const py::handle& obj) {
   a = c_contiguous(a);
   const size_t n = s.numel();
   if (static_cast<size_t>(a.size()) != n)
-    throw py::value_error(who + ": array has " + std::to_string(a.size()) + " elements, expected " + std::to_string(n));
+    throw py::value_error(who() + ": array has " + std::to_string(a.size()) + " elements, expected " + std::to_string(n));
   const void* src = a.data();
   auto run = [&] {
     Surface::Lock lock(s, /*read_only=*/false);
@@ -130,36 +131,31 @@ void surface_write(Surface& s, const py::handle& obj) {
     else
       convert_to_f32(src, kind, static_cast<float*>(lock.data()), n);
   };
-  if (n >= kReleaseGilElems) {
-    py::gil_scoped_release nogil;
-    run();
-  } else {
-    run();
-  }
+  without_gil_if_large(n, run);
 }
 
 py::array surface_read(Surface& s, const py::object& out_obj, const py::object& dtype_obj) {
-  const std::string who = "Surface" + s.shape_str() + ".read";
-  py::module_ np = py::module_::import("numpy");
+  // The name for error messages, built only when one is raised (Surface.read is a per-call path).
+  const auto who = [&s] { return "Surface" + s.shape_str() + ".read"; };
   py::array out;
   if (out_obj.is_none()) {
-    py::dtype dt = np.attr("dtype")(dtype_obj);
+    const py::dtype dt = py::dtype::from_args(dtype_obj);  // numpy's own dtype conversion, without a Python call
     const char k = dt.kind();
     if (k != 'f' || dt.itemsize() == 16)
-      throw py::type_error(who + ": dtype must be float16, float32 or float64, got " + std::string(py::str(dt)));
-    out = np.attr("empty")(shape_tuple(s), dt);
+      throw py::type_error(who() + ": dtype must be float16, float32 or float64, got " + std::string(py::str(dt)));
+    out = py::array(dt, std::vector<py::ssize_t>(s.shape().begin(), s.shape().end()));
   } else {
     if (!py::isinstance<py::array>(out_obj))
-      throw py::type_error(who + ": out must be a numpy array, got " + std::string(py::str(py::type::of(out_obj))));
+      throw py::type_error(who() + ": out must be a numpy array, got " + std::string(py::str(py::type::of(out_obj))));
     out = py::reinterpret_borrow<py::array>(out_obj);
     const auto cs = channel_spatial_shape(s);
     if (!shape_equals(out, s.shape()) && (cs.empty() || !shape_equals(out, cs)))
-      throw py::value_error(who + ": out has shape " + shape_str(out) + "; expected " + s.shape_str() +
+      throw py::value_error(who() + ": out has shape " + shape_str(out) + "; expected " + s.shape_str() +
                             (cs.empty() ? "" : " or (" + std::to_string(cs[0]) + ", " + std::to_string(cs[1]) + ")"));
     if (out.dtype().kind() != 'f' || out.dtype().itemsize() == 16)
-      throw py::type_error(who + ": out must be float16, float32 or float64, got " + std::string(py::str(out.dtype())));
+      throw py::type_error(who() + ": out must be float16, float32 or float64, got " + std::string(py::str(out.dtype())));
     if (!(out.flags() & py::array::c_style) || !out.writeable())
-      throw py::value_error(who + ": out must be C-contiguous and writeable");
+      throw py::value_error(who() + ": out must be C-contiguous and writeable");
   }
   const size_t n = s.numel();
   const size_t item = static_cast<size_t>(out.dtype().itemsize());
@@ -170,12 +166,7 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
     const bool f16 = s.dtype() == SurfaceDType::FP16;
     core::parallel_chunks(n, [&](size_t b, size_t e) { read_range(src, f16, dst, item, b, e); });
   };
-  if (n >= kReleaseGilElems) {
-    py::gil_scoped_release nogil;
-    run();
-  } else {
-    run();
-  }
+  without_gil_if_large(n, run);
   return out;
 }
 

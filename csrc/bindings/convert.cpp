@@ -8,9 +8,13 @@
 
 namespace anekit::bindings {
 
-py::array as_numeric_array(const py::handle& obj, const std::string& what, SrcKind* kind) {
-  py::module_ np = py::module_::import("numpy");
-  py::array a = np.attr("asarray")(obj);
+py::array as_numeric_array(const py::handle& obj, const std::function<std::string()>& what, SrcKind* kind) {
+  // A plain ndarray is used as it is (what np.asarray returns for it) without a Python call; anything else,
+  // subclasses included, goes through np.asarray. The type object is looked up once and kept for the process.
+  static const py::handle ndarray_type = py::object(py::module_::import("numpy").attr("ndarray")).release();
+  py::array a = Py_TYPE(obj.ptr()) == reinterpret_cast<PyTypeObject*>(ndarray_type.ptr())
+                    ? py::reinterpret_borrow<py::array>(obj)
+                    : py::array(py::module_::import("numpy").attr("asarray")(obj));
   const char k = a.dtype().kind();
   const size_t item = static_cast<size_t>(a.dtype().itemsize());
   if (k == 'f' && item == 2) {
@@ -21,10 +25,10 @@ py::array as_numeric_array(const py::handle& obj, const std::string& what, SrcKi
     *kind = SrcKind::F64;
   } else if (k == 'i' || k == 'u' || k == 'b') {
     // |int| >= 65520 is +-Inf in fp16 and int->fp32 rounding is monotonic, so going through fp32 is exact.
-    a = a.attr("astype")(np.attr("float32"));
+    a = a.attr("astype")(py::dtype::of<float>());
     *kind = SrcKind::F32;
   } else {
-    throw py::type_error(what + ": expected a real numeric array (float16/32/64, int, uint or bool), got dtype " +
+    throw py::type_error(what() + ": expected a real numeric array (float16/32/64, int, uint or bool), got dtype " +
                          std::string(py::str(a.dtype())));
   }
   return a;

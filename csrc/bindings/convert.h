@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace anekit::bindings {
@@ -16,15 +17,31 @@ namespace py = pybind11;
 /** Element counts at or above this release the GIL around conversion (below it the release costs more). */
 constexpr size_t kReleaseGilElems = 1 << 15;
 
+/** Run `work` (which must not touch Python objects) with the GIL released when `n` elements make it worth it. */
+template <typename Work>
+void without_gil_if_large(size_t n, Work&& work) {
+  if (n >= kReleaseGilElems) {
+    py::gil_scoped_release nogil;
+    work();
+  } else {
+    work();
+  }
+}
+
 /** Source element kinds the kernels take directly; everything else numeric goes through float32. */
 enum class SrcKind { F16, F32, F64 };
 
 /**
- * np.asarray(obj) checked to be real numeric (float/int/uint/bool); raises TypeError naming `what` and the
- * dtype otherwise. Integer and bool arrays are converted to float32 (exact for every value that does not
+ * np.asarray(obj) checked to be real numeric (float/int/uint/bool); raises TypeError naming `what()` and the
+ * dtype otherwise (`what` is only called then: the per-call path builds no message). Integer and bool arrays are converted to float32 (exact for every value that does not
  * overflow fp16 anyway, so the final fp16 result is correctly rounded).
  */
-py::array as_numeric_array(const py::handle& obj, const std::string& what, SrcKind* kind);
+py::array as_numeric_array(const py::handle& obj, const std::function<std::string()>& what, SrcKind* kind);
+
+/** as_numeric_array with a fixed name. */
+inline py::array as_numeric_array(const py::handle& obj, const char* what, SrcKind* kind) {
+  return as_numeric_array(obj, [what] { return std::string(what); }, kind);
+}
 
 /** np.ascontiguousarray(a) (no copy when already C-contiguous). */
 py::array c_contiguous(const py::array& a);

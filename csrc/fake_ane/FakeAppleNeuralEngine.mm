@@ -831,6 +831,15 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
 - (BOOL)endRealTimeTask;
 @end
 
+// The _ANEClient evaluation selectors take the model and an options dictionary besides the request.
+static BOOL client_evaluate(const char *selector, id model, NSDictionary *options, id request,
+                            std::atomic<long long> &path_counter, NSError **error) {
+    if (![model isKindOfClass:[_ANEInMemoryModel class]] || ![options isKindOfClass:[NSDictionary class]]) {
+        contract_violation(@"%s needs the _ANEInMemoryModel and an options dictionary", selector);
+    }
+    return fake_evaluate((_ANEInMemoryModel *)model, request, path_counter, error);
+}
+
 @implementation _ANEClient
 + (id)sharedConnection {
     static _ANEClient *shared = nil;  // a process-lifetime singleton, as on macOS
@@ -844,10 +853,7 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     return selector_disabled(sel) ? NO : [super respondsToSelector:sel];
 }
 - (BOOL)evaluateRealTimeWithModel:(id)model options:(NSDictionary *)options request:(id)request error:(NSError **)error {
-    if (![model isKindOfClass:[_ANEInMemoryModel class]] || ![options isKindOfClass:[NSDictionary class]]) {
-        contract_violation(@"evaluateRealTimeWithModel: needs the _ANEInMemoryModel and an options dictionary");
-    }
-    return fake_evaluate((_ANEInMemoryModel *)model, request, g_counters.evals_realtime, error);
+    return client_evaluate("evaluateRealTimeWithModel:", model, options, request, g_counters.evals_realtime, error);
 }
 - (BOOL)evaluateWithModel:(id)model
                   options:(NSDictionary *)options
@@ -855,10 +861,7 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
                       qos:(unsigned int)qos
                     error:(NSError **)error {
     (void)qos;
-    if (![model isKindOfClass:[_ANEInMemoryModel class]] || ![options isKindOfClass:[NSDictionary class]]) {
-        contract_violation(@"evaluateWithModel: needs the _ANEInMemoryModel and an options dictionary");
-    }
-    return fake_evaluate((_ANEInMemoryModel *)model, request, g_counters.evals_standard, error);
+    return client_evaluate("evaluateWithModel:", model, options, request, g_counters.evals_standard, error);
 }
 - (BOOL)doEvaluateDirectWithModel:(id)model
                           options:(NSDictionary *)options
@@ -866,10 +869,7 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
                               qos:(unsigned int)qos
                             error:(NSError **)error {
     (void)qos;
-    if (![model isKindOfClass:[_ANEInMemoryModel class]] || ![options isKindOfClass:[NSDictionary class]]) {
-        contract_violation(@"doEvaluateDirectWithModel: needs the _ANEInMemoryModel and an options dictionary");
-    }
-    return fake_evaluate((_ANEInMemoryModel *)model, request, g_counters.evals_direct, error);
+    return client_evaluate("doEvaluateDirectWithModel:", model, options, request, g_counters.evals_direct, error);
 }
 // Both return NO on device, yet real-time evaluation works (§17.2).
 - (BOOL)beginRealTimeTask { return NO; }
