@@ -33,6 +33,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = ["DEFAULT_FRAMEWORK_PATH", "Config", "get", "override", "reload_from_env"]
 
@@ -99,24 +100,18 @@ class Config:
             raise ValueError(f"debug must be a non-negative int, got {self.debug!r}")
 
 
-def _env_int(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+_Number = TypeVar("_Number", int, float)
+
+
+def _env_number(env: Mapping[str, str], name: str, default: _Number | None, parse: type[_Number]) -> _Number | None:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from None
-
-
-def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from None
+        what = "an integer" if parse is int else "a number"
+        raise ValueError(f"environment variable {name} must be {what}, got {raw!r}") from None
 
 
 def _env_bool(env: Mapping[str, str], name: str) -> bool:
@@ -134,18 +129,18 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
     defaults = Config()
     return Config(
         backend=env.get("ANEKIT_BACKEND") or None,
-        compile_limit=_env_int(env, "ANEKIT_COMPILE_LIMIT", defaults.compile_limit) or defaults.compile_limit,
-        simulate_compile_limit=_env_int(env, "ANEKIT_SIMULATE_COMPILE_LIMIT", None),
+        compile_limit=_env_number(env, "ANEKIT_COMPILE_LIMIT", defaults.compile_limit, int),
+        simulate_compile_limit=_env_number(env, "ANEKIT_SIMULATE_COMPILE_LIMIT", None, int),
         simulate_compile_failure=env.get("ANEKIT_SIMULATE_COMPILE_FAILURE") or "raise",
-        simulate_compile_latency_ms=_env_float(env, "ANEKIT_SIMULATE_COMPILE_LATENCY_MS", 0.0),
+        simulate_compile_latency_ms=_env_number(env, "ANEKIT_SIMULATE_COMPILE_LATENCY_MS", 0.0, float),
         budget_policy=env.get("ANEKIT_BUDGET_POLICY") or "raise",
-        compile_safety_margin=_env_int(env, "ANEKIT_COMPILE_SAFETY_MARGIN", 0) or 0,
+        compile_safety_margin=_env_number(env, "ANEKIT_COMPILE_SAFETY_MARGIN", 0, int),
         pool_spread=_env_bool(env, "ANEKIT_POOL_SPREAD"),
-        cache_size=_env_int(env, "ANEKIT_CACHE_SIZE", defaults.cache_size) or 0,
+        cache_size=_env_number(env, "ANEKIT_CACHE_SIZE", defaults.cache_size, int),
         ane_framework=env.get("ANEKIT_ANE_FRAMEWORK") or DEFAULT_FRAMEWORK_PATH,
         assert_no_compile=_env_bool(env, "ANEKIT_ASSERT_NO_COMPILE"),
         cache_dir=env.get("ANEKIT_CACHE_DIR") or defaults.cache_dir,
-        debug=_env_int(env, "ANEKIT_DEBUG", 0) or 0,
+        debug=_env_number(env, "ANEKIT_DEBUG", 0, int),
     )
 
 
