@@ -66,3 +66,8 @@ def test_override_is_scoped_and_validated() -> None:
     with config.override(pool_spread=True):
         assert config.get().pool_spread
     assert config.get() == before
+
+
+def test_a_zero_compile_limit_from_the_environment_is_an_error() -> None:
+    with pytest.raises(ValueError, match="compile_limit must be a positive int, got 0"):
+        config.from_env({"ANEKIT_COMPILE_LIMIT": "0"})

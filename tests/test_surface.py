@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gc
-import threading
 
 import numpy as np
 import pytest
 
 import anekit
+from _helpers import run_in_threads
 from anekit import _core
 
 
@@ -160,20 +160,12 @@ def test_concurrent_writes_release_the_gil() -> None:
     # callers also exercise the pool's busy fallback.
     surfaces = [anekit.Surface((1, 1024, 1, 1024)) for _ in range(4)]
     data = [np.full((1024, 1024), i, np.float32) for i in range(4)]
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            for _ in range(10):
-                surfaces[i].write(data[i])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        for _ in range(10):
+            surfaces[i].write(data[i])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(work, 4)
     assert not errors
     for i, s in enumerate(surfaces):
         assert np.all(s.read() == i)

@@ -31,12 +31,15 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import _core, config
 from .errors import AneUnavailableError
+
+if TYPE_CHECKING:
+    from .mil import Program, Var
 
 __all__ = ["FAULTS", "FakeAne", "fake_ane", "fake_framework_path"]
 
@@ -79,14 +82,12 @@ class _ReferenceEvaluator:
         self._cache: dict[tuple[str, tuple[tuple[str, int, int], ...]], Any] = {}
 
     def _executor(self, mil_text: str, weights: dict[str, memoryview]) -> Any:
-        from . import mil
         from .reference.executor import Executor
 
         key = (mil_text, tuple(sorted((k, len(v), zlib.crc32(v)) for k, v in weights.items())))
         exe = self._cache.get(key)
         if exe is None:
-            program = mil.parse(mil_text, weights={k: bytes(v) for k, v in weights.items()})
-            exe = Executor(program, precision="ane")
+            exe = Executor(_parse(mil_text, weights), precision="ane")
             if len(self._cache) >= 64:  # bounded: drop the oldest
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = exe
@@ -101,21 +102,27 @@ class _ReferenceEvaluator:
     ) -> None:
         exe = self._executor(mil_text, weights)
         fn = exe.function
-        feeds = {}
-        for name, var in fn.inputs.items():
-            dt = np.float16 if var.type.dtype.name == "fp16" else np.float32
-            feeds[name] = np.frombuffer(inputs[name], dtype=dt).reshape(var.type.shape)
-        result = exe(feeds)
+        result = exe({name: _array(inputs[name], var) for name, var in fn.inputs.items()})
         for var in fn.outputs:
-            dt = np.float16 if var.type.dtype.name == "fp16" else np.float32
-            np.frombuffer(outputs[var.name], dtype=dt).reshape(var.type.shape)[...] = result[var.name]
+            _array(outputs[var.name], var)[...] = result[var.name]
+
+
+def _array(buffer: memoryview, var: Var) -> np.ndarray:
+    """``buffer`` (a surface's bytes, as the fake hands them over) as an array of the MIL variable's type."""
+    dtype = np.float16 if var.type.dtype.name == "fp16" else np.float32
+    return np.frombuffer(buffer, dtype=dtype).reshape(var.type.shape)
+
+
+def _parse(mil_text: str, weights: dict[str, memoryview]) -> Program:
+    """The program the fake was given: its MIL text with the weight files it wrote (bytes by model path)."""
+    from . import mil
+
+    return mil.parse(mil_text, weights={k: bytes(v) for k, v in weights.items()})
 
 
 def _check_program(mil_text: str, weights: dict[str, memoryview]) -> None:
     """The fake's compile check: the text must be MIL that :func:`anekit.mil.parse` accepts."""
-    from . import mil
-
-    mil.parse(mil_text, weights={k: bytes(v) for k, v in weights.items()})
+    _parse(mil_text, weights)
 
 
 class FakeAne:

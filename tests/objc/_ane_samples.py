@@ -1,9 +1,19 @@
-"""Shared helpers of the Objective-C++ backend tests: MIL samples and the bundled fake framework's location."""
+"""Shared helpers of the Objective-C++ backend tests: MIL samples, fp16 surfaces for them and the bundled fake
+framework's location."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from anekit import _core
+
+#: The I/O shape of :func:`identity_mil` with its default arguments.
+SHAPE = (1, 4, 1, 8)
 
 FAKE_NAME = "libFakeAppleNeuralEngine.so"
 FAKE_NO_REQUEST_NAME = "libFakeAppleNeuralEngineNoRequest.so"
@@ -54,3 +64,14 @@ def two_io_mil(tag: str = "two") -> str:
         f'        {b} yb = relu(x = b)[name = tensor<string, []>("{tag}b")];\n'
         "    } -> (ya, yb);\n}\n"
     )
+
+
+def surface(values: np.ndarray | None = None, shape: tuple[int, ...] = SHAPE) -> _core.Surface:
+    """A new fp16 surface of ``shape``, holding ``values`` when given (zeros otherwise)."""
+    # Imported here: conftest.py imports this module before it can skip on a missing extension.
+    from anekit import _core
+
+    s = _core.Surface(shape, "fp16")
+    if values is not None:
+        s.write(values)
+    return s

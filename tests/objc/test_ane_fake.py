@@ -3,26 +3,17 @@ the real Objective-C++ backend."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from types import ModuleType
 
 import numpy as np
 import pytest
-from _ane_samples import identity_mil, two_io_mil
+from _ane_samples import SHAPE, identity_mil, surface, two_io_mil
 
+from _helpers import run_in_threads
 from anekit import CompileError, _core
 
 pytestmark = pytest.mark.objc
-
-SHAPE = (1, 4, 1, 8)
-
-
-def _surface(values: np.ndarray | None = None, shape: tuple[int, ...] = SHAPE) -> _core.Surface:
-    s = _core.Surface(shape, "fp16")
-    if values is not None:
-        s.write(values)
-    return s
 
 
 def _ramp(shape: tuple[int, ...] = SHAPE) -> np.ndarray:
@@ -54,7 +45,7 @@ def test_reference_mode_runs_the_registered_evaluator(fake: ModuleType) -> None:
     fake.set_fake_evaluator(recorder)
     fake.fake_configure(mode="reference")
     blob = b"\x07" * 128
-    x, y = _surface(_ramp()), _surface()
+    x, y = surface(_ramp()), surface()
     with fake.compile(identity_mil(tag="ref"), {"@model_path/weights/w.bin": blob}) as model:
         model.evaluate([x], [y])
     np.testing.assert_array_equal(y.read(), np.maximum(_ramp(), 0) * 2)
@@ -69,8 +60,8 @@ def test_reference_mode_names_multiple_io_in_order(fake: ModuleType) -> None:
     recorder = Recorder()
     fake.set_fake_evaluator(recorder)
     fake.fake_configure(mode="reference")
-    ins = [_surface(shape=(1, 4, 1, 8)), _surface(shape=(1, 2, 1, 8))]
-    outs = [_surface(shape=(1, 4, 1, 8)), _surface(shape=(1, 2, 1, 8))]
+    ins = [surface(shape=(1, 4, 1, 8)), surface(shape=(1, 2, 1, 8))]
+    outs = [surface(shape=(1, 4, 1, 8)), surface(shape=(1, 2, 1, 8))]
     with fake.compile(two_io_mil()) as model:
         model.evaluate(ins, outs)
     assert recorder.calls[0][2:] == (["a", "b"], ["ya", "yb"])
@@ -85,7 +76,7 @@ def test_weights_are_baked_at_compile_time(fake: ModuleType) -> None:
             f.write(b"\x02" * 8)
         model.unload()
         model.load()
-        model.evaluate([_surface()], [_surface()])
+        model.evaluate([surface()], [surface()])
     assert recorder.calls[0][1] == {"@model_path/weights/w.bin": b"\x01" * 8}
 
 
@@ -97,7 +88,7 @@ def test_evaluator_errors_become_framework_errors(fake: ModuleType) -> None:
     fake.fake_configure(mode="reference")
     with fake.compile(identity_mil()) as model:
         with pytest.raises(fake.FrameworkError, match="reference executor exploded") as info:
-            model.evaluate([_surface()], [_surface()])
+            model.evaluate([surface()], [surface()])
         assert info.value.code == -10
 
 
@@ -107,7 +98,7 @@ def test_reference_mode_without_evaluator_fails_loudly(fake: ModuleType) -> None
         fake.compile(identity_mil()) as model,
         pytest.raises(fake.FrameworkError, match="no evaluator is registered"),
     ):
-        model.evaluate([_surface()], [_surface()])
+        model.evaluate([surface()], [surface()])
 
 
 def test_set_fake_evaluator_rejects_non_callables(fake: ModuleType) -> None:
@@ -158,7 +149,7 @@ def test_loud_budget_refuses_compiles_and_free_does_not_refund(fake: ModuleType)
 
 def test_silent_budget_compiles_but_outputs_zeros(fake: ModuleType) -> None:
     fake.fake_configure(compile_budget=0, budget_failure="silent")
-    x, y = _surface(_ramp()), _surface(np.ones(SHAPE, dtype=np.float32))
+    x, y = surface(_ramp()), surface(np.ones(SHAPE, dtype=np.float32))
     with fake.compile(identity_mil(tag="silent")) as model:
         model.evaluate([x], [y])
     assert not y.read().any(), "silent failure: success, then zeros (ane-private-api.md §16.1)"
@@ -189,23 +180,15 @@ def test_reference_mode_from_many_threads(fake: ModuleType) -> None:
     """Evaluations release the GIL; the evaluator re-acquires it (no deadlock, right numbers)."""
     fake.set_fake_evaluator(Recorder())
     fake.fake_configure(mode="reference")
-    errors: list[BaseException] = []
 
     def worker(index: int) -> None:
-        try:
-            x = _surface(_ramp() + index)
-            y = _surface()
-            with fake.compile(identity_mil(tag=f"thr{index}")) as model:
-                for _ in range(50):
-                    model.evaluate([x], [y])
-                    np.testing.assert_array_equal(y.read(), np.maximum(_ramp() + index, 0) * 2)
-        except BaseException as exc:  # reported below with its thread
-            errors.append(exc)
+        x = surface(_ramp() + index)
+        y = surface()
+        with fake.compile(identity_mil(tag=f"thr{index}")) as model:
+            for _ in range(50):
+                model.evaluate([x], [y])
+                np.testing.assert_array_equal(y.read(), np.maximum(_ramp() + index, 0) * 2)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    errors = run_in_threads(worker, 4, timeout=120)
     assert not errors, errors
     assert fake.fake_stats()["evals"] == 200

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
-from _ane_samples import identity_mil
+from _ane_samples import SHAPE, identity_mil, surface
 
-from anekit import _core
+from _helpers import run_in_threads
 
 pytestmark = pytest.mark.objc
 
@@ -24,9 +23,7 @@ LIVE_KEYS = ("liveModels", "liveDescriptors", "liveRequests", "liveSurfaceObject
 
 def _cycles(fake: ModuleType, live: Callable[[], dict[str, int]], count: int) -> None:
     before_surfaces = fake.fake_stats()["liveIOSurfaces"]
-    x = _core.Surface((1, 4, 1, 8), "fp16")
-    x.write(np.ones((1, 4, 1, 8), dtype=np.float32))
-    y = _core.Surface((1, 4, 1, 8), "fp16")
+    x, y = surface(np.ones(SHAPE, dtype=np.float32)), surface()
     blob = b"\x03" * 64
     directories: list[str] = []
     for i in range(count):
@@ -61,8 +58,7 @@ def test_ten_thousand_compile_free_cycles(fake: ModuleType, live: Callable[[], d
 
 def test_surfaces_are_released_with_their_last_user(fake: ModuleType) -> None:
     base = fake.fake_stats()["liveIOSurfaces"]
-    x = _core.Surface((1, 4, 1, 8), "fp16")
-    y = _core.Surface((1, 4, 1, 8), "fp16")
+    x, y = surface(), surface()
     assert fake.fake_stats()["liveIOSurfaces"] == base + 2
     model = fake.compile(identity_mil(tag="life"))
     model.evaluate([x], [y])
@@ -83,52 +79,31 @@ def test_dropping_an_open_model_releases_it(fake: ModuleType, live: Callable[[],
 
 
 def test_four_threads_evaluate_their_own_models(fake: ModuleType) -> None:
-    errors: list[BaseException] = []
-
     def worker(index: int) -> None:
-        try:
-            values = np.full((1, 4, 1, 8), float(index), dtype=np.float32)
-            x = _core.Surface((1, 4, 1, 8), "fp16")
-            x.write(values)
-            y = _core.Surface((1, 4, 1, 8), "fp16")
-            with fake.compile(identity_mil(tag=f"t{index}")) as model:
-                for _ in range(200):
-                    model.evaluate([x], [y])
-                np.testing.assert_array_equal(y.read(), values)
-        except BaseException as exc:  # reported below with its thread
-            errors.append(exc)
+        values = np.full(SHAPE, float(index), dtype=np.float32)
+        x, y = surface(values), surface()
+        with fake.compile(identity_mil(tag=f"t{index}")) as model:
+            for _ in range(200):
+                model.evaluate([x], [y])
+            np.testing.assert_array_equal(y.read(), values)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    errors = run_in_threads(worker, 4, timeout=120)
     assert not errors, errors
     assert fake.fake_stats()["evals"] == 800
 
 
 def test_threads_share_one_model(fake: ModuleType) -> None:
     """Evaluation is serialised per model in the backend, so sharing one model is safe too."""
-    errors: list[BaseException] = []
     with fake.compile(identity_mil(tag="shared")) as model:
 
         def worker(index: int) -> None:
-            try:
-                values = np.full((1, 4, 1, 8), float(index + 1), dtype=np.float32)
-                x = _core.Surface((1, 4, 1, 8), "fp16")
-                x.write(values)
-                y = _core.Surface((1, 4, 1, 8), "fp16")
-                for _ in range(100):
-                    model.evaluate([x], [y])
-                    np.testing.assert_array_equal(y.read(), values)
-            except BaseException as exc:  # reported below with its thread
-                errors.append(exc)
+            values = np.full(SHAPE, float(index + 1), dtype=np.float32)
+            x, y = surface(values), surface()
+            for _ in range(100):
+                model.evaluate([x], [y])
+                np.testing.assert_array_equal(y.read(), values)
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        errors = run_in_threads(worker, 4, timeout=120)
     assert not errors, errors
 
 

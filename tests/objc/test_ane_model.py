@@ -9,20 +9,11 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from _ane_samples import identity_mil, two_io_mil
+from _ane_samples import SHAPE, identity_mil, surface, two_io_mil
 
-from anekit import CompileError, _core
+from anekit import CompileError
 
 pytestmark = pytest.mark.objc
-
-SHAPE = (1, 4, 1, 8)
-
-
-def _surface(values: np.ndarray | None = None, shape: tuple[int, ...] = SHAPE) -> _core.Surface:
-    s = _core.Surface(shape, "fp16")
-    if values is not None:
-        s.write(values)
-    return s
 
 
 def _ramp(shape: tuple[int, ...] = SHAPE, start: float = 0.0) -> np.ndarray:
@@ -30,13 +21,13 @@ def _ramp(shape: tuple[int, ...] = SHAPE, start: float = 0.0) -> np.ndarray:
 
 
 def test_surfaces_are_iosurface_backed(fake: ModuleType) -> None:
-    assert _surface().storage == "iosurface"
+    assert surface().storage == "iosurface"
 
 
 @pytest.mark.parametrize("path", ["standard", "realtime", "process_request", "direct"])
 def test_echo_round_trip_on_every_path(fake: ModuleType, path: str) -> None:
-    x = _surface(_ramp())
-    y = _surface()
+    x = surface(_ramp())
+    y = surface()
     with fake.compile(identity_mil()) as model:
         assert model.loaded
         assert model.state() == 3  # loaded (ane-private-api.md §4.1)
@@ -54,10 +45,10 @@ def test_echo_round_trip_on_every_path(fake: ModuleType, path: str) -> None:
 
 
 def test_inputs_and_outputs_are_wired_in_signature_order(fake: ModuleType) -> None:
-    a = _surface(_ramp((1, 4, 1, 8), 1.0), (1, 4, 1, 8))
-    b = _surface(_ramp((1, 2, 1, 8), 100.0), (1, 2, 1, 8))
-    ya = _surface(shape=(1, 4, 1, 8))
-    yb = _surface(shape=(1, 2, 1, 8))
+    a = surface(_ramp((1, 4, 1, 8), 1.0), (1, 4, 1, 8))
+    b = surface(_ramp((1, 2, 1, 8), 100.0), (1, 2, 1, 8))
+    ya = surface(shape=(1, 4, 1, 8))
+    yb = surface(shape=(1, 2, 1, 8))
     with fake.compile(two_io_mil()) as model:
         model.evaluate([a, b], [ya, yb])
     np.testing.assert_array_equal(ya.read(), _ramp((1, 4, 1, 8), 1.0))
@@ -65,12 +56,12 @@ def test_inputs_and_outputs_are_wired_in_signature_order(fake: ModuleType) -> No
 
 
 def test_request_is_reused_for_the_same_surfaces(fake: ModuleType, live: Callable[[], dict[str, int]]) -> None:
-    x, y = _surface(_ramp()), _surface()
+    x, y = surface(_ramp()), surface()
     with fake.compile(identity_mil()) as model:
         for _ in range(5):
             model.evaluate([x], [y])
         assert live()["liveRequests"] == 1
-        other = _surface()
+        other = surface()
         model.evaluate([x], [other])
         assert live()["liveRequests"] == 2
     assert live()["liveRequests"] == 0
@@ -104,7 +95,7 @@ def test_identical_programs_share_a_directory_until_the_last_closes(fake: Module
     assert a.model_dir == b.model_dir
     a.close()
     assert Path(b.model_dir, "model.mil").exists()
-    x, y = _surface(_ramp()), _surface()
+    x, y = surface(_ramp()), surface()
     b.evaluate([x], [y])
     b.close()
     assert not Path(b.model_dir).exists()
@@ -178,24 +169,24 @@ def test_nsexception_becomes_framework_error(fake: ModuleType) -> None:
 def test_surface_size_mismatch_fails_loudly(fake: ModuleType) -> None:
     with fake.compile(identity_mil()) as model:
         with pytest.raises(fake.FrameworkError, match="needs a 64-byte surface, got 32 bytes") as info:
-            model.evaluate([_surface(shape=(1, 2, 1, 8))], [_surface()])
+            model.evaluate([surface(shape=(1, 2, 1, 8))], [surface()])
         assert info.value.code == -8
         with pytest.raises(fake.FrameworkError, match="program declares 1"):
-            model.evaluate([_surface(), _surface()], [_surface()])
+            model.evaluate([surface(), surface()], [surface()])
 
 
 def test_evaluate_argument_checks(fake: ModuleType) -> None:
     with fake.compile(identity_mil()) as model:
         with pytest.raises(TypeError, match=r"input 0 must be an anekit\.Surface"):
-            model.evaluate([b"x"], [_surface()])
+            model.evaluate([b"x"], [surface()])
         with pytest.raises(ValueError, match="unknown execution path 'fast'"):
-            model.evaluate([_surface()], [_surface()], "fast")
+            model.evaluate([surface()], [surface()], "fast")
         with pytest.raises(ValueError, match="at least one output"):
-            model.evaluate([_surface()], [])
+            model.evaluate([surface()], [])
 
 
 def test_unload_load_cycle(fake: ModuleType) -> None:
-    x, y = _surface(_ramp()), _surface()
+    x, y = surface(_ramp()), surface()
     with fake.compile(identity_mil()) as model:
         model.unload()
         assert not model.loaded
@@ -211,7 +202,7 @@ def test_unload_load_cycle(fake: ModuleType) -> None:
 
 
 def test_injected_evaluate_and_unload_faults(fake: ModuleType, live: Callable[[], dict[str, int]]) -> None:
-    x, y = _surface(_ramp()), _surface()
+    x, y = surface(_ramp()), surface()
     model = fake.compile(identity_mil())
     fake.fake_configure(faults={"evaluate"})
     with pytest.raises(fake.FrameworkError, match="Program Inference error") as info:
@@ -233,12 +224,12 @@ def test_unavailable_path_names_the_missing_selector(fake: ModuleType) -> None:
     assert "realtime" not in fake.runtime_info()["execution_paths"]
     with fake.compile(identity_mil()) as model:
         with pytest.raises(fake.UnavailableError, match="evaluateRealTimeWithModel:options:request:error:"):
-            model.evaluate([_surface()], [_surface()], "realtime")
-        model.evaluate([_surface()], [_surface()], "direct")
+            model.evaluate([surface()], [surface()], "realtime")
+        model.evaluate([surface()], [surface()], "direct")
 
 
 def test_perf_stats(fake: ModuleType) -> None:
-    x, y = _surface(_ramp()), _surface()
+    x, y = surface(_ramp()), surface()
     with fake.compile(identity_mil(), perf_stats=True) as model:
         assert model.evaluate([x], [y]) is None, "no hardware time unless the framework reports one (§18)"
         fake.fake_configure(perf_stats_ns=4321)
@@ -248,7 +239,7 @@ def test_perf_stats(fake: ModuleType) -> None:
 
 
 def test_qos_is_passed_through(fake: ModuleType) -> None:
-    x, y = _surface(_ramp()), _surface()
+    x, y = surface(_ramp()), surface()
     with fake.compile(identity_mil(), qos=0) as model:
         model.evaluate([x], [y], "standard", 0)
     np.testing.assert_array_equal(y.read(), _ramp())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
 
 import anekit
+from _helpers import run_in_threads
 from anekit import mil
 from anekit.errors import AneUnavailableError
 from anekit.reference import run as reference_run
@@ -125,21 +125,13 @@ def test_kernels_run_concurrently_from_threads(backend: str, make_conv_relu: Cal
     kernels = [anekit.compile(p, backend=backend) for p in programs]
     x = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)
     expected = [next(iter(k(x=x).values())) for k in kernels]
-    errors: list[BaseException] = []
 
     def work(i: int) -> None:
-        try:
-            for _ in range(5):
-                got = next(iter(kernels[i](x=x).values()))
-                np.testing.assert_array_equal(got, expected[i])
-        except BaseException as exc:  # collected and re-raised below
-            errors.append(exc)
+        for _ in range(5):
+            got = next(iter(kernels[i](x=x).values()))
+            np.testing.assert_array_equal(got, expected[i])
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_in_threads(work, 3)
     for k in kernels:
         k.close()
     assert not errors, errors[0]
@@ -150,21 +142,13 @@ def test_threads_sharing_one_kernel_each_get_their_own_result(backend: str, conv
     # three, a thread could evaluate another thread's input or read another thread's output.
     rng = np.random.default_rng(3)
     xs = [rng.standard_normal((64, 32)).astype(np.float32) for _ in range(4)]
-    errors: list[BaseException] = []
     with anekit.compile(conv_relu, backend=backend) as k:
         expected = [next(iter(k(x=x).values())) for x in xs]
         assert not any(np.array_equal(expected[0], e) for e in expected[1:])  # distinguishable results
 
         def work(i: int) -> None:
-            try:
-                for _ in range(25):
-                    np.testing.assert_array_equal(next(iter(k(x=xs[i]).values())), expected[i])
-            except BaseException as exc:  # collected and re-raised below
-                errors.append(exc)
+            for _ in range(25):
+                np.testing.assert_array_equal(next(iter(k(x=xs[i]).values())), expected[i])
 
-        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = run_in_threads(work, len(xs))
     assert not errors, errors[0]
