@@ -49,7 +49,7 @@ _MEMO_SIZE = 1024
 _RUN_ONLY_OPTIONS = frozenset({"path"})
 
 
-def _snapshot(program: Program, keep: list[Any] | None = None) -> tuple[Any, ...]:
+def _snapshot(program: Program, keep: list[Any]) -> tuple[Any, ...]:
     """Everything a program's text and weights are made of: objects by identity, strings and types by value.
 
     Constant arrays appear as ``id(array)`` (comparing arrays by value would be slow and ambiguous); ``keep``
@@ -70,7 +70,7 @@ def _snapshot(program: Program, keep: list[Any] | None = None) -> tuple[Any, ...
                 # ``data`` property, which would read the blob).
                 data = getattr(value, "_data", None)
                 extend((key, value, id(data)))
-                if keep is not None and data is not None:
+                if data is not None:
                     keep.append(data)
         for var in fn.outputs:
             extend((var, var.name))
@@ -104,14 +104,13 @@ def program_digest(program: Program) -> str:
     """
     if not isinstance(program, Program):
         raise TypeError(f"program_digest: expected an anekit.mil.Program, got {type(program).__name__}")
-    snap = _snapshot(program)
+    keep: list[Any] = []  # the arrays behind the snapshot's ids, kept by the memo on a miss
+    snap = _snapshot(program, keep)
     with _memo.lock:
         hit = _memo.entries.get(id(program))
         if hit is not None and hit[0] is program and _same(hit[1], snap):
             _memo.entries.move_to_end(id(program))
             return hit[3]
-    keep: list[Any] = []
-    snap = _snapshot(program, keep)
     h = hashlib.sha256(program.to_mil().encode())
     for path, blob in sorted(program.weights().items()):
         h.update(b"\0" + path.encode() + b"\0")
