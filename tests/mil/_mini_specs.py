@@ -41,6 +41,12 @@ def _require(ctx: InferContext, spec: type[OpSpec]) -> None:
             raise ctx.error(f"input {s.name!r} dtype {t.dtype.name} not in {s.dtypes}")
 
 
+def _dequantized(ctx: InferContext, spec: type[OpSpec], source: str) -> list[Type]:
+    """The dequantizers' inference: input ``source``'s shape in the dtype of ``scale``."""
+    _require(ctx, spec)
+    return [_t(ctx, source).with_dtype(_t(ctx, "scale").dtype)]
+
+
 class Binary(OpSpec):
     inputs = (InputSpec("x", NUM), InputSpec("y", NUM, same_dtype_as="x"))
 
@@ -233,8 +239,7 @@ class Dequantize(OpSpec):
 
     @classmethod
     def infer(cls, ctx: InferContext) -> list[Type]:
-        _require(ctx, cls)
-        return [_t(ctx, "input").with_dtype(_t(ctx, "scale").dtype)]
+        return _dequantized(ctx, cls, "input")
 
 
 class AffineDequantize(OpSpec):
@@ -248,8 +253,7 @@ class AffineDequantize(OpSpec):
 
     @classmethod
     def infer(cls, ctx: InferContext) -> list[Type]:
-        _require(ctx, cls)
-        return [_t(ctx, "quantized_data").with_dtype(_t(ctx, "scale").dtype)]
+        return _dequantized(ctx, cls, "quantized_data")
 
 
 class BlockwiseShiftScale(OpSpec):
@@ -262,8 +266,7 @@ class BlockwiseShiftScale(OpSpec):
 
     @classmethod
     def infer(cls, ctx: InferContext) -> list[Type]:
-        _require(ctx, cls)
-        return [_t(ctx, "data").with_dtype(_t(ctx, "scale").dtype)]
+        return _dequantized(ctx, cls, "data")
 
 
 class ReadState(OpSpec):

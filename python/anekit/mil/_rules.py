@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ..errors import MILError
 from .diagnostics import SEVERITIES, Diagnostic
@@ -153,6 +153,14 @@ def binding_type(b: Binding | None) -> TensorType | None:
     if isinstance(b, (Var, Value)):
         return tensor_of(b.type)
     return None
+
+
+def is_runtime(b: Binding | None) -> TypeGuard[Var]:
+    """Whether ``b`` is a run-time variable: a function input or the output of a computing op.
+
+    Outputs of ``const`` and ``constexpr_*`` ops are compile-time constants (mil-format.md §7.2, §7.4).
+    """
+    return isinstance(b, Var) and (b.op is None or not b.op.op_type.startswith("const"))
 
 
 def known_value(op: Operation, name: str) -> Any:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from ._rules import Context, fmt_bytes, rule, tensor_of
 from .diagnostics import Diagnostic
-from .ir import Function, Var
+from .ir import Function, Operation, Var
 from .ops._spec import OPSETS, opset_index
 from .types import TensorType
 
@@ -39,22 +39,36 @@ SURFACE_ALIGNMENT = 128
 WIDE_DTYPES = frozenset({"int64", "fp64", "uint64"})
 
 
-def _io(f: Function) -> Iterator[tuple[str, str, Var]]:
+def _io_tensors(f: Function) -> Iterator[tuple[str, str, TensorType]]:
+    """``(kind, name, tensor type)`` of each tensor (or state) input and output of ``f``."""
     for name, v in f.inputs.items():
-        yield "input", name, v
+        if (t := tensor_of(v.type)) is not None:
+            yield "input", name, t
     for v in f.outputs:
-        yield "output", v.name, v
+        if (t := tensor_of(v.type)) is not None:
+            yield "output", v.name, t
 
 
-def _activations(f: Function) -> Iterator[tuple[Var, str]]:
-    """Run-time tensors of ``f``: inputs and outputs of ops other than const/constexpr (with the op name)."""
+def _activations(f: Function) -> Iterator[tuple[Var, TensorType, Operation | None]]:
+    """Run-time tensors of ``f``: inputs and outputs of ops other than const/constexpr.
+
+    Yields ``(var, tensor type, producing op or None for an input)``; :func:`_where` names one for a message
+    (not formatted up front: these rules run over every op and most tensors yield no finding).
+    """
     for v in f.inputs.values():
-        yield v, f"input {v.name!r}"
+        if (t := tensor_of(v.type)) is not None:
+            yield v, t, None
     for op in f.operations:
         if op.op_type.startswith("const"):
             continue
         for v in op.outputs:
-            yield v, f"[{op.op_type} '{op.name}'] output {v.name!r}"
+            if (t := tensor_of(v.type)) is not None:
+                yield v, t, op
+
+
+def _where(v: Var, op: Operation | None) -> str:
+    """How messages name a run-time tensor: a function input, or ``op``'s output."""
+    return f"input {v.name!r}" if op is None else f"[{op.op_type} '{op.name}'] output {v.name!r}"
 
 
 def _surface_bytes(t: TensorType) -> int | None:
@@ -72,22 +86,17 @@ def _surface_bytes(t: TensorType) -> int | None:
 )
 def dynamic_shape(ctx: Context) -> Iterator[Diagnostic]:
     for f in ctx.functions():
-        found = [(v, where) for v, where in _activations(f) if _has_unknown(v)]
+        found = [(v, op) for v, t, op in _activations(f) if not t.is_static]
         if found:
-            v, where = found[0]
+            v, where_op = found[0]
             yield ctx.diag(
                 "ane-dynamic-shape",
                 f"{len(found)} run-time tensor(s) of function {f.name} have unknown dimensions, first "
-                f"{where}: {v.type}; ANE programs need static shapes to size their surfaces",
+                f"{_where(v, where_op)}: {v.type}; ANE programs need static shapes to size their surfaces",
                 f=f,
                 op=v.op,
                 hint="give the inputs fixed shapes (pick one of the FlexibleShapeInformation shapes)",
             )
-
-
-def _has_unknown(v: Var) -> bool:
-    t = tensor_of(v.type)
-    return t is not None and not t.is_static
 
 
 @rule(
@@ -100,12 +109,11 @@ def _has_unknown(v: Var) -> bool:
 )
 def wide_dtypes(ctx: Context) -> Iterator[Diagnostic]:
     for f in ctx.functions():
-        for v, where in _activations(f):
-            t = tensor_of(v.type)
-            if t is not None and t.dtype.name in WIDE_DTYPES:
+        for v, t, op in _activations(f):
+            if t.dtype.name in WIDE_DTYPES:
                 yield ctx.diag(
                     "ane-64bit",
-                    f"{where} is {t}; 64-bit tensors are not supported",
+                    f"{_where(v, op)} is {t}; 64-bit tensors are not supported",
                     f=f,
                     op=v.op,
                     hint="use int32 / fp32 (or better fp16)",
@@ -123,9 +131,8 @@ def io_dtype(ctx: Context) -> Iterator[Diagnostic]:
     """fp32 I/O with a cast inside works on M4/M5 but not on M1/M2 (no ``cast``), and dev-erik reports that
     fp32 surfaces give zeros; other dtypes have no documented ANE surface format."""
     for f in ctx.functions():
-        for kind, name, v in _io(f):
-            t = tensor_of(v.type)
-            if t is None or t.dtype.name == "fp16" or t.dtype.name in WIDE_DTYPES:
+        for kind, name, t in _io_tensors(f):
+            if t.dtype.name == "fp16" or t.dtype.name in WIDE_DTYPES:
                 continue
             if t.dtype.name == "fp32":
                 msg = (
@@ -156,10 +163,7 @@ def io_dtype(ctx: Context) -> Iterator[Diagnostic]:
 def io_layout(ctx: Context) -> Iterator[Diagnostic]:
     """Not rank 4 or batch != 1: warning. ``[1, C, H, W]`` with H != 1: info (used by the int8 benchmark)."""
     for f in ctx.functions():
-        for kind, name, v in _io(f):
-            t = tensor_of(v.type)
-            if t is None:
-                continue
+        for kind, name, t in _io_tensors(f):
             if t.rank != 4 or t.shape[0] != 1:
                 yield ctx.diag(
                     "ane-io-layout",
@@ -187,9 +191,8 @@ def io_layout(ctx: Context) -> Iterator[Diagnostic]:
 )
 def spatial_multiple(ctx: Context) -> Iterator[Diagnostic]:
     for f in ctx.functions():
-        for kind, name, v in _io(f):
-            t = tensor_of(v.type)
-            if t is None or t.rank == 0 or t.shape[-1] is None:
+        for kind, name, t in _io_tensors(f):
+            if t.rank == 0 or t.shape[-1] is None:
                 continue
             s = t.shape[-1]
             if s == 1 or s % SPATIAL_MULTIPLE == 0:
@@ -217,9 +220,8 @@ def spatial_multiple(ctx: Context) -> Iterator[Diagnostic]:
 )
 def single_token(ctx: Context) -> Iterator[Diagnostic]:
     for f in ctx.functions():
-        for kind, name, v in _io(f):
-            t = tensor_of(v.type)
-            if t is not None and t.rank == 4 and t.shape[-1] == 1:
+        for kind, name, t in _io_tensors(f):
+            if t.rank == 4 and t.shape[-1] == 1:
                 yield ctx.diag(
                     "ane-single-token",
                     f"{kind} {name!r} has S = 1; single-token kernels compiled but produced wrong output upstream",
@@ -238,15 +240,12 @@ def single_token(ctx: Context) -> Iterator[Diagnostic]:
 )
 def dim_limit(ctx: Context) -> Iterator[Diagnostic]:
     for f in ctx.functions():
-        for v, where in _activations(f):
-            t = tensor_of(v.type)
-            if t is None:
-                continue
+        for v, t, op in _activations(f):
             big = max((d for d in t.shape if d is not None), default=0)
             if big > MAX_DIMENSION:
                 yield ctx.diag(
                     "ane-dim-limit",
-                    f"{where} is {t}: dimension {big} exceeds the ANE maximum of {MAX_DIMENSION}",
+                    f"{_where(v, op)} is {t}: dimension {big} exceeds the ANE maximum of {MAX_DIMENSION}",
                     f=f,
                     op=v.op,
                     hint="split the tensor (e.g. an LM head into chunks, as maderix/ANE#26 did)",
@@ -254,7 +253,7 @@ def dim_limit(ctx: Context) -> Iterator[Diagnostic]:
             elif big > CHANNEL_SOFT_LIMIT:
                 yield ctx.diag(
                     "ane-dim-limit",
-                    f"{where} is {t}: dimension {big} is above {CHANNEL_SOFT_LIMIT}, libane's channel limit",
+                    f"{_where(v, op)} is {t}: dimension {big} is above {CHANNEL_SOFT_LIMIT}, libane's channel limit",
                     f=f,
                     op=v.op,
                     severity="warning",
@@ -272,9 +271,8 @@ def dim_limit(ctx: Context) -> Iterator[Diagnostic]:
 )
 def min_surface(ctx: Context) -> Iterator[Diagnostic]:
     for f in ctx.functions():
-        for kind, name, v in _io(f):
-            t = tensor_of(v.type)
-            n = None if t is None else _surface_bytes(t)
+        for kind, name, t in _io_tensors(f):
+            n = _surface_bytes(t)
             if n is not None and n < MIN_SURFACE_BYTES:
                 yield ctx.diag(
                     "ane-min-surface",
@@ -293,9 +291,8 @@ def min_surface(ctx: Context) -> Iterator[Diagnostic]:
 )
 def surface_alignment(ctx: Context) -> Iterator[Diagnostic]:
     for f in ctx.functions():
-        for kind, name, v in _io(f):
-            t = tensor_of(v.type)
-            n = None if t is None else _surface_bytes(t)
+        for kind, name, t in _io_tensors(f):
+            n = _surface_bytes(t)
             if n is not None and n % SURFACE_ALIGNMENT:
                 yield ctx.diag(
                     "ane-surface-alignment",

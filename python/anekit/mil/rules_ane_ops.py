@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._rules import Context, binding_type, known_value, rule
+from ._rules import Context, binding_type, is_runtime, known_value, rule
 from .diagnostics import Diagnostic
 from .ir import Function, Operation, Var
 
@@ -59,6 +59,11 @@ ANE_DOCUMENTED_OPS = frozenset(
         "scaled_dot_product_attention",  # §10.6 (mask ignored: ane-sdpa-mask)
     }
 )
+
+
+def _first_int(value: object) -> int:
+    """A const scalar (or the first element of a const array) as a Python int."""
+    return int(np.asarray(value).reshape(-1)[0])
 
 
 def _ops(ctx: Context, *types: str) -> Iterator[tuple[Function, Operation]]:
@@ -211,7 +216,7 @@ def softmax_axis(ctx: Context) -> Iterator[Diagnostic]:
         a = -1 if axis is None and "axis" not in op.inputs else axis
         if a is None:
             continue
-        a = int(np.asarray(a).reshape(-1)[0])
+        a = _first_int(a)
         if not -x.rank <= a < x.rank:
             continue
         n = x.shape[a]
@@ -299,15 +304,14 @@ def matmul_inner(ctx: Context) -> Iterator[Diagnostic]:
 )
 def runtime_grouped_conv(ctx: Context) -> Iterator[Diagnostic]:
     for f, op in _ops(ctx, "conv"):
-        w = op.inputs.get("weight")
-        # Run-time weight: a function input or the output of a computing op (not const/constexpr_*).
-        if not (isinstance(w, Var) and (w.op is None or not w.op.op_type.startswith("const"))):
+        if not is_runtime(op.inputs.get("weight")):
             continue
         groups = known_value(op, "groups")
-        if groups is not None and int(np.asarray(groups).reshape(-1)[0]) > 1:
+        g = None if groups is None else _first_int(groups)
+        if g is not None and g > 1:
             yield ctx.diag(
                 "ane-runtime-grouped-conv",
-                f"[conv '{op.name}'] is grouped (groups = {int(np.asarray(groups).reshape(-1)[0])}) "
+                f"[conv '{op.name}'] is grouped (groups = {g}) "
                 "with a run-time weight; the ANE compiler rejects this (InvalidMILProgram)",
                 f=f,
                 op=op,

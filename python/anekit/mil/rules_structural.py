@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._rules import Context, rule
+from ._rules import Context, is_runtime, rule
 from .check import requires_const
 from .diagnostics import Diagnostic
-from .ir import Function, Var
-from .ops._spec import OP_REGISTRY, OPSETS, opset_index
+from .ir import Function, Operation, Var
+from .ops._spec import OP_REGISTRY, OPSETS, OpSpec, opset_index
 from .parse_check import check_function
 from .types import StateType
 from .values import Value
@@ -33,6 +33,15 @@ def _header_version(ctx: Context) -> str:
     if ctx.program.version is not None:
         return ctx.program.version
     return "1.3" if resolve_dialect(ctx.program, None) == "A" else "1.0"
+
+
+def _specified_ops(ctx: Context) -> Iterator[tuple[Function, Operation, type[OpSpec]]]:
+    """Every op of the program whose type has a spec (unknown ops are reported by op-check as unknown-op)."""
+    for f in ctx.functions():
+        for op in f.operations:
+            spec = OP_REGISTRY.get(op.op_type)
+            if spec is not None:
+                yield f, op, spec
 
 
 @rule(
@@ -59,22 +68,17 @@ def op_check(ctx: Context) -> Iterator[Diagnostic]:
     summary="an op is given an input its spec does not define",
 )
 def unknown_input(ctx: Context) -> Iterator[Diagnostic]:
-    for f in ctx.functions():
-        for op in f.operations:
-            spec = OP_REGISTRY.get(op.op_type)
-            if spec is None:
-                continue  # reported by op-check as unknown-op
-            names = [s.name for s in spec.inputs]
-            for k in op.inputs:
-                if spec.input_spec(k) is None:
-                    yield ctx.diag(
-                        "unknown-input",
-                        f"[{op.op_type} '{op.name}'] unknown input {k!r}; "
-                        f"{op.op_type} takes {', '.join(names) or 'no inputs'}",
-                        f=f,
-                        op=op,
-                        hint="check the spelling against anekit.mil.ops.get_spec(op).inputs",
-                    )
+    for f, op, spec in _specified_ops(ctx):
+        for k in op.inputs:
+            if spec.input_spec(k) is None:
+                names = ", ".join(s.name for s in spec.inputs)
+                yield ctx.diag(
+                    "unknown-input",
+                    f"[{op.op_type} '{op.name}'] unknown input {k!r}; {op.op_type} takes {names or 'no inputs'}",
+                    f=f,
+                    op=op,
+                    hint="check the spelling against anekit.mil.ops.get_spec(op).inputs",
+                )
 
 
 @rule(
@@ -85,28 +89,23 @@ def unknown_input(ctx: Context) -> Iterator[Diagnostic]:
     summary="an input the spec requires to be a compile-time constant is bound to a run-time variable",
 )
 def non_const(ctx: Context) -> Iterator[Diagnostic]:
-    for f in ctx.functions():
-        for op in f.operations:
-            spec = OP_REGISTRY.get(op.op_type)
-            if spec is None:
+    for f, op, spec in _specified_ops(ctx):
+        for k, b in op.inputs.items():
+            # Const-ness can depend on the opset (e.g. conv's bias must be const before ios17).
+            if spec.input_spec(k) is None or not requires_const(spec, k, f.opset):
                 continue
-            for k, b in op.inputs.items():
-                # Const-ness can depend on the opset (e.g. conv's bias must be const before ios17).
-                if spec.input_spec(k) is None or not requires_const(spec, k, f.opset):
-                    continue
-                for x in b if isinstance(b, tuple) else (b,):
-                    # const and constexpr_* outputs are compile-time constants (§7.2, §7.4).
-                    if isinstance(x, Var) and (x.op is None or not x.op.op_type.startswith("const")):
-                        what = "function input" if x.op is None else f"output of {x.op.op_type}"
-                        yield ctx.diag(
-                            "non-const",
-                            f"[{op.op_type} '{op.name}'] input {k!r} must be a compile-time constant, "
-                            f"got {x.name!r} ({what})",
-                            f=f,
-                            op=op,
-                            hint="bind it to a const (or constexpr_*) op; for run-time weights use "
-                            "matmul instead of linear (§10.1)",
-                        )
+            for x in b if isinstance(b, tuple) else (b,):
+                if is_runtime(x):
+                    what = "function input" if x.op is None else f"output of {x.op.op_type}"
+                    yield ctx.diag(
+                        "non-const",
+                        f"[{op.op_type} '{op.name}'] input {k!r} must be a compile-time constant, "
+                        f"got {x.name!r} ({what})",
+                        f=f,
+                        op=op,
+                        hint="bind it to a const (or constexpr_*) op; for run-time weights use "
+                        "matmul instead of linear (§10.1)",
+                    )
 
 
 @rule(

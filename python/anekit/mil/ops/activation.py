@@ -209,7 +209,6 @@ class Softmax(Op):
         InputSpec("x", FLOATS),
         InputSpec("axis", ("int32",), const=True, optional=True, default=i32(-1), rank=(0,)),
     )
-    category = "activation"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:

@@ -36,7 +36,6 @@ class ScaledDotProductAttention(Op):
         InputSpec("attn_mask", ("bool", "fp16", "fp32"), optional=True),
     )
     min_opset = "ios18"
-    category = "attention"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:

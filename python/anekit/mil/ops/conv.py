@@ -22,7 +22,7 @@ from ._infer import (
 )
 from ._spec import InferContext, InputSpec, register_op
 
-__all__ = ["Conv", "ConvTranspose", "spatial_rank"]
+__all__ = ["Conv", "ConvTranspose", "spatial_ones", "spatial_rank", "spatial_zero_pads"]
 
 _PAD_TYPES = ("valid", "same", "same_lower", "custom")
 
@@ -33,18 +33,17 @@ def spatial_rank(ctx: InferContext, source: str = "x") -> int | None:
     return t.rank - 2 if isinstance(t, TensorType) and t.rank >= 2 else None
 
 
-def _ones(ctx: InferContext) -> Any:
+# Defaults of strides / dilations / pad, shared by conv, conv_transpose and the pools.
+def spatial_ones(ctx: InferContext) -> Any:
+    """int32 ones, one per spatial dim of x"""
     s = spatial_rank(ctx)
     return None if s is None else int32_ones(s)
 
 
-def _zero_pads(ctx: InferContext) -> Any:
+def spatial_zero_pads(ctx: InferContext) -> Any:
+    """int32 zeros, two per spatial dim of x"""
     s = spatial_rank(ctx)
     return None if s is None else int32_zeros(2 * s)
-
-
-_ones.__doc__ = "int32 ones, one per spatial dim of x"
-_zero_pads.__doc__ = "int32 zeros, two per spatial dim of x"
 
 
 def _conv_inputs() -> tuple[InputSpec, ...]:
@@ -52,10 +51,10 @@ def _conv_inputs() -> tuple[InputSpec, ...]:
         InputSpec("x", FLOATS, rank=(3, 4, 5)),
         InputSpec("weight", FLOATS, rank=(3, 4, 5)),
         InputSpec("bias", FLOATS, optional=True, rank=(1,)),
-        InputSpec("strides", ("int32",), const=True, optional=True, default=_ones, rank=(1,)),
+        InputSpec("strides", ("int32",), const=True, optional=True, default=spatial_ones, rank=(1,)),
         InputSpec("pad_type", ("string",), const=True, optional=True, default="valid", rank=(0,)),
-        InputSpec("pad", ("int32",), const=True, optional=True, default=_zero_pads, rank=(1,)),
-        InputSpec("dilations", ("int32",), const=True, optional=True, default=_ones, rank=(1,)),
+        InputSpec("pad", ("int32",), const=True, optional=True, default=spatial_zero_pads, rank=(1,)),
+        InputSpec("dilations", ("int32",), const=True, optional=True, default=spatial_ones, rank=(1,)),
         InputSpec("groups", ("int32",), const=True, optional=True, default=i32(1), rank=(0,)),
     )
 
@@ -83,6 +82,12 @@ class _ConvBase(Op):
         if groups < 1:
             raise InferError(f"groups must be >= 1, got {groups}")
         return strides, dilations, pad_type, pad, groups
+
+    @classmethod
+    def _check_bias(cls, ctx: InferContext, c_out: int | None) -> None:
+        b = cls.opt_tensor(ctx, "bias")
+        if b is not None and not dims_equal(b.shape[0], c_out):
+            raise InferError(f"bias length {b.shape[0]} != output channels {c_out}")
 
     @classmethod
     def _check_dtypes(cls, ctx: InferContext, x: TensorType) -> None:
@@ -128,9 +133,7 @@ class Conv(_ConvBase):
             raise InferError(f"weight output channels {c_out} not divisible by groups {groups}")
         if c_in is not None and not dims_equal(w.shape[1], c_in // groups):
             raise InferError(f"weight dim 1 {w.shape[1]} != x channels {c_in} / groups {groups}")
-        b = cls.opt_tensor(ctx, "bias")
-        if b is not None and not dims_equal(b.shape[0], c_out):
-            raise InferError(f"bias length {b.shape[0]} != output channels {c_out}")
+        cls._check_bias(ctx, c_out)
         sizes, kernels = list(x.shape[2:]), list(w.shape[2:])
         pads = spatial_pads(pad_type, sizes, kernels, strides, dilations, pad)
         out = []
@@ -168,11 +171,11 @@ class ConvTranspose(_ConvBase):
         InputSpec("x", FLOATS, rank=(3, 4, 5)),
         InputSpec("weight", FLOATS, rank=(3, 4, 5)),
         InputSpec("bias", FLOATS, optional=True, rank=(1,)),
-        InputSpec("pad", ("int32",), const=True, optional=True, default=_zero_pads, rank=(1,)),
+        InputSpec("pad", ("int32",), const=True, optional=True, default=spatial_zero_pads, rank=(1,)),
         InputSpec("output_shape", ("int32",), const=True, optional=True, rank=(1,)),
         InputSpec("pad_type", ("string",), const=True, optional=True, default="valid", rank=(0,)),
-        InputSpec("strides", ("int32",), const=True, optional=True, default=_ones, rank=(1,)),
-        InputSpec("dilations", ("int32",), const=True, optional=True, default=_ones, rank=(1,)),
+        InputSpec("strides", ("int32",), const=True, optional=True, default=spatial_ones, rank=(1,)),
+        InputSpec("dilations", ("int32",), const=True, optional=True, default=spatial_ones, rank=(1,)),
         InputSpec("groups", ("int32",), const=True, optional=True, default=i32(1), rank=(0,)),
     )
 
@@ -187,9 +190,7 @@ class ConvTranspose(_ConvBase):
         if not dims_equal(w.shape[0], x.shape[1]):
             raise InferError(f"weight dim 0 {w.shape[0]} != x channels {x.shape[1]}")
         c_out = None if w.shape[1] is None else w.shape[1] * groups
-        b = cls.opt_tensor(ctx, "bias")
-        if b is not None and not dims_equal(b.shape[0], c_out):
-            raise InferError(f"bias length {b.shape[0]} != output channels {c_out}")
+        cls._check_bias(ctx, c_out)
         output_shape = cls.ints_value(ctx, "output_shape")
         if output_shape is not None:
             if len(output_shape) != x.rank:

@@ -38,7 +38,6 @@ class Linear(Op):
         InputSpec("weight", NUMERIC, const=True, rank=(2,)),
         InputSpec("bias", NUMERIC, const=True, optional=True, rank=(1,)),
     )
-    category = "linear"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -82,7 +81,6 @@ class Matmul(Op):
         InputSpec("transpose_x", ("bool",), const=True, optional=True, default=boolean(False), rank=(0,)),
         InputSpec("transpose_y", ("bool",), const=True, optional=True, default=boolean(False), rank=(0,)),
     )
-    category = "linear"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -141,7 +139,6 @@ class Einsum(Op):
         InputSpec("values", ("fp16", "fp32"), is_tuple=True),
         InputSpec("equation", ("string",), const=True, rank=(0,)),
     )
-    category = "linear"
     max_operands: ClassVar[int] = 2
 
     @classmethod

@@ -32,8 +32,12 @@ def _all_axes(ctx: InferContext) -> np.ndarray | None:
 
 class _Norm(Op):
     category = "normalization"
-    #: Float parameters that must share x's dtype before iOS17.
+    #: Float parameters (every float input but x, in input order) that must share x's dtype before iOS17.
     params: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.params = tuple(s.name for s in cls.inputs if s.name != "x" and s.dtypes == FLOATS)
 
     @classmethod
     def _check_param_dtypes(cls, ctx: InferContext, x: TensorType) -> None:
@@ -80,7 +84,6 @@ class LayerNorm(_Norm):
         InputSpec("beta", FLOATS, const=True, optional=True),
         _eps(1e-5),
     )
-    params = ("gamma", "beta", "epsilon")
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -117,7 +120,6 @@ class BatchNorm(_Norm):
         InputSpec("beta", FLOATS, const=True, optional=True, rank=(1,)),
         _eps(1e-5),
     )
-    params = ("mean", "variance", "gamma", "beta", "epsilon")
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -143,7 +145,6 @@ class InstanceNorm(_Norm):
         InputSpec("beta", FLOATS, const=True, optional=True, rank=(1,)),
         _eps(1e-5),
     )
-    params = ("gamma", "beta", "epsilon")
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -163,7 +164,6 @@ class L2Norm(_Norm):
     """
 
     inputs = (InputSpec("x", FLOATS), _eps(1e-6))
-    params = ("epsilon",)
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -191,7 +191,6 @@ class LocalResponseNorm(_Norm):
         InputSpec("beta", FLOATS, const=True, optional=True, default=x_dtype_scalar(0.75), rank=(0,)),
         InputSpec("k", FLOATS, const=True, optional=True, default=x_dtype_scalar(1.0), rank=(0,)),
     )
-    params = ("alpha", "beta", "k")
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:

@@ -7,29 +7,15 @@ false, which coremltools materialises.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ..types import TensorType, Type
-from ._base import Op, boolean, int32_ones, int32_zeros
+from ._base import Op, boolean
 from ._infer import FLOATS, InferError, pool_output_dim, spatial_pads
 from ._spec import InferContext, InputSpec, register_op
-from .conv import spatial_rank
+from .conv import spatial_ones, spatial_zero_pads
 
 __all__ = ["Pooling"]
-
-
-def _ones(ctx: InferContext) -> Any:
-    s = spatial_rank(ctx)
-    return None if s is None else int32_ones(s)
-
-
-def _zero_pads(ctx: InferContext) -> Any:
-    s = spatial_rank(ctx)
-    return None if s is None else int32_zeros(2 * s)
-
-
-_ones.__doc__ = "int32 ones, one per spatial dim of x"
-_zero_pads.__doc__ = "int32 zeros, two per spatial dim of x"
 
 
 class Pooling(Op):
@@ -50,9 +36,9 @@ class Pooling(Op):
     base_inputs: ClassVar[tuple[InputSpec, ...]] = (
         InputSpec("x", FLOATS, rank=(3, 4, 5)),
         InputSpec("kernel_sizes", ("int32",), const=True, rank=(1,)),
-        InputSpec("strides", ("int32",), const=True, optional=True, default=_ones, rank=(1,)),
+        InputSpec("strides", ("int32",), const=True, optional=True, default=spatial_ones, rank=(1,)),
         InputSpec("pad_type", ("string",), const=True, rank=(0,)),
-        InputSpec("pad", ("int32",), const=True, optional=True, default=_zero_pads, rank=(1,)),
+        InputSpec("pad", ("int32",), const=True, optional=True, default=spatial_zero_pads, rank=(1,)),
         InputSpec("ceil_mode", ("bool",), const=True, optional=True, default=boolean(False), rank=(0,)),
     )
     inputs = base_inputs

@@ -17,6 +17,7 @@ from ._spec import InferContext, InputSpec, register_op
 __all__ = ["Gru", "Lstm", "Rnn"]
 
 _ACTIVATIONS = ("sigmoid", "tanh", "relu", "scaled_tanh", "sigmoid_hard", "linear")
+#: Dtype domain of the float inputs: fp32 only in iOS15/16, fp16 too from iOS17 (coremltools iOS17/recurrent.py).
 _T_HISTORY = (("ios15", ("fp32",)), ("ios17", FLOATS))
 
 
@@ -38,16 +39,10 @@ class _Recurrent(Op):
     gates: ClassVar[int] = 1
     directions: ClassVar[tuple[str, ...]] = ("forward", "reverse")
 
-    @classmethod
-    def allowed_dtypes(cls, name: str, opset: str) -> tuple[str, ...]:
-        spec = cls.input_spec(name)
-        if spec is not None and spec.dtypes == FLOATS:
-            return cls._history(opset)
-        return super().allowed_dtypes(name, opset)
-
-    @staticmethod
-    def _history(opset: str) -> tuple[str, ...]:
-        return ("fp32",) if opset in ("ios15", "ios16") else FLOATS
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        """Every float input of a recurrent op is fp32-only before iOS17 (:data:`_T_HISTORY`)."""
+        super().__init_subclass__(**kwargs)
+        cls.dtype_history = {s.name: _T_HISTORY for s in cls.inputs if s.dtypes == FLOATS}
 
     @classmethod
     def _check_weights(cls, ctx: InferContext, ih: str, hh: str, bias: str, input_size: int | None) -> int | None:

@@ -30,7 +30,6 @@ class Const(Op):
 
     inputs = (InputSpec("val", const=True),)
     attrs_as_inputs = True
-    category = "state"
 
     @classmethod
     def check_inputs(cls, ctx: InferContext) -> None:
@@ -64,7 +63,6 @@ class ReadState(Op):
     inputs = (InputSpec("input"),)
     state_inputs = frozenset({"input"})
     min_opset = "ios18"
-    category = "state"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -78,7 +76,6 @@ class WriteState(Op):
     inputs = (InputSpec("input"), InputSpec("data"))
     state_inputs = frozenset({"input"})
     min_opset = "ios18"
-    category = "state"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:

@@ -22,7 +22,6 @@ class Shape(Op):
     """The shape of ``x`` as ``tensor<int32, [rank(x)]>`` (a run-time value when dims are ``?``)."""
 
     inputs = (InputSpec("x", NUMERIC_BOOL),)
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -34,7 +33,6 @@ class Identity(Op):
     """A copy of ``x`` (renaming); any tensor type."""
 
     inputs = (InputSpec("x"),)
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -53,7 +51,6 @@ class Range1d(Op):
         InputSpec("start", NUMERIC, rank=(0,), same_dtype_as="end"),
         InputSpec("step", NUMERIC, rank=(0,), same_dtype_as="end"),
     )
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -74,7 +71,6 @@ class Fill(Op):
         InputSpec("shape", ("int32",), rank=(1,)),
         InputSpec("value", NUMERIC_BOOL, const=True, optional=True, default=f32(0.0), rank=(0,)),
     )
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -100,7 +96,6 @@ class FillLike(Op):
         InputSpec("value", NUMERIC_BOOL, const=True, optional=True, default=f32(0.0), rank=(0,)),
     )
     min_opset = "ios16"
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -118,7 +113,6 @@ class BandPart(Op):
         InputSpec("lower", ("int32",), const=True, optional=True, default=i32(-1), rank=(0,)),
         InputSpec("upper", ("int32",), const=True, optional=True, default=i32(-1), rank=(0,)),
     )
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -138,7 +132,6 @@ class Cumsum(Op):
         InputSpec("exclusive", ("bool",), const=True, optional=True, default=boolean(False), rank=(0,)),
         InputSpec("reverse", ("bool",), const=True, optional=True, default=boolean(False), rank=(0,)),
     )
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:

@@ -154,7 +154,6 @@ class SliceBySize(Op):
         InputSpec("size", IDX_TYPES, rank=(1,)),
     )
     dtype_history: ClassVar = {"x": X_HISTORY, "begin": IDX_HISTORY, "size": IDX_HISTORY}
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -197,6 +196,26 @@ class _GatherBase(Op):
         if idx is not None and idx.size and (idx.min() < 0 or idx.max() >= upper):
             raise InferError(f"indices out of bounds [0, {upper}) with validate_indices")
 
+    @staticmethod
+    def _check_batch_dims(x: TensorType, idx: TensorType, bd: int) -> None:
+        """The first ``bd`` (batch) dims of ``x`` and ``indices`` must match (gather, gather_nd)."""
+        for i in range(bd):
+            if not dims_equal(x.shape[i], idx.shape[i]):
+                raise InferError(f"batch dim {i}: x {x.shape[i]} != indices {idx.shape[i]}")
+
+
+def _batch_dims_input() -> InputSpec:
+    """iOS16 ``batch_dims`` of gather and gather_nd: const int32 scalar, default 0."""
+    return InputSpec(
+        "batch_dims",
+        ("int32",),
+        const=True,
+        optional=True,
+        default=i32(0),
+        rank=(0,),
+        min_opset="ios16",
+    )
+
 
 def validate_indices_input() -> InputSpec:
     return InputSpec(
@@ -229,15 +248,7 @@ class Gather(_GatherBase):
         InputSpec("x", _DATA17),
         InputSpec("indices", INDICES),
         InputSpec("axis", ("int32",), const=True, optional=True, default=i32(0), rank=(0,)),
-        InputSpec(
-            "batch_dims",
-            ("int32",),
-            const=True,
-            optional=True,
-            default=i32(0),
-            rank=(0,),
-            min_opset="ios16",
-        ),
+        _batch_dims_input(),
         validate_indices_input(),
     )
     dtype_history: ClassVar = {"x": _DATA_HISTORY, "indices": INDICES_HISTORY}
@@ -253,9 +264,7 @@ class Gather(_GatherBase):
             bd += idx.rank
         if not 0 <= bd <= min(axis, idx.rank):
             raise InferError(f"batch_dims {bd} must be in [0, min(axis {axis}, rank(indices) {idx.rank})]")
-        for i in range(bd):
-            if not dims_equal(x.shape[i], idx.shape[i]):
-                raise InferError(f"batch dim {i}: x {x.shape[i]} != indices {idx.shape[i]}")
+        cls._check_batch_dims(x, idx, bd)
         cls._validate_indices_value(ctx, x.shape[axis])
         return [TensorType(x.dtype, (*x.shape[:axis], *idx.shape[bd:], *x.shape[axis + 1 :]))]
 
@@ -300,15 +309,7 @@ class GatherNd(_GatherBase):
     inputs = (
         InputSpec("x", _DATA17),
         InputSpec("indices", INDICES),
-        InputSpec(
-            "batch_dims",
-            ("int32",),
-            const=True,
-            optional=True,
-            default=i32(0),
-            rank=(0,),
-            min_opset="ios16",
-        ),
+        _batch_dims_input(),
         validate_indices_input(),
     )
     dtype_history: ClassVar = {"x": _DATA_HISTORY, "indices": INDICES_HISTORY}
@@ -326,7 +327,5 @@ class GatherNd(_GatherBase):
             raise InferError(f"batch_dims {bd} must be in [0, rank(indices) - 1 = {idx.rank - 1}]")
         if bd + k > x.rank:
             raise InferError(f"batch_dims {bd} + index length {k} exceeds rank(x) {x.rank}")
-        for i in range(bd):
-            if not dims_equal(x.shape[i], idx.shape[i]):
-                raise InferError(f"batch dim {i}: x {x.shape[i]} != indices {idx.shape[i]}")
+        cls._check_batch_dims(x, idx, bd)
         return [TensorType(x.dtype, (*idx.shape[:-1], *x.shape[bd + k :]))]

@@ -125,7 +125,6 @@ class Flatten2d(Op):
         InputSpec("x", NUMERIC_BOOL),
         InputSpec("axis", ("int32",), const=True, optional=True, default=i32(1), rank=(0,)),
     )
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -148,7 +147,6 @@ class Reverse(Op):
         InputSpec("axes", ("int32",), const=True, optional=True, rank=(1,)),
     )
     dtype_history: ClassVar = {"x": _X_HISTORY}
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -171,7 +169,6 @@ class SlidingWindows(Op):
         InputSpec("stride", ("int32",), const=True, optional=True, default=i32(1), rank=(0,)),
     )
     dtype_history: ClassVar = {"x": (("ios15", NUMERIC), ("ios17", IOS17_NUMERIC_BOOL))}
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -219,7 +216,6 @@ class OneHot(Op):
             same_dtype_as="on_value",
         ),
     )
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -244,7 +240,6 @@ class NonZero(Op):
     """Indices of the non-zero elements: ``tensor<[N, rank(x)], int32>`` (N known only for a const x)."""
 
     inputs = (InputSpec("x", NUMERIC_BOOL),)
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:

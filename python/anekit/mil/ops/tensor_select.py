@@ -124,7 +124,6 @@ class Select(Op):
         InputSpec("a", NUMERIC_BOOL),
         InputSpec("b", NUMERIC_BOOL, same_dtype_as="a"),
     )
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -185,7 +184,6 @@ class Topk(Op):
         ),
     )
     dtype_history: ClassVar = {"x": (("ios15", NUMERIC), ("ios17", _TOPK17)), "k": IDX_HISTORY}
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -228,7 +226,6 @@ class Argsort(Op):
         InputSpec("axis", ("int32",), const=True, optional=True, default=i32(-1), rank=(0,)),
         InputSpec("ascending", ("bool",), const=True, optional=True, default=boolean(False), rank=(0,)),
     )
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:

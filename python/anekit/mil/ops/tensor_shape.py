@@ -392,7 +392,6 @@ class Pad(Op):
             default=x_dtype_scalar(0.0),
         ),
     )
-    category = "tensor"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:

@@ -255,7 +255,6 @@ class Cast(Op):
 
     inputs = (InputSpec("x", _CAST17), InputSpec("dtype", ("string",), const=True, rank=(0,)))
     dtype_history: ClassVar = {"x": (("ios15", _CAST15), ("ios17", _CAST17))}
-    category = "unary"
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
