@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -89,18 +91,15 @@ def test_same_padding_puts_the_odd_element_after_and_same_lower_before():
     np.testing.assert_array_equal(lower.ravel(), [0 + 0 + 1, 1 + 2 + 3, 3 + 4 + 5])
 
 
-@pytest.mark.parametrize("nsp", [1, 2, 3])
-@pytest.mark.parametrize("groups", [1, 2])
-def test_conv_matches_torch(nsp, groups):
-    torch = pytest.importorskip("torch")
-    f = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}[nsp]
-    spatial = (9, 7, 5)[:nsp]
-    x = randn(2, 4, *spatial, seed=4)
-    w = randn(6, 4 // groups, *(3,) * nsp, seed=5)
-    b = randn(6, seed=6)
+def _against_torch(
+    op: str, torch_fn: Callable[..., Any], x: np.ndarray, w: np.ndarray, b: np.ndarray, groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``op`` and its torch counterpart on the same operands with strides 2, dilations (1, 2, 2)[:nsp] and
+    1 element of padding on every side; returns (anekit result, torch result)."""
+    nsp = x.ndim - 2
     st, dl, pd = (2,) * nsp, (1,) + (2,) * (nsp - 1), (1,) * nsp
     y = call1(
-        "conv",
+        op,
         x=x,
         weight=w,
         bias=b,
@@ -110,7 +109,20 @@ def test_conv_matches_torch(nsp, groups):
         pad=np.int32([p for p in pd for _ in range(2)]),
         groups=np.int32(groups),
     )
-    ref = f(torch_of(x), torch_of(w), torch_of(b), stride=st, padding=pd, dilation=dl, groups=groups).numpy()
+    ref = torch_fn(torch_of(x), torch_of(w), torch_of(b), stride=st, padding=pd, dilation=dl, groups=groups)
+    return y, ref.numpy()
+
+
+@pytest.mark.parametrize("nsp", [1, 2, 3])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv_matches_torch(nsp, groups):
+    torch = pytest.importorskip("torch")
+    f = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}[nsp]
+    spatial = (9, 7, 5)[:nsp]
+    x = randn(2, 4, *spatial, seed=4)
+    w = randn(6, 4 // groups, *(3,) * nsp, seed=5)
+    b = randn(6, seed=6)
+    y, ref = _against_torch("conv", f, x, w, b, groups)
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
@@ -154,19 +166,7 @@ def test_conv_transpose_matches_torch(nsp, groups):
     x = randn(2, 4, *spatial, seed=11)
     w = randn(4, 6 // groups, *(3,) * nsp, seed=12)
     b = randn(6, seed=13)
-    st, dl, pd = (2,) * nsp, (1,) + (2,) * (nsp - 1), (1,) * nsp
-    y = call1(
-        "conv_transpose",
-        x=x,
-        weight=w,
-        bias=b,
-        strides=np.int32(st),
-        dilations=np.int32(dl),
-        pad_type="custom",
-        pad=np.int32([p for p in pd for _ in range(2)]),
-        groups=np.int32(groups),
-    )
-    ref = f(torch_of(x), torch_of(w), torch_of(b), stride=st, padding=pd, dilation=dl, groups=groups).numpy()
+    y, ref = _against_torch("conv_transpose", f, x, w, b, groups)
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 

@@ -14,7 +14,8 @@ Every value is held as a numpy array in a representation chosen by the run's pre
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,10 @@ import numpy as np
 from ..mil.types import DType, StateType, TensorType, Type
 from ._fp16 import round_fp16
 
-__all__ = ["PRECISIONS", "Storage", "check_inputs"]
+__all__ = ["PRECISIONS", "Storage", "StoreFn", "check_inputs"]
+
+#: A prepared conversion of one type's values into storage (see :meth:`Storage.storer`).
+StoreFn = Callable[[Any], Any]
 
 #: The accepted ``precision`` arguments.
 PRECISIONS: tuple[str, ...] = ("ane", "fp32", "fp64")
@@ -59,24 +63,43 @@ class Storage:
             t: the declared MIL type.
             already_on_grid: the float values are known to be fp16-representable (skip the rounding).
         """
+        return self.storer(t, already_on_grid=already_on_grid)(value)
+
+    def storer(self, t: Type, *, already_on_grid: bool = False) -> StoreFn:
+        """The conversion :meth:`store` applies for type ``t``, with every decision that depends only on the
+        type (and the precision) made here, once: the executor prepares one per op output and calls it per run.
+
+        Args:
+            t: the declared MIL type.
+            already_on_grid: the float values are known to be fp16-representable (skip the rounding).
+        """
         if isinstance(t, StateType):
             t = t.wrapped
         if not isinstance(t, TensorType):
-            return value
+            return _unchanged
         dt = t.dtype
-        if dt.np_dtype is None:  # string
-            return value if isinstance(value, str) else str(np.asarray(value).reshape(()).item())
+        target = dt.np_dtype
+        if target is None:  # string
+            return _as_str
         if dt.is_float:
-            # float16 data (weights, literals) is on the fp16 grid by construction: only widen it.
-            on_grid = already_on_grid or (isinstance(value, np.ndarray) and value.dtype == np.float16)
-            arr = np.asarray(value, dtype=self.float_dtype)
-            if self.fp16_grid and dt.name == "fp16" and not on_grid:
-                arr = round_fp16(arr)
-            return arr
-        arr = np.asarray(value)
-        if arr.dtype != dt.np_dtype:
-            arr = _to_int_or_bool(arr, dt)
-        return arr
+            float_dtype = self.float_dtype
+            if already_on_grid or not self.is_rounded(t):
+                return functools.partial(np.asarray, dtype=float_dtype)
+
+            def store_fp16(value: Any) -> np.ndarray:
+                arr = np.asarray(value, dtype=float_dtype)
+                # float16 data (weights, literals) is on the fp16 grid by construction: only widen it.
+                if isinstance(value, np.ndarray) and value.dtype == np.float16:
+                    return arr
+                return round_fp16(arr)
+
+            return store_fp16
+
+        def store_int_or_bool(value: Any) -> np.ndarray:
+            arr = np.asarray(value)
+            return arr if arr.dtype == target else _to_int_or_bool(arr, dt)
+
+        return store_int_or_bool
 
     def export(self, value: Any, t: Type) -> Any:
         """A stored value as handed to the user: fp16-typed values as ``np.float16`` for ``"ane"`` (exact,
@@ -86,9 +109,19 @@ class Storage:
             t = t.wrapped
         if not isinstance(value, np.ndarray):
             return value
-        if self.fp16_grid and isinstance(t, TensorType) and t.dtype.name == "fp16":
+        if self.is_rounded(t):
             return value.astype(np.float16)
         return np.array(value, copy=True)
+
+
+def _unchanged(value: Any) -> Any:
+    """Non-tensor values (tuples and other composites) are stored as they are."""
+    return value
+
+
+def _as_str(value: Any) -> str:
+    """A string-typed value as Python ``str``."""
+    return value if isinstance(value, str) else str(np.asarray(value).reshape(()).item())
 
 
 def _to_int_or_bool(arr: np.ndarray, dt: DType) -> np.ndarray:

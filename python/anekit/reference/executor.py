@@ -23,7 +23,7 @@ from ..errors import MILError
 from ..mil.ir import Function, Operation, Program, Var
 from ..mil.types import StateType, TensorType
 from ..mil.values import Value
-from ._storage import Storage, check_inputs
+from ._storage import Storage, StoreFn, check_inputs
 from .kernels import KERNELS, Kernel, KernelContext
 
 __all__ = ["Executor", "RunResult", "run"]
@@ -44,12 +44,26 @@ class RunResult:
 
 
 @dataclass(frozen=True)
+class _Output:
+    """How one op output is stored: the variable, its prepared conversion, and its declared tensor type
+    (``None`` for non-tensor types), whose shape the stored value must match."""
+
+    var: Var
+    store: StoreFn
+    tensor: TensorType | None
+
+
+@dataclass(frozen=True)
 class _Step:
+    """One operation bound to its kernel, with its inputs resolved as far as they can be before a run."""
+
     op: Operation
     kernel: Kernel
     ctx: KernelContext
-    bindings: tuple[tuple[str, Any], ...]  # (kernel arg, var name | ("tuple", names...) | ("lit", value))
-    outputs: tuple[Var, ...]
+    literals: dict[str, Any]  # kernel arg -> stored literal; copied to start each call's arguments
+    var_args: tuple[tuple[str, str], ...]  # (kernel arg, var name)
+    tuple_args: tuple[tuple[str, tuple[Any, ...]], ...]  # (kernel arg, refs: var name | ("lit", value) | tuple)
+    outputs: tuple[_Output, ...]
 
 
 def _select_function(program: Program | Function, function: str) -> Function:
@@ -82,10 +96,21 @@ class Executor:
     def __init__(self, program: Program | Function, function: str = "main", precision: str = "ane") -> None:
         self.function = _select_function(program, function)
         self.storage = Storage(precision)
+        fn = self.function
         self._consts: dict[str, Any] = {}
         self._steps: list[_Step] = []
-        self._order: list[str] = []  # every var name in execution order, for traces
+        self._input_types = {name: v.type for name, v in fn.inputs.items()}
+        self._input_storers = {name: self.storage.storer(t) for name, t in self._input_types.items()}
+        # What a call returns: the outputs, then the final value of every state input (see run()).
+        self._exports = {v.name: v.type for v in fn.outputs}
+        for name, t in self._input_types.items():
+            if isinstance(t, StateType) and name not in self._exports:
+                self._exports[name] = t
         self._prepare()
+        # Every var in execution order with its type, for traces.
+        types = fn.vars()
+        names = [*fn.inputs, *(v.name for op in fn.operations for v in op.outputs)]
+        self._trace_types = [(n, types[n].type) for n in names]
 
     @property
     def precision(self) -> str:
@@ -93,19 +118,15 @@ class Executor:
 
     # ------------------------------------------------------------------ preparation
     def _prepare(self) -> None:
-        fn = self.function
         known: set[str] = set()
-        self._order.extend(fn.inputs)
-        for op in fn.operations:
-            self._order.extend(v.name for v in op.outputs)
+        for op in self.function.operations:
             if op.op_type == "const":
                 self._consts[op.outputs[0].name] = self._const_value(op)
                 known.add(op.outputs[0].name)
                 continue
             step = self._bind(op)
-            if all(v.name in known for v in op.input_vars()) and not any(
-                isinstance(v.type, StateType) for v in op.input_vars()
-            ):
+            in_vars = op.input_vars()
+            if all(v.name in known for v in in_vars) and not any(isinstance(v.type, StateType) for v in in_vars):
                 # Constant-only dependencies (constexpr decompression, mask construction ...): evaluate once.
                 self._execute(step, self._consts)
                 known.update(v.name for v in op.outputs)
@@ -123,25 +144,34 @@ class Executor:
         if k is None:
             raise MILError(f"[{op.op_type} '{op.name}'] no reference kernel for op type {op.op_type!r}")
         params = inspect.signature(k.fn).parameters
-        bindings: list[tuple[str, Any]] = []
+        literals: dict[str, Any] = {}
+        var_args: list[tuple[str, str]] = []
+        tuple_args: list[tuple[str, tuple[Any, ...]]] = []
         for name, b in op.inputs.items():
             if name not in params:
                 raise MILError(f"[{op.op_type} '{op.name}'] the reference kernel has no input {name!r}")
-            bindings.append((name, self._binding(b)))
+            ref = self._binding(b)
+            if isinstance(ref, str):
+                var_args.append((name, ref))
+            elif ref[0] == "lit":
+                literals[name] = ref[1]
+            else:
+                tuple_args.append((name, ref[1]))
         for name, val in op.attrs.items():
             # Pre-iOS18 constexpr ops carry their operands as attributes (mil-format.md §7.4).
             if name in params and name not in op.inputs and name != "ctx":
-                bindings.append((name, ("lit", self.storage.store(val.data, val.type))))
+                literals[name] = self.storage.store(val.data, val.type)
         ctx = KernelContext(
             op_type=op.op_type,
             name=op.name,
             out_types=tuple(v.type for v in op.outputs),
-            attrs={k2: v for k2, v in op.attrs.items()},
+            attrs=dict(op.attrs),
             float_dtype=self.storage.float_dtype,
             opset=self.function.opset,
             fp16_storage=self.storage.fp16_grid,
         )
-        return _Step(op, k, ctx, tuple(bindings), tuple(op.outputs))
+        outputs = tuple(self._output(v, k.preserves_values) for v in op.outputs)
+        return _Step(op, k, ctx, literals, tuple(var_args), tuple(tuple_args), outputs)
 
     def _binding(self, b: Any) -> Any:
         if isinstance(b, Var):
@@ -151,6 +181,12 @@ class Executor:
         if isinstance(b, tuple):
             return ("tuple", tuple(self._binding(x) for x in b))
         raise MILError(f"unsupported input binding {b!r}")
+
+    def _output(self, var: Var, preserves_values: bool) -> _Output:
+        t = var.type.wrapped if isinstance(var.type, StateType) else var.type
+        tensor = t if isinstance(t, TensorType) else None
+        store = self.storage.storer(var.type, already_on_grid=preserves_values)
+        return _Output(var, store, tensor)
 
     # ------------------------------------------------------------------ execution
     @staticmethod
@@ -162,7 +198,11 @@ class Executor:
         return tuple(Executor._resolve(r, env) for r in ref[1])
 
     def _execute(self, step: _Step, env: dict[str, Any]) -> None:
-        args = {name: self._resolve(ref, env) for name, ref in step.bindings}
+        args = dict(step.literals)
+        for name, ref in step.var_args:
+            args[name] = env[ref]
+        for name, refs in step.tuple_args:
+            args[name] = tuple(self._resolve(r, env) for r in refs)
         # IEEE results (inf, NaN, subnormals) are the semantics, not events worth a warning.
         with np.errstate(all="ignore"):
             results = step.kernel.fn(step.ctx, **args)
@@ -178,22 +218,20 @@ class Executor:
                 f"[{step.op.op_type} '{step.op.name}'] kernel returned {len(results)} values for "
                 f"{len(step.outputs)} outputs"
             )
-        for var, value in zip(step.outputs, results, strict=True):
-            stored = self.storage.store(value, var.type, already_on_grid=step.kernel.preserves_values)
-            t = var.type.wrapped if isinstance(var.type, StateType) else var.type
+        for out, value in zip(step.outputs, results, strict=True):
+            stored = out.store(value)
+            # (a declared shape with unknown dims never equals a concrete one: _fits decides those)
             if (
-                isinstance(t, TensorType)
+                out.tensor is not None
                 and isinstance(stored, np.ndarray)
-                and (
-                    stored.ndim != t.rank
-                    or any(d is not None and d != s for d, s in zip(t.shape, stored.shape, strict=True))
-                )
+                and stored.shape != out.tensor.shape
+                and not _fits(stored.shape, out.tensor.shape)
             ):
                 raise MILError(
                     f"[{step.op.op_type} '{step.op.name}'] kernel produced shape {list(stored.shape)} for "
-                    f"{var.name}, but the program declares {t}"
+                    f"{out.var.name}, but the program declares {out.tensor}"
                 )
-            env[var.name] = stored
+            env[out.var.name] = stored
 
     @overload
     def __call__(self, inputs: Mapping[str, Any], *, trace: Literal[False] = ...) -> dict[str, np.ndarray]: ...
@@ -203,23 +241,23 @@ class Executor:
 
     def __call__(self, inputs: Mapping[str, Any], *, trace: bool = False) -> dict[str, np.ndarray] | RunResult:
         """Run the function on ``inputs`` (see :func:`run`)."""
-        fn = self.function
-        declared = {name: v.type for name, v in fn.inputs.items()}
-        arrays = check_inputs(declared, inputs, fn.name)
+        arrays = check_inputs(self._input_types, inputs, self.function.name)
         env: dict[str, Any] = dict(self._consts)
         for name, arr in arrays.items():
-            env[name] = self.storage.store(arr, declared[name])
+            env[name] = self._input_storers[name](arr)
         for step in self._steps:
             self._execute(step, env)
-        outputs = {v.name: self.storage.export(env[v.name], v.type) for v in fn.outputs}
-        for name, var in fn.inputs.items():
-            if isinstance(var.type, StateType) and name not in outputs:
-                outputs[name] = self.storage.export(env[name], var.type)
+        export = self.storage.export
+        outputs = {name: export(env[name], t) for name, t in self._exports.items()}
         if not trace:
             return outputs
-        types = fn.vars()
-        traced = {n: self.storage.export(env[n], types[n].type) for n in self._order if n in env}
+        traced = {n: export(env[n], t) for n, t in self._trace_types if n in env}
         return RunResult(outputs=outputs, trace=traced)
+
+
+def _fits(shape: tuple[int, ...], declared: tuple[int | None, ...]) -> bool:
+    """Whether an array shape matches a declared shape (same rank; ``None`` dims match any size)."""
+    return len(shape) == len(declared) and all(d is None or d == s for d, s in zip(declared, shape, strict=True))
 
 
 @overload

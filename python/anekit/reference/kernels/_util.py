@@ -19,6 +19,7 @@ __all__ = [
     "as_int",
     "as_int_tuple",
     "as_str",
+    "epsilon_value",
     "erf",
     "erfc",
     "named_activation",
@@ -60,6 +61,12 @@ def to_float(ctx: KernelContext, v: Any) -> np.ndarray:
     return np.asarray(v, dtype=ctx.float_dtype)
 
 
+def epsilon_value(ctx: KernelContext, epsilon: Any, default: float) -> np.ndarray:
+    """An op's ``epsilon`` input in the float compute dtype, or its MIL ``default`` when the program omits it
+    (as stored next to the output: see :meth:`KernelContext.default_scalar`)."""
+    return ctx.default_scalar(default) if epsilon is None else np.asarray(epsilon, dtype=ctx.float_dtype)
+
+
 def norm_axis(ctx: KernelContext, axis: int, rank: int, *, what: str = "axis") -> int:
     """Map a possibly negative axis into ``[0, rank)``, raising a MILError when out of range."""
     a = int(axis)
@@ -77,7 +84,7 @@ def norm_axes(ctx: KernelContext, axes: Iterable[int] | None, rank: int) -> tupl
 
 
 # erf for float32 arguments, two published approximations (both checked against math.erf / math.erfc in
-# tests/reference/test_kernels_util.py):
+# tests/reference/test_kernels_unary.py):
 # * |x| < 0.5: the odd rational function used by Eigen's and XLA's float32 erf (relative error ~1e-7 here);
 # * |x| >= 0.5: erf = 1 - erfc(|x|) with the Chebyshev-fitted erfc of Numerical Recipes ("erfcc"),
 #   fractional error < 1.2e-7 for every x >= 0 — which also keeps gelu accurate in its far negative tail.

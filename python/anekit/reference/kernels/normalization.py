@@ -7,18 +7,15 @@ Statistics are computed in the compute dtype (float32 for ``precision="ane"``) w
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from ._registry import KernelContext, kernel
-from ._util import as_int, norm_axes
+from ._util import as_int, epsilon_value, norm_axes
 
 __all__: list[str] = []
-
-
-def _eps(ctx: KernelContext, epsilon: Any, default: float) -> np.ndarray:
-    return ctx.default_scalar(default) if epsilon is None else np.asarray(epsilon, dtype=ctx.float_dtype)
 
 
 def _normalize(x: np.ndarray, axes: tuple[int, ...], eps: np.ndarray) -> np.ndarray:
@@ -54,13 +51,13 @@ def layer_norm(
     """
     xa = np.asarray(x)
     ax = norm_axes(ctx, axes, xa.ndim)
-    y = _normalize(xa, ax, _eps(ctx, epsilon, 1e-5))
+    y = _normalize(xa, ax, epsilon_value(ctx, epsilon, 1e-5))
     norm_shape = tuple(xa.shape[i] if i in ax else 1 for i in range(xa.ndim))
     for v, what in ((gamma, "gamma"), (beta, "beta")):
         if v is None:
             continue
         p = np.asarray(v, dtype=y.dtype)
-        if p.size != int(np.prod([xa.shape[i] for i in ax], dtype=np.int64)):
+        if p.size != math.prod(norm_shape):
             raise ctx.error(f"{what} shape {p.shape} does not match x.shape[axes] for x {xa.shape}, axes {list(ax)}")
         p = p.reshape(norm_shape)
         if what == "gamma":
@@ -84,7 +81,7 @@ def batch_norm(
     xa = np.asarray(x)
     m = _per_channel(ctx, mean, xa, "mean")
     v = _per_channel(ctx, variance, xa, "variance")
-    y = (xa - m) / np.sqrt(v + _eps(ctx, epsilon, 1e-5))
+    y = (xa - m) / np.sqrt(v + epsilon_value(ctx, epsilon, 1e-5))
     if gamma is not None:
         y = y * _per_channel(ctx, gamma, xa, "gamma")
     if beta is not None:
@@ -100,7 +97,7 @@ def instance_norm(
     xa = np.asarray(x)
     if xa.ndim < 3:
         raise ctx.error(f"x must be [N, C, *D] with at least one spatial dim, got shape {xa.shape}")
-    y = _normalize(xa, tuple(range(2, xa.ndim)), _eps(ctx, epsilon, 1e-5))
+    y = _normalize(xa, tuple(range(2, xa.ndim)), epsilon_value(ctx, epsilon, 1e-5))
     if gamma is not None:
         y *= _per_channel(ctx, gamma, xa, "gamma")
     if beta is not None:
@@ -115,7 +112,7 @@ def l2_norm(ctx: KernelContext, x: np.ndarray, epsilon: Any = None) -> list[np.n
     if xa.ndim < 3:
         raise ctx.error(f"x must have rank >= 3, got shape {xa.shape}")
     ss = np.sum(np.square(xa), axis=(-3, -2, -1), keepdims=True)
-    return [xa / np.sqrt(ss + _eps(ctx, epsilon, 1e-6))]
+    return [xa / np.sqrt(ss + epsilon_value(ctx, epsilon, 1e-6))]
 
 
 @kernel("local_response_norm")

@@ -33,7 +33,8 @@ def _windows(
     ctx: KernelContext, x: np.ndarray, kernel_sizes: Any, strides: Any, pad_type: Any, pad: Any, ceil_mode: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]:
     """Strided window views ``[N, C, *out, *K]`` of the values (NaN where there is no element), of a
-    "real element" mask and of an "inside the padded input" mask."""
+    "real element" mask and of an "inside the padded input" mask, and the window axes (the last ``len(K)``)
+    the pools reduce over."""
     xa = np.asarray(x)
     nsp = xa.ndim - 2
     ks = as_int_tuple(kernel_sizes)
@@ -63,7 +64,7 @@ def _windows(
     v = sliding_window_view(vals, ks, axis=axes)[(slice(None), slice(None), *sl)]
     r = sliding_window_view(real, ks)[sl]
     i = sliding_window_view(inside, ks)[sl]
-    return v, r, i, ks
+    return v, r, i, tuple(range(-nsp, 0))
 
 
 @kernel("max_pool")
@@ -77,8 +78,7 @@ def max_pool(
     ceil_mode: Any = False,
 ) -> list[np.ndarray]:
     """Maximum over each window (padding never wins)."""
-    v, r, _, ks = _windows(ctx, x, kernel_sizes, strides, pad_type, pad, ceil_mode)
-    axes = tuple(range(-len(ks), 0))
+    v, r, _, axes = _windows(ctx, x, kernel_sizes, strides, pad_type, pad, ceil_mode)
     return [np.max(np.where(r, v, -np.inf), axis=axes).astype(np.asarray(x).dtype)]
 
 
@@ -94,8 +94,7 @@ def avg_pool(
     exclude_padding_from_average: Any = False,
 ) -> list[np.ndarray]:
     """Mean over each window; the divisor counts padding unless ``exclude_padding_from_average``."""
-    v, r, i, ks = _windows(ctx, x, kernel_sizes, strides, pad_type, pad, ceil_mode)
-    axes = tuple(range(-len(ks), 0))
+    v, r, i, axes = _windows(ctx, x, kernel_sizes, strides, pad_type, pad, ceil_mode)
     total = np.sum(np.where(r, v, 0), axis=axes)
     count = np.sum(r if as_bool(exclude_padding_from_average) else i, axis=axes)
     return [(total / np.maximum(count, 1)).astype(np.asarray(x).dtype)]
@@ -112,6 +111,5 @@ def l2_pool(
     ceil_mode: Any = False,
 ) -> list[np.ndarray]:
     """``sqrt(Σ x²)`` over each window."""
-    v, r, _, ks = _windows(ctx, x, kernel_sizes, strides, pad_type, pad, ceil_mode)
-    axes = tuple(range(-len(ks), 0))
+    v, r, _, axes = _windows(ctx, x, kernel_sizes, strides, pad_type, pad, ceil_mode)
     return [np.sqrt(np.sum(np.where(r, v * v, 0), axis=axes)).astype(np.asarray(x).dtype)]

@@ -28,13 +28,26 @@ from ._util import as_bool, as_str, named_activation
 __all__: list[str] = []
 
 
-def _f(ctx: KernelContext, v: Any, like: np.ndarray) -> np.ndarray | None:
+def _f(v: Any, like: np.ndarray) -> np.ndarray | None:
     return None if v is None else np.asarray(v, dtype=like.dtype)
 
 
 def _check_seq(ctx: KernelContext, x: np.ndarray) -> None:
     if x.ndim != 3:
         raise ctx.error(f"x must be [seq, batch, input], got shape {x.shape}")
+
+
+def _direction(ctx: KernelContext, direction: Any, allowed: tuple[str, ...]) -> str:
+    """The ``direction`` input, checked against the directions the op supports."""
+    d = as_str(direction)
+    if d not in allowed:
+        raise ctx.error(f"direction {d!r} is not {', '.join(allowed[:-1])} or {allowed[-1]}")
+    return d
+
+
+def _project(x: np.ndarray, w_ih: np.ndarray) -> np.ndarray:
+    """The input contribution of every step at once: ``x [S, B, I] · w_ihᵀ`` as ``[S, B, rows of w_ih]``."""
+    return (x.reshape(-1, x.shape[2]) @ w_ih.T).reshape(x.shape[0], x.shape[1], w_ih.shape[0])
 
 
 def _lstm_pass(
@@ -52,7 +65,7 @@ def _lstm_pass(
     hsz = w_hh.shape[1]
     if w_ih.shape != (4 * hsz, x.shape[2]) or w_hh.shape != (4 * hsz, hsz):
         raise ctx.error(f"weights {w_ih.shape}/{w_hh.shape} do not match x {x.shape} and H = {hsz}")
-    xw = (x.reshape(-1, x.shape[2]) @ w_ih.T).reshape(x.shape[0], x.shape[1], 4 * hsz)
+    xw = _project(x, w_ih)
     if b is not None:
         xw += b
     rec, cell, act = acts
@@ -104,16 +117,14 @@ def lstm(
     _check_seq(ctx, xa)
     acts = (as_str(recurrent_activation), as_str(cell_activation), as_str(activation))
     cl = None if clip is None else float(np.asarray(clip))
-    d = as_str(direction)
-    if d not in ("forward", "reverse", "bidirectional"):
-        raise ctx.error(f"direction {d!r} is not forward, reverse or bidirectional")
+    d = _direction(ctx, direction, ("forward", "reverse", "bidirectional"))
     w_ih, w_hh = np.asarray(weight_ih, xa.dtype), np.asarray(weight_hh, xa.dtype)
     hsz = w_hh.shape[1]
     h0, c0 = np.asarray(initial_h, xa.dtype), np.asarray(initial_c, xa.dtype)
     width = 2 * hsz if d == "bidirectional" else hsz
     if h0.shape != (xa.shape[1], width) or c0.shape != (xa.shape[1], width):
         raise ctx.error(f"initial_h/initial_c must be [{xa.shape[1]}, {width}], got {h0.shape}/{c0.shape}")
-    fwd_args = (w_ih, w_hh, _f(ctx, bias, xa), _f(ctx, peephole, xa), acts, cl)
+    fwd_args = (w_ih, w_hh, _f(bias, xa), _f(peephole, xa), acts, cl)
     if d == "forward":
         outs, h, c = _lstm_pass(ctx, xa, h0, c0, *fwd_args)
     elif d == "reverse":
@@ -124,8 +135,8 @@ def lstm(
         back_args = (
             np.asarray(weight_ih_back, xa.dtype),
             np.asarray(weight_hh_back, xa.dtype),
-            _f(ctx, bias_back, xa),
-            _f(ctx, peephole_back, xa),
+            _f(bias_back, xa),
+            _f(peephole_back, xa),
             acts,
             cl,
         )
@@ -157,9 +168,7 @@ def gru(
     """Gated recurrent unit (see the module docstring). Outputs: sequence ``[s or 1, b, H]``, final h."""
     xa = np.asarray(x)
     _check_seq(ctx, xa)
-    d = as_str(direction)
-    if d not in ("forward", "reverse"):
-        raise ctx.error(f"direction {d!r} is not forward or reverse")
+    d = _direction(ctx, direction, ("forward", "reverse"))
     w_ih, w_hh = np.asarray(weight_ih, xa.dtype), np.asarray(weight_hh, xa.dtype)
     hsz = w_hh.shape[1]
     if w_ih.shape != (3 * hsz, xa.shape[2]) or w_hh.shape != (3 * hsz, hsz):
@@ -168,7 +177,7 @@ def gru(
     bi = np.zeros(3 * hsz, xa.dtype) if input_bias is None else np.asarray(input_bias, xa.dtype)
     rec, act, after = as_str(recurrent_activation), as_str(activation), as_bool(reset_after)
     seq = xa[::-1] if d == "reverse" else xa
-    xw = (seq.reshape(-1, xa.shape[2]) @ w_ih.T).reshape(seq.shape[0], seq.shape[1], 3 * hsz) + bi
+    xw = _project(seq, w_ih) + bi
     h = np.asarray(initial_h, xa.dtype)
     wr, wo, wz = w_hh[:hsz], w_hh[hsz : 2 * hsz], w_hh[2 * hsz :]
     br, bo, bz = b[:hsz], b[hsz : 2 * hsz], b[2 * hsz :]
@@ -201,15 +210,13 @@ def rnn(
     """Elman RNN ``h = act(W_ih·x + W_hh·h + bias)``. Outputs: sequence ``[s or 1, b, H]``, final h."""
     xa = np.asarray(x)
     _check_seq(ctx, xa)
-    d = as_str(direction)
-    if d not in ("forward", "reverse"):
-        raise ctx.error(f"direction {d!r} is not forward or reverse")
+    d = _direction(ctx, direction, ("forward", "reverse"))
     w_ih, w_hh = np.asarray(weight_ih, xa.dtype), np.asarray(weight_hh, xa.dtype)
     hsz = w_hh.shape[0]
     if w_ih.shape != (hsz, xa.shape[2]) or w_hh.shape != (hsz, hsz):
         raise ctx.error(f"weights {w_ih.shape}/{w_hh.shape} do not match x {xa.shape}")
     seq = xa[::-1] if d == "reverse" else xa
-    xw = (seq.reshape(-1, xa.shape[2]) @ w_ih.T).reshape(seq.shape[0], seq.shape[1], hsz)
+    xw = _project(seq, w_ih)
     if bias is not None:
         xw += np.asarray(bias, xa.dtype)
     h = np.asarray(initial_h, xa.dtype)

@@ -3,6 +3,7 @@ sliding_windows, one_hot, non_zero (coremltools iOS15/iOS16 tensor_transformatio
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -77,8 +78,7 @@ def flatten2d(ctx: KernelContext, x: np.ndarray, axis: Any = 1) -> list[np.ndarr
     a = a + xa.ndim if a < 0 else a
     if not 0 <= a <= xa.ndim:
         raise ctx.error(f"axis {as_int(axis)} out of range for rank {xa.ndim}")
-    lead = int(np.prod(xa.shape[:a], dtype=np.int64))
-    return [xa.reshape(lead, int(np.prod(xa.shape[a:], dtype=np.int64)))]
+    return [xa.reshape(math.prod(xa.shape[:a]), math.prod(xa.shape[a:]))]
 
 
 @kernel("reverse", preserves_values=True)

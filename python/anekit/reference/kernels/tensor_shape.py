@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -25,15 +26,15 @@ def reshape_target(ctx: KernelContext, in_shape: tuple[int, ...], shape: Any) ->
         else:
             off = len(in_shape) - len(target)
             target = [(in_shape[i + off] if i + off >= 0 else 1) if d == 0 else d for i, d in enumerate(target)]
-    total = int(np.prod(in_shape, dtype=np.int64))
+    total = math.prod(in_shape)
     if target.count(-1) > 1 or any(d < -1 for d in target):
         raise ctx.error(f"invalid reshape target {target}")
     if -1 in target:
-        rest = int(np.prod([d for d in target if d != -1], dtype=np.int64))
+        rest = math.prod(d for d in target if d != -1)
         if rest == 0 or total % rest:
             raise ctx.error(f"cannot reshape {list(in_shape)} to {target}")
         target[target.index(-1)] = total // rest
-    if int(np.prod(target, dtype=np.int64)) != total:
+    if math.prod(target) != total:
         raise ctx.error(f"cannot reshape {list(in_shape)} ({total} elements) to {target}")
     return tuple(target)
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ._registry import KernelContext, kernel
-from ._util import as_str, erf
+from ._util import as_str, epsilon_value, erf
 
 __all__: list[str] = []
 
@@ -100,14 +100,14 @@ def floor(ctx: KernelContext, x: np.ndarray) -> list[np.ndarray]:
 @kernel("inverse")
 def inverse(ctx: KernelContext, x: np.ndarray, epsilon: Any = None) -> list[np.ndarray]:
     """``1 / (x + epsilon)``, epsilon default 1e-4 (mil-format.md §10.3)."""
-    eps = ctx.default_scalar(1e-4) if epsilon is None else np.asarray(epsilon, dtype=ctx.float_dtype)
+    eps = epsilon_value(ctx, epsilon, 1e-4)
     return [_ieee(np.reciprocal, np.asarray(x) + eps)]
 
 
 @kernel("log")
 def log(ctx: KernelContext, x: np.ndarray, epsilon: Any = None) -> list[np.ndarray]:
     """``log(x + epsilon)``, epsilon default 1e-45 (0 in fp16 and in float32 flushes to 0x1p-149)."""
-    eps = ctx.default_scalar(1e-45) if epsilon is None else np.asarray(epsilon, dtype=ctx.float_dtype)
+    eps = epsilon_value(ctx, epsilon, 1e-45)
     return [_ieee(np.log, np.asarray(x) + eps)]
 
 
@@ -126,7 +126,7 @@ def round_(ctx: KernelContext, x: np.ndarray) -> list[np.ndarray]:
 @kernel("rsqrt")
 def rsqrt(ctx: KernelContext, x: np.ndarray, epsilon: Any = None) -> list[np.ndarray]:
     """``1 / sqrt(x + epsilon)``, epsilon default 1e-12 (0 once stored as fp16, mil-format.md §10.3)."""
-    eps = ctx.default_scalar(1e-12) if epsilon is None else np.asarray(epsilon, dtype=ctx.float_dtype)
+    eps = epsilon_value(ctx, epsilon, 1e-12)
     return [_ieee(lambda v: 1.0 / np.sqrt(v), np.asarray(x) + eps)]
 
 
