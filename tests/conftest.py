@@ -43,7 +43,9 @@ def _ane_skip_reason() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    needs_ane = [item for item in items if "ane" in item.keywords]
+    # get_closest_marker, not `"ane" in item.keywords`: keywords also hold directory names, so a checkout in a
+    # folder named "ane" would mark every test as hardware-only.
+    needs_ane = [item for item in items if item.get_closest_marker("ane") is not None]
     if not needs_ane:
         return
     reason = _ane_skip_reason()
