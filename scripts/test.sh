@@ -36,6 +36,15 @@ if [ "$BUILD_ANE" = "ON" ] && [ -x scripts/check_native.sh ]; then
     bash scripts/check_native.sh
 fi
 
+step "Documentation (Sphinx, warnings are errors)"
+# Builds docs/ (user guide, internals, API reference from the docstrings of the installed anekit) into
+# docs/_build/html; any warning, including a broken cross-reference or a docstring docutils cannot read, fails
+# the run. The pinned tools are the `docs` extra of pyproject.toml (read from there, so they are listed once;
+# installing the extra itself would rebuild anekit).
+"$PY" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["docs"]))' \
+    | "$PY" -m pip install --quiet --disable-pip-version-check -r /dev/stdin
+"$PY" -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
 step "Benchmark smoke runs"
 # Short runs: they keep the scripts working; the figures that count come from full runs.
 for bench in bench_io bench_mil bench_reference bench_dispatch bench_budget; do
