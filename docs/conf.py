@@ -19,11 +19,18 @@ _ROOT = Path(__file__).resolve().parent.parent
 if any((_ROOT / "python" / "anekit").glob("_core*")):
     sys.path.insert(0, str(_ROOT / "python"))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _checks  # noqa: E402  (docs/_checks.py)
+from sphinx.util import logging  # noqa: E402
+
 import anekit  # noqa: E402  (after the path set-up above)
+
+logger = logging.getLogger(__name__)
 
 project = "anekit"
 author = "the anekit authors"
-copyright = "the anekit authors"  # noqa: A001  (Sphinx's configuration name)
+copyright = "the anekit authors"
 release = anekit.__version__
 version = release
 
@@ -108,21 +115,28 @@ html_theme = "furo"
 html_title = f"anekit {release}"
 
 
-def _skip_submodules(app, what, name, obj, skip, options):  # noqa: ARG001
+def _skip_submodules(app, what, name, obj, skip, options):
     """Modules listed in a package's ``__all__`` (``anekit.mil``...) get their own page, not an entry."""
     return True if inspect.ismodule(obj) else None
 
 
-def _patch_docstring(app, what, name, obj, options, lines):  # noqa: ARG001
+def _patch_docstring(app, what, name, obj, options, lines):
     for target, marker, repair in DOCSTRING_FIXES:
         if name != target:
             continue
         text = "\n".join(lines)
         if marker not in text:
-            raise RuntimeError(f"docs/conf.py DOCSTRING_FIXES: {marker!r} is no longer in {name}'s docstring; drop the entry")
+            raise RuntimeError(f"docs/conf.py DOCSTRING_FIXES: {marker!r} is no longer in {name}'s docstring")
         lines[:] = repair(text).split("\n")
 
 
-def setup(app):  # noqa: D103
+def _check_consistency(app, env):
+    """Fail the build (a warning, errors under -W) where the pages no longer match the code (docs/_checks.py)."""
+    for problem in _checks.problems():
+        logger.warning(problem, type="anekit", subtype="docs-consistency")
+
+
+def setup(app):
     app.connect("autodoc-skip-member", _skip_submodules)
     app.connect("autodoc-process-docstring", _patch_docstring)
+    app.connect("env-check-consistency", _check_consistency)

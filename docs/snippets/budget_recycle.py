@@ -9,8 +9,8 @@ import numpy as np
 os.environ["ANEKIT_SIMULATE_COMPILE_LIMIT"] = "4"
 os.environ["ANEKIT_COMPILE_LIMIT"] = "4"
 
-import anekit  # noqa: E402
-from anekit import budget, mil  # noqa: E402
+import anekit
+from anekit import budget, mil
 
 
 def scaled(k: int) -> mil.Program:
