@@ -21,6 +21,7 @@ SECTION_PREFIXES = {
     "internals/mil-format.md": "mil",
     "internals/architecture.md": "arch",
     "internals/reference-numbers.md": "perf",
+    "internals/linux-objc-toolchain.md": "objc",
 }
 
 _ANCHOR = re.compile(r"^\(([A-Za-z0-9_-]+)\)=\s*$")
