@@ -58,23 +58,15 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
-# Annotations are strings (`from __future__ import annotations`); names only imported for type checking cannot
-# be resolved at build time and are shown as written instead of failing the build.
-autodoc_type_aliases: dict[str, str] = {}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
 napoleon_attr_annotations = True
 
-# Docstrings are written for readers of the source (ruff-clean Google style), and a few use constructs docutils
-# reads differently (see the report's list). These settings keep such formatting issues from failing the
-# build, without hiding broken links between documentation pages:
-#   * nitpicky stays off: type names in annotations (numpy, typing aliases, names imported only for type
-#     checking) are rendered as text instead of being required to resolve;
-#   * "ref.python": the public names are re-exported at several levels (anekit.Kernel is
-#     anekit.runtime.Kernel), so a bare `Kernel` in a docstring has more than one target; either is correct.
+# nitpicky stays off: type names in signatures and docstrings (numpy types, typing aliases, names imported only
+# for type checking) render as text instead of having to resolve to a documented target. Links between the
+# documentation pages ({ref}, {doc}) are always checked.
 nitpicky = False
-suppress_warnings = ["ref.python", "autosummary.import_cycle"]
 
 # Docstrings that docutils reads differently from their authors' intent are repaired at build time (python/ is
 # not changed here). Each entry names the object, the text that identifies the problem, and the repair. An entry
