@@ -18,7 +18,7 @@ def block(mb, x):
 # 2. Inspect and validate before spending a compile.
 print(block.to_mil()[:200])  # the MIL text the ANE compiler receives
 print(mil.summarize(block))  # ops, parameters, weights, FLOPs
-for diagnostic in mil.validate(block):  # structural and ANE rules; errors would block an ANE compile
+for diagnostic in mil.validate(block):  # structural and ANE rules (block.check() raises on errors)
     print(diagnostic)
 
 # 3. Compile on the best available backend (the ANE on a Mac, the reference executor elsewhere) and run.
