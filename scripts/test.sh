@@ -40,7 +40,7 @@ step "Documentation (Sphinx, warnings are errors)"
 # Builds docs/ (user guide, internals, API reference from the docstrings of the installed anekit) into
 # docs/_build/html; any warning, including a broken cross-reference or a docstring docutils cannot read, fails
 # the run. The pinned tools are the `docs` extra of pyproject.toml (read from there, so they are listed once;
-# installing the extra itself would rebuild anekit).
+# installing the extra itself would rebuild anekit). Sphinx 8.2 needs Python >= 3.11, as does tomllib.
 "$PY" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["docs"]))' \
     | "$PY" -m pip install --quiet --disable-pip-version-check -r /dev/stdin
 "$PY" -m sphinx -W --keep-going -q -b html docs docs/_build/html
