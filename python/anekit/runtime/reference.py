@@ -26,10 +26,14 @@ import numpy as np
 from .. import _core, config
 from ..errors import CompileError
 from ..mil.ir import Program
+from ..progress import progress
 from ..reference.executor import Executor
 from .signature import function_io
 
 __all__ = ["ReferenceBackend", "ReferenceExecutable"]
+
+#: Programs with at least this many ops show progress while they run (smaller ones finish in well under 1 s).
+PROGRESS_MIN_OPS = 200
 
 
 class ReferenceExecutable:
@@ -38,6 +42,9 @@ class ReferenceExecutable:
     def __init__(self, program: Program, function: str, *, silent_failure: bool = False) -> None:
         self.inputs, self.outputs = function_io(program, function)
         self._executor: Executor | None = Executor(program, function=function, precision="ane")
+        # Runs of big programs take seconds on the CPU: those show progress (anekit.progress) when interactive.
+        n_ops = len(program.functions[function].operations)
+        self._progress_label = f"reference run of {function} ({n_ops} ops)" if n_ops >= PROGRESS_MIN_OPS else None
         # A simulated silent compile failure: everything "works" but every output is zeros (§16.1).
         self._zeros = silent_failure
 
@@ -56,7 +63,11 @@ class ReferenceExecutable:
         return None
 
     def evaluate_arrays(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        result = self._exec()(dict(inputs))
+        if self._progress_label is None:
+            result = self._exec()(dict(inputs))
+        else:
+            with progress(self._progress_label):
+                result = self._exec()(dict(inputs))
         if self._zeros:
             return {name: np.zeros_like(value) for name, value in result.items()}
         return result
