@@ -62,9 +62,14 @@ def test_env_switch_overrides_the_terminal_check(monkeypatch: pytest.MonkeyPatch
 
 def test_failure_is_reported_and_propagates() -> None:
     out = _Tty()
-    with config.override(progress=True), pytest.raises(KeyError), progress("loading", stream=out, show_after=0):
-        time.sleep(0.05)
-        raise KeyError("x")
+
+    def slow_failure() -> None:
+        with progress("loading", stream=out, show_after=0):
+            time.sleep(0.05)
+            raise KeyError("x")
+
+    with config.override(progress=True), pytest.raises(KeyError):
+        slow_failure()
     assert ": failed after " in out.getvalue()
 
 
