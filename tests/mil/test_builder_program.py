@@ -57,3 +57,16 @@ def test_make_program_sorts_build_info() -> None:
     text = make_program([fn], {"b": "2", "a": "1"}).to_mil()
     assert text.index('"a"') < text.index('"b"')
     assert make_program([Builder("ios18").function([])]).attributes == {}
+
+
+def test_coremltools_style_function_gets_the_builder_first_hint() -> None:
+    with pytest.raises(MILError, match=r"(?s)cannot call f\(x\) with \(builder, x\).*def prog\(mb, x\)"):
+
+        @program(inputs={"x": tensor((1, 4, 1, 8), "fp16")})
+        def f(x: object) -> object:
+            return x
+
+    with pytest.raises(MILError, match=r"not a bare @mil\.program"):
+        program(lambda mb, x: x)  # type: ignore[arg-type]
+    with pytest.raises(MILError, match="anekit names each input"):
+        program([tensor((1, 4), "fp16")])  # type: ignore[arg-type]
