@@ -9,6 +9,7 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .. import _core
 from ..errors import MILError
 from .ir import Function, Program
 from .types import DictType, TensorType, Type, dtype
@@ -16,13 +17,15 @@ from .values import Value
 
 __all__ = ["DEFAULT_BUILD_INFO", "UNSET", "make_program", "program"]
 
-#: buildInfo of the hand-written programs that compiled on the ANE (mil-format.md §8.1); the ANE also accepts
-#: no buildInfo at all (§3), pass ``build_info=None`` for that.
+#: buildInfo of the programs anekit builds: ``anekit-version`` says who wrote the program, and
+#: ``coremlc-version`` is the one key every program known to compile on the ANE carries — the minimal hand-written
+#: dialect-B program (mil-format.md §8.2) has only it, and every compiled corpus file has it. Whether the ANE
+#: compiler reads it is open (``program(1.3)`` compiled with no buildInfo at all, §3); the value is the one those
+#: hand-written programs used. The ``coremltools-*`` keys are left out: coremltools did not build these programs.
+#: ``build_info=None`` writes no buildInfo line.
 DEFAULT_BUILD_INFO: dict[str, str] = {
-    "coremlc-component-MIL": "3510.2.1",
+    "anekit-version": _core.__version__,
     "coremlc-version": "3505.4.1",
-    "coremltools-component-milinternal": "",
-    "coremltools-version": "9.0",
 }
 #: Sentinel for "argument not given" (``build_info=None`` means "no buildInfo").
 UNSET: Any = object()
