@@ -232,3 +232,9 @@ def test_repr_of_a_malformed_program_does_not_raise() -> None:
 def test_empty_program_summary() -> None:
     assert program_repr(Program([])) == "Program(0 functions, 0 ops, 0 params, 0 B weights)"
     assert summarize(Program([])).to_text().startswith("program(built): 0 function(s)")
+
+
+def test_summary_repr_is_the_readable_report() -> None:
+    s = summarize(_small())
+    assert repr(s) == s.to_text() == str(s)
+    assert "\n" in repr(s) and "FunctionSummary(" not in repr(s)

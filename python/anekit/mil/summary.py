@@ -96,9 +96,12 @@ class FunctionSummary:
         return [c for c in self.ops if c.flops is None]
 
 
-@dataclass
+@dataclass(repr=False)
 class ProgramSummary:
-    """Summary of a program: one :class:`FunctionSummary` per function plus totals."""
+    """Summary of a program: one :class:`FunctionSummary` per function plus totals.
+
+    ``print(s)`` and ``repr(s)`` show the readable report (:meth:`to_text`); notebooks show a table.
+    """
 
     version: str | None
     functions: list[FunctionSummary]
@@ -187,6 +190,9 @@ class ProgramSummary:
         return "\n".join(lines)
 
     def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
         return self.to_text()
 
     def _repr_html_(self) -> str:
