@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -94,3 +95,37 @@ def test_a_slow_compile_shows_progress(capsys: pytest.CaptureFixture[str]) -> No
     err = capsys.readouterr().err
     assert "\rcompiling main (1 op) on reference … " in err
     assert ": done in 1." in err
+
+
+def test_big_reference_runs_report_progress_small_ones_do_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    import numpy as np
+
+    import anekit
+    from anekit import mil
+    from anekit.runtime import reference
+
+    labels: list[str] = []
+
+    @contextlib.contextmanager
+    def record(label: str) -> Iterator[None]:
+        labels.append(label)
+        yield
+
+    monkeypatch.setattr(reference, "progress", record)
+
+    def chain(n: int) -> mil.Program:
+        @mil.program(inputs={"x": mil.tensor((1, 4, 1, 8), "fp16")})
+        def prog(mb: mil.Builder, x: mil.Var) -> mil.Var:
+            for _ in range(n):
+                x = mb.relu(x=x)
+            return x
+
+        return prog
+
+    x = np.ones((1, 4, 1, 8), np.float32)
+    for n in (3, reference.PROGRESS_MIN_OPS):
+        with anekit.compile(chain(n), backend="reference") as k:
+            k(x)
+    assert labels == [f"reference run of main ({reference.PROGRESS_MIN_OPS} ops)"]

@@ -86,3 +86,12 @@ def test_kernel_html_display(relu_kernel: anekit.Kernel) -> None:
     assert "last run" in relu_kernel._repr_html_()
     relu_kernel.close()
     assert "(closed;" in relu_kernel._repr_html_()
+
+
+def test_compile_of_a_torch_module_says_how_to_import_it() -> None:
+    with pytest.raises(TypeError, match=r"got torch\.nn\.modules\.linear\.Linear\. anekit does not import PyTorch"):
+        anekit.compile(torch.nn.Linear(4, 4))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"coremltools .*anekit\.mil\.load\('out/model\.mlmodelc'\)"):
+        anekit.compile(torch.nn.Linear(4, 4))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"load it first: anekit\.mil\.load\(path\)"):
+        anekit.compile("model.mlmodelc")  # type: ignore[arg-type]

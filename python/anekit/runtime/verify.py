@@ -129,10 +129,7 @@ class VerifyReport:
         return self.format()
 
     def __repr__(self) -> str:
-        ran, base = self.compared
-        worst = max((o.max_abs_error for o in self.outputs), default=0.0)
-        verdict = "passed" if self.passed else "FAILED"
-        return f"<VerifyReport {verdict}: {ran} vs {base}, {len(self.outputs)} output(s), max abs error {worst:.3g}>"
+        return self.format()
 
     def _repr_html_(self) -> str:
         e = html.escape
@@ -237,7 +234,7 @@ def verify(
     (``scale`` is the output's largest finite ``|expected|``), its cosine similarity with the baseline is at
     least ``min_cosine``, and its NaN/inf positions match. ``2**-7`` is eight fp16 ulps at any magnitude, room
     for a handful of differently ordered fp16 roundings; the ``atol`` term absorbs cancellation near zero.
-    The user guide's "Verifying" section (``docs/`` in the anekit repository) walks through an example.
+    The user guide's page "Verifying against the reference" (``docs/guide/verify.md``) has worked examples.
 
     Args:
         program: the program to check.
