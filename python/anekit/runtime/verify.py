@@ -282,7 +282,8 @@ def verify(
 
     with compile_program(program, backend=backend, function=function) as kernel:
         t0 = time.perf_counter()
-        got = kernel(feeds)
+        with progress(f"verify: run of {function} on the {kernel.backend} backend"):
+            got = kernel(feeds)
         run_s = time.perf_counter() - t0
         used = kernel.backend
     chosen = baseline or ("fp64" if used == "reference" else "ane")
