@@ -173,3 +173,20 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: anekit verify:")
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.objc
+def test_demo_on_a_device_backend_checks_fp16_semantics_and_shows_the_fp16_cost(
+    fake_ane_ref: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--backend", "ane", "--d", "32", "--heads", "2", "--seq", "16", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "verify PASS: ane backend vs reference executor, ANE fp16 semantics" in out
+    assert "fp16 cost: max |device result - fp64 result| = " in out
+
+
+def test_demo_on_the_reference_compares_with_fp64(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--backend", "reference", "--d", "32", "--heads", "2", "--seq", "16", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "verify PASS: reference backend, ANE fp16 semantics vs reference executor, fp64" in out
+    assert "fp16 cost" not in out  # the verify table above is that comparison
