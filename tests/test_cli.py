@@ -128,6 +128,8 @@ def test_internal_error_asks_for_a_report_and_traceback_shows_it(
     _fails_with(capsys, ["info"], "internal error: KeyError", "--traceback")
     with pytest.raises(KeyError):
         main(["--traceback", "info"])
+    with pytest.raises(KeyError):
+        main(["info", "--traceback"])  # also after the command
 
 
 def test_run_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

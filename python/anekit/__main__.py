@@ -71,8 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     0: success; 1: the command's verdict is negative (findings with errors, a failed verification, an
     unhealthy doctor report); 2: the command could not do its job (printed as ``error:`` and ``hint:``).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # --traceback is accepted anywhere on the line (people add it after the failing command's arguments).
+    traceback = "--traceback" in words
+    args = build_parser().parse_args([w for w in words if w != "--traceback"])
+    args.traceback = traceback
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
