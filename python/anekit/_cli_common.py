@@ -110,9 +110,9 @@ def load_program(path_text: str) -> Program:
     text = mil_file.read_text(encoding="utf-8")
     # Running needs the weight data; say so before a run fails on the first weight it reads. `check` does not
     # use this function: it summarises and validates weight-less bundles from declared types alone.
-    if "BLOBFILE" in text and not (mil_file.parent / "weights").is_dir():
+    if "@model_path/weights/" in text and not (mil_file.parent / "weights").is_dir():
         raise CliError(
-            f"{mil_file} reads its weights from BLOBFILE(...) but there is no weights/ folder beside it",
+            f"{mil_file} reads its weights from @model_path/weights/ but there is no weights/ folder beside it",
             hint="copy the whole .mlmodelc folder (model.mil and weights/); `anekit check` works without weights",
         )
     # BLOBFILE paths resolve beside the MIL file, as mil.load does for a folder.
