@@ -45,6 +45,26 @@ step "Documentation (Sphinx, warnings are errors)"
     | "$PY" -m pip install --quiet --disable-pip-version-check -r /dev/stdin
 "$PY" -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
+step "Example notebooks (real Jupyter kernel)"
+# Executes every examples/*.ipynb with nbclient + ipykernel against the installed anekit; a cell that raises
+# fails the run. The tools are the `notebooks` extra of pyproject.toml (read from there so they are listed once;
+# installing the extra itself would rebuild anekit).
+"$PY" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["notebooks"]))' \
+    | "$PY" -m pip install --quiet --disable-pip-version-check -r /dev/stdin
+"$PY" scripts/run_notebooks.py
+
+step "Linux wheel: build, install in a fresh venv, smoke test"
+# The wheel users get on Linux (reference executor only, as cibuildwheel builds it), built from this tree in
+# an isolated build, installed with its dependencies into a new virtual environment, and exercised from outside
+# the source tree by scripts/wheel_smoke.py (import, build, compile, run, verify, console script).
+WHEEL_TMP="$(mktemp -d)"
+"$PY" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$WHEEL_TMP/dist" \
+    -Ccmake.define.ANEKIT_BUILD_ANE=OFF .
+"$PY" -m venv "$WHEEL_TMP/venv"
+"$WHEEL_TMP/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$WHEEL_TMP"/dist/anekit-*.whl
+(cd "$WHEEL_TMP" && PATH="$WHEEL_TMP/venv/bin:$PATH" "$WHEEL_TMP/venv/bin/python" "$OLDPWD/scripts/wheel_smoke.py")
+rm -rf "$WHEEL_TMP"
+
 step "Benchmark smoke runs"
 # Short runs: they keep the scripts working; the figures that count come from full runs.
 for bench in bench_io bench_mil bench_reference bench_dispatch bench_budget; do

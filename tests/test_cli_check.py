@@ -105,9 +105,34 @@ def test_dialect_mix_is_checked_on_the_text(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out = _run(capsys, str(tmp_path / "nothing"))
-    assert rc == 2
-    assert "no MIL program" in out
+    assert main(["check", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert "error: anekit check: no MIL program" in err
+    assert "hint: " in err
+
+
+def test_folder_search_finds_loose_mil_files_in_subfolders_and_ends_with_a_tally(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "deep.mil").write_text(GOOD)
+    (tmp_path / "a" / "bad.mil").write_text(BAD_TYPE)
+    (tmp_path / "m.mlmodelc").mkdir()
+    (tmp_path / "m.mlmodelc" / "model.mil").write_text(GOOD)
+    rc, out = _run(capsys, str(tmp_path), "--no-summary", "--target", "any")
+    assert rc == 1
+    assert out.count("== ") == 3
+    assert "deep.mil" in out
+    assert out.rstrip().splitlines()[-1] == "checked 3 programs: 2 ok, 1 failed; 1 error, 0 warnings, 0 infos"
+
+
+def test_mlpackage_gets_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pkg = tmp_path / "Model.mlpackage"
+    pkg.mkdir()
+    assert main(["check", str(pkg)]) == 2
+    err = capsys.readouterr().err
+    assert "Core ML package" in err
+    assert "coremlcompiler compile" in err
 
 
 def test_module_entry_point(tmp_path: Path) -> None:
@@ -133,5 +158,5 @@ def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
     listed = json.loads(out)
     assert {"ane-sdpa-mask", "undefined-var"} <= {r["id"] for r in listed}
     assert all("§" in r["source"] for r in listed)
-    rc, out = _run(capsys)
-    assert rc == 2
+    assert main(["check"]) == 2
+    assert "error: anekit check: no PATH given" in capsys.readouterr().err

@@ -68,3 +68,13 @@ def test_cli_rejects_unknown_command() -> None:
 def test_error_hierarchy_is_exported(name: str) -> None:
     cls = getattr(anekit, name)
     assert issubclass(cls, anekit.AnekitError)
+
+
+def test_version_has_one_source() -> None:
+    """pyproject.toml's [project] version is the only definition; the extension is built with it."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    (declared,) = re.findall(r'^version = "([0-9.]+)"$', text, flags=re.MULTILINE)
+    assert anekit.__version__ == declared

@@ -78,7 +78,45 @@ std::string accepted_shapes(const Surface& s) {
   return msg + " or a shape that broadcasts to " + s.shape_str();
 }
 
-Surface* make_surface(const py::object& shape_obj, const std::string& dtype) {
+// A dtype argument that numpy does not read itself: MIL's names ("fp16") and PyTorch dtypes (torch.float16,
+// recognised by their module without importing torch) become numpy's names; anything else is returned as is.
+py::object numpy_dtype_spelling(const py::object& dtype_obj) {
+  std::string name;
+  if (py::isinstance<py::str>(dtype_obj)) {
+    name = dtype_obj.cast<std::string>();
+  } else if (py::str(py::type::of(dtype_obj).attr("__module__")).cast<std::string>() == "torch") {
+    name = py::str(dtype_obj).cast<std::string>();
+    if (name.rfind("torch.", 0) == 0) name = name.substr(6);
+  } else {
+    return dtype_obj;
+  }
+  if (name == "fp16") return py::str("float16");
+  if (name == "fp32") return py::str("float32");
+  if (name == "fp64") return py::str("float64");
+  return py::str(name);
+}
+
+// Surface(shape, dtype): "fp16"/"fp32", or any spelling of those numpy or PyTorch accepts ("float16", "half",
+// np.float16, torch.float16, ...).
+core::SurfaceDType surface_dtype(const py::object& dtype_obj) {
+  if (py::isinstance<py::str>(dtype_obj)) {
+    const auto name = dtype_obj.cast<std::string>();
+    if (name == "fp16" || name == "fp32") return core::dtype_from_name(name);
+  }
+  py::dtype dt;
+  try {
+    dt = py::dtype::from_args(numpy_dtype_spelling(dtype_obj));
+  } catch (py::error_already_set&) {
+    throw py::value_error("[Surface] dtype must be 'fp16' or 'fp32' (the ANE's I/O types), got " +
+                          std::string(py::repr(dtype_obj)));
+  }
+  if (dt.kind() == 'f' && dt.itemsize() == 2) return core::SurfaceDType::FP16;
+  if (dt.kind() == 'f' && dt.itemsize() == 4) return core::SurfaceDType::FP32;
+  throw py::value_error("[Surface] dtype must be 'fp16' or 'fp32' (the ANE's I/O types), got " +
+                        std::string(py::repr(dtype_obj)));
+}
+
+Surface* make_surface(const py::object& shape_obj, const py::object& dtype) {
   if (py::isinstance<py::str>(shape_obj) || !py::isinstance<py::sequence>(shape_obj))
     throw py::type_error("Surface: shape must be a sequence of ints such as (1, 768, 1, 256), got " +
                          std::string(py::repr(shape_obj)));
@@ -97,7 +135,7 @@ Surface* make_surface(const py::object& shape_obj, const std::string& dtype) {
       throw py::type_error("Surface: shape entries must be ints, got " + std::string(py::repr(shape_obj)));
     shape.push_back(as_int.cast<int64_t>());
   }
-  return new Surface(std::move(shape), core::dtype_from_name(dtype));
+  return new Surface(std::move(shape), surface_dtype(dtype));
 }
 
 void surface_write(Surface& s, const py::handle& obj) {
@@ -139,7 +177,12 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
   const auto who = [&s] { return "Surface" + s.shape_str() + ".read"; };
   py::array out;
   if (out_obj.is_none()) {
-    const py::dtype dt = py::dtype::from_args(dtype_obj);  // numpy's own dtype conversion, without a Python call
+    py::dtype dt;
+    try {
+      dt = py::dtype::from_args(dtype_obj);  // numpy's own dtype conversion, without a Python call
+    } catch (py::error_already_set&) {       // "fp16" or torch.float16: respelled only on this rare path
+      dt = py::dtype::from_args(numpy_dtype_spelling(dtype_obj));
+    }
     const char k = dt.kind();
     if (k != 'f' || dt.itemsize() == 16)
       throw py::type_error(who() + ": dtype must be float16, float32 or float64, got " + std::string(py::str(dt)));

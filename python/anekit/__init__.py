@@ -4,6 +4,9 @@
 ``anekit.fp16`` holds the native conversion kernels; ``anekit.compile`` turns a program into a :class:`Kernel`
 on the ANE or the reference executor; ``anekit.verify`` checks a backend against the reference;
 ``anekit.info()`` says what this machine can do.
+
+The command line is ``anekit`` (``anekit --help``). Work that takes more than a second shows progress on a
+terminal or in a notebook (:mod:`anekit.progress`; ``ANEKIT_PROGRESS=0`` turns it off).
 """
 
 from __future__ import annotations

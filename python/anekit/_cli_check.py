@@ -1,8 +1,9 @@
-"""``python -m anekit check PATH [--target ane|any] [--json]``: validate MIL programs and summarise them.
+"""``anekit check PATH [--target ane|any] [--json]``: validate MIL programs and summarise them.
 
 PATH is a ``model.mil`` file (any ``*.mil`` file), a ``.mlmodelc``-style folder holding ``model.mil``, or a
-folder of those (every ``*/model.mil`` and ``*.mil`` inside is checked). Diagnostics are printed grouped by
-severity with their location and hint, then the program summary. ``--json`` prints one object
+folder of those (every ``*.mil`` file below it is checked, at any depth). Diagnostics are printed grouped by
+severity with their location and hint, then the program summary, and a folder ends with a tally of the
+programs and findings. ``--json`` prints one object
 ``{"target", "ok", "programs": [{"path", "ok", "parse_error", "diagnostics", "counts", "summary"}]}``.
 Exit status: 0 when no program has an error, 1 when one has (a parse failure counts as an error), 2 when PATH
 holds no MIL program.
@@ -15,12 +16,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ._cli_common import CliError
+
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "check", help="validate MIL programs (structure and ANE rules) and summarise them"
     )
-    p.add_argument("path", nargs="?", help="model.mil file, .mlmodelc folder, or a folder of models")
+    p.add_argument(
+        "path", nargs="?", help="model.mil file, .mlmodelc folder, or a folder searched for .mil files at any depth"
+    )
     p.add_argument(
         "--target",
         choices=("ane", "any"),
@@ -43,9 +48,20 @@ def find_programs(path: Path) -> list[Path]:
         return []
     if (path / "model.mil").is_file():
         return [path / "model.mil"]
-    found = {p for p in path.glob("*/model.mil") if p.is_file()}
-    found |= {p for p in path.glob("*.mil") if p.is_file()}
-    return sorted(found)
+    return sorted(p for p in path.rglob("*.mil") if p.is_file())
+
+
+def tally(results: list[dict[str, Any]]) -> str:
+    """One line: how many programs passed and failed, and the findings by severity over all of them."""
+    from .mil.diagnostics import SEVERITIES
+
+    failed = sum(1 for r in results if _has_error(r))
+    unparsed = sum(1 for r in results if r["parse_error"] is not None)
+    counts = {s: sum(1 for r in results for d in r["diagnostics"] if d.severity == s) for s in SEVERITIES}
+    n = len(results)
+    findings = ", ".join(f"{c} {s}{'s' if c != 1 else ''}" for s, c in counts.items())
+    parse = f" ({unparsed} did not parse)" if unparsed else ""
+    return f"checked {n} program{'s' if n != 1 else ''}: {n - failed} ok, {failed} failed{parse}; {findings}"
 
 
 def _failed(mil_file: Path, message: str, line: int, col: int, shown: str) -> dict[str, Any]:
@@ -119,17 +135,19 @@ def run(args: argparse.Namespace) -> int:
         print(list_rules(args.target, args.json))
         return 0
     if args.path is None:
-        print("error: give a PATH to check (or --list-rules)")
-        return 2
+        raise CliError("no PATH given", hint="`anekit check PATH` checks a model; `--list-rules` lists the rules")
+    path = Path(args.path)
+    if path.suffix.lower() in (".mlpackage", ".mlmodel"):
+        from ._cli_common import load_program
 
-    files = find_programs(Path(args.path))
+        load_program(args.path)  # raises the hint on how to compile a Core ML package first
+    files = find_programs(path)
     if not files:
-        message = f"no MIL program at {args.path} (expected a .mil file or a folder with model.mil)"
+        message = f"no MIL program at {args.path} (expected a .mil file or a folder with .mil files in it)"
         if args.json:
             print(json.dumps({"error": message}))
-        else:
-            print(f"error: {message}")
-        return 2
+            return 2
+        raise CliError(message, hint="point at a model.mil file, a .mlmodelc folder, or a folder of those")
     results = [_check_one(f, args.target) for f in files]
     if args.json:
         payload = {
@@ -151,4 +169,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.no_summary:
                 print()
                 print(r["summary"].to_text())
+        if len(results) > 1:
+            print()
+            print(tally(results))
     return 1 if any(_has_error(r) for r in results) else 0

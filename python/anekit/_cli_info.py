@@ -1,4 +1,4 @@
-"""``python -m anekit info [--json]``."""
+"""``anekit info [--json]``: what this installation can do."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ Variables:
 ``ANEKIT_ASSERT_NO_COMPILE``       ``1``: any real compile raises (proves a loop runs from cache)
 ``ANEKIT_CACHE_DIR``               where persistent artefacts live
 ``ANEKIT_DEBUG``                   verbosity (0 = quiet)
+``ANEKIT_PROGRESS``                ``0``: never show progress; ``1``: always (stderr); unset: on a TTY or notebook
 =================================  =====================================================================
 """
 
@@ -65,6 +66,7 @@ class Config:
     assert_no_compile: bool = False
     cache_dir: str = str(Path.home() / ".cache" / "anekit")
     debug: int = 0
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
         if self.backend is not None and self.backend not in _BACKENDS:
@@ -98,6 +100,8 @@ class Config:
             raise ValueError(f"cache_size must be a non-negative int, got {self.cache_size!r}")
         if not isinstance(self.debug, int) or self.debug < 0:
             raise ValueError(f"debug must be a non-negative int, got {self.debug!r}")
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise ValueError(f"progress must be a bool or None (automatic), got {self.progress!r}")
 
 
 _Number = TypeVar("_Number", int, float)
@@ -141,6 +145,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         assert_no_compile=_env_bool(env, "ANEKIT_ASSERT_NO_COMPILE"),
         cache_dir=env.get("ANEKIT_CACHE_DIR") or defaults.cache_dir,
         debug=_env_number(env, "ANEKIT_DEBUG", 0, int),
+        progress=_env_bool(env, "ANEKIT_PROGRESS") if env.get("ANEKIT_PROGRESS", "").strip() else None,
     )
 
 

@@ -84,7 +84,8 @@ def test_demo_command_runs_and_verifies() -> None:
         check=False,
     )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "PASS y [1, 64, 1, 32]" in res.stdout
+    assert any(line.split()[:3] == ["PASS", "y", "1x64x1x32"] for line in res.stdout.splitlines()), res.stdout
+    assert "verify PASS: " in res.stdout
     assert "compile" in res.stdout
     timed = [line.split()[0] for line in res.stdout.splitlines() if line.endswith("(median of 2)")]
     assert timed == ["input", "run", "output"]

@@ -57,3 +57,31 @@ def test_make_program_sorts_build_info() -> None:
     text = make_program([fn], {"b": "2", "a": "1"}).to_mil()
     assert text.index('"a"') < text.index('"b"')
     assert make_program([Builder("ios18").function([])]).attributes == {}
+
+
+def test_coremltools_style_function_gets_the_builder_first_hint() -> None:
+    with pytest.raises(MILError, match=r"(?s)cannot call f\(x\) with \(builder, x\).*def prog\(mb, x\)"):
+
+        @program(inputs={"x": tensor((1, 4, 1, 8), "fp16")})
+        def f(x: object) -> object:
+            return x
+
+    with pytest.raises(MILError, match=r"not a bare @mil\.program"):
+        program(lambda mb, x: x)  # type: ignore[arg-type]
+    with pytest.raises(MILError, match="anekit names each input"):
+        program([tensor((1, 4), "fp16")])  # type: ignore[arg-type]
+
+
+def test_built_programs_say_anekit_wrote_them() -> None:
+    import anekit
+
+    @program(inputs={"x": tensor((1, 4, 1, 8), "fp16")})
+    def prog(mb: Builder, x: object) -> object:
+        return mb.relu(x=x)
+
+    header = prog.to_mil().splitlines()[1]
+    assert header.startswith("[buildInfo = ")
+    assert f'{{"anekit-version", "{anekit.__version__}"}}' in header
+    assert '{"coremlc-version", "3505.4.1"}' in header  # the key every program known to compile carries
+    assert "coremltools" not in header and "coremlc-component-MIL" not in header
+    assert parse(prog.to_mil()).build_info == DEFAULT_BUILD_INFO

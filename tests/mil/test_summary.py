@@ -118,7 +118,7 @@ def test_unknown_dims_and_unmodelled_ops_are_not_guessed() -> None:
     f = summarize(prog).functions[0]
     assert {c.name for c in f.unestimated} == {"r", "tk"}
     assert f.flops == 0
-    assert "2 op(s) not estimated" in summarize(prog).to_text()
+    assert "2 ops not estimated" in summarize(prog).to_text()
 
 
 # ---------------------------------------------------------------------- weights and parameters
@@ -231,4 +231,10 @@ def test_repr_of_a_malformed_program_does_not_raise() -> None:
 
 def test_empty_program_summary() -> None:
     assert program_repr(Program([])) == "Program(0 functions, 0 ops, 0 params, 0 B weights)"
-    assert summarize(Program([])).to_text().startswith("program(built): 0 function(s)")
+    assert summarize(Program([])).to_text().startswith("program(built): 0 functions")
+
+
+def test_summary_repr_is_the_readable_report() -> None:
+    s = summarize(_small())
+    assert repr(s) == s.to_text() == str(s)
+    assert "\n" in repr(s) and "FunctionSummary(" not in repr(s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +17,61 @@ from anekit.runtime.verify import _compare, random_inputs
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mil"
 
 
-def test_reference_verifies_against_itself(conv_relu: mil.Program) -> None:
+def test_reference_backend_is_compared_with_fp64_not_itself(conv_relu: mil.Program) -> None:
     report = anekit.verify(conv_relu, backend="reference")
-    assert report and report.passed
+    assert report.baseline == "fp64"
+    assert report.compared == ("reference backend, ANE fp16 semantics", "reference executor, fp64")
     (out,) = report.outputs
-    assert out.max_abs_error == 0 and out.cosine == pytest.approx(1.0)
-    assert "PASS" in report.format()
+    # fp16 rounding shows against fp64: comparing the reference with itself always gave exactly 0 and 1.0.
+    assert 0 < out.max_abs_error < 0.05 and 0.999 < out.cosine < 1.0
+    assert report.passed
+    assert "reference backend, ANE fp16 semantics vs reference executor, fp64" in report.format()
+
+
+def test_verify_defaults_to_the_best_usable_backend(conv_relu: mil.Program) -> None:
+    report = anekit.verify(conv_relu)  # no backend: like anekit.compile, never AneUnavailableError
+    assert report.backend == anekit.info()["default_backend"]
+
+
+def test_explicit_baseline(conv_relu: mil.Program) -> None:
+    same = anekit.verify(conv_relu, backend="reference", baseline="ane")
+    (out,) = same.outputs
+    assert out.max_abs_error == 0 and same.compared[1] == "reference executor, ANE fp16 semantics"
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        anekit.verify(conv_relu, baseline="fp32")
+
+
+@pytest.mark.objc
+def test_device_backend_is_compared_with_the_fp16_reference(conv_relu: mil.Program, fake_ane_ref: object) -> None:
+    report = anekit.verify(conv_relu, backend="ane")
+    assert report.backend == "ane" and report.baseline == "ane"
+    assert report.compared == ("ane backend", "reference executor, ANE fp16 semantics")
+
+
+def test_report_displays(conv_relu: mil.Program) -> None:
+    report = anekit.verify(conv_relu, backend="reference")
+    assert repr(report) == str(report) == report.format()
+    assert "OutputComparison(" not in repr(report)
+    lines = report.format().splitlines()
+    assert lines[0].startswith("verify PASS:")
+    assert lines[2].split() == ["output", "shape", "max", "abs", "max", "rel", "cosine", "outside", "tol"]
+    html = report._repr_html_()
+    assert html.count("<tr>") == 1 + len(report.outputs) and "verify PASS" in html
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["compared"] == list(report.compared) and data["outputs"][0]["passed"] is True
+
+
+def test_report_html_is_escaped() -> None:
+    from anekit.runtime.verify import OutputComparison, VerifyReport
+
+    bad = OutputComparison("<script>", (2,), 1.0, 1.0, 0.5, 2, False, False)
+    html = VerifyReport("reference", [bad], 2**-7, 2**-9, 0.999)._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html and "verify FAIL" in html
+
+
+def test_verify_rejects_a_non_program() -> None:
+    with pytest.raises(TypeError, match=r"anekit.verify: expected an anekit.mil.Program, got builtins.str; .*mil.load"):
+        anekit.verify("model.mil")  # type: ignore[arg-type]
 
 
 def test_random_inputs_follow_the_signature(two_io: mil.Program) -> None:
@@ -59,4 +109,12 @@ def test_cli_verify_on_a_corpus_bundle() -> None:
         check=False,
     )
     assert res.returncode == 0, res.stderr
-    assert "PASS vad_output" in res.stdout
+    assert "verify PASS: reference backend, ANE fp16 semantics vs reference executor, fp64" in res.stdout
+    assert any(line.split()[:2] == ["PASS", "vad_output"] for line in res.stdout.splitlines())
+
+
+def test_help_explains_tolerances_without_pointing_at_a_hidden_module() -> None:
+    doc = anekit.verify.__doc__ or ""
+    assert "module docstring" not in doc
+    assert "|got - expected| <= atol * scale + rtol * |expected|" in doc
+    assert "docs/guide/verify.md" in doc

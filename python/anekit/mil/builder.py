@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import MILError
 from .builder_consts import PEERLESS, ConstMaker, peerless_key
+from .builder_methods import make_op_method
 from .builder_names import NameScope, check_ident
 from .builder_program import DEFAULT_BUILD_INFO, UNSET, make_program
 from .check import BindPlan, binding_type, const_problems, loaded_data, peer_dtype
@@ -134,13 +135,7 @@ class Builder(NameScope):
         found = self._methods.get(op_type)
         if found is not None:
             return found
-        insert = self._insert
-
-        def method(name: str | None = None, out_names: str | Sequence[str] | None = None, **inputs: Any) -> Any:
-            return insert(op_type, inputs, name, out_names)
-
-        method.__name__ = op_type
-        method.__doc__ = OP_REGISTRY[op_type].__doc__
+        method = make_op_method(op_type, OP_REGISTRY[op_type], self._insert)
         self._methods[op_type] = method
         return method
 

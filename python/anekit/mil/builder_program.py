@@ -5,9 +5,11 @@ Kept apart from :mod:`anekit.mil.builder` (the Builder class) so each module sta
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .. import _core
 from ..errors import MILError
 from .ir import Function, Program
 from .types import DictType, TensorType, Type, dtype
@@ -15,13 +17,15 @@ from .values import Value
 
 __all__ = ["DEFAULT_BUILD_INFO", "UNSET", "make_program", "program"]
 
-#: buildInfo of the hand-written programs that compiled on the ANE (mil-format.md §8.1); the ANE also accepts
-#: no buildInfo at all (§3), pass ``build_info=None`` for that.
+#: buildInfo of the programs anekit builds: ``anekit-version`` says who wrote the program, and
+#: ``coremlc-version`` is the one key every program known to compile on the ANE carries — the minimal hand-written
+#: dialect-B program (mil-format.md §8.2) has only it, and every compiled corpus file has it. Whether the ANE
+#: compiler reads it is open (``program(1.3)`` compiled with no buildInfo at all, §3); the value is the one those
+#: hand-written programs used. The ``coremltools-*`` keys are left out: coremltools did not build these programs.
+#: ``build_info=None`` writes no buildInfo line.
 DEFAULT_BUILD_INFO: dict[str, str] = {
-    "coremlc-component-MIL": "3510.2.1",
+    "anekit-version": _core.__version__,
     "coremlc-version": "3505.4.1",
-    "coremltools-component-milinternal": "",
-    "coremltools-version": "9.0",
 }
 #: Sentinel for "argument not given" (``build_info=None`` means "no buildInfo").
 UNSET: Any = object()
@@ -50,13 +54,55 @@ def program(
     Var, tuple/list of Vars, or a dict name -> Var). The decorator returns the built :class:`Program`.
     """
     if not isinstance(inputs, Mapping):
-        raise MILError("program(inputs=...) must be a dict of input name -> type")
+        raise MILError(_bad_inputs_message(inputs))
 
     def wrap(fn: Callable[..., Any]) -> Program:
         from .builder import Builder  # builder.py imports this module for make_program()
 
+        _check_takes_builder_first(fn, list(inputs))
         mb = Builder(opset, name=name, build_info=build_info)
         args = [mb.input(k, t) for k, t in inputs.items()]
         return mb.build(fn(mb, *args))
 
     return wrap
+
+
+_BUILDER_FIRST = (
+    "anekit's @mil.program passes the builder first, then one Var per input, e.g.\n"
+    "    @mil.program(inputs={{'x': mil.tensor((1, 64, 1, 32), 'fp16')}})\n"
+    "    def prog(mb, {args}):\n"
+    "        return mb.relu(x={first})\n"
+    "(coremltools' @mb.program(input_specs=[...]) style, with a module-level `mb`, does not apply here)"
+)
+
+
+def _bad_inputs_message(inputs: object) -> str:
+    message = f"program(inputs=...) must be a dict of input name -> type, got {type(inputs).__name__}"
+    if callable(inputs):
+        return f"{message}: write @mil.program(inputs={{...}}), not a bare @mil.program"
+    if isinstance(inputs, (list, tuple)):
+        return f"{message}: anekit names each input, e.g. inputs={{'x': mil.tensor((1, 64, 1, 32), 'fp16')}}"
+    return message
+
+
+def _check_takes_builder_first(fn: Callable[..., Any], input_names: list[str]) -> None:
+    """Raise a hint when ``fn`` cannot take ``(mb, *inputs)``, or its first parameter is named like an input."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins and some C callables have no signature: let the call decide
+        return
+    params = list(sig.parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    try:
+        sig.bind(None, *input_names)
+        fits = True
+    except TypeError:
+        fits = False
+    # def prog(x): ... with inputs {"x": ...} is the coremltools habit: x would receive the builder.
+    named_like_input = bool(positional) and positional[0].name in input_names
+    if not fits or named_like_input:
+        args = ", ".join(input_names) or "..."
+        first = input_names[0] if input_names else "..."
+        theirs = f"{getattr(fn, '__name__', 'function')}({', '.join(sig.parameters)})"
+        hint = _BUILDER_FIRST.format(args=args, first=first)
+        raise MILError(f"@mil.program cannot call {theirs} with (builder, {args}). {hint}")

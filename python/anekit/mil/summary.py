@@ -96,9 +96,12 @@ class FunctionSummary:
         return [c for c in self.ops if c.flops is None]
 
 
-@dataclass
+@dataclass(repr=False)
 class ProgramSummary:
-    """Summary of a program: one :class:`FunctionSummary` per function plus totals."""
+    """Summary of a program: one :class:`FunctionSummary` per function plus totals.
+
+    ``print(s)`` and ``repr(s)`` show the readable report (:meth:`to_text`); notebooks show a table.
+    """
 
     version: str | None
     functions: list[FunctionSummary]
@@ -158,12 +161,13 @@ class ProgramSummary:
     def to_text(self, top: int = 12) -> str:
         """A readable multi-line rendering; ``top`` limits the op-type table per function."""
         lines = [
-            f"program({self.version or 'built'}): {len(self.functions)} function(s), {self.n_ops} ops, "
+            f"program({self.version or 'built'}): {plural(len(self.functions), 'function')}, "
+            f"{plural(self.n_ops, 'op')}, "
             f"{fmt_count(self.params)} params, {fmt_bytes(self.total_weight_bytes)} weights, "
             f"{fmt_flops(self.flops)} (estimated; 1 MAC = 2 FLOPs)"
         ]
         for f in self.functions:
-            lines.append(f"func {f.name}<{f.opset}>: {f.n_ops} ops ({f.n_consts} const)")
+            lines.append(f"func {f.name}<{f.opset}>: {plural(f.n_ops, 'op')} ({f.n_consts} const)")
             lines.append("  inputs:  " + (", ".join(f"{k}: {t}" for k, t in f.inputs.items()) or "-"))
             lines.append("  outputs: " + (", ".join(f"{k}: {t}" for k, t in f.outputs.items()) or "-"))
             by_dtype = ", ".join(f"{d} {fmt_bytes(b)}" for d, b in sorted(f.weight_bytes.items()))
@@ -175,7 +179,7 @@ class ProgramSummary:
             missing = f.unestimated
             lines.append(
                 f"  estimated FLOPs: {fmt_flops(f.flops)}"
-                + (f" ({len(missing)} op(s) not estimated)" if missing else "")
+                + (f" ({plural(len(missing), 'op')} not estimated)" if missing else "")
             )
             lines.append(f"  {'op type':<32} {'count':>6} {'FLOPs':>12} {'share':>6}")
             for t, n in list(f.ops_by_type.items())[:top]:
@@ -183,16 +187,19 @@ class ProgramSummary:
                 share = f"{100 * fl / f.flops:5.1f}%" if fl and f.flops else ""
                 lines.append(f"  {t:<32} {n:>6} {fmt_flops(fl) if fl is not None else '-':>12} {share:>6}")
             if len(f.ops_by_type) > top:
-                lines.append(f"  … {len(f.ops_by_type) - top} more op type(s)")
+                lines.append(f"  … {plural(len(f.ops_by_type) - top, 'more op type')}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.to_text()
 
+    def __repr__(self) -> str:
+        return self.to_text()
+
     def _repr_html_(self) -> str:
         e = html.escape
         parts = [
-            f"<div><b>MIL program({e(self.version or 'built')})</b>: {self.n_ops} ops, "
+            f"<div><b>MIL program({e(self.version or 'built')})</b>: {plural(self.n_ops, 'op')}, "
             f"{e(fmt_count(self.params))} params, {e(fmt_bytes(self.total_weight_bytes))} weights, "
             f"{e(fmt_flops(self.flops))} (estimated)</div>"
         ]
@@ -209,7 +216,7 @@ class ProgramSummary:
             )
             parts.append(
                 f"<details open><summary><code>func {e(f.name)}&lt;{e(f.opset)}&gt;</code>: "
-                f"{f.n_ops} ops, {e(fmt_count(f.params))} params, "
+                f"{plural(f.n_ops, 'op')}, {e(fmt_count(f.params))} params, "
                 f"{e(fmt_bytes(f.total_weight_bytes))} weights, {e(fmt_flops(f.flops))}</summary>"
                 f"<table>{io}</table>"
                 "<table><tr><th>op type</th><th>count</th><th>FLOPs</th></tr>"
@@ -219,6 +226,11 @@ class ProgramSummary:
 
 
 # ---------------------------------------------------------------------- formatting
+def plural(n: int, word: str) -> str:
+    """``1 op``, ``2 ops``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def fmt_count(n: float) -> str:
     """``22_100_000`` -> ``"22.1M"``."""
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
@@ -349,6 +361,6 @@ def program_repr(program: Program) -> str:
     funcs = ", ".join(f"{f.name}<{f.opset}>" for f in s.functions)
     n = len(s.functions)
     return (
-        f"Program({n} function{'s' if n != 1 else ''}{' ' + funcs if funcs else ''}, {s.n_ops} ops, "
+        f"Program({plural(n, 'function')}{' ' + funcs if funcs else ''}, {plural(s.n_ops, 'op')}, "
         f"{fmt_count(s.params)} params, {fmt_bytes(s.total_weight_bytes)} weights)"
     )

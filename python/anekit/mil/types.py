@@ -135,18 +135,47 @@ _NUMPY_TO_MIL = {
 }
 
 
+#: Other spellings of MIL element types: numpy/PyTorch names (``float16``, ``half``, ``bfloat16`` ...). Only
+#: unambiguous ones: plain ``"float"`` is left out (numpy reads it as float64, C and Metal as 32 bits).
+DTYPE_ALIASES: dict[str, str] = {
+    "float16": "fp16",
+    "half": "fp16",
+    "float32": "fp32",
+    "single": "fp32",
+    "float64": "fp64",
+    "double": "fp64",
+    "bfloat16": "bf16",
+}
+
+
+def _torch_dtype_name(value: object) -> str | None:
+    """``"float16"`` for ``torch.float16`` (recognised without importing torch), else None."""
+    if type(value).__module__ == "torch" and type(value).__name__ == "dtype":
+        return str(value).removeprefix("torch.")
+    return None
+
+
 def dtype(value: str | DType | np.dtype | type) -> DType:
-    """Return the interned :class:`DType` for a MIL name, a ``DType``, or a numpy dtype.
+    """Return the interned :class:`DType` for a MIL name, a ``DType``, a numpy dtype or a PyTorch dtype.
+
+    Names may be MIL's (``"fp16"``) or numpy's and PyTorch's (``"float16"``, ``"half"``; see
+    :data:`DTYPE_ALIASES`); ``np.float16`` and ``torch.float16`` work too.
 
     Raises:
         MILError: the name is not a MIL element type, or the numpy dtype has no MIL equivalent.
     """
     if isinstance(value, DType):
         return value
+    torch_name = _torch_dtype_name(value)
+    if torch_name is not None:
+        value = torch_name
     if isinstance(value, str):
-        found = DTYPES.get(value)
+        found = DTYPES.get(value) or DTYPES.get(DTYPE_ALIASES.get(value, ""))
         if found is None:
-            raise MILError(f"unknown MIL dtype {value!r}; expected one of {', '.join(DTYPES)}")
+            raise MILError(
+                f"unknown dtype {value!r}; expected a MIL name ({', '.join(DTYPES)}) or one of "
+                f"{', '.join(DTYPE_ALIASES)}"
+            )
         return found
     try:
         np_dt = np.dtype(value)

@@ -30,7 +30,7 @@ from __future__ import annotations
 from ..errors import MILError
 from . import rules_ane_io, rules_ane_ops, rules_ane_weights, rules_structural, rules_text, rules_weightfile  # noqa: F401  (importing registers rules)
 from ._rules import RULES, TARGETS, Context, Rule
-from .diagnostics import SEVERITIES, Diagnostic
+from .diagnostics import SEVERITIES, Diagnostic, Diagnostics, format_diagnostics
 from .ir import Program
 from .rules_structural import SUPERSEDED_IDS
 
@@ -51,8 +51,11 @@ def _check_target(target: str) -> None:
         raise MILError(f"validation target must be one of {', '.join(TARGETS)}, got {target!r}")
 
 
-def validate(program: Program, target: str = "ane", *, text: str | None = None) -> list[Diagnostic]:
+def validate(program: Program, target: str = "ane", *, text: str | None = None) -> Diagnostics:
     """All findings about ``program``: errors first, then warnings, then infos (program order within each).
+
+    The result is a list (:class:`~anekit.mil.diagnostics.Diagnostics`) that prints as a report grouped by
+    severity and shows as a table in a notebook.
 
     Findings the parser recorded on ``program.diagnostics`` are included once (identical findings recomputed
     here are not repeated; the parser's ``binding`` findings are superseded by ``unknown-input`` and
@@ -77,7 +80,7 @@ def validate(program: Program, target: str = "ane", *, text: str | None = None) 
     for r in rules(target):
         found.extend(_run(r, ctx))
     unique = list(dict.fromkeys(found))
-    return sorted(unique, key=lambda d: _RANK[d.severity])
+    return Diagnostics(sorted(unique, key=lambda d: _RANK[d.severity]))
 
 
 #: What a rule may raise on a malformed program (a bug to fix, but it must not hide the other findings).
@@ -99,7 +102,7 @@ def _run(r: Rule, ctx: Context) -> list[Diagnostic]:
         ]
 
 
-def check(program: Program, target: str = "ane", *, text: str | None = None) -> list[Diagnostic]:
+def check(program: Program, target: str = "ane", *, text: str | None = None) -> Diagnostics:
     """Validate and raise if there is any error; returns the (non-error) findings otherwise.
 
     Raises:
@@ -111,29 +114,3 @@ def check(program: Program, target: str = "ane", *, text: str | None = None) -> 
         lines = "\n".join(f"  {d}" for d in errors)
         raise MILError(f"program has {len(errors)} error(s) (target {target!r}):\n{lines}")
     return found
-
-
-def format_diagnostics(diags: list[Diagnostic]) -> str:
-    """Human-readable report grouped by severity, each finding with its location and hint."""
-    if not diags:
-        return "no findings"
-    out: list[str] = []
-    for sev in SEVERITIES:
-        group = [d for d in diags if d.severity == sev]
-        if not group:
-            continue
-        out.append(f"{len(group)} {sev}{'s' if len(group) != 1 else ''}:")
-        for d in group:
-            where = ", ".join(
-                x
-                for x in (
-                    f"line {d.line}" if d.line else "",
-                    f"func {d.function}" if d.function else "",
-                    f"op {d.op!r}" if d.op else "",
-                )
-                if x
-            )
-            out.append(f"  [{d.rule}] {d.message}" + (f"  ({where})" if where else ""))
-            if d.hint:
-                out.append(f"      hint: {d.hint}")
-    return "\n".join(out)

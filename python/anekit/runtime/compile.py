@@ -14,11 +14,29 @@ from typing import Any, ClassVar
 from .. import budget, config
 from ..errors import AnekitError
 from ..mil.ir import Program
+from ..progress import progress
 from .backend import Backend, get_backend
 from .cache import default_cache, program_key
 from .kernel import DEFAULT_QOS, Kernel
 
-__all__ = ["compile", "resolve_backend"]
+__all__ = ["compile", "not_a_program", "resolve_backend"]
+
+
+def not_a_program(caller: str, value: object) -> str:
+    """Why ``value`` is not accepted where a Program is expected, and how to get a Program from it."""
+    kind = type(value)
+    where = f"{kind.__module__}.{kind.__qualname__}"
+    message = f"{caller}: expected an anekit.mil.Program, got {where}"
+    if kind.__module__.split(".")[0] == "torch":
+        return (
+            f"{message}. anekit does not import PyTorch models directly: convert the model to an ML program "
+            "with coremltools (ct.convert(torch.jit.trace(model, example), convert_to='mlprogram')), compile "
+            "the .mlpackage to a .mlmodelc (on macOS: xcrun coremlcompiler compile model.mlpackage out/), and "
+            "load it with anekit.mil.load('out/model.mlmodelc'); or write the network with anekit.mil.Builder"
+        )
+    if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
+        return f"{message}; to compile a model file, load it first: anekit.mil.load(path) (or mil.parse(text))"
+    return message
 
 
 class _BackendMemo:
@@ -73,7 +91,7 @@ def compile(
         UnexpectedCompileError: a real compile while ``ANEKIT_ASSERT_NO_COMPILE`` is on.
     """
     if not isinstance(program, Program):
-        raise TypeError(f"anekit.compile: expected an anekit.mil.Program, got {type(program).__name__}")
+        raise TypeError(not_a_program("anekit.compile", program))
     if not isinstance(cache, bool):
         raise TypeError(f"anekit.compile: cache must be a bool, got {cache!r}")
     if budget.get_policy() == "recycle":
@@ -94,7 +112,10 @@ def compile(
     lease = store.lookup(key) if key is not None else None
     if lease is None:
         budget.check_compile(f"function {function!r}", backend=chosen.name)
-        lease = store.insert(key, chosen.compile(program, function=function, options=opts))
+        n_ops = len(program.functions[function].operations) if function in program.functions else "?"
+        label = f"compiling {function} ({n_ops} op{'' if n_ops == 1 else 's'}) on {chosen.name}"
+        with progress(label):  # silent unless the compile takes over a second and someone is watching
+            lease = store.insert(key, chosen.compile(program, function=function, options=opts))
     try:
         return Kernel(lease, backend=chosen.name, paths=chosen.paths, path=path, qos=qos, name=function)
     except BaseException:

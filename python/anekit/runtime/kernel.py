@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _core
 from .backend import Executable, IOSpec
+from .host_arrays import host_array
 
 __all__ = ["Kernel"]
 
@@ -119,16 +120,19 @@ class Kernel:
         return hw
 
     def __call__(
-        self, inputs: Mapping[str, Any] | None = None, /, *, dtype: Any = np.float32, **kw_inputs: Any
+        self, inputs: Mapping[str, Any] | Any = None, /, *, dtype: Any = np.float32, **kw_inputs: Any
     ) -> dict[str, np.ndarray]:
-        """Run on numpy inputs: ``kernel(x=a, y=b)`` or ``kernel({"x": a, "y": b})``.
+        """Run on numpy inputs: ``kernel(x=a, y=b)``, ``kernel({"x": a, "y": b})``, or ``kernel(a)`` for a
+        kernel with one input.
 
         Inputs may be any real dtype and memory layout with the input's shape (or ``(C, S)`` for a
         ``[1, C, 1, S]`` input, or a broadcastable shape); they are converted in C++ into the input surfaces.
+        PyTorch CPU tensors work too (detached; bfloat16 widened to float32); tensors on another device are
+        refused with a message naming the input.
 
         Args:
             inputs: input name -> array (alternative to keyword arguments, e.g. for names that are not
-                identifiers or an input called ``dtype``).
+                identifiers or an input called ``dtype``), or the array of a single-input kernel.
             dtype: dtype of the returned float outputs (float32 by default; float16 and float64 also work).
 
         Returns:
@@ -136,10 +140,13 @@ class Kernel:
 
         Raises:
             ValueError: missing or unexpected input names, or an input of the wrong shape.
-            TypeError: a non-numeric input.
+            TypeError: a non-numeric input, a bare array for a kernel with several inputs, or a tensor that is
+                not in host memory.
         """
         if inputs is None:
             given = kw_inputs
+        elif not isinstance(inputs, Mapping):
+            given = self._single_input(inputs, kw_inputs)
         else:
             given = dict(inputs)
             overlap = sorted(set(given) & set(kw_inputs))
@@ -148,6 +155,9 @@ class Kernel:
             given.update(kw_inputs)
         if given.keys() != self._in_name_set:
             self._raise_bad_names(given)
+        for name, value in given.items():
+            if type(value) is not np.ndarray:  # torch tensors and other array-likes (host_arrays.py)
+                given[name] = host_array(name, value)
         out_dtype = _FLOAT32 if dtype is np.float32 else _output_dtype(dtype)
         if not self._surface_io:
             return self._call_arrays(given, out_dtype)
@@ -159,6 +169,17 @@ class Kernel:
                 surface.write(given[name])
             self._evaluate(exe, self.path)
             return {name: surface.read(dtype=out_dtype) for name, surface in self.outputs.items()}
+
+    def _single_input(self, value: Any, kw_inputs: dict[str, Any]) -> dict[str, Any]:
+        """``kernel(array)``: the array is the only input; with several inputs, say to name them."""
+        names = self._in_names
+        if len(names) != 1 or kw_inputs:
+            keywords = ", ".join(f"{n}=..." for n in names)
+            raise TypeError(
+                f"kernel {self.name!r} takes inputs {names}: pass them by name, kernel({keywords}), "
+                f"or as a dict; a bare array is accepted only by a kernel with a single input"
+            )
+        return {names[0]: value}
 
     def _raise_bad_names(self, given: Mapping[str, Any]) -> None:
         expected = self._in_names
@@ -218,6 +239,22 @@ class Kernel:
         outs = ", ".join(f"{s.name}: {s.type}" for s in self._out_specs)
         return f"Kernel({self.name!r} on {self.backend}, ({ins}) -> ({outs}), {state})"
 
+    def _repr_html_(self) -> str:
+        from html import escape as e
+
+        state = "closed" if self.closed else f"path <code>{e(self.path)}</code>, QoS {self.qos}"
+        rows = "".join(
+            f"<tr><td>{role}</td><td><code>{e(s.name)}</code></td><td><code>{e(str(s.type))}</code></td>"
+            f"<td>{e(s.surface_dtype or 'array only')}</td></tr>"
+            for role, specs in (("input", self._in_specs), ("output", self._out_specs))
+            for s in specs
+        )
+        timing = "" if self.last_run_time is None else f"; last run {self.last_run_time * 1e3:.3g} ms"
+        return (
+            f"<div><b>Kernel</b> <code>{e(self.name)}</code> on <b>{e(self.backend)}</b> ({state}{timing})"
+            f"<table><tr><th></th><th>name</th><th>type</th><th>surface</th></tr>{rows}</table></div>"
+        )
+
     # -- helpers ---------------------------------------------------------------------------------------------
 
     def _live(self) -> Executable:
@@ -243,7 +280,19 @@ _FLOAT32 = np.dtype(np.float32)
 
 
 def _output_dtype(dtype: Any) -> np.dtype:
-    out = np.dtype(dtype)
+    try:
+        out = np.dtype(dtype)
+    except TypeError:  # MIL's "fp16" or torch.float16: the names anekit accepts wherever it takes a dtype
+        from ..errors import MILError
+        from ..mil.types import dtype as mil_dtype
+
+        try:
+            found = mil_dtype(dtype).np_dtype
+        except MILError:
+            found = None
+        if found is None:
+            raise TypeError(f"dtype must be float16, float32 or float64, got {dtype!r}") from None
+        out = found
     if out.kind != "f" or out.itemsize not in (2, 4, 8):
         raise TypeError(f"dtype must be float16, float32 or float64, got {out}")
     return out

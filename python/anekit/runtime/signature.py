@@ -8,6 +8,7 @@ from ..errors import MILError
 from ..mil.ir import Program
 from ..mil.types import TensorType
 from .backend import IOSpec
+from .host_arrays import host_array
 
 __all__ = ["conform", "function_io"]
 
@@ -44,12 +45,13 @@ def function_io(program: Program, function: str) -> tuple[list[IOSpec], list[IOS
 def conform(spec: IOSpec, value: object) -> np.ndarray:
     """``value`` as an array of ``spec``'s shape, under the rules ``Surface.write`` applies to kernel inputs.
 
-    Accepted: the exact shape, ``(C, S)`` for a ``[1, C, 1, S]`` tensor, or any shape that broadcasts to it.
+    Accepted: the exact shape, ``(C, S)`` for a ``[1, C, 1, S]`` tensor, or any shape that broadcasts to it;
+    PyTorch tensors as :func:`~anekit.runtime.host_arrays.host_array` converts them.
 
     Raises:
         ValueError: the shape fits none of these, naming the input and the shapes.
     """
-    arr = np.asarray(value)
+    arr = np.asarray(host_array(spec.name, value))
     shape = tuple(int(d) for d in spec.type.shape if d is not None)
     if arr.shape == shape:
         return arr

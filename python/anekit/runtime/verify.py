@@ -1,8 +1,12 @@
-"""``anekit.verify``: run a program on a backend and on the reference executor, and compare every output.
+"""``anekit.verify``: run a program on a backend and on a baseline, and compare every output.
 
 The reference executor (``precision="ane"``) is the definition of what a program means; a device result is
-correct when it matches it within fp16 tolerances. Tolerances, per output element, with ``ref`` the reference
-value and ``scale = max(|ref|)`` over the output:
+correct when it matches it within fp16 tolerances. So on the ANE the baseline is the reference's ANE fp16
+semantics. When the backend checked *is* the reference executor (off a Mac), comparing it with itself would
+always report zero error; the baseline is then the same program run in fp64, so the report measures what fp16
+costs this program. :attr:`VerifyReport.compared` says which two things were compared.
+
+Tolerances, per output element, with ``ref`` the baseline value and ``scale = max(|ref|)`` over the output:
 
     |got - ref| <= atol * scale + rtol * |ref|      (defaults: rtol = 2**-7, atol = 2**-9)
 
@@ -13,18 +17,28 @@ cosine similarity with the reference is below ``min_cosine`` (0.999) or its non-
 
 from __future__ import annotations
 
+import html
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..mil.ir import Program
+from ..progress import progress
 from ..reference.executor import Executor
 from .compile import compile as compile_program
+from .compile import not_a_program
 from .signature import conform, function_io
 
-__all__ = ["OutputComparison", "VerifyReport", "random_inputs", "verify"]
+__all__ = ["BASELINES", "OutputComparison", "VerifyReport", "random_inputs", "verify"]
+
+#: What a backend can be compared with: the reference executor's ANE fp16 semantics, or an fp64 run.
+BASELINES: dict[str, str] = {
+    "ane": "reference executor, ANE fp16 semantics",
+    "fp64": "reference executor, fp64",
+}
 
 
 @dataclass(frozen=True)
@@ -43,7 +57,17 @@ class OutputComparison:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """The result of :func:`verify`; truthy when every output passed."""
+    """The result of :func:`verify`; truthy when every output passed.
+
+    Attributes:
+        backend: the backend that ran the program (``"ane"`` or ``"reference"``).
+        outputs: one comparison per output.
+        rtol, atol, min_cosine: the tolerances applied (module docstring).
+        run_seconds: wall time of the backend's run.
+        reference_seconds: wall time of the baseline's run.
+        inputs: the inputs both runs used.
+        baseline: what the backend was compared with: a key of :data:`BASELINES` (``"ane"`` or ``"fp64"``).
+    """
 
     backend: str
     outputs: list[OutputComparison]
@@ -53,24 +77,95 @@ class VerifyReport:
     run_seconds: float | None = None
     reference_seconds: float | None = None
     inputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    baseline: str = "ane"
 
     @property
     def passed(self) -> bool:
         return all(o.passed for o in self.outputs)
 
+    @property
+    def compared(self) -> tuple[str, str]:
+        """``(what ran, what it was compared with)``, in words."""
+        ran = f"{self.backend} backend" + (", ANE fp16 semantics" if self.backend == "reference" else "")
+        return ran, BASELINES[self.baseline]
+
     def __bool__(self) -> bool:
         return self.passed
 
+    def _tolerances(self) -> str:
+        return f"|error| <= {self.atol:g} x scale + {self.rtol:g} x |expected|, cosine >= {self.min_cosine:g}"
+
     def format(self) -> str:
-        """A readable table."""
-        lines = [f"verify on {self.backend} (rtol {self.rtol:g}, atol {self.atol:g} x scale, cos >= {self.min_cosine})"]
-        for o in self.outputs:
-            verdict = "PASS" if o.passed else "FAIL"
-            lines.append(
-                f"  {verdict} {o.name} {list(o.shape)}: max abs {o.max_abs_error:.3g}, max rel {o.max_rel_error:.3g},"
-                f" cosine {o.cosine:.6f}, {o.mismatched} elements outside tolerance"
+        """A readable table: the verdict, what was compared, and one row per output."""
+        ran, base = self.compared
+        verdict = "PASS" if self.passed else "FAIL"
+        lines = [f"verify {verdict}: {ran} vs {base}", f"  tolerance: {self._tolerances()}"]
+        rows = [("", "output", "shape", "max abs", "max rel", "cosine", "outside tol")]
+        rows += [
+            (
+                "PASS" if o.passed else "FAIL",
+                o.name,
+                "x".join(map(str, o.shape)) or "scalar",
+                f"{o.max_abs_error:.3g}",
+                f"{o.max_rel_error:.3g}",
+                f"{o.cosine:.6f}",
+                str(o.mismatched) + (" (non-finite differ)" if o.nonfinite_mismatch else ""),
             )
+            for o in self.outputs
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        times = [
+            f"{label} {sec * 1e3:.1f} ms"
+            for label, sec in (("run", self.run_seconds), ("baseline", self.reference_seconds))
+            if sec is not None
+        ]
+        if times:
+            lines.append("  time: " + ", ".join(times))
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def __repr__(self) -> str:
+        return self.format()
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        ran, base = self.compared
+        color = "#1a7f37" if self.passed else "#cf222e"
+        head = "".join(
+            f"<th>{e(h)}</th>" for h in ("", "output", "shape", "max abs", "max rel", "cosine", "outside tol")
+        )
+        body = "".join(
+            f"<tr><td style='color:{'#1a7f37' if o.passed else '#cf222e'}'><b>{'PASS' if o.passed else 'FAIL'}</b>"
+            f"</td><td><code>{e(o.name)}</code></td><td>{e(str(list(o.shape)))}</td>"
+            f"<td>{o.max_abs_error:.3g}</td><td>{o.max_rel_error:.3g}</td><td>{o.cosine:.6f}</td>"
+            f"<td>{o.mismatched}{' (non-finite differ)' if o.nonfinite_mismatch else ''}</td></tr>"
+            for o in self.outputs
+        )
+        return (
+            f"<div><b style='color:{color}'>verify {'PASS' if self.passed else 'FAIL'}</b>: "
+            f"{e(ran)} vs {e(base)}<br><small>{e(self._tolerances())}</small>"
+            f"<table><tr>{head}</tr>{body}</table></div>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable data (the inputs are left out)."""
+        ran, base = self.compared
+        return {
+            "passed": self.passed,
+            "backend": self.backend,
+            "baseline": self.baseline,
+            "compared": [ran, base],
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "min_cosine": self.min_cosine,
+            "run_seconds": self.run_seconds,
+            "reference_seconds": self.reference_seconds,
+            "outputs": [{**asdict(o), "shape": list(o.shape)} for o in self.outputs],
+        }
 
 
 def random_inputs(program: Program, function: str = "main", seed: int = 0) -> dict[str, np.ndarray]:
@@ -125,32 +220,53 @@ def verify(
     program: Program,
     inputs: Mapping[str, Any] | None = None,
     *,
-    backend: str | None = "ane",
+    backend: str | None = None,
+    baseline: str | None = None,
     function: str = "main",
     rtol: float = 2**-7,
     atol: float = 2**-9,
     min_cosine: float = 0.999,
     seed: int = 0,
 ) -> VerifyReport:
-    """Run ``program`` on ``backend`` and on the reference executor with the same inputs and compare.
+    """Run ``program`` on ``backend`` and on a baseline with the same inputs, and compare every output.
+
+    An output passes when every element satisfies ``|got - expected| <= atol * scale + rtol * |expected|``
+    (``scale`` is the output's largest finite ``|expected|``), its cosine similarity with the baseline is at
+    least ``min_cosine``, and its NaN/inf positions match. ``2**-7`` is eight fp16 ulps at any magnitude, room
+    for a handful of differently ordered fp16 roundings; the ``atol`` term absorbs cancellation near zero.
+    The user guide's page "Verifying against the reference" (``docs/guide/verify.md``) has worked examples.
 
     Args:
         program: the program to check.
         inputs: input name -> array; random inputs (:func:`random_inputs`) when omitted.
-        backend: ``"ane"`` (default), ``"reference"``, or None for the best usable backend.
+        backend: ``"ane"``, ``"reference"``, or None (default) for the best usable backend, as in
+            :func:`anekit.compile`.
+        baseline: ``"ane"``: the reference executor's ANE fp16 semantics (the definition a device result must
+            match); ``"fp64"``: the program run in float64. Default: ``"ane"``, except when the backend is
+            the reference executor itself, where it is ``"fp64"`` (comparing it with itself proves nothing).
         function: the function to run.
-        rtol, atol, min_cosine: tolerances (module docstring).
+        rtol: relative tolerance per element (default 2**-7: eight fp16 ulps).
+        atol: absolute tolerance per element, as a fraction of the output's largest magnitude (2**-9).
+        min_cosine: lowest cosine similarity with the baseline an output may have (0.999).
         seed: seed of the random inputs.
 
+    Returns:
+        A :class:`VerifyReport`; truthy when every output passed. ``report.compared`` names the two sides.
+
     Raises:
+        TypeError: ``program`` is not a Program.
         AneUnavailableError: ``backend="ane"`` where the ANE cannot be used.
-        ValueError: bad inputs or tolerances.
+        ValueError: bad inputs, tolerances, baseline or function name.
     """
+    if not isinstance(program, Program):
+        raise TypeError(not_a_program("anekit.verify", program))
     for label, v in (("rtol", rtol), ("atol", atol)):
         if not (isinstance(v, (int, float)) and v >= 0):
             raise ValueError(f"{label} must be a non-negative number, got {v!r}")
     if not 0 <= min_cosine <= 1:
         raise ValueError(f"min_cosine must be in [0, 1], got {min_cosine!r}")
+    if baseline is not None and baseline not in BASELINES:
+        raise ValueError(f"baseline must be one of {sorted(BASELINES)} or None, got {baseline!r}")
     if inputs is None:
         feeds = random_inputs(program, function, seed)
     else:
@@ -163,15 +279,18 @@ def verify(
                 f"verify: {function} takes inputs {[s.name for s in specs]}; missing {missing}, unexpected {extra}"
             )
         feeds = {s.name: conform(s, given[s.name]) for s in specs}
-    import time
 
     with compile_program(program, backend=backend, function=function) as kernel:
         t0 = time.perf_counter()
-        got = kernel(feeds)
+        with progress(f"verify: run of {function} on the {kernel.backend} backend"):
+            got = kernel(feeds)
         run_s = time.perf_counter() - t0
         used = kernel.backend
+    chosen = baseline or ("fp64" if used == "reference" else "ane")
+    n_ops = len(program.functions[function].operations)
     t0 = time.perf_counter()
-    ref = Executor(program, function=function, precision="ane")(feeds)
+    with progress(f"verify: baseline run of {function} ({n_ops} ops, {BASELINES[chosen]})"):
+        ref = Executor(program, function=function, precision=chosen)(feeds)
     ref_s = time.perf_counter() - t0
     comparisons = [_compare(name, got[name], ref[name], rtol, atol, min_cosine) for name in ref]
-    return VerifyReport(used, comparisons, rtol, atol, min_cosine, run_s, ref_s, feeds)
+    return VerifyReport(used, comparisons, rtol, atol, min_cosine, run_s, ref_s, feeds, chosen)
