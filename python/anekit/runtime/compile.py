@@ -93,8 +93,10 @@ def compile(
             key = None  # a program that cannot be written as text: compile it uncached; the backend decides
     lease = store.lookup(key) if key is not None else None
     if lease is None:
-        budget.check_compile(f"function {function!r}", backend=chosen.name)
-        lease = store.insert(key, chosen.compile(program, function=function, options=opts))
+        compiled = budget.compile_within_budget(
+            chosen, lambda: chosen.compile(program, function=function, options=opts), what=f"function {function!r}"
+        )
+        lease = store.insert(key, compiled)
     try:
         return Kernel(lease, backend=chosen.name, paths=chosen.paths, path=path, qos=qos, name=function)
     except BaseException:

@@ -89,7 +89,8 @@ class WorkerPool(Scheduler):
     """Compile and run kernels in recycled worker processes (see the module docstring).
 
     Args:
-        per_worker: compiles each worker may spend (default: ``anekit.budget`` limit minus safety margin).
+        per_worker: compiles each worker may spend (default: ``anekit.budget.allowed()``, the limit minus the
+            safety margin, or the limit observed in this process if lower).
         prewarm_at: start and prewarm the standby when the active worker has this many compiles left
             (default: half of ``per_worker``).
         max_workers: most worker processes alive at once, standby included (at least 2).
@@ -124,7 +125,7 @@ class WorkerPool(Scheduler):
 
         explicit = per_worker is not None
         if per_worker is None:
-            per_worker = budget.limit() - budget.safety_margin()
+            per_worker = max(1, budget.allowed())
         _check_int("per_worker", per_worker, 1)
         if prewarm_at is None:
             prewarm_at = max(1, per_worker // 2)
