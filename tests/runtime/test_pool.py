@@ -194,6 +194,32 @@ def test_loud_failures_past_the_real_limit_are_recycled() -> None:
         assert pool.per_worker <= 3
 
 
+def test_a_worker_crashing_mid_compile_is_retired_and_the_limit_learned() -> None:
+    """The crash end of the budget (libane: SIGSEGV after the silent failures, ane-private-api.md §16.1)."""
+    with budget.simulate(3, failure="crash"), WorkerPool(per_worker=10) as pool:
+        for _ in range(8):
+            prog = fresh()
+            with pool.compile(prog, backend="reference") as k:
+                check(k, prog)
+        assert pool.stats.worker_deaths >= 1
+        assert "SIGSEGV" in pool.stats.last_failure
+        assert pool.per_worker == 3  # learned from the first crash: later workers are recycled before it
+        assert pool.stats.exhausted_workers == 1
+
+
+def test_a_killed_worker_teaches_no_limit() -> None:
+    """A worker killed from outside during a compile is replaced, but that is not the budget's end."""
+    with budget.simulate(None, latency_ms=1500), WorkerPool(per_worker=10) as pool:
+        pool.compile(fresh(), backend="reference").close()
+        pid = pool.active_pid()
+        killer = threading.Timer(0.5, os.kill, (pid, signal.SIGKILL))
+        killer.start()
+        pool.compile(fresh(), backend="reference").close()
+        killer.join()
+        assert pool.stats.worker_deaths == 1
+        assert pool.per_worker == 10
+
+
 def test_genuine_errors_are_raised_not_retried(pool: WorkerPool) -> None:
     with pytest.raises(TypeError, match="unknown compile option"):
         pool.compile(fresh(), backend="reference", turbo=True)

@@ -171,6 +171,10 @@ class Scheduler:
             self.per_worker = learned
             self.prewarm_at = min(self.prewarm_at, max(0, learned - 1))
             self.stats.per_worker = learned
+            # Workers already started (the standby above all) were given the old budget: they have the same
+            # limit, so they must not run into it again.
+            for other in self._workers.values():
+                other.budget = min(other.budget, learned)
         worker.budget = min(worker.budget, worker.used)
         if worker is self._active:
             self._switch()
