@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import numpy as np
 
@@ -96,3 +97,27 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def fake_budget_context(budget: int, end: str) -> tuple[Callable[..., Any], tuple[str, str, dict[str, object]]]:
+    """``anekit.testing.fake_ane`` (the parent needs it to resolve the "ane" backend) and a pool
+    ``worker_context`` running workers on the fake framework with a compile budget of ``budget`` that ends
+    ``end`` (``"loud"`` or ``"silent"``); skips when the fake is not built.
+
+    The fake names the option ``budget_end`` (older builds: ``budget_failure``); pass whichever it takes.
+    """
+    import inspect
+
+    import pytest
+
+    from anekit.errors import AneUnavailableError
+
+    try:
+        from anekit.testing import fake_ane, fake_framework_path
+
+        fake_framework_path()
+    except (ImportError, AneUnavailableError) as exc:
+        pytest.skip(f"the fake ANE framework is not available in this build: {exc}")
+    params = inspect.signature(fake_ane).parameters
+    option = "budget_end" if "budget_end" in params else "budget_failure"
+    return fake_ane, ("anekit.testing", "fake_ane", {"compile_budget": budget, option: end})
