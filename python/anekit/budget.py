@@ -57,6 +57,7 @@ _T = TypeVar("_T")
 __all__ = [
     "POLICIES",
     "BudgetReport",
+    "CompileBudgetExhausted",
     "CompileBudgetWarning",
     "UnexpectedCompileError",
     "allowed",
@@ -96,6 +97,22 @@ _ADVICE = (
 
 class CompileBudgetWarning(UserWarning):
     """A compile went past the limit under the ``"warn"`` policy; it may fail or silently return zeros."""
+
+
+class CompileBudgetExhausted(CompileBudgetExceeded, CompileError):
+    """The compiler failed at the end of this process's budget (the failing compile and a known-answer canary
+    both failed). It is both a :class:`~anekit.errors.CompileBudgetExceeded` and, since the compiler did
+    reject the program, a :class:`~anekit.errors.CompileError` carrying the framework's code and domain.
+
+    Attributes:
+        used: compiles that had succeeded in this process before the failure (the observed limit).
+        limit: the observed limit (equal to ``used``).
+    """
+
+    def __init__(self, observed: int, hint: str, cause: CompileError) -> None:
+        CompileBudgetExceeded.__init__(self, observed, observed, hint)
+        self.code = cause.code
+        self.domain = cause.domain
 
 
 class UnexpectedCompileError(AnekitError, RuntimeError):
@@ -380,8 +397,9 @@ def compile_within_budget(backend: Backend, compile: Callable[[], _T], *, what: 
 
     Raises:
         UnexpectedCompileError: ``assert_no_compile`` is on.
-        CompileBudgetExceeded: refused before compiling (policy ``"raise"``), or the compiler failed at the end
-            of the budget (any policy); the message names the limit observed.
+        CompileBudgetExceeded: refused before compiling (policy ``"raise"``).
+        CompileBudgetExhausted: the compiler failed at the end of the budget (any policy); the message names the
+            limit observed. A subclass of both CompileBudgetExceeded and CompileError.
         CompileError: the program itself does not compile (the canary passed).
     """
     held = _reserve(what, backend.name)
@@ -398,23 +416,26 @@ def compile_within_budget(backend: Backend, compile: Callable[[], _T], *, what: 
         configured = limit() - safety_margin()
         with _settings.lock:
             _settings.observed = before if _settings.observed is None else min(_settings.observed, before)
-        raise CompileBudgetExceeded(
-            before,
+        raise CompileBudgetExhausted(
             before,
             f"the compiler refused compile {before + 1} of this process ({what}) and a known-answer canary "
-            f"compile failed as well, so this process's real compile limit is {before}, below the {configured} "
-            f"anekit allowed (limit {limit()} minus safety margin {safety_margin()}); compiles past it are now "
-            f"refused before reaching the compiler (anekit.budget.observed_limit()); {_ADVICE}",
+            f"compile failed as well, so this process's real compile limit is {before}"
+            + (" below" if before < configured else "")
+            + f" (anekit allowed {configured}: limit {limit()} minus safety margin {safety_margin()}); compiles "
+            f"past it are now "
+            f"refused before reaching the compiler (anekit.budget.observed_limit(); anekit.budget.set_limit() "
+            f"forgets it); {_ADVICE}",
+            exc,
         ) from exc
     finally:
         if held:
             _release()
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class BudgetReport:
-    """The compile budget of this process at one moment (:func:`report`); prints as text, and as a table in
-    Jupyter.
+    """The compile budget of this process at one moment (:func:`report`); shows as text (``repr`` and ``str``,
+    what each number means), and as a table in Jupyter.
 
     Attributes:
         used: compiles spent in this process (every backend; cache hits excluded).
@@ -472,6 +493,8 @@ class BudgetReport:
         rows = self._lines()
         width = max(len(k) for k, _ in rows)
         return "anekit compile budget\n" + "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         body = "".join(

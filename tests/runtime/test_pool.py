@@ -19,7 +19,7 @@ import pytest
 import anekit
 from anekit import budget, config, mil
 from anekit.reference import run as reference_run
-from anekit.runtime.pool import WorkerError, WorkerPool, WorkingSetTooLarge, close_default_pool
+from anekit.runtime.pool import PoolClosedError, WorkerError, WorkerPool, WorkingSetTooLarge, close_default_pool
 from anekit.runtime.shm import SharedSurface
 
 _seeds = itertools.count(30_000)
@@ -368,7 +368,7 @@ def test_nothing_leaks_after_close() -> None:
     assert not any(alive(pid) for pid in pids)
     assert not any(segment_exists(n) for n in names)
     assert not (_shm_names() - before)  # Linux: nothing this pool created is left in /dev/shm
-    with pytest.raises(RuntimeError, match="pool is closed"):
+    with pytest.raises(PoolClosedError, match="pool is closed"):  # anekit's own error, not a bare RuntimeError
         kernels[0](x=X)
     for k in kernels:
         k.close()

@@ -57,13 +57,21 @@ from .. import config
 from ..mil.ir import Program
 from .cache import program_key
 from .kernel import DEFAULT_QOS, Kernel
-from .pool_records import PoolExecutable, Record, WorkerError, WorkingSetTooLarge, remote_error
+from .pool_records import PoolClosedError, PoolExecutable, Record, WorkerError, WorkingSetTooLarge, remote_error
 from .pool_schedule import Scheduler
 from .pool_stats import PoolStats
 from .procs import WorkerLost, WorkerProcess
 from .shm import SegmentStore, SharedSurface
 
-__all__ = ["PoolStats", "WorkerError", "WorkerPool", "WorkingSetTooLarge", "close_default_pool", "default_pool"]
+__all__ = [
+    "PoolClosedError",
+    "PoolStats",
+    "WorkerError",
+    "WorkerPool",
+    "WorkingSetTooLarge",
+    "close_default_pool",
+    "default_pool",
+]
 
 
 def _shutdown_all(
@@ -279,7 +287,7 @@ class WorkerPool(Scheduler):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the worker pool is closed")
+            raise PoolClosedError("the worker pool is closed")
 
     # -- running -----------------------------------------------------------------------------------------------
 
@@ -287,7 +295,7 @@ class WorkerPool(Scheduler):
         with self._lock:
             self._check_open()
             if rec.rid not in self._records:
-                raise RuntimeError(f"kernel {rec.function!r} is no longer held by the pool")
+                raise PoolClosedError(f"kernel {rec.function!r} is no longer held by the pool")
             rec.used_gen = self._gen
             failure = ""
             for _attempt in range(2):
