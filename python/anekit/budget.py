@@ -15,8 +15,9 @@ compile path is counted and cache hits are not.
   :func:`used`, :func:`remaining` is None and nothing is ever refused.
 * **The end of the budget.** When a compile fails in a process that compiled before, a known-answer canary
   (:mod:`anekit.runtime.canary`) tells an exhausted budget from an invalid program; an exhausted budget raises
-  :class:`~anekit.errors.CompileBudgetExceeded` naming the limit observed, which :func:`allowed` applies from
-  then on (the real limit varies by machine and OS and can be lower than configured, ane-private-api.md §16.1).
+  :class:`CompileBudgetExhausted` (a ``CompileBudgetExceeded`` and a ``CompileError``) naming the limit
+  observed, which :func:`allowed` applies from then on (the real limit varies by machine and OS and can be
+  lower than configured, ane-private-api.md §16.1); :func:`set_limit` forgets it.
 * :func:`set_policy` / ``with policy(name):`` choose what a compile past the limit does:
 
   - ``"raise"`` (default): raise :class:`~anekit.errors.CompileBudgetExceeded` before the backend is called,
@@ -80,6 +81,7 @@ __all__ = [
     "set_policy",
     "set_safety_margin",
     "simulate",
+    "slots_in_flight",
     "used",
 ]
 

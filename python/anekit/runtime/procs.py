@@ -123,8 +123,10 @@ class WorkerProcess:
         return self.budget - self.used
 
     def _lost(self, what: str, *, by_itself: bool = False) -> WorkerLost:
-        """Stop the worker and describe why; ``by_itself``: it ended on its own (EOF), not by our timeout."""
-        was_running = self.proc.poll() is None
+        """Stop the worker and describe why; ``by_itself``: it ended on its own (EOF), not by our timeout.
+
+        A process already dying of its own signal keeps that signal as its status even though kill() follows.
+        """
         self.kill()
         code = self.proc.returncode
         if code is not None and code < 0:
@@ -133,7 +135,7 @@ class WorkerProcess:
                 how += f" ({signal.Signals(-code).name})"
         else:
             how = f"exit status {code}"
-        crashed = by_itself and not was_running and code is not None and code < 0 and -code not in _EXTERNAL_SIGNALS
+        crashed = by_itself and code is not None and code < 0 and -code not in _EXTERNAL_SIGNALS
         return WorkerLost(f"worker pid {self.pid} {what} ({how})", crashed=crashed)
 
     def wait_ready(self) -> None:
