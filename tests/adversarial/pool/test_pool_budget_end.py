@@ -25,6 +25,20 @@ def test_a_loud_budget_end_on_the_fake_framework_is_recycled_and_learned() -> No
         assert pool.per_worker == 3
 
 
+def test_a_crashing_budget_end_on_the_fake_framework_is_recycled_and_learned() -> None:
+    """Workers on the fake framework die of SIGSEGV at their 4th compile (libane's report): the pool retires each,
+    learns the limit from the first, and every compile still returns the right result."""
+    fake_ane, context = fake_budget_context(3, "crash")
+    with fake_ane(), WorkerPool(per_worker=10, worker_context=context) as pool:
+        for i in range(8):
+            prog = fresh()
+            with pool.compile(prog, backend="ane") as k:
+                np.testing.assert_array_equal(k(x=X)["conv_0"], want(prog), err_msg=f"compile {i}")
+        assert pool.stats.worker_deaths == 1
+        assert "SIGSEGV" in pool.stats.last_failure
+        assert pool.per_worker == 3
+
+
 def test_a_stopped_standby_delays_a_switch_but_never_hangs_it() -> None:
     with WorkerPool(per_worker=3, prewarm_at=1, timeout=1.0, start_timeout=3.0) as pool:
         held = fresh()

@@ -1,4 +1,5 @@
-"""Adversarial: concurrent compiles in threads and in processes, through the recycling pool and the budget."""
+"""Adversarial: concurrent compiles in threads and in processes through the recycling pool (threads racing for
+the in-process budget: tests/runtime/test_budget.py::test_concurrent_compiles_spend_exactly_the_limit)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,8 @@ import numpy as np
 import pytest
 from _pool_adversary import X, fresh, shm_segments, want
 
-import anekit
 from _helpers import run_in_threads
 from anekit import budget
-from anekit.errors import CompileBudgetExceeded
 from anekit.runtime.pool import WorkerPool
 
 _ROOT = Path(__file__).resolve().parents[3]
@@ -34,31 +33,6 @@ def test_threads_compiling_through_a_recycling_pool_get_their_own_results() -> N
         assert not run_in_threads(work, 4, timeout=300)
         assert pool.stats.compiles >= 24
         assert pool.stats.exhausted_workers == pool.stats.silent_failures == 0  # recycled before the limit
-
-
-def test_threads_racing_for_the_last_slots_never_pass_the_limit() -> None:
-    """In-process compiles near the limit from 6 threads: the reservation lets exactly the allowed ones through."""
-    budget.set_safety_margin(0)
-    try:
-        with budget.simulate(10**6, latency_ms=30):
-            start = budget.used()
-            budget.set_limit(start + 5)
-            spent: list[int] = []
-
-            def work(i: int) -> None:
-                for _ in range(3):
-                    try:
-                        anekit.compile(fresh(), backend="reference", cache=False).close()
-                        spent.append(i)
-                    except CompileBudgetExceeded:
-                        pass
-
-            assert not run_in_threads(work, 6, timeout=120)
-            assert len(spent) == 5
-            assert budget.used() - start == 5
-    finally:
-        budget.set_limit(None)
-        budget.set_safety_margin(None)
 
 
 _CHILD = """
