@@ -274,7 +274,9 @@ def simulate(limit: int | None = None, *, failure: str = "raise", latency_ms: fl
 
     Args:
         limit: compiles past this many in the process fail (None: no simulated limit).
-        failure: ``"raise"`` (CompileError) or ``"silent"`` (the compile "succeeds", outputs are zeros).
+        failure: ``"raise"`` (CompileError), ``"silent"`` (the compile "succeeds", outputs are zeros) or
+            ``"crash"`` (the process dies of SIGSEGV, as libane reports; meant for pool workers, since it ends
+            the process that compiles).
         latency_ms: every reference compile sleeps this long.
 
     Raises:
