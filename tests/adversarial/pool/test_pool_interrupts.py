@@ -78,3 +78,26 @@ def test_an_interrupt_while_a_replacement_worker_starts_leaves_no_orphan() -> No
             np.testing.assert_array_equal(k(x=X)["conv_0"], want(prog))
         # Every live worker has a role: the active one and at most one standby.
         assert len(pool.worker_pids()) <= 2
+
+
+def test_an_interrupt_while_a_reply_is_half_read_retires_the_worker(
+    pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mid-message the stream may be cut, so the worker cannot be trusted: it is stopped and replaced."""
+    prog = fresh()
+    with pool.compile(prog, backend="reference") as k:
+        pid = pool.active_pid()
+        worker = next(w for w in pool._workers.values() if w.pid == pid)
+        real_recv = worker.conn.recv
+
+        def cut() -> object:
+            monkeypatch.setattr(worker.conn, "recv", real_recv)
+            worker.conn._recv_bytes(4)  # part of the reply read, as if the interrupt landed inside recv
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(worker.conn, "recv", cut)
+        with pytest.raises(KeyboardInterrupt):
+            k(x=X)
+        assert worker.state == "dead"
+        np.testing.assert_array_equal(k(x=X)["conv_0"], want(prog))  # recompiled on a fresh worker
+        assert pool.active_pid() != pid
