@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -35,6 +36,7 @@ def test_an_interrupted_run_does_not_shift_later_replies(pool: WorkerPool, exc: 
     k1, k2 = pool.compile(p1, backend="reference"), pool.compile(p2, backend="reference")
     pid = pool.active_pid()
     assert pid is not None
+    worker = next(w for w in pool._workers.values() if w.pid == pid)
     # Freeze the worker so the call is certainly waiting when the signal arrives; its reply comes later.
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -42,6 +44,16 @@ def test_an_interrupted_run_does_not_shift_later_replies(pool: WorkerPool, exc: 
             k1(x=X)
     finally:
         os.kill(pid, signal.SIGCONT)
+    assert worker.conn.poll(10)  # the interrupted call's reply has arrived and sits unread
+    # Freeze the worker again for the next call: a caller that took the stale reply for its own would read k2's
+    # outputs before the worker ran k2 (zeros); one that drains it waits for k2's own reply.
+    os.kill(pid, signal.SIGSTOP)
+    resume = threading.Timer(0.5, os.kill, (pid, signal.SIGCONT))
+    resume.start()
+    try:
+        np.testing.assert_array_equal(k2(x=X)["conv_0"], want(p2))
+    finally:
+        resume.join()
     # Each later call gets its own result, on the same worker (the owed reply was drained, not misread).
     for _ in range(3):
         np.testing.assert_array_equal(k2(x=X)["conv_0"], want(p2))
