@@ -9,6 +9,8 @@ M5, ane-private-api.md §10). In one run it measures:
 
 * cache hits: ``anekit.compile`` of an already compiled program (target ≤ 50 µs), the memoised program digest,
   and a hit in the worker pool;
+* the budget reservation (check, reserve, compile, release as one step) around an uncached compile, and
+  8 threads x 10 uncached compiles with 20 allowed: exactly 20 must be spent;
 * the cold recompile of the working set (static + one step's kernels) in one process: what every restart pays;
 * ``ideal``: the loop in one process with no limit at all (the floor);
 * ``recycle``: the loop with ``anekit.budget.policy("recycle")``: steps/s, recycles, and the stall per recycle
@@ -30,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +42,7 @@ import numpy as np
 
 import anekit
 from anekit import budget, mil
+from anekit.errors import CompileBudgetExceeded
 from anekit.reference import run as reference_run
 from anekit.runtime.cache import program_digest
 from anekit.runtime.pool import WorkerPool, close_default_pool, default_pool
@@ -133,6 +137,45 @@ def bench_hits() -> dict[str, float]:
         pool.compile(prog, backend="reference").close()
         pool_hit = time_call(lambda: pool.compile(prog, backend="reference").close(), min_time=0.5)["median_s"]
     return {"compile_hit_us": hit * 1e6, "digest_hit_us": digest * 1e6, "pool_hit_us": pool_hit * 1e6}
+
+
+def bench_reservation() -> dict[str, float]:
+    """What the atomic budget check adds to an uncached compile, and 8 threads x 10 compiles against 20 allowed.
+
+    The reservation (check and reserve a slot, compile, release) wraps every real compile; its cost is measured
+    around a compile that does nothing, against calling that compile directly, in the same run.
+    """
+    from anekit.runtime.backend import get_backend
+
+    ref = get_backend("reference")
+    budget.set_safety_margin(0)
+    try:
+        with budget.simulate(10**9):  # a limit applies, far away
+            direct = time_call(lambda: None, min_time=0.3)["median_s"]
+            reserved = time_call(lambda: budget.compile_within_budget(ref, lambda: None), min_time=0.3)["median_s"]
+        with budget.simulate(10**9, latency_ms=5.0):
+            start = budget.used()
+            budget.set_limit(start + 20)
+            refused = []
+
+            def work() -> None:
+                for i in range(10):
+                    try:
+                        anekit.compile(weighted_program(30_000 + i, len(refused)), backend="reference",
+                                       cache=False).close()  # fmt: skip
+                    except CompileBudgetExceeded:
+                        refused.append(1)
+
+            threads = [threading.Thread(target=work) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            spent = budget.used() - start
+    finally:
+        budget.set_limit(None)
+        budget.set_safety_margin(None)
+    return {"reservation_overhead_us": (reserved - direct) * 1e6, "threads_spent": spent, "threads_allowed": 20}
 
 
 def bench_cold(n_static: int, n: int) -> float:
@@ -237,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench_budget on {m['cpu']} ({m['cores']} cores), {args.static}+{args.kernels} kernels/step, "
           f"{steps} steps, limit {args.limit}, simulated compile latency {latency:g} ms")  # fmt: skip
     hits = bench_hits()
+    reservation = bench_reservation()
     budget.set_limit(10**9)  # "ideal" and the cold baseline: one process, no limit at all
     try:
         with budget.simulate(None, latency_ms=latency):
@@ -251,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     visible = recycle["extra_step_time_per_recycle_s"] / cold
     print(f"\ncache hit: anekit.compile {hits['compile_hit_us']:.1f} us (target <= 50), digest memo "
           f"{hits['digest_hit_us']:.1f} us, pool hit {hits['pool_hit_us']:.1f} us")  # fmt: skip
+    print(f"budget reservation around an uncached compile: {reservation['reservation_overhead_us']:.1f} us; "
+          f"8 threads x 10 uncached compiles with 20 allowed spent {reservation['threads_spent']}")  # fmt: skip
     print(f"cold recompile of the working set ({args.static + args.kernels} kernels): {cold * 1e3:.0f} ms\n")
     print(f"{'mode':<11} {'steps/s':>8} {'wall s':>8} {'recycles':>9} {'restarts':>9} {'stall/recycle':>14}")
     print(f"{'ideal':<11} {ideal['steps_per_s']:8.3f} {ideal['wall_s']:8.2f} {'-':>9} {'-':>9} {'-':>14}")
@@ -266,9 +312,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{recycle['median_plain_step_s'] * 1e3:.0f} ms): {recycle['extra_step_time_per_recycle_s'] * 1e3:.0f} ms "
           f"= {visible:.1%} of the cold recompile")  # fmt: skip
     ok = hits["compile_hit_us"] <= 50 and ratio <= 0.10 and recycle["failures"] == 0
+    ok = ok and reservation["threads_spent"] == reservation["threads_allowed"]
     write_json(args.json, {
         "benchmark": "bench_budget", "machine": m, "latency_ms": latency, "limit": args.limit,
-        "kernels": args.kernels, "static": args.static, "hits": hits, "cold_recompile_s": cold,
+        "kernels": args.kernels, "static": args.static, "hits": hits,
+        "reservation": reservation, "cold_recompile_s": cold,
         "ideal": ideal, "recycle": recycle, "checkpoint": ckpt, "stall_ratio": ratio, "visible_stall_ratio": visible,
         "targets_met": ok,
     })  # fmt: skip

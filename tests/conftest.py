@@ -20,10 +20,14 @@ def _fresh_compile_budget() -> Iterator[None]:
     that compiles thousands of programs (the fake framework's leak test) would exhaust the budget of every
     test after it. Tests of the budget itself set their own limits relative to ``budget.used()``.
     """
-    from anekit import _core, config
+    from anekit import _core, budget, config
 
     with config.override(compile_limit=int(_core.compile_count()) + config.DEFAULT_COMPILE_LIMIT):
         yield
+    if budget.observed_limit() is not None:
+        # A test met a (simulated or fake) end of the budget and anekit learned that limit for the process;
+        # set_limit forgets it, so later tests start from the configured limit again.
+        budget.set_limit(None)
 
 
 def _ane_skip_reason() -> str | None:

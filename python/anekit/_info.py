@@ -35,11 +35,18 @@ def info() -> dict[str, Any]:
     Keys: ``anekit``, ``platform``, ``machine``, ``python``, ``numpy``, ``ane_built``, ``ane_usable``,
     ``ane_reason`` (why the ANE is not usable; empty when it is), ``ane_framework``, ``ane_fake`` (the bundled
     fake framework is in use), ``default_backend``,
-    ``fp16_simd``, ``surface_storage``, ``compile_count``.
+    ``fp16_simd``, ``surface_storage``, ``compile_count``, ``budget``.
+
+    ``budget`` is :func:`anekit.budget.report` for the default backend, as a dict: ``used`` compiles spent in
+    this process (cache hits are free); ``applies``: whether a per-process compile limit applies to the default
+    backend (on the ANE it does; on the reference executor only while one is simulated); ``limit``,
+    ``safety_margin``, ``observed_limit`` (set when the compiler failed below the configured limit) and
+    ``allowed`` (what this process may spend); ``remaining`` (None when no limit applies: nothing is ever
+    refused); ``in_flight`` compiles running now; ``policy`` applied past the limit.
     """
     import numpy as np
 
-    from . import __version__
+    from . import __version__, budget
 
     cfg = config.get()
     usable, why = ane_status(cfg.ane_framework)
@@ -60,6 +67,7 @@ def info() -> dict[str, Any]:
         "fp16_simd": _core.fp16_path(),
         "surface_storage": probe.storage,
         "compile_count": int(_core.compile_count()),
+        "budget": budget.report(cfg.backend or ("ane" if usable else "reference")).as_dict(),
     }
 
 
@@ -70,6 +78,8 @@ def format_info(data: dict[str, Any], as_json: bool = False) -> str:
     width = max(len(k) for k in data)
     lines = []
     for key, value in data.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
         shown = "-" if value == "" else ("yes" if value is True else "no" if value is False else str(value))
         lines.append(f"{key.ljust(width)}  {shown}")
     return "\n".join(lines)

@@ -11,10 +11,10 @@ Variables:
 ``ANEKIT_BACKEND``                 default backend name (``ane`` or ``reference``); unset = best available
 ``ANEKIT_COMPILE_LIMIT``           compiles allowed per process (default 119, ane-private-api.md §16)
 ``ANEKIT_SIMULATE_COMPILE_LIMIT``  reference backend: fail compiles past N per process (tests)
-``ANEKIT_SIMULATE_COMPILE_FAILURE`` ``raise`` or ``silent``: how simulated over-limit compiles fail
+``ANEKIT_SIMULATE_COMPILE_FAILURE`` ``raise``, ``silent`` or ``crash``: how simulated over-limit compiles fail
 ``ANEKIT_SIMULATE_COMPILE_LATENCY_MS`` reference backend: sleep this long in every compile (benchmarks)
 ``ANEKIT_BUDGET_POLICY``           ``raise``, ``warn`` or ``recycle``: what a compile past the limit does
-``ANEKIT_COMPILE_SAFETY_MARGIN``   compiles kept in reserve below the limit (default 0)
+``ANEKIT_COMPILE_SAFETY_MARGIN``   compiles kept in reserve below the limit (default 4, at most limit - 1)
 ``ANEKIT_POOL_SPREAD``             ``1``: the recycling pool may spread kernels in use over several workers
 ``ANEKIT_CACHE_SIZE``              loaded programs kept by the in-process content cache (default 256)
 ``ANEKIT_ANE_FRAMEWORK``           framework binary to dlopen (default: the system's private framework)
@@ -43,9 +43,13 @@ DEFAULT_FRAMEWORK_PATH = "/System/Library/PrivateFrameworks/AppleNeuralEngine.fr
 
 #: Compiles a process gets before the ANE compiler starts failing (ane-private-api.md §16.1: ~119 observed).
 DEFAULT_COMPILE_LIMIT = 119
+#: Compiles kept in reserve below the limit by default: the limit varies by machine and OS (~119-132 on M4,
+#: maderix/ANE#23; libane refuses at 115, ane-private-api.md §16.1-16.2) and its end can be silent, so anekit
+#: stops a few compiles short of it (issue #10).
+DEFAULT_COMPILE_SAFETY_MARGIN = 4
 
 _BACKENDS = ("ane", "reference")
-_FAILURE_MODES = ("raise", "silent")
+_FAILURE_MODES = ("raise", "silent", "crash")
 _POLICIES = ("raise", "warn", "recycle")
 
 
@@ -59,7 +63,8 @@ class Config:
     simulate_compile_failure: str = "raise"
     simulate_compile_latency_ms: float = 0.0
     budget_policy: str = "raise"
-    compile_safety_margin: int = 0
+    #: None: the default, ``min(DEFAULT_COMPILE_SAFETY_MARGIN, compile_limit - 1)`` (``anekit.budget.safety_margin()``).
+    compile_safety_margin: int | None = None
     pool_spread: bool = False
     cache_size: int = 256
     ane_framework: str = DEFAULT_FRAMEWORK_PATH
@@ -89,7 +94,10 @@ class Config:
             )
         if self.budget_policy not in _POLICIES:
             raise ValueError(f"budget_policy must be one of {_POLICIES}, got {self.budget_policy!r}")
-        if not isinstance(self.compile_safety_margin, int) or not 0 <= self.compile_safety_margin < self.compile_limit:
+        margin = self.compile_safety_margin
+        if margin is not None and (
+            isinstance(margin, bool) or not isinstance(margin, int) or not 0 <= margin < self.compile_limit
+        ):
             raise ValueError(
                 f"compile_safety_margin must be an int in [0, compile_limit={self.compile_limit}), "
                 f"got {self.compile_safety_margin!r}"
@@ -138,7 +146,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         simulate_compile_failure=env.get("ANEKIT_SIMULATE_COMPILE_FAILURE") or "raise",
         simulate_compile_latency_ms=_env_number(env, "ANEKIT_SIMULATE_COMPILE_LATENCY_MS", 0.0, float),
         budget_policy=env.get("ANEKIT_BUDGET_POLICY") or "raise",
-        compile_safety_margin=_env_number(env, "ANEKIT_COMPILE_SAFETY_MARGIN", 0, int),
+        compile_safety_margin=_env_number(env, "ANEKIT_COMPILE_SAFETY_MARGIN", None, int),
         pool_spread=_env_bool(env, "ANEKIT_POOL_SPREAD"),
         cache_size=_env_number(env, "ANEKIT_CACHE_SIZE", defaults.cache_size, int),
         ane_framework=env.get("ANEKIT_ANE_FRAMEWORK") or DEFAULT_FRAMEWORK_PATH,

@@ -3,6 +3,7 @@ limit (loud and silent), and the policies applied by anekit.compile."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterator
 
@@ -37,11 +38,15 @@ def _reset_budget() -> Iterator[None]:
 
 def test_defaults_come_from_config() -> None:
     assert budget.limit() == config.get().compile_limit
-    assert budget.safety_margin() == config.get().compile_safety_margin
+    assert config.get().compile_safety_margin is None  # not set: the default applies
+    assert budget.safety_margin() == 4  # issue #10: a few compiles short of a limit that varies by machine
+    with config.override(compile_limit=3):
+        assert budget.safety_margin() == 2  # the default never leaves less than one compile
     assert budget.get_policy() == config.get().budget_policy
     with config.override(compile_limit=77, compile_safety_margin=5, budget_policy="warn"):
         assert (budget.limit(), budget.safety_margin(), budget.get_policy()) == (77, 5, "warn")
-        assert budget.remaining() == max(0, 72 - budget.used())
+        with budget.simulate(10**6):  # a limit applies to the reference backend only while simulated
+            assert budget.remaining() == max(0, 72 - budget.used())
 
 
 def test_used_is_the_native_counter_and_counts_every_compile() -> None:
@@ -57,7 +62,9 @@ def test_used_is_the_native_counter_and_counts_every_compile() -> None:
 def test_setters_validate_and_remaining_follows() -> None:
     budget.set_limit(budget.used() + 10)
     budget.set_safety_margin(3)
-    assert budget.remaining() == 7
+    assert budget.remaining() is None  # off the ANE no limit applies (issue #12) ...
+    with budget.simulate(10**6):
+        assert budget.remaining() == 7  # ... unless one is simulated
     budget.set_limit(None)
     assert budget.limit() == config.get().compile_limit
     with pytest.raises(ValueError, match="positive int"):
@@ -136,14 +143,54 @@ def test_cache_hits_are_free_even_past_the_limit() -> None:
     assert budget.used() == before
 
 
-def test_simulated_limit_fails_loudly_past_n() -> None:
+def test_a_limit_below_the_configured_one_raises_budget_exceeded_naming_it() -> None:
+    """Issue #10: the compiler failing below the configured limit is the budget's end, not a raw CompileError."""
     n = budget.used() + 2
+    assert budget.allowed() > n + 10  # the configured limit is far above the real (simulated) one
     with budget.simulate(n):
         anekit.compile(fresh_program(), backend="reference").close()
         anekit.compile(fresh_program(), backend="reference").close()
-        with pytest.raises(CompileError, match=rf"simulated ANE compile failure.*limit is {n}"):
+        with pytest.raises(CompileBudgetExceeded, match=rf"real compile limit is {n} below \(anekit allowed") as info:
             anekit.compile(fresh_program(), backend="reference")
-    assert budget.used() == n + 1  # the failed attempt is counted (ane-private-api.md §16.2)
+        assert (info.value.used, info.value.limit) == (n, n)
+        assert isinstance(info.value, budget.CompileBudgetExhausted)
+        assert isinstance(info.value, CompileError)  # the compiler did reject it: `except CompileError` still works
+        assert isinstance(info.value.__cause__, CompileError)
+        assert "simulated ANE compile failure" in str(info.value.__cause__)
+        # The failed attempt and the canary are both counted (ane-private-api.md §16.2).
+        assert budget.used() == n + 2
+        assert budget.observed_limit() == n
+        assert budget.allowed() == n
+        # Learned: the next compile is refused before reaching the compiler.
+        with pytest.raises(CompileBudgetExceeded, match="the limit observed in this process"):
+            anekit.compile(fresh_program(), backend="reference")
+        assert budget.used() == n + 2
+    budget.set_limit(None)
+    assert budget.observed_limit() is None
+
+
+def test_a_genuine_compile_error_after_earlier_compiles_stays_a_compile_error() -> None:
+    """The canary passes, so an invalid program is reported as itself, and nothing is learned."""
+    from anekit.runtime.reference import ReferenceBackend
+
+    class Picky(ReferenceBackend):
+        name = "picky"  # a backend with a budget that rejects one program
+
+        def compile(self, program: mil.Program, *, function: str, options: object) -> object:
+            if program is bad:
+                anekit._core._note_compile()
+                raise CompileError("picky: this program is invalid")
+            return super().compile(program, function=function, options={})
+
+    bad = fresh_program()
+    anekit.compile(fresh_program(), backend="reference").close()  # used() > 0
+    before = budget.used()
+    picky = Picky()
+    with pytest.raises(CompileError, match="this program is invalid") as info:
+        budget.compile_within_budget(picky, lambda: picky.compile(bad, function="main", options={}))
+    assert not isinstance(info.value, CompileBudgetExceeded)
+    assert budget.used() == before + 2  # the failed compile and the canary
+    assert budget.observed_limit() is None
 
 
 def test_simulated_silent_failure_returns_zeros() -> None:
@@ -222,11 +269,77 @@ def test_fake_framework_budget_through_objective_c() -> None:
         anekit.compile(prog, backend="ane").close()  # a cache hit: neither the counter nor the fake moves
         assert budget.used() == start + 1
         assert fake.stats()["compileAttempts"] == 1
+        budget.set_safety_margin(0)
         budget.set_limit(start + 2)
         anekit.compile(fresh_program(), backend="ane").close()
         with pytest.raises(CompileBudgetExceeded, match=f"{start + 2} of {start + 2}"):
             anekit.compile(fresh_program(), backend="ane")
         assert fake.stats()["compileAttempts"] == 2  # refused before the framework was called
         budget.set_limit(None)
-        with pytest.raises(CompileError, match="compile budget of 2 exhausted"):
-            anekit.compile(fresh_program(), backend="ane")  # the fake's own limit, loud
+        # The fake's own limit, loud, below the configured one: the canary fails too, so the budget's end.
+        with pytest.raises(CompileBudgetExceeded, match=f"real compile limit is {start + 2}") as info:
+            anekit.compile(fresh_program(), backend="ane")
+        assert "compile budget of 2 exhausted" in str(info.value.__cause__)
+        assert fake.stats()["compileAttempts"] == 4  # the failed compile and the canary reached the fake
+
+
+def test_off_the_ane_counts_are_reported_without_a_limit() -> None:
+    """Issue #12: 130 reference compiles later, nothing claims the budget ran out, and the report says why."""
+    budget.set_limit(budget.used() + 5)
+    for _ in range(8):  # past the limit: nothing is refused, since no limit applies
+        anekit.compile(fresh_program(), backend="reference").close()
+    assert not budget.applies("reference")
+    assert budget.remaining() is None
+    rep = budget.report("reference")
+    assert (rep.applies, rep.remaining, rep.used) == (False, None, budget.used())
+    text = str(rep)
+    assert repr(rep) == text  # the REPL shows the explanation, not a field dump
+    assert "no limit: compiles are counted, never refused" in text
+    assert f"{budget.used()} compiles in this process" in text
+    assert "<table>" in rep._repr_html_() and "never refused" in rep._repr_html_()
+    with budget.simulate(10**6):
+        on = budget.report("reference")
+        assert on.applies and on.remaining == 0
+        assert f"limit {budget.limit()} minus safety margin {budget.safety_margin()}" in str(on)
+    info = anekit.info()["budget"]
+    assert info["applies"] is False and info["remaining"] is None and info["used"] == budget.used()
+
+
+def test_report_escapes_html_and_lists_every_number() -> None:
+    rep = budget.BudgetReport(
+        used=3, applies=True, backend="ane", limit=119, safety_margin=4, observed_limit=90, allowed=90,
+        remaining=87, in_flight=2, policy="<raise>",
+    )  # fmt: skip
+    text = str(rep)
+    assert "90 compiles per process" in text and "failed after 90 compiles" in text
+    assert "87 (2 compiling now)" in text
+    assert "&lt;raise&gt;" in rep._repr_html_()
+    assert rep.as_dict()["observed_limit"] == 90
+
+
+@pytest.mark.parametrize("backend", ["reference", "ane"])
+def test_concurrent_compiles_spend_exactly_the_limit(backend: str) -> None:
+    """Issue #11 item 8: 8 threads x 10 uncached compiles with 20 allowed spend exactly 20, never more."""
+    from _helpers import run_in_threads
+
+    with contextlib.ExitStack() as stack:
+        if backend == "ane":
+            stack.enter_context(_fake_ane_or_skip()())  # type: ignore[operator]
+        else:
+            stack.enter_context(budget.simulate(10**6, latency_ms=20))  # a limit applies; compiles take time
+        budget.set_safety_margin(0)
+        start = budget.used()
+        budget.set_limit(start + 20)
+        refused: list[int] = []
+
+        def work(i: int) -> None:
+            for _ in range(10):
+                try:
+                    anekit.compile(fresh_program(), backend=backend, cache=False).close()
+                except CompileBudgetExceeded:
+                    refused.append(i)
+
+        assert not run_in_threads(work, 8, timeout=120)
+        assert budget.used() - start == 20
+        assert len(refused) == 60
+        assert budget.slots_in_flight() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -14,15 +15,29 @@ import pytest
 
 import anekit
 from anekit import budget
+from anekit.runtime.canary import canary_program
 from anekit.runtime.checkpoint import RESTARTS_KEY, RESUME_ENV
-from anekit.runtime.worker import canary_program
 
 
 @pytest.fixture(autouse=True)
 def _reset() -> Iterator[None]:
     yield
     budget.set_limit(None)
+    budget.set_safety_margin(None)
     os.environ.pop(RESUME_ENV, None)
+
+
+@pytest.fixture
+def stack() -> Iterator[contextlib.ExitStack]:
+    with contextlib.ExitStack() as s:
+        yield s
+
+
+def test_no_restart_where_no_limit_applies(tmp_path: Path) -> None:
+    """Off the ANE (reference executor, nothing simulated) there is no budget to run out of (issue #12)."""
+    budget.set_limit(budget.used() + 1)
+    assert not budget.applies("reference")
+    assert budget.restart_if_needed({"s": 1}, tmp_path / "ck.npz", needed=1, exec_fn=lambda *a: None) is False
 
 
 def test_roundtrip_keeps_arrays_and_metadata(tmp_path: Path) -> None:
@@ -57,10 +72,12 @@ def test_bad_states_are_refused(tmp_path: Path) -> None:
         budget.load_checkpoint(tmp_path / "plain.npz")
 
 
-def test_restart_happens_only_when_the_budget_is_short(tmp_path: Path) -> None:
+def test_restart_happens_only_when_the_budget_is_short(tmp_path: Path, stack: contextlib.ExitStack) -> None:
     calls: list[tuple[str, list[str]]] = []
     anekit.compile(canary_program(), backend="reference", cache=False).close()  # used() >= 1
+    budget.set_safety_margin(0)
     budget.set_limit(budget.used() + 10)
+    stack.enter_context(budget.simulate(budget.used() + 100))  # a limit applies (off the ANE none does)
     made: list[int] = []
 
     def state() -> dict[str, object]:
@@ -118,7 +135,11 @@ print("restarts", state.get("anekit_restarts", 0), "sum", float(state["acc"].sum
 def test_a_script_restarts_itself_and_finishes(tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text(f"CKPT = {str(tmp_path / 'ck.npz')!r}\n" + textwrap.dedent(SCRIPT))
-    env = dict(os.environ, ANEKIT_COMPILE_LIMIT="5")  # the installed anekit, as a user's script sees it
+    # The installed anekit, as a user's script sees it, with a simulated budget of 5 compiles per process (off
+    # the ANE no limit applies otherwise) and no safety margin.
+    env = dict(
+        os.environ, ANEKIT_COMPILE_LIMIT="5", ANEKIT_SIMULATE_COMPILE_LIMIT="5", ANEKIT_COMPILE_SAFETY_MARGIN="0"
+    )
     env.pop(RESUME_ENV, None)
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -19,7 +19,7 @@ import pytest
 import anekit
 from anekit import budget, config, mil
 from anekit.reference import run as reference_run
-from anekit.runtime.pool import WorkerError, WorkerPool, WorkingSetTooLarge, close_default_pool
+from anekit.runtime.pool import PoolClosedError, WorkerError, WorkerPool, WorkingSetTooLarge, close_default_pool
 from anekit.runtime.shm import SharedSurface
 
 _seeds = itertools.count(30_000)
@@ -194,6 +194,32 @@ def test_loud_failures_past_the_real_limit_are_recycled() -> None:
         assert pool.per_worker <= 3
 
 
+def test_a_worker_crashing_mid_compile_is_retired_and_the_limit_learned() -> None:
+    """The crash end of the budget (libane: SIGSEGV after the silent failures, ane-private-api.md §16.1)."""
+    with budget.simulate(3, failure="crash"), WorkerPool(per_worker=10) as pool:
+        for _ in range(8):
+            prog = fresh()
+            with pool.compile(prog, backend="reference") as k:
+                check(k, prog)
+        assert pool.stats.worker_deaths >= 1
+        assert "SIGSEGV" in pool.stats.last_failure
+        assert pool.per_worker == 3  # learned from the first crash: later workers are recycled before it
+        assert pool.stats.exhausted_workers == 1
+
+
+def test_a_killed_worker_teaches_no_limit() -> None:
+    """A worker killed from outside during a compile is replaced, but that is not the budget's end."""
+    with budget.simulate(None, latency_ms=1500), WorkerPool(per_worker=10) as pool:
+        pool.compile(fresh(), backend="reference").close()
+        pid = pool.active_pid()
+        killer = threading.Timer(0.5, os.kill, (pid, signal.SIGKILL))
+        killer.start()
+        pool.compile(fresh(), backend="reference").close()
+        killer.join()
+        assert pool.stats.worker_deaths == 1
+        assert pool.per_worker == 10
+
+
 def test_genuine_errors_are_raised_not_retried(pool: WorkerPool) -> None:
     with pytest.raises(TypeError, match="unknown compile option"):
         pool.compile(fresh(), backend="reference", turbo=True)
@@ -342,7 +368,7 @@ def test_nothing_leaks_after_close() -> None:
     assert not any(alive(pid) for pid in pids)
     assert not any(segment_exists(n) for n in names)
     assert not (_shm_names() - before)  # Linux: nothing this pool created is left in /dev/shm
-    with pytest.raises(RuntimeError, match="pool is closed"):
+    with pytest.raises(PoolClosedError, match="pool is closed"):  # anekit's own error, not a bare RuntimeError
         kernels[0](x=X)
     for k in kernels:
         k.close()
@@ -412,7 +438,11 @@ def test_pool_through_the_fake_framework_with_a_silent_budget() -> None:
         fake_framework_path()
     except (ImportError, AneUnavailableError) as exc:
         pytest.skip(f"the fake ANE framework is not available in this build: {exc}")
-    context = ("anekit.testing", "fake_ane", {"compile_budget": 3, "budget_failure": "silent"})
+    import inspect
+
+    # The fake names the option budget_end (older builds: budget_failure).
+    option = "budget_end" if "budget_end" in inspect.signature(fake_ane).parameters else "budget_failure"
+    context = ("anekit.testing", "fake_ane", {"compile_budget": 3, option: "silent"})
     with fake_ane(), WorkerPool(per_worker=10, worker_context=context) as pool:
         for _ in range(8):
             prog = fresh()

@@ -115,6 +115,8 @@ def restart_if_needed(
 ) -> bool:
     """Checkpoint and re-exec this program if fewer than ``needed`` compiles remain; else return False.
 
+    Where no limit applies (off the ANE, :func:`anekit.budget.applies`) it never restarts.
+
     Args:
         state: the state to save, or a callable returning it (only called when a restart happens).
         path: where to write the checkpoint (``.npz``).
@@ -133,13 +135,16 @@ def restart_if_needed(
 
     if isinstance(needed, bool) or not isinstance(needed, int) or needed < 1:
         raise ValueError(f"restart_if_needed: needed must be a positive int, got {needed!r}")
-    per_process = budget.limit() - budget.safety_margin()
+    per_process = budget.allowed()
     if needed > per_process:
         raise ValueError(
             f"restart_if_needed: needed={needed} compiles, but a fresh process may compile only {per_process} "
-            f"(limit {budget.limit()}, safety margin {budget.safety_margin()}); split the work into smaller groups"
+            f"(limit {budget.limit()}, safety margin {budget.safety_margin()}"
+            + (f", observed limit {budget.observed_limit()}" if budget.observed_limit() is not None else "")
+            + "); split the work into smaller groups"
         )
-    if budget.remaining() >= needed:
+    left = budget.remaining()
+    if left is None or left >= needed:  # None: no limit applies here (off the ANE), nothing to restart for
         return False
     snapshot = dict(state() if callable(state) else state)
     snapshot[RESTARTS_KEY] = int(snapshot.get(RESTARTS_KEY, 0)) + 1

@@ -111,11 +111,13 @@ def compile(
             key = None  # a program that cannot be written as text: compile it uncached; the backend decides
     lease = store.lookup(key) if key is not None else None
     if lease is None:
-        budget.check_compile(f"function {function!r}", backend=chosen.name)
         n_ops = len(program.functions[function].operations) if function in program.functions else "?"
         label = f"compiling {function} ({n_ops} op{'' if n_ops == 1 else 's'}) on {chosen.name}"
         with progress(label):  # silent unless the compile takes over a second and someone is watching
-            lease = store.insert(key, chosen.compile(program, function=function, options=opts))
+            compiled = budget.compile_within_budget(
+                chosen, lambda: chosen.compile(program, function=function, options=opts), what=f"function {function!r}"
+            )
+        lease = store.insert(key, compiled)
     try:
         return Kernel(lease, backend=chosen.name, paths=chosen.paths, path=path, qos=qos, name=function)
     except BaseException:

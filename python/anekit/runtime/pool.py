@@ -57,13 +57,21 @@ from .. import config
 from ..mil.ir import Program
 from .cache import program_key
 from .kernel import DEFAULT_QOS, Kernel
-from .pool_records import PoolExecutable, Record, WorkerError, WorkingSetTooLarge, remote_error
+from .pool_records import PoolClosedError, PoolExecutable, Record, WorkerError, WorkingSetTooLarge, remote_error
 from .pool_schedule import Scheduler
 from .pool_stats import PoolStats
 from .procs import WorkerLost, WorkerProcess
 from .shm import SegmentStore, SharedSurface
 
-__all__ = ["PoolStats", "WorkerError", "WorkerPool", "WorkingSetTooLarge", "close_default_pool", "default_pool"]
+__all__ = [
+    "PoolClosedError",
+    "PoolStats",
+    "WorkerError",
+    "WorkerPool",
+    "WorkingSetTooLarge",
+    "close_default_pool",
+    "default_pool",
+]
 
 
 def _shutdown_all(
@@ -89,7 +97,8 @@ class WorkerPool(Scheduler):
     """Compile and run kernels in recycled worker processes (see the module docstring).
 
     Args:
-        per_worker: compiles each worker may spend (default: ``anekit.budget`` limit minus safety margin).
+        per_worker: compiles each worker may spend (default: ``anekit.budget.allowed()``, the limit minus the
+            safety margin, or the limit observed in this process if lower).
         prewarm_at: start and prewarm the standby when the active worker has this many compiles left
             (default: half of ``per_worker``).
         max_workers: most worker processes alive at once, standby included (at least 2).
@@ -124,7 +133,7 @@ class WorkerPool(Scheduler):
 
         explicit = per_worker is not None
         if per_worker is None:
-            per_worker = budget.limit() - budget.safety_margin()
+            per_worker = max(1, budget.allowed())
         _check_int("per_worker", per_worker, 1)
         if prewarm_at is None:
             prewarm_at = max(1, per_worker // 2)
@@ -201,7 +210,14 @@ class WorkerPool(Scheduler):
                     budget.check_compile(f"function {function!r} in the worker pool", backend=chosen.name)
                 self._admit(function)
                 rec = Record(next(self._ids), key, program, chosen.name, function, opts, self._gen)
-                self._place(rec)
+                try:
+                    self._place(rec)
+                except BaseException:
+                    # Interrupted after a worker compiled it: nobody will hold this kernel, unload it.
+                    for wid in rec.workers:
+                        if wid in self._workers:
+                            self._workers[wid].drops.append(rec.rid)
+                    raise
                 # Placing may have switched workers: the kernel belongs to the generation it was compiled in.
                 rec.gen = rec.used_gen = self._gen
                 self._records[rec.rid] = rec
@@ -271,7 +287,7 @@ class WorkerPool(Scheduler):
 
     def _check_open(self) -> None:
         if self._closed:
-            raise RuntimeError("the worker pool is closed")
+            raise PoolClosedError("the worker pool is closed")
 
     # -- running -----------------------------------------------------------------------------------------------
 
@@ -279,7 +295,7 @@ class WorkerPool(Scheduler):
         with self._lock:
             self._check_open()
             if rec.rid not in self._records:
-                raise RuntimeError(f"kernel {rec.function!r} is no longer held by the pool")
+                raise PoolClosedError(f"kernel {rec.function!r} is no longer held by the pool")
             rec.used_gen = self._gen
             failure = ""
             for _attempt in range(2):

@@ -19,11 +19,15 @@ from .signature import function_io
 if TYPE_CHECKING:
     from .pool import WorkerPool
 
-__all__ = ["PoolExecutable", "Record", "WorkerError", "WorkingSetTooLarge", "remote_error"]
+__all__ = ["PoolClosedError", "PoolExecutable", "Record", "WorkerError", "WorkingSetTooLarge", "remote_error"]
 
 
 class WorkerError(EvaluateError):
     """A pool worker failed twice in a row for the same call (the message says how)."""
+
+
+class PoolClosedError(EvaluateError):
+    """The pool, or the pool-backed kernel, was closed (or the pool no longer holds the kernel)."""
 
 
 class WorkingSetTooLarge(AnekitError, RuntimeError):
@@ -98,7 +102,7 @@ class PoolExecutable:
 
     def _live(self) -> WorkerPool:
         if self._pool is None:
-            raise RuntimeError(f"kernel {self._rec.function!r} has been closed")
+            raise PoolClosedError(f"kernel {self._rec.function!r} has been closed")
         return self._pool
 
     def evaluate(self, inputs: Sequence[Any], outputs: Sequence[Any], *, path: str, qos: int) -> float | None:

@@ -9,7 +9,8 @@ budget policies, the content cache and the recycling pool are tested on Linux wi
 
 * ``simulate_compile_limit=N`` (``ANEKIT_SIMULATE_COMPILE_LIMIT``): every compile past the N-th in this process
   fails. With ``simulate_compile_failure="raise"`` it raises :class:`~anekit.errors.CompileError`; with
-  ``"silent"`` it "succeeds" but the kernel writes zeros, the failure mode reported upstream (§16.1, §11.4).
+  ``"silent"`` it "succeeds" but the kernel writes zeros, the failure mode reported upstream (§16.1, §11.4);
+  with ``"crash"`` the process dies of SIGSEGV inside the compile, as libane saw after the silent failures.
   The failed attempt is still counted, as anekit counts every attempt that reaches the framework (§16.2).
 * ``simulate_compile_latency_ms`` (``ANEKIT_SIMULATE_COMPILE_LATENCY_MS``): every compile sleeps that long
   (a real compile+load takes ~20-35 ms on M-series chips, ane-private-api.md §10), for benchmarks.
@@ -17,6 +18,8 @@ budget policies, the content cache and the recycling pool are tested on Linux wi
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -81,6 +84,14 @@ class ReferenceExecutable:
         self._executor = None
 
 
+def _crash() -> None:
+    """Die of SIGSEGV now, as the real compiler does at the end of its budget (libane, §16.1); no core file."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
 class ReferenceBackend:
     """The numpy reference executor: always usable; the semantic definition of every op."""
 
@@ -99,6 +110,9 @@ class ReferenceBackend:
         if cfg.simulate_compile_latency_ms:
             time.sleep(cfg.simulate_compile_latency_ms / 1000.0)
         over = cfg.simulate_compile_limit is not None and _core.compile_count() >= cfg.simulate_compile_limit
+        if over and cfg.simulate_compile_failure == "crash":
+            _core._note_compile()
+            _crash()
         if over and cfg.simulate_compile_failure == "raise":
             # The attempt reached the (simulated) framework, so it is counted before failing (§16.2).
             _core._note_compile()

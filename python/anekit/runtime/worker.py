@@ -31,27 +31,17 @@ import numpy as np
 from .. import _core, config, mil
 from ..reference import run as reference_run
 from .backend import get_backend
+from .canary import canary_passes
 from .kernel import Kernel
 from .shm import attach
 from .verify import random_inputs
 
-__all__ = ["canary_program", "main"]
+__all__ = ["main"]
 
 #: Shared-memory mappings a worker keeps open (kernels closed in the parent leave theirs behind until evicted).
 _MAX_MAPPINGS = 1024
 #: Seed of the probe inputs used by the silent-failure check.
 _PROBE_SEED = 0x5EED
-
-
-def canary_program(c: int = 8, s: int = 8) -> mil.Program:
-    """The known-answer self-test: an identity 1x1 convolution (ane-private-api.md §11.4) on ``[1, C, 1, S]``."""
-    eye = np.eye(c, dtype=np.float16).reshape(c, c, 1, 1)
-
-    @mil.program(inputs={"x": mil.tensor((1, c, 1, s), "fp16")}, opset="ios18")
-    def canary(mb: mil.Builder, x: mil.Var) -> mil.Var:
-        return mb.conv(x=x, weight=eye, pad_type="valid")
-
-    return canary
 
 
 def silent_failure(kernel: Kernel, program: mil.Program, function: str) -> str | None:
@@ -156,12 +146,7 @@ class _Server:
         return ("ok", _core.compile_count())
 
     def op_canary(self, backend: str) -> tuple[Any, ...]:
-        program = canary_program()
-        chosen = get_backend(backend)
-        with Kernel(chosen.compile(program, function="main", options={}), backend=chosen.name, paths=chosen.paths) as k:
-            x = np.arange(64, dtype=np.float32).reshape(1, 8, 1, 8) / 8
-            (y,) = k(x=x).values()
-        return ("ok", _core.compile_count(), bool(np.array_equal(y, x)))
+        return ("ok", _core.compile_count(), canary_passes(get_backend(backend)))
 
     def op_run(
         self,
