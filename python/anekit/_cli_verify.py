@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if not path.exists():
         raise SystemExit(f"verify: {path} does not exist")
     # A folder is a .mlmodelc-style bundle; a file is MIL text whose BLOBFILE paths resolve beside it.
-    program = mil.load(path) if path.is_dir() else mil.parse(path.read_text(encoding="utf-8"), weights=path.parent)
+    program = mil.load(path)
     report = verify(
         program, backend=None if args.backend == "best" else args.backend, function=args.function, seed=args.seed
     )
