@@ -154,7 +154,7 @@ py::dtype read_dtype(const py::object& dtype_obj, const std::function<std::strin
     throw py::type_error(who() + ": dtype must be float16, float32 or float64, got " +
                          std::string(py::repr(dtype_obj)));
   }
-  if (dt.kind() != 'f' || dt.itemsize() == 16 || !is_native_order(dt))
+  if (dt.kind() != 'f' || dt.itemsize() == 16)
     throw py::type_error(who() + ": dtype must be float16, float32 or float64, got " + std::string(py::str(py::object(dt))));
   return dt;
 }
@@ -175,8 +175,8 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
       throw py::value_error(who() + ": out has shape " + shape_str(out) + "; expected " + s.shape_str() +
                             (cs.empty() ? "" : " or (" + std::to_string(cs[0]) + ", " + std::to_string(cs[1]) + ")"));
     const py::dtype odt = out.dtype();
-    if (odt.kind() != 'f' || odt.itemsize() == 16 || !is_native_order(odt))
-      throw py::type_error(who() + ": out must be float16, float32 or float64 in native byte order, got " +
+    if (odt.kind() != 'f' || odt.itemsize() == 16)
+      throw py::type_error(who() + ": out must be float16, float32 or float64, got " +
                            std::string(py::str(py::object(odt))));
     if (!(out.flags() & py::array::c_style) || !out.writeable())
       throw py::value_error(who() + ": out must be C-contiguous and writeable");
@@ -199,6 +199,9 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
     core::parallel_chunks(n, [&](size_t b, size_t e) { read_range(src, f16, dst, item, b, e); });
   };
   without_gil_if_large(n, run);
+  // The values were written in this machine's byte order; an array of the other order gets its bytes swapped
+  // in place (values, never a reinterpretation).
+  if (!is_native_order(out.dtype())) out.attr("byteswap")(py::arg("inplace") = true);
   return out;
 }
 

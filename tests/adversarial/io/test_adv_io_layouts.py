@@ -111,6 +111,19 @@ def test_surface_write_reads_values_in_every_layout(surface_dtype: str, dtype: s
         assert np.array_equal(got.view(f"u{got.itemsize}"), want.view(f"u{want.itemsize}")), f"{dtype} {layout}"
 
 
+@pytest.mark.parametrize("dtype", [">f2", ">f4", ">f8"])
+def test_surface_read_into_the_other_byte_order_gives_values(dtype: str) -> None:
+    s = anekit.Surface((1, 3, 1, 5))
+    values = (np.arange(15) * 1.25 - 7).reshape(3, 5)
+    s.write(values)
+    got = s.read(dtype=dtype)
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got.reshape(3, 5), values)
+    out = np.zeros((3, 5), dtype)
+    assert s.read(out=out) is out
+    np.testing.assert_array_equal(out, values)
+
+
 def test_surface_write_broadcasts_per_channel_and_from_cs() -> None:
     s = anekit.Surface((1, 4, 1, 6))
     per_channel = np.arange(4, dtype=">f8").reshape(4, 1)
@@ -227,6 +240,8 @@ def test_integer_and_float_kernels_accept_the_same_input_forms(
     np.testing.assert_array_equal(got_int, want + 1)
     (got_float,) = float_kernel(x=value.astype(value.dtype.newbyteorder(">"))).values()
     np.testing.assert_array_equal(got_float, 2 * want)
+    (got_swapped,) = float_kernel(x=value, dtype=">f8").values()  # outputs in the other byte order: values
+    np.testing.assert_array_equal(got_swapped, 2 * want)
 
 
 def test_integer_kernel_refuses_unbroadcastable_shapes_naming_the_input(int_kernel: anekit.Kernel) -> None:
