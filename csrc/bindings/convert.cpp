@@ -88,6 +88,14 @@ void convert_run(const void* src, SrcKind kind, Dest dest, void* dst_base, size_
 
 size_t kind_size(SrcKind k) { return k == SrcKind::F16 ? 2 : k == SrcKind::F32 ? 4 : 8; }
 
+// tile[r * tile_side + j] = column[r] for r < rows, for staged items of T.
+template <typename T>
+void scatter_column(const void* column, void* tile, size_t rows, size_t j, size_t tile_side) {
+  const T* c = static_cast<const T*>(column);
+  T* t = static_cast<T*>(tile);
+  for (size_t r = 0; r < rows; ++r) t[r * tile_side + j] = c[r];
+}
+
 }  // namespace
 
 ConvertSource::ConvertSource(const py::handle& obj, const std::function<std::string()>& what) {
@@ -245,7 +253,44 @@ void ConvertSource::for_each_run(size_t b, size_t e,
   flush();
 }
 
+void ConvertSource::convert_transposed(Dest dest, void* dst) const {
+  // A 2-D source whose rows step by less than its columns (a transpose, a Fortran-order matrix): reading it in
+  // output order touches a new cache line per element. Tiles of kTile x kTile are read column by column (along
+  // the source's dense direction) and written row by row instead. Each thread takes the whole rows whose first
+  // element falls in its range of output positions.
+  const size_t rows_total = shape_[0], cols_total = shape_[1];
+  const size_t stage_item = kind_size(staged_);
+  core::parallel_chunks(size_, [&](size_t b, size_t e) {
+    const size_t r_begin = (b + cols_total - 1) / cols_total;
+    const size_t r_end = std::min(rows_total, (e + cols_total - 1) / cols_total);
+    alignas(64) double tile[kTile * kTile];
+    alignas(64) double column[kTile];
+    for (size_t r0 = r_begin; r0 < r_end; r0 += kTile) {
+      const size_t rows = std::min(kTile, r_end - r0);
+      for (size_t c0 = 0; c0 < cols_total; c0 += kTile) {
+        const size_t cols = std::min(kTile, cols_total - c0);
+        for (size_t j = 0; j < cols; ++j) {
+          gather(data_ + static_cast<ptrdiff_t>(r0) * strides_[0] + static_cast<ptrdiff_t>(c0 + j) * strides_[1],
+                 strides_[0], rows, column);
+          if (stage_item == 2) scatter_column<uint16_t>(column, tile, rows, j, kTile);
+          else if (stage_item == 4) scatter_column<uint32_t>(column, tile, rows, j, kTile);
+          else scatter_column<uint64_t>(column, tile, rows, j, kTile);
+        }
+        for (size_t r = 0; r < rows; ++r)
+          convert_run(reinterpret_cast<const char*>(tile) + r * kTile * stage_item, staged_, dest, dst,
+                      (r0 + r) * cols_total + c0, cols);
+      }
+    }
+  });
+}
+
 void ConvertSource::convert_into(Dest dest, void* dst) const {
+  const auto magnitude = [](ptrdiff_t st) { return st < 0 ? -st : st; };
+  if (shape_.size() == 2 && shape_[0] >= kTile / 4 && shape_[1] >= kTile / 4 &&
+      magnitude(strides_[0]) < magnitude(strides_[1])) {
+    convert_transposed(dest, dst);
+    return;
+  }
   core::parallel_chunks(size_, [&](size_t b, size_t e) {
     for_each_run(b, e, [&](const void* p, SrcKind kind, size_t first, size_t n) {
       convert_run(p, kind, dest, dst, first, n);

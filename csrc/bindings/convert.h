@@ -40,12 +40,15 @@ enum class Dest { F16, F32, RoundedF32 };
  * A numpy array to convert, read in place: the conversion never makes a full-size intermediate copy, whatever
  * the layout. Dense runs of a kernel type in native byte order are converted straight from the array; anything
  * else (strided or zero-stride rows, the other byte order, integers, bool) is gathered into a bounded
- * per-thread staging block first, so the extra memory is kStageElems elements per conversion thread.
+ * per-thread staging block first (a transposed 2-D source in kTile x kTile tiles), so the extra memory is one
+ * block of kStageElems elements per conversion thread, on its stack.
  */
 class ConvertSource {
  public:
   /** Elements gathered per staging block (32 KiB of doubles: fits L1/L2, bounded per thread). */
   static constexpr size_t kStageElems = 4096;
+  /** Side of the square tiles a transposed 2-D source is read in (kTile * kTile == kStageElems). */
+  static constexpr size_t kTile = 64;
 
   /**
    * np.asarray(obj), checked to be real numeric (float16/32/64, int, uint or bool in either byte order); raises
@@ -77,6 +80,7 @@ class ConvertSource {
   // elements of `kind`, destined for positions first..first+count-1.
   void for_each_run(size_t b, size_t e, const std::function<void(const void*, SrcKind, size_t, size_t)>& emit) const;
   void gather(const char* p, ptrdiff_t stride, size_t count, void* out) const;
+  void convert_transposed(Dest dest, void* dst) const;
   void describe();
 
   py::array array_;

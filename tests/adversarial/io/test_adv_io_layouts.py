@@ -88,7 +88,10 @@ def test_large_layouts_split_over_threads_are_exact(path: str) -> None:
     # Above the parallel threshold (2**16 elements) each thread walks its own part of a strided source.
     m = RNG.standard_normal((700, 517)) * 1000
     cases = [m.T, m[::3, 5:400:2], m.astype(">f4")[:, ::-1], m.astype(">f2"), m.astype(np.int64),
-             np.broadcast_to(m[:, :1], (700, 4000)), np.broadcast_to(np.float32(3.3), (2, 3, 90000))]
+             np.broadcast_to(m[:, :1], (700, 4000)), np.broadcast_to(np.float32(3.3), (2, 3, 90000)),
+             # Transposed 2-D sources are read in tiles: odd edges, reversed axes, every staged type.
+             m[::-1].T, m[:, ::-1].T.astype(">f2"), np.asfortranarray(m[:, :17]), m[:, :17].T.copy().T,
+             m.astype(np.int16).T, m.T[5:-3, 7:]]
     _core._fp16_force_path(path)
     try:
         for a in cases:
