@@ -142,25 +142,28 @@ void ConvertSource::describe() {
   data_ = static_cast<const char*>(array_.data());
   size_ = static_cast<size_t>(array_.size());
   aligned_ = reinterpret_cast<uintptr_t>(data_) % item_ == 0;
-  shape_.clear();
-  strides_.clear();
+  ndim_ = 0;
   for (py::ssize_t i = 0; i < array_.ndim(); ++i) {
     const size_t n = static_cast<size_t>(array_.shape(i));
     const ptrdiff_t st = array_.strides(i);
     if (n == 1) continue;  // its stride never matters
     if (st % static_cast<ptrdiff_t>(item_) != 0) aligned_ = false;
-    if (!shape_.empty() && strides_.back() == st * static_cast<ptrdiff_t>(n)) {
-      shape_.back() *= n;  // the outer dim steps exactly over the inner one: one dim
-      strides_.back() = st;
+    if (ndim_ > 0 && strides_[ndim_ - 1] == st * static_cast<ptrdiff_t>(n)) {
+      shape_[ndim_ - 1] *= n;  // the outer dim steps exactly over the inner one: one dim
+      strides_[ndim_ - 1] = st;
     } else {
-      shape_.push_back(n);
-      strides_.push_back(st);
+      shape_[ndim_] = n;
+      strides_[ndim_] = st;
+      ++ndim_;
     }
   }
-  if (shape_.empty()) {  // a scalar, or all dims of size 1
-    shape_.push_back(1);
-    strides_.push_back(static_cast<ptrdiff_t>(item_));
+  if (ndim_ == 0) {  // a scalar, or all dims of size 1
+    shape_[0] = 1;
+    strides_[0] = static_cast<ptrdiff_t>(item_);
+    ndim_ = 1;
   }
+  dense_ = ndim_ == 1 && strides_[0] == static_cast<ptrdiff_t>(item_) && aligned_ && !swap_ &&
+           (elem_ == Elem::F16 || elem_ == Elem::F32 || elem_ == Elem::F64);
 }
 
 void ConvertSource::detach_from(const void* dst, size_t nbytes, SrcKind same_kind) {
@@ -168,7 +171,7 @@ void ConvertSource::detach_from(const void* dst, size_t nbytes, SrcKind same_kin
   // The byte range the source can touch (numpy's memory bounds).
   const char* lo = data_;
   const char* hi = data_ + item_;
-  for (size_t i = 0; i < shape_.size(); ++i) {
+  for (size_t i = 0; i < ndim_; ++i) {
     const ptrdiff_t span = static_cast<ptrdiff_t>(shape_[i] - 1) * strides_[i];
     (span < 0 ? lo : hi) += span;
   }
@@ -176,8 +179,7 @@ void ConvertSource::detach_from(const void* dst, size_t nbytes, SrcKind same_kin
   if (!(lo < d + nbytes && d < hi)) return;
   // Element i read from and written to the same address, in the same dense type: the kernels read each block
   // before writing it and threads work on disjoint blocks, so in-place conversion is exact.
-  const bool in_place = data_ == d && staged_ == same_kind && !swap_ && kind_size(staged_) == item_ &&
-                        shape_.size() == 1 && strides_[0] == static_cast<ptrdiff_t>(item_);
+  const bool in_place = dense_ && data_ == d && staged_ == same_kind;
   if (in_place) return;
   // Any other overlap (shifted, strided, another type over the same bytes): converting in place would read
   // elements already overwritten, so convert from a private copy of the source.
@@ -208,8 +210,8 @@ void ConvertSource::gather(const char* p, ptrdiff_t st, size_t count, void* out)
 
 void ConvertSource::for_each_run(size_t b, size_t e,
                                  const std::function<void(const void*, SrcKind, size_t, size_t)>& emit) const {
-  const size_t nd = shape_.size();
-  std::vector<size_t> idx(nd);
+  const size_t nd = ndim_;
+  std::array<size_t, kMaxDims> idx{};
   for (size_t i = nd, rem = b; i-- > 0;) {
     idx[i] = rem % shape_[i];
     rem /= shape_[i];
@@ -286,7 +288,11 @@ void ConvertSource::convert_transposed(Dest dest, void* dst) const {
 
 void ConvertSource::convert_into(Dest dest, void* dst) const {
   const auto magnitude = [](ptrdiff_t st) { return st < 0 ? -st : st; };
-  if (shape_.size() == 2 && shape_[0] >= kTile / 4 && shape_[1] >= kTile / 4 &&
+  if (dense_) {  // the common case: straight from the array, no staging
+    core::parallel_chunks(size_, [&](size_t b, size_t e) { convert_run(data_ + b * item_, staged_, dest, dst, b, e - b); });
+    return;
+  }
+  if (ndim_ == 2 && shape_[0] >= kTile / 4 && shape_[1] >= kTile / 4 &&
       magnitude(strides_[0]) < magnitude(strides_[1])) {
     convert_transposed(dest, dst);
     return;

@@ -6,6 +6,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -91,9 +92,13 @@ class ConvertSource {
   bool swap_ = false;     // stored in the other byte order than this machine's
   bool aligned_ = true;   // base and strides are multiples of the item size
   SrcKind staged_ = SrcKind::F32;
-  // Shape and byte strides with size-1 dims dropped and mergeable dims merged (at least one dim).
-  std::vector<size_t> shape_;
-  std::vector<ptrdiff_t> strides_;
+  // Shape and byte strides with size-1 dims dropped and mergeable dims merged (at least one dim). Fixed
+  // arrays, not vectors: this is built on every Surface.write, where heap allocations are a measurable share.
+  static constexpr size_t kMaxDims = 64;  // numpy 2's NPY_MAXDIMS (numpy 1: 32)
+  std::array<size_t, kMaxDims> shape_{};
+  std::array<ptrdiff_t, kMaxDims> strides_{};
+  size_t ndim_ = 0;
+  bool dense_ = false;  // one dense run of a kernel type in native order: converted without staging
 };
 
 /** Whether elements of `dt` are stored in this machine's byte order (or the question does not apply). */
