@@ -206,7 +206,15 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
 }
 
 // Lock and return an array aliasing the surface memory; its base keeps the Surface (and its memory) alive.
-py::array surface_lock_array(py::object self, bool write) {
+// The lock mode of _lock_array/_unlock: a real bool (1 or "yes" would silently pick a mode).
+bool lock_mode(const py::handle& write, const char* who) {
+  if (!py::isinstance<py::bool_>(write))
+    throw py::type_error(std::string(who) + ": write must be a bool, got " + std::string(py::repr(write)));
+  return write.cast<bool>();
+}
+
+py::array surface_lock_array(py::object self, const py::object& write_obj) {
+  const bool write = lock_mode(write_obj, "Surface._lock_array");
   Surface& s = self.cast<Surface&>();
   void* p = s.storage().lock(!write);
   py::dtype dt = s.dtype() == SurfaceDType::FP16 ? py::dtype("float16") : py::dtype("float32");
@@ -241,7 +249,8 @@ reinterprets: other byte orders are swapped, strided and broadcast inputs are re
       .def("read", &surface_read, py::arg("out") = py::none(), py::arg("dtype") = py::module_::import("numpy").attr("float32"),
            R"pbdoc(Return the surface contents as a new array of ``dtype`` (float32 by default), or fill ``out``.)pbdoc")
       .def("_lock_array", &surface_lock_array, py::arg("write"))
-      .def("_unlock", [](Surface& s, bool write) { s.storage().unlock(!write); }, py::arg("write"))
+      .def("_unlock", [](Surface& s, const py::object& write) { s.storage().unlock(!lock_mode(write, "Surface._unlock")); },
+           py::arg("write"))
       .def("view", [](py::object self, py::object write) {  // SurfaceView checks write is a bool
              return py::module_::import("anekit._surface_view").attr("SurfaceView")(self, write);
            }, py::arg("write") = true, R"pbdoc(

@@ -47,6 +47,8 @@ CASES: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     "dtype name": (lambda: anekit.Surface((4,), dtype="int8"), ValueError, "dtype must be 'fp16' or 'fp32'"),
     # Surface methods.
     "view write": (lambda: _surface().view(write="yes"), TypeError, "write must be a bool"),
+    "lock write": (lambda: _surface()._lock_array(1), TypeError, r"_lock_array: write must be a bool, got 1"),
+    "unlock write": (lambda: _surface()._unlock("x"), TypeError, r"_unlock: write must be a bool"),
     "read dtype name": (lambda: _surface().read(dtype="bogus"), TypeError, r"read: dtype must be float16.*bogus"),
     "read dtype int": (lambda: _surface().read(dtype=np.int32), TypeError, r"read: dtype must be float16"),
     "read out list": (lambda: _surface().read(out=[0.0] * 8), TypeError, "out must be a numpy array"),
@@ -86,6 +88,14 @@ def test_bad_arguments_are_named_without_binding_dumps(case: str) -> None:
         call()
     text = str(info.value)
     assert not any(dump in text for dump in PYBIND_DUMPS), text
+
+
+@pytest.mark.parametrize("convert", [fp16.to_fp16, fp16.to_fp32, fp16.round_fp16], ids=lambda f: f.__name__)
+def test_conversion_of_an_impossibly_large_broadcast_fails_cleanly(convert: Callable[[object], object]) -> None:
+    # 2**60 elements: the output is beyond any address space (so even an always-overcommitting kernel refuses).
+    huge = np.broadcast_to(np.float32(1), (2**60,))
+    with pytest.raises((MemoryError, ValueError), match=r"Unable to allocate|too big"):
+        convert(huge)
 
 
 @pytest.fixture(scope="module")
