@@ -287,6 +287,7 @@ void ConvertSource::convert_transposed(Dest dest, void* dst) const {
 }
 
 void ConvertSource::convert_into(Dest dest, void* dst) const {
+  if (size_ == 0) return;  // a zero-size dim: nothing to read (and no shape to walk)
   const auto magnitude = [](ptrdiff_t st) { return st < 0 ? -st : st; };
   if (dense_) {  // the common case: straight from the array, no staging
     core::parallel_chunks(size_, [&](size_t b, size_t e) { convert_run(data_ + b * item_, staged_, dest, dst, b, e - b); });

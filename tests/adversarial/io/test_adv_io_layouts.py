@@ -83,6 +83,25 @@ def test_every_converter_reads_values_not_bytes(converter: str, dtype: str) -> N
         assert np.array_equal(got, want), f"{converter} of {dtype} {layout}: {np.flatnonzero(got != want)[:5]}"
 
 
+EMPTY = {
+    "(0, 5)": np.zeros((0, 5)),
+    "(5, 0).T": np.zeros((5, 0)).T,
+    "(40, 0).T": np.zeros((40, 0), np.float32).T,
+    "(3, 0, 4) big-endian": np.zeros((3, 0, 4), ">f4"),
+    "(0,) int8": np.zeros(0, np.int8),
+    "broadcast (0, 100)": np.broadcast_to(np.float32(1), (0, 100)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY))
+def test_empty_inputs_convert_to_empty_outputs(name: str) -> None:
+    a = EMPTY[name]
+    for convert in CONVERTERS.values():
+        assert convert(a).shape == a.shape
+    out = np.zeros(a.shape, np.float32)
+    assert fp16.round_fp16(a, out=out) is out
+
+
 @pytest.mark.parametrize("path", ["scalar", "best"])
 def test_large_layouts_split_over_threads_are_exact(path: str) -> None:
     # Above the parallel threshold (2**16 elements) each thread walks its own part of a strided source.
