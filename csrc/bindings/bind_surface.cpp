@@ -132,10 +132,7 @@ void surface_write(Surface& s, const py::handle& obj) {
       src.reset(py::array(view));
     }
   }
-  const size_t n = s.numel();
-  if (src.size() != n)
-    throw py::value_error(who() + ": array has " + std::to_string(src.size()) + " elements, expected " +
-                          std::to_string(n));
+  const size_t n = s.numel();  // == src.size(): the shape is the surface's, (C, S) or broadcast to either
   const bool f16 = s.dtype() == SurfaceDType::FP16;
   // The source may be a view of this very surface (Surface.view()): only element-for-element in place is safe.
   src.detach_from(reinterpret_cast<const void*>(s.data_ptr()), n * element_bytes(s), f16 ? SrcKind::F16 : SrcKind::F32);
@@ -247,7 +244,12 @@ Accepts any real numeric dtype and memory layout whose shape equals the surface 
 reinterprets: other byte orders are swapped, strided and broadcast inputs are read in place (no full copy).
 )pbdoc")
       .def("read", &surface_read, py::arg("out") = py::none(), py::arg("dtype") = py::module_::import("numpy").attr("float32"),
-           R"pbdoc(Return the surface contents as a new array of ``dtype`` (float32 by default), or fill ``out``.)pbdoc")
+           R"pbdoc(
+Return the surface contents as a new array of ``dtype`` (float16, float32 or float64 in either byte order;
+float32 by default), or fill ``out`` (C-contiguous and writeable, of the surface shape or ``(C, S)``). ``out``
+may be a view of this surface of its own dtype (then nothing moves); any other overlap with the surface's
+memory is refused.
+)pbdoc")
       .def("_lock_array", &surface_lock_array, py::arg("write"))
       .def("_unlock", [](Surface& s, const py::object& write) { s.storage().unlock(!lock_mode(write, "Surface._unlock")); },
            py::arg("write"))
