@@ -8,7 +8,7 @@ reinterpretation of its bytes (issue #11 items 3, 5, 17).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -271,3 +271,33 @@ def test_integer_kernel_refuses_unbroadcastable_shapes_naming_the_input(int_kern
         int_kernel(i=np.arange(3), s=0)
     with pytest.raises(ValueError, match=r"input 's' .* shape \(2,\)"):
         int_kernel(i=0, s=np.zeros(2))
+
+
+@pytest.fixture(params=["reference", "ane-fake"])
+def any_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "reference":
+        yield "reference"
+        return
+    if not _core.ane.built():
+        pytest.skip("the Objective-C++ backend and its fake framework are not part of this build")
+    from anekit import testing
+
+    with testing.fake_ane(mode="reference"):
+        yield "ane"
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "reversed", "strided", "column-broadcast"])
+@pytest.mark.parametrize("dtype", [">f2", ">f4", ">f8", ">i4"])
+def test_kernel_call_reads_values_on_every_backend(any_backend: str, dtype: str, layout: str) -> None:
+    @mil.program(inputs={"x": mil.tensor((1, 60, 1, 50), "fp16")}, opset="ios18")
+    def negated(mb: mil.Builder, x: mil.Var) -> mil.Var:
+        return mb.mul(x=x, y=np.float16(-1))
+
+    a = _layouts(_values(dtype))[layout]
+    with np.errstate(over="ignore"):
+        want = -np.asarray(a).astype(np.float16).astype(np.float32).reshape(1, 60, 1, 50)
+    with anekit.compile(negated, backend=any_backend) as k:
+        (got,) = k(x=a).values()
+        (got_be,) = k(x=a, dtype=">f4").values()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_be, want)
