@@ -161,7 +161,7 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
   const auto who = [&s] { return "Surface" + s.shape_str() + ".read"; };
   py::array out;
   if (out_obj.is_none()) {
-    const py::dtype dt = read_dtype(dtype_obj, who);
+    const py::dtype dt = dtype_obj.is_none() ? py::dtype::of<float>() : read_dtype(dtype_obj, who);
     out = py::array(dt, std::vector<py::ssize_t>(s.shape().begin(), s.shape().end()));
   } else {
     if (!py::isinstance<py::array>(out_obj))
@@ -177,6 +177,10 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
                            std::string(py::str(py::object(odt))));
     if (!(out.flags() & py::array::c_style) || !out.writeable())
       throw py::value_error(who() + ": out must be C-contiguous and writeable");
+    // A dtype that disagrees with out's would be silently ignored: refuse it instead.
+    if (!dtype_obj.is_none() && !read_dtype(dtype_obj, who).equal(odt))
+      throw py::value_error(who() + ": dtype " + std::string(py::repr(dtype_obj)) + " differs from out's dtype " +
+                            std::string(py::str(py::object(odt))) + "; pass out or dtype, or matching ones");
   }
   const size_t n = s.numel();
   const size_t item = static_cast<size_t>(out.dtype().itemsize());
@@ -243,7 +247,7 @@ Accepts any real numeric dtype and memory layout whose shape equals the surface 
 ``[1, C, 1, S]`` surface, or broadcasts to the surface shape (or to ``(C, S)``, e.g. ``(C, 1)``). Never
 reinterprets: other byte orders are swapped, strided and broadcast inputs are read in place (no full copy).
 )pbdoc")
-      .def("read", &surface_read, py::arg("out") = py::none(), py::arg("dtype") = py::module_::import("numpy").attr("float32"),
+      .def("read", &surface_read, py::arg("out") = py::none(), py::arg("dtype") = py::none(),
            R"pbdoc(
 Return the surface contents as a new array of ``dtype`` (float16, float32 or float64 in either byte order;
 float32 by default), or fill ``out`` (C-contiguous and writeable, of the surface shape or ``(C, S)``). ``out``

@@ -55,6 +55,11 @@ CASES: dict[str, tuple[Callable[[], object], type[Exception], str]] = {
     "read dtype complex": (lambda: _surface().read(dtype=np.complex64), TypeError, r"read: dtype must be float16"),
     "read out int": (lambda: _surface().read(out=np.zeros((1, 2, 1, 4), np.int16)), TypeError, "out must be float"),
     "read out shape": (lambda: _surface().read(out=np.zeros(8, np.float32)), ValueError, "out has shape"),
+    "read out and dtype differ": (
+        lambda: _surface().read(out=np.zeros((1, 2, 1, 4), np.float16), dtype=np.float32),
+        ValueError,
+        "differs from out's dtype float16",
+    ),
     "read out read-only": (lambda: _surface().read(out=_readonly()), ValueError, "writeable"),
     "write str": (lambda: _surface().write("abc"), TypeError, r"write: expected a real numeric array"),
     "write complex": (lambda: _surface().write(np.zeros(8, complex)), TypeError, "got dtype complex128"),
