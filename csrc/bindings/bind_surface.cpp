@@ -75,7 +75,7 @@ std::string accepted_shapes(const Surface& s) {
   std::string msg = s.shape_str();
   auto cs = channel_spatial_shape(s);
   if (!cs.empty()) msg += ", (" + std::to_string(cs[0]) + ", " + std::to_string(cs[1]) + ")";
-  return msg + " or a shape that broadcasts to " + s.shape_str();
+  return msg + " or a shape that broadcasts to " + (cs.empty() ? s.shape_str() : "either");
 }
 
 // A dtype argument that numpy does not read itself: MIL's names ("fp16") and PyTorch dtypes (torch.float16,
@@ -116,60 +116,84 @@ core::SurfaceDType surface_dtype(const py::object& dtype_obj) {
                         std::string(py::repr(dtype_obj)));
 }
 
-Surface* make_surface(const py::object& shape_obj, const py::object& dtype) {
+Surface* make_surface(const py::object& shape_obj, const py::object& dtype_obj) {
   if (py::isinstance<py::str>(shape_obj) || !py::isinstance<py::sequence>(shape_obj))
     throw py::type_error("Surface: shape must be a sequence of ints such as (1, 768, 1, 256), got " +
                          std::string(py::repr(shape_obj)));
   std::vector<int64_t> shape;
-  py::object index = py::module_::import("operator").attr("index");
   for (py::handle d : shape_obj) {
-    py::object as_int;
-    if (!py::isinstance<py::bool_>(d)) {
-      try {
-        as_int = index(d);
-      } catch (py::error_already_set&) {
-        as_int = py::none();
-      }
-    }
-    if (as_int.is_none())
-      throw py::type_error("Surface: shape entries must be ints, got " + std::string(py::repr(shape_obj)));
-    shape.push_back(as_int.cast<int64_t>());
+    const py::object v = index_or_none(d);
+    if (v.is_none())
+      throw py::type_error("Surface: shape entries must be ints, got " + std::string(py::repr(d)) + " in " +
+                           std::string(py::repr(shape_obj)));
+    int overflow = 0;
+    const long long dim = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+    if (overflow != 0)  // beyond int64: no surface can be that large (or a negative dim that large)
+      throw py::value_error("Surface: shape " + std::string(py::repr(shape_obj)) + " has a dim of " +
+                            std::string(py::str(v)) + ", outside the int64 range (dims must be positive and the "
+                            "surface must fit in memory)");
+    shape.push_back(static_cast<int64_t>(dim));
   }
-  return new Surface(std::move(shape), surface_dtype(dtype));
+  return new Surface(std::move(shape), surface_dtype(dtype_obj));
 }
+
+size_t element_bytes(const Surface& s) { return s.dtype() == SurfaceDType::FP16 ? 2 : 4; }
 
 void surface_write(Surface& s, const py::handle& obj) {
   // The name for error messages, built only when one is raised (Surface.write is a per-call path).
   const auto who = [&s] { return "Surface" + s.shape_str() + ".write"; };
-  SrcKind kind;
-  py::array a = as_numeric_array(obj, who, &kind);
-  if (!shape_equals(a, s.shape())) {
+  ConvertSource src(obj, who);
+  if (!shape_equals(src.array(), s.shape())) {
     const auto cs = channel_spatial_shape(s);
-    if (!cs.empty() && shape_equals(a, cs)) {
-      // (C, S) is the same memory order as [1, C, 1, S]; no reshape needed beyond the element count.
+    if (!cs.empty() && shape_equals(src.array(), cs)) {
+      // (C, S) is the same memory order as [1, C, 1, S]: elements are read in C order either way.
     } else {
-      py::tuple target = shape_tuple(s);
+      // A view with zero strides: the conversion reads it in place, never materialising the broadcast. Shapes
+      // of rank <= 2 that do not broadcast to the surface shape may still broadcast to (C, S), e.g. (C, 1).
+      py::object broadcast_to = py::module_::import("numpy").attr("broadcast_to");
+      py::object view;
       try {
-        a = py::module_::import("numpy").attr("broadcast_to")(a, target);
+        view = broadcast_to(src.array(), shape_tuple(s));
       } catch (py::error_already_set&) {
-        throw py::value_error(who() + ": cannot write an array of shape " + shape_str(a) + "; expected " +
-                              accepted_shapes(s));
+        if (!cs.empty() && src.array().ndim() <= 2) {
+          try {
+            view = broadcast_to(src.array(), py::make_tuple(cs[0], cs[1]));
+          } catch (py::error_already_set&) {
+          }
+        }
       }
+      if (!view)
+        throw py::value_error(who() + ": cannot write an array of shape " + shape_str(src.array()) + "; expected " +
+                              accepted_shapes(s));
+      src.reset(py::array(view));
     }
   }
-  a = c_contiguous(a);
-  const size_t n = s.numel();
-  if (static_cast<size_t>(a.size()) != n)
-    throw py::value_error(who() + ": array has " + std::to_string(a.size()) + " elements, expected " + std::to_string(n));
-  const void* src = a.data();
+  const size_t n = s.numel();  // == src.size(): the shape is the surface's, (C, S) or broadcast to either
+  const bool f16 = s.dtype() == SurfaceDType::FP16;
+  // The source may be a view of this very surface (Surface.view()): only element-for-element in place is safe.
+  src.detach_from(reinterpret_cast<const void*>(s.data_ptr()), n * element_bytes(s), f16 ? SrcKind::F16 : SrcKind::F32);
   auto run = [&] {
     Surface::Lock lock(s, /*read_only=*/false);
-    if (s.dtype() == SurfaceDType::FP16)
-      convert_to_f16(src, kind, static_cast<uint16_t*>(lock.data()), n);
-    else
-      convert_to_f32(src, kind, static_cast<float*>(lock.data()), n);
+    src.convert_into(f16 ? Dest::F16 : Dest::F32, lock.data());
   };
   without_gil_if_large(n, run);
+}
+
+py::dtype read_dtype(const py::object& dtype_obj, const std::function<std::string()>& who) {
+  py::dtype dt;
+  try {
+    dt = py::dtype::from_args(dtype_obj);  // numpy's own dtype conversion, without a Python call
+  } catch (py::error_already_set&) {       // "fp16" or torch.float16: respelled only on this rare path
+    try {
+      dt = py::dtype::from_args(numpy_dtype_spelling(dtype_obj));
+    } catch (py::error_already_set&) {
+      throw py::type_error(who() + ": dtype must be float16, float32 or float64, got " +
+                           std::string(py::repr(dtype_obj)));
+    }
+  }
+  if (dt.kind() != 'f' || dt.itemsize() == 16)
+    throw py::type_error(who() + ": dtype must be float16, float32 or float64, got " + std::string(py::str(py::object(dt))));
+  return dt;
 }
 
 py::array surface_read(Surface& s, const py::object& out_obj, const py::object& dtype_obj) {
@@ -177,15 +201,7 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
   const auto who = [&s] { return "Surface" + s.shape_str() + ".read"; };
   py::array out;
   if (out_obj.is_none()) {
-    py::dtype dt;
-    try {
-      dt = py::dtype::from_args(dtype_obj);  // numpy's own dtype conversion, without a Python call
-    } catch (py::error_already_set&) {       // "fp16" or torch.float16: respelled only on this rare path
-      dt = py::dtype::from_args(numpy_dtype_spelling(dtype_obj));
-    }
-    const char k = dt.kind();
-    if (k != 'f' || dt.itemsize() == 16)
-      throw py::type_error(who() + ": dtype must be float16, float32 or float64, got " + std::string(py::str(dt)));
+    const py::dtype dt = dtype_obj.is_none() ? py::dtype::of<float>() : read_dtype(dtype_obj, who);
     out = py::array(dt, std::vector<py::ssize_t>(s.shape().begin(), s.shape().end()));
   } else {
     if (!py::isinstance<py::array>(out_obj))
@@ -195,26 +211,51 @@ py::array surface_read(Surface& s, const py::object& out_obj, const py::object& 
     if (!shape_equals(out, s.shape()) && (cs.empty() || !shape_equals(out, cs)))
       throw py::value_error(who() + ": out has shape " + shape_str(out) + "; expected " + s.shape_str() +
                             (cs.empty() ? "" : " or (" + std::to_string(cs[0]) + ", " + std::to_string(cs[1]) + ")"));
-    if (out.dtype().kind() != 'f' || out.dtype().itemsize() == 16)
-      throw py::type_error(who() + ": out must be float16, float32 or float64, got " + std::string(py::str(out.dtype())));
+    const py::dtype odt = out.dtype();
+    if (odt.kind() != 'f' || odt.itemsize() == 16)
+      throw py::type_error(who() + ": out must be float16, float32 or float64, got " +
+                           std::string(py::str(py::object(odt))));
     if (!(out.flags() & py::array::c_style) || !out.writeable())
       throw py::value_error(who() + ": out must be C-contiguous and writeable");
+    // A dtype that disagrees with out's would be silently ignored: refuse it instead.
+    if (!dtype_obj.is_none() && !read_dtype(dtype_obj, who).equal(odt))
+      throw py::value_error(who() + ": dtype " + std::string(py::repr(dtype_obj)) + " differs from out's dtype " +
+                            std::string(py::str(py::object(odt))) + "; pass out or dtype, or matching ones");
   }
   const size_t n = s.numel();
   const size_t item = static_cast<size_t>(out.dtype().itemsize());
   void* dst = out.mutable_data();
+  // out may be a view of this surface (Surface.view()) of its own dtype: then every element is already in
+  // place. Any other overlap would read elements already overwritten.
+  const char* mem = reinterpret_cast<const char*>(s.data_ptr());
+  const char* d = static_cast<const char*>(dst);
+  const bool overlaps = d < mem + n * element_bytes(s) && mem < d + n * item;
+  if (overlaps && !(d == mem && item == element_bytes(s)))
+    throw py::value_error(who() + ": out overlaps this surface's own memory; read into a separate array");
   auto run = [&] {
     Surface::Lock lock(s, /*read_only=*/true);
     const void* src = lock.data();
     const bool f16 = s.dtype() == SurfaceDType::FP16;
+    if (src == dst) return;
     core::parallel_chunks(n, [&](size_t b, size_t e) { read_range(src, f16, dst, item, b, e); });
   };
   without_gil_if_large(n, run);
+  // The values were written in this machine's byte order; an array of the other order gets its bytes swapped
+  // in place (values, never a reinterpretation).
+  if (!is_native_order(out.dtype())) out.attr("byteswap")(py::arg("inplace") = true);
   return out;
 }
 
 // Lock and return an array aliasing the surface memory; its base keeps the Surface (and its memory) alive.
-py::array surface_lock_array(py::object self, bool write) {
+// The lock mode of _lock_array/_unlock: a real bool (1 or "yes" would silently pick a mode).
+bool lock_mode(const py::handle& write, const char* who) {
+  if (!py::isinstance<py::bool_>(write))
+    throw py::type_error(std::string(who) + ": write must be a bool, got " + std::string(py::repr(write)));
+  return write.cast<bool>();
+}
+
+py::array surface_lock_array(py::object self, const py::object& write_obj) {
+  const bool write = lock_mode(write_obj, "Surface._lock_array");
   Surface& s = self.cast<Surface&>();
   void* p = s.storage().lock(!write);
   py::dtype dt = s.dtype() == SurfaceDType::FP16 ? py::dtype("float16") : py::dtype("float32");
@@ -232,7 +273,7 @@ An ANE I/O tensor buffer in the ANE's layout: channel-major ``[1, C, 1, S]`` (el
 ``c*S + s``), fp16 by default, no padding. Backed by an IOSurface when the ANE backend is built (macOS, or the
 fake framework on Linux), otherwise by 64-byte-aligned host memory with the same lock/unlock discipline.
 )pbdoc")
-      .def(py::init(&make_surface), py::arg("shape"), py::arg("dtype") = "fp16")
+      .def(py::init(&make_surface), py::arg("shape"), py::arg("dtype") = py::str("fp16"))
       .def_property_readonly("shape", &shape_tuple)
       .def_property_readonly("dtype", [](const Surface& s) { return core::dtype_name(s.dtype()); })
       .def_property_readonly("nbytes", &Surface::nbytes)
@@ -243,13 +284,20 @@ fake framework on Linux), otherwise by 64-byte-aligned host memory with the same
       .def("write", &surface_write, py::arg("array"), R"pbdoc(
 Convert ``array`` into the surface (fp16: round-to-nearest-even, IEEE overflow to +-inf, subnormals kept).
 Accepts any real numeric dtype and memory layout whose shape equals the surface shape, is ``(C, S)`` for a
-``[1, C, 1, S]`` surface, or broadcasts to the surface shape.
+``[1, C, 1, S]`` surface, or broadcasts to the surface shape (or to ``(C, S)``, e.g. ``(C, 1)``). Never
+reinterprets: other byte orders are swapped, strided and broadcast inputs are read in place (no full copy).
 )pbdoc")
-      .def("read", &surface_read, py::arg("out") = py::none(), py::arg("dtype") = py::module_::import("numpy").attr("float32"),
-           R"pbdoc(Return the surface contents as a new array of ``dtype`` (float32 by default), or fill ``out``.)pbdoc")
+      .def("read", &surface_read, py::arg("out") = py::none(), py::arg("dtype") = py::none(),
+           R"pbdoc(
+Return the surface contents as a new array of ``dtype`` (float16, float32 or float64 in either byte order;
+float32 by default), or fill ``out`` (C-contiguous and writeable, of the surface shape or ``(C, S)``). ``out``
+may be a view of this surface of its own dtype (then nothing moves); any other overlap with the surface's
+memory is refused.
+)pbdoc")
       .def("_lock_array", &surface_lock_array, py::arg("write"))
-      .def("_unlock", [](Surface& s, bool write) { s.storage().unlock(!write); }, py::arg("write"))
-      .def("view", [](py::object self, bool write) {
+      .def("_unlock", [](Surface& s, const py::object& write) { s.storage().unlock(!lock_mode(write, "Surface._unlock")); },
+           py::arg("write"))
+      .def("view", [](py::object self, py::object write) {  // SurfaceView checks write is a bool
              return py::module_::import("anekit._surface_view").attr("SurfaceView")(self, write);
            }, py::arg("write") = true, R"pbdoc(
 Zero-copy access: ``with surface.view(write=True) as a:`` yields a float16 (or float32) array of the surface

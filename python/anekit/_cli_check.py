@@ -77,16 +77,17 @@ def _failed(mil_file: Path, message: str, line: int, col: int, shown: str) -> di
 def _check_one(mil_file: Path, target: str) -> dict[str, Any]:
     from .errors import MILError, MILParseError
     from .mil import parse
+    from .mil.parse import read_mil_text
     from .mil.summary import summarize
     from .mil.validate import validate
 
     try:
-        text = mil_file.read_text(encoding="utf-8")
+        text = read_mil_text(mil_file)
         # Weights resolve like mil.load(): the file's folder stands for @model_path (read lazily).
         program = parse(text, weights=mil_file.parent)
     except MILParseError as exc:
         return _failed(mil_file, exc.message, exc.line, exc.col, str(exc))
-    except (MILError, OSError, UnicodeDecodeError) as exc:
+    except (MILError, OSError) as exc:
         return _failed(mil_file, str(exc), 0, 0, str(exc))
     return {
         "path": str(mil_file),

@@ -86,6 +86,7 @@ def load_program(path_text: str) -> Program:
         MILError: the MIL text is invalid.
     """
     from . import mil
+    from .mil.parse import read_mil_text
 
     path = Path(path_text)
     suffix = path.suffix.lower()
@@ -107,7 +108,7 @@ def load_program(path_text: str) -> Program:
             hint="give a .mlmodelc folder (model.mil + weights/) or a .mil file; `anekit check` takes "
             "folders of models",
         )
-    text = mil_file.read_text(encoding="utf-8")
+    text = read_mil_text(mil_file)  # a non-UTF-8 file is a MILParseError naming it
     # Running needs the weight data; say so before a run fails on the first weight it reads. `check` does not
     # use this function: it summarises and validates weight-less bundles from declared types alone.
     if "@model_path/weights/" in text and not (mil_file.parent / "weights").is_dir():

@@ -148,6 +148,8 @@ class FakeAne:
         """Change the fake's behaviour inside the block (arguments as for :func:`fake_ane`)."""
         if mode not in ("reference", "echo"):
             raise ValueError(f"fake_ane: mode must be 'reference' or 'echo', got {mode!r}")
+        faults = _str_set("faults", faults)
+        disabled_selectors = _str_set("disabled_selectors", disabled_selectors)
         bad = sorted(set(faults) - FAULTS)
         if bad:
             raise ValueError(f"fake_ane: unknown fault(s) {bad}; expected some of {sorted(FAULTS)}")
@@ -155,15 +157,33 @@ class FakeAne:
             raise ValueError(f"fake_ane: budget_failure must be 'loud' or 'silent', got {budget_failure!r}")
         if compile_budget is not None and (not isinstance(compile_budget, int) or compile_budget < 0):
             raise ValueError(f"fake_ane: compile_budget must be a non-negative int or None, got {compile_budget!r}")
+        _check_uint("compile_budget", compile_budget if compile_budget is not None else 0, 2**63)
+        _check_uint("perf_stats_ns", perf_stats_ns, 2**64)
         _core.ane.fake_configure(
             mode=mode,
             compile_budget=-1 if compile_budget is None else compile_budget,
             budget_failure=budget_failure,
-            faults=set(faults),
-            disabled_selectors=set(disabled_selectors),
-            perf_stats_ns=int(perf_stats_ns),
+            faults=faults,
+            disabled_selectors=disabled_selectors,
+            perf_stats_ns=perf_stats_ns,
         )
         _core.ane.set_fake_evaluator(_ReferenceEvaluator() if mode == "reference" else None)
+
+
+def _str_set(what: str, names: object) -> set[str]:
+    """``names`` as a set of str, or a TypeError naming the argument (a bare str is refused, not split)."""
+    items = list(names) if isinstance(names, Iterable) and not isinstance(names, (str, bytes)) else None
+    if items is None or not all(isinstance(n, str) for n in items):
+        raise TypeError(f"fake_ane: {what} must be an iterable of str, got {names!r}")
+    return set(items)
+
+
+def _check_uint(what: str, value: object, limit: int) -> None:
+    """Refuse what the native configuration cannot hold, naming the argument (no pybind11 cast error)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"fake_ane: {what} must be an int, got {value!r}")
+    if not 0 <= value < limit:
+        raise ValueError(f"fake_ane: {what} must be in 0..{limit - 1}, got {value}")
 
 
 @contextlib.contextmanager

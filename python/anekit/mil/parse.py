@@ -278,4 +278,24 @@ def load(path: str | os.PathLike[str]) -> Program:
     mil_file = folder / "model.mil" if folder.is_dir() else folder
     if not mil_file.is_file():
         raise MILError(f"no model.mil in {folder}")
-    return parse(mil_file.read_text(encoding="utf-8"), weights=mil_file.parent)
+    return parse(read_mil_text(mil_file), weights=mil_file.parent)
+
+
+def read_mil_text(path: str | os.PathLike[str]) -> str:
+    """The text of a MIL file, which must be UTF-8.
+
+    Raises:
+        MILParseError: the file is not UTF-8; the message names the file, with the line and (byte) column of
+            the first invalid byte.
+        OSError: the file cannot be read.
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        raise MILParseError(
+            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); MIL text must be UTF-8",
+            line=data.count(b"\n", 0, exc.start) + 1,
+            col=exc.start - line_start + 1,
+        ) from None

@@ -58,8 +58,8 @@ class Kernel:
         self.backend = backend
         self.name = name
         self._paths = paths
-        self.path = self._check_path(path)
-        self.qos = _check_qos(qos)
+        self.path = path  # both checked by their setters
+        self.qos = qos
         self._in_specs: list[IOSpec] = list(executable.inputs)
         self._out_specs: list[IOSpec] = list(executable.outputs)
         # Surfaces of an earlier, closed kernel of the same cached model are reused when nothing else holds
@@ -82,6 +82,26 @@ class Kernel:
         self._lock = threading.Lock()
         self.last_hw_time: float | None = None
         self.last_run_time: float | None = None
+
+    # -- settings (checked on assignment, so a bad value never reaches the framework) -----------------------
+
+    @property
+    def path(self) -> str:
+        """Default execution path for :meth:`run` and calls (one of the backend's available paths)."""
+        return self._path
+
+    @path.setter
+    def path(self, value: str) -> None:
+        self._path = self._check_path(value)
+
+    @property
+    def qos(self) -> int:
+        """QoS class passed to the framework on every evaluation (0..63; 21 = default)."""
+        return self._qos
+
+    @qos.setter
+    def qos(self, value: int) -> None:
+        self._qos = _check_qos(value)
 
     # -- evaluation ----------------------------------------------------------------------------------------
 
@@ -193,7 +213,7 @@ class Kernel:
         exe = self._live()
         with self._lock:
             t0 = time.perf_counter()
-            result = exe.evaluate_arrays({k: np.asarray(v) for k, v in given.items()})
+            result = exe.evaluate_arrays({s.name: _array_input(s, given[s.name]) for s in self._in_specs})
             self.last_run_time = time.perf_counter() - t0
         return {k: (v.astype(out_dtype) if v.dtype.kind == "f" else v) for k, v in result.items()}
 
@@ -264,6 +284,8 @@ class Kernel:
 
     def _check_path(self, path: str) -> str:
         all_paths = ("standard", "realtime", "process_request", "direct")
+        if not isinstance(path, str):
+            raise TypeError(f"path must be a str, one of {all_paths}; got {path!r}")
         if path not in all_paths:
             raise ValueError(f"unknown execution path {path!r}; expected one of {all_paths}")
         if path not in self._paths:
@@ -300,7 +322,10 @@ def _output_dtype(dtype: Any) -> np.dtype:
 
 def _check_qos(qos: int) -> int:
     # QoS is a 6-bit Darwin QoS class value; every value 0..63 was measured to work (ane-private-api.md §5).
-    if isinstance(qos, bool) or not isinstance(qos, int) or not 0 <= qos <= 63:
+    if isinstance(qos, bool) or not isinstance(qos, (int, np.integer)):
+        raise TypeError(f"qos must be an int in 0..63 (21 = default), got {qos!r}")
+    qos = int(qos)
+    if not 0 <= qos <= 63:
         raise ValueError(f"qos must be an int in 0..63 (21 = default), got {qos!r}")
     return qos
 
@@ -314,6 +339,37 @@ def _only_held_here(surfaces: dict[str, Any]) -> bool:
     probe = {"": object()}
     baseline = sys.getrefcount(probe[""])
     return all(sys.getrefcount(surfaces[name]) == baseline for name in surfaces)
+
+
+def _array_input(spec: IOSpec, value: Any) -> np.ndarray:
+    """``value`` in the forms a surface input accepts, as an array of the declared shape in native byte order.
+
+    Inputs that cannot live in a surface (integer or bool tensors, rank 0) take the same forms as surface
+    inputs: the exact shape, ``(C, S)`` for ``[1, C, 1, S]``, or a shape that broadcasts to either (a
+    broadcast stays a zero-stride view). Values in the other byte order are converted, never reinterpreted.
+    """
+    arr = np.asarray(value)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    shape = spec.type.shape
+    if any(d is None for d in shape) or arr.shape == tuple(shape):
+        return arr  # symbolic dims: the executor checks them
+    target = tuple(int(d) for d in shape)
+    cs = (target[1], target[3]) if len(target) == 4 and target[0] == target[2] == 1 else None
+    try:
+        return np.broadcast_to(arr, target)
+    except ValueError:
+        pass
+    if cs is not None and arr.ndim <= 2:
+        try:
+            return np.broadcast_to(arr, cs).reshape(target)
+        except ValueError:
+            pass
+    forms = f"{target}" + (f", {cs}" if cs is not None else "")
+    raise ValueError(
+        f"input {spec.name!r} ({spec.type}) cannot take an array of shape {arr.shape}; expected {forms} or a "
+        f"shape that broadcasts to {'either' if cs is not None else 'it'}"
+    )
 
 
 def _surface_shape(spec: IOSpec) -> tuple[int, ...]:
