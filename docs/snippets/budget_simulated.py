@@ -20,7 +20,8 @@ print(f"used {budget.used()} of {budget.limit()}, {budget.remaining()} left")
 # The reference backend has no budget of its own; simulate() gives it the ANE's (ANEKIT_SIMULATE_COMPILE_LIMIT).
 with budget.simulate(limit=1000):
     # anekit's own limit (ANEKIT_COMPILE_LIMIT): the compile past it is refused before any backend is called.
-    budget.set_limit(budget.used() + 2)
+    # The limit keeps a safety margin in reserve (the last compiles before the real end can fail silently).
+    budget.set_limit(budget.used() + 2 + budget.safety_margin())
     try:
         kernels = [anekit.compile(scaled(k), backend="reference") for k in (1, 2)]
         anekit.compile(scaled(1), backend="reference").close()  # a repeat comes from the content cache: free
