@@ -362,6 +362,14 @@ class BlobFile:
                 f"weight file {self.name}: no blob at offset {offset} "
                 f"(sentinel {sentinel:#010x}, expected {BLOB_SENTINEL:#x})"
             )
+        if data_offset < offset + METADATA_SIZE:
+            # The data must follow its own 64-byte record (§9.5: data right after the record): an offset
+            # into the storage header or into a metadata record would read header bytes as weights.
+            raise MILError(
+                f"weight file {self.name}: blob at {offset} points its data at {data_offset}, inside "
+                + ("the 64-byte file header" if data_offset < HEADER_SIZE else "metadata")
+                + f"; data must start at or after {offset + METADATA_SIZE}, after its own record"
+            )
         if data_offset + size > len(self._data):
             raise MILError(
                 f"weight file {self.name}: blob at {offset} claims {size} bytes at {data_offset}, "
