@@ -320,7 +320,7 @@ CASES: list[tuple[str, Factory, Factory, str, str]] = [
     ("dead-op", dead_op, clean, "any", "info"),
     (
         "header-opset",
-        lambda: mil.parse(clean(opset="ios18").to_mil(dialect="B")),
+        lambda: mil.parse(clean(opset="ios18").to_mil().replace("program(1.3)", "program(1.0)", 1)),
         lambda: mil.parse(clean(opset="ios18").to_mil()),
         "any",
         "error",
@@ -490,7 +490,7 @@ def test_foreign_and_later_variables() -> None:
 
 
 def test_dialect_a_detection_has_no_false_positives() -> None:
-    for make in (clean, quantized, argmax_int32, dead_op, sdpa(True), weights("1, 64, 1, 384", 2)):
+    for make in (clean, quantized, argmax_int32, dead_op):  # ios16/17: dialect B is refused for ios18
         prog = make()
         assert dialect_a_lines(prog.to_mil(dialect="B")) == []
         assert dialect_a_lines(prog.to_mil(dialect="A"))
@@ -631,3 +631,22 @@ def test_program_check_method() -> None:
 def test_package_exports() -> None:
     assert mil.validate is validate
     assert mil.summarize(clean()).functions[0].params == 64 * 64
+
+
+def test_validate_reads_the_header_from_the_text() -> None:
+    # issue #10: with text=..., the header the compiler will read is the text's, not the IR's version (a
+    # built program has none and used to be judged by its opsets alone).
+    built = clean(opset="ios18")
+    good = built.to_mil()
+    bad = good.replace("program(1.3)", "program(1.0)", 1)
+    assert "header-opset" not in _ids(built, "any")
+    assert "header-opset" not in {d.rule for d in validate(built, "any", text=good)}
+    found = [d for d in validate(built, "any", text=bad) if d.rule == "header-opset"]
+    assert [d.severity for d in found] == ["error"]
+    assert "program(1.0)" in found[0].message
+    # A parsed ios16 program validated against its program(1.3) rewrite: the text's header wins again.
+    old = clean(opset="ios16")
+    as_a = old.to_mil(dialect="A")
+    assert {d.severity for d in validate(old, "any", text=as_a) if d.rule == "header-opset"} == {"warning"}
+    # Leading comments and blank lines before the header are allowed by the grammar.
+    assert any(d.rule == "header-opset" for d in validate(built, "any", text="// hi\n\n" + bad))

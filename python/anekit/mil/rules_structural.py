@@ -27,9 +27,13 @@ OP_CHECK_IDS = ("unknown-op", "opset", "infer-error", "type-mismatch", "duplicat
 
 
 def _header_version(ctx: Context) -> str:
-    """The header the program has (parsed) or will get when emitted (built): ``"1.0"`` or ``"1.3"``."""
+    """The header of the text being validated (``validate(p, text=...)``), else the one the program has
+    (parsed) or will get when emitted (built): ``"1.0"`` or ``"1.3"``."""
     from .text import resolve_dialect
 
+    written = ctx.text_header()
+    if written is not None:
+        return written
     if ctx.program.version is not None:
         return ctx.program.version
     return "1.3" if resolve_dialect(ctx.program, None) == "A" else "1.0"
