@@ -269,7 +269,8 @@ def _fingerprint(raw: np.ndarray) -> bytes:
 
 
 def layout_weights(program: Program, *, include_existing: bool = True) -> WeightLayout:
-    """Assign blob offsets to in-memory blob values, in program order, deduplicating identical data (§7.2).
+    """Assign blob offsets to in-memory blob values, in program order, deduplicating identical (dtype, shape,
+    bytes) values (§7.2).
 
     New blobs go to their ``path_hint`` file, else ``@model_path/weights/weight.bin`` unless parsed references
     already use that path, in which case ``weight_1.bin`` (… ``weight_N.bin``) is used. Offsets follow the
@@ -290,7 +291,7 @@ def layout_weights(program: Program, *, include_existing: bool = True) -> Weight
     layout = WeightLayout()
     ends: dict[str, int] = {}
     plans: dict[str, list[tuple[int, Value]]] = {}
-    seen: dict[tuple[str, str, int, bytes], list[tuple[np.ndarray, int]]] = {}
+    seen: dict[tuple[str, str, tuple[int | None, ...], bytes], list[tuple[np.ndarray, int]]] = {}
     for v in values:
         if v.blob is not None or v.storage != "blob":
             continue
@@ -301,7 +302,8 @@ def layout_weights(program: Program, *, include_existing: bool = True) -> Weight
         if path in existing:
             raise MILError(f"cannot add new blobs to {path!r}: the program already references that file")
         raw = _raw_bytes(v)
-        key = (path, t.dtype.name, raw.size, _fingerprint(raw))
+        # Only identical (dtype, shape, bytes) share a blob (§7.2): equal bytes under another shape stay apart.
+        key = (path, t.dtype.name, t.shape, _fingerprint(raw))
         offset = next((off for other, off in seen.get(key, ()) if np.array_equal(other, raw)), None)
         if offset is None:
             offset = _align64(ends.get(path, HEADER_SIZE))

@@ -201,14 +201,7 @@ class WorkerPool(Scheduler):
                     budget.check_compile(f"function {function!r} in the worker pool", backend=chosen.name)
                 self._admit(function)
                 rec = Record(next(self._ids), key, program, chosen.name, function, opts, self._gen)
-                try:
-                    self._place(rec)
-                except BaseException:
-                    # Interrupted after a worker compiled it: nobody will hold this kernel, unload it.
-                    for wid in rec.workers:
-                        if wid in self._workers:
-                            self._workers[wid].drops.append(rec.rid)
-                    raise
+                self._place(rec)
                 # Placing may have switched workers: the kernel belongs to the generation it was compiled in.
                 rec.gen = rec.used_gen = self._gen
                 self._records[rec.rid] = rec

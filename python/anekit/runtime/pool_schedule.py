@@ -89,10 +89,6 @@ class Scheduler:
             except WorkerLost as lost:
                 self._lost(worker, lost)
                 failure = str(lost)
-                if lost.crashed and before > 0:
-                    # The crash end of the budget (libane: silent failures, then SIGSEGV, ane-private-api.md
-                    # §16.1): the process died by itself inside a compile after `before` good ones.
-                    self._exhausted(worker, before, silent=False)
                 continue
             self.stats.compiles += 1
             if reply[0] == "ok":
@@ -200,11 +196,7 @@ class Scheduler:
             new = self._spawn()
             try:
                 new.wait_ready()
-            except BaseException as exc:
-                if not isinstance(exc, WorkerLost):  # interrupted: this worker would belong to nobody
-                    self._discard(new)
-                    raise
-                lost = exc
+            except WorkerLost as lost:
                 self._lost(new, lost)
                 self.stats.retries += 1
                 if self.stats.retries > 2 * self.stats.workers_started:
@@ -276,11 +268,7 @@ class Scheduler:
         if standby is None:
             return None
         if thread is not None:
-            try:
-                thread.join()
-            except BaseException:  # interrupted: stop the half-prewarmed standby rather than orphan it
-                self._discard(standby)
-                raise
+            thread.join()
         for rid in self._prewarmed:
             rec = self._records.get(rid)
             if rec is not None:
@@ -303,11 +291,7 @@ class Scheduler:
 
     def _reap(self) -> None:
         for worker in list(self._workers.values()):
-            # A dead process (killed, crashed) is retired at once, whatever it held: its socket and its record
-            # go now, not at close (issue #11 item 10). So is a worker that is neither the active one, the
-            # standby nor draining (orphaned when an interrupt cut a switch short).
-            orphan = worker is not self._active and worker is not self._standby and worker.state != "draining"
-            if orphan or not worker.alive or (
+            if worker.state == "dead" or (
                 worker.state == "draining" and not any(r.refs for r in self._only_home(worker))
             ):
                 self._retire(worker)
@@ -356,18 +340,12 @@ class Scheduler:
     def _lost(self, worker: WorkerProcess, why: WorkerLost) -> None:
         self.stats.worker_deaths += 1
         self.stats.last_failure = str(why)
-        self._discard(worker)
-
-    def _discard(self, worker: WorkerProcess) -> None:
-        """Kill ``worker`` now and forget it (its process is reaped and its socket closed here)."""
         worker.kill()
         for rec in self._records.values():
             rec.workers.discard(worker.wid)
         self._workers.pop(worker.wid, None)
         if worker is self._active:
             self._active = None
-        if worker is self._standby:
-            self._standby = None
 
     def _forget(self, rec: Record) -> None:
         self._records.pop(rec.rid, None)
@@ -389,6 +367,5 @@ class Scheduler:
         for worker in homes:
             if worker.alive:
                 return worker
-            self._lost(worker, WorkerLost(f"worker pid {worker.pid} was found dead"))
         self.stats.recompiles += 1
         return self._place(rec)

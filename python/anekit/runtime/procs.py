@@ -5,20 +5,12 @@ the spawn-safe way: a forked child of a process that has used the Objective-C ru
 exec'd interpreter also never re-imports the user's ``__main__`` (which multiprocessing's "spawn" would do).
 Every wait has a timeout and also ends when the worker dies (the socket reaches end of file), so a dead or
 stuck worker never hangs the parent: it raises :class:`WorkerLost` and the pool decides what to do.
-
-The channel is strictly one request, one reply. An exception that interrupts a request in the parent (a
-KeyboardInterrupt delivered while the caller waits, a SystemExit from a signal handler) must not leave a reply
-unread, or every later request on that worker would read the previous one's reply. So an interrupted wait
-records the reply as *owed*, and the next request first reads and accounts for the owed replies (a compile
-the caller never saw is unloaded, the compile count it reports is kept); an interruption in the middle of
-writing or reading a message, where the byte stream itself may be cut, retires the worker instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,26 +22,8 @@ from typing import Any
 __all__ = ["WorkerLost", "WorkerProcess"]
 
 
-#: Signals that end a worker from outside (the pool's own kill, a user's kill or Ctrl-C); any other fatal signal
-#: during a compile is a crash of the process itself, as libane reports at the end of the compile budget
-#: (SIGSEGV after the silent failures, ane-private-api.md §16.1).
-_EXTERNAL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
-
-#: Requests whose reply carries the worker's compile count in position 1 (see anekit.runtime.worker).
-_COUNTING_OPS = frozenset({"compile", "canary", "ping", "exit"})
-
-
 class WorkerLost(Exception):
-    """A worker died, closed its socket, or did not answer in time (internal to the pool).
-
-    Attributes:
-        crashed: the process ended by itself during the request with a fatal signal other than a kill
-            (``SIGSEGV``, ``SIGBUS``, ``SIGABRT``, ...), not by a timeout or someone stopping it.
-    """
-
-    def __init__(self, message: str, *, crashed: bool = False) -> None:
-        super().__init__(message)
-        self.crashed = crashed
+    """A worker died, closed its socket, or did not answer in time (internal to the pool)."""
 
 
 def _child_env() -> dict[str, str]:
@@ -88,8 +62,6 @@ class WorkerProcess:
         self.unmaps: list[str] = []
         # Re-entrant: a request that finds the worker dead calls kill() while holding it (see kill()).
         self.lock = threading.RLock()
-        # Requests whose reply is still in the socket because the caller was interrupted while waiting for it.
-        self.owed: list[tuple[str, Any]] = []
         self._ready = False
         self._start_timeout = start_timeout
         parent_sock, child_sock = socket.socketpair()
@@ -122,19 +94,11 @@ class WorkerProcess:
     def remaining(self) -> int:
         return self.budget - self.used
 
-    def _lost(self, what: str, *, by_itself: bool = False) -> WorkerLost:
-        """Stop the worker and describe why; ``by_itself``: it ended on its own (EOF), not by our timeout."""
-        was_running = self.proc.poll() is None
+    def _lost(self, what: str) -> WorkerLost:
         self.kill()
         code = self.proc.returncode
-        if code is not None and code < 0:
-            how = f"killed by signal {-code}"
-            with contextlib.suppress(ValueError):
-                how += f" ({signal.Signals(-code).name})"
-        else:
-            how = f"exit status {code}"
-        crashed = by_itself and not was_running and code is not None and code < 0 and -code not in _EXTERNAL_SIGNALS
-        return WorkerLost(f"worker pid {self.pid} {what} ({how})", crashed=crashed)
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        return WorkerLost(f"worker pid {self.pid} {what} ({how})")
 
     def wait_ready(self) -> None:
         """Wait for the worker's ``ready`` message (it imports anekit first).
@@ -144,20 +108,12 @@ class WorkerProcess:
         """
         if self._ready:
             return
-        receiving = False
         try:
             if not self.conn.poll(self._start_timeout):
                 raise self._lost(f"did not start within {self._start_timeout:g} s")
-            receiving = True
             tag, _pid, used = self.conn.recv()
         except (EOFError, OSError):
             raise self._lost("exited while starting (its stderr says why)") from None
-        except WorkerLost:
-            raise
-        except BaseException:
-            if receiving:  # interrupted mid-message: the stream may be cut, so the worker cannot be trusted
-                self.kill()
-            raise  # interrupted while waiting: the 'ready' message is still there for the next wait
         if tag != "ready":
             raise self._lost(f"sent {tag!r} instead of 'ready'")
         self.used = int(used)
@@ -173,48 +129,15 @@ class WorkerProcess:
             if self.state == "dead":
                 raise WorkerLost(f"worker pid {self.pid} is no longer running")
             self.wait_ready()
-            while self.owed:
-                self._settle(*self.owed[0], timeout=timeout)
-                del self.owed[0]
             drops, unmaps = self.drops, self.unmaps
             self.drops, self.unmaps = [], []
-            return self._exchange(op, (op, (drops, unmaps), *args), args[0] if args else None, timeout)
-
-    def _exchange(self, op: str, message: tuple[Any, ...] | None, subject: Any, timeout: float) -> tuple[Any, ...]:
-        """Send ``message`` (None: only read the reply owed for ``op``) and read one reply, with the lock held.
-
-        An exception while waiting leaves the reply owed (read by the next request); one while a message is
-        half written or half read retires the worker, since the stream may be cut (module docstring).
-        """
-        stage = "send"
-        try:
-            if message is not None:
-                self.conn.send(message)
-            stage = "wait"
-            if not self.conn.poll(timeout):
-                raise self._lost(f"did not answer {op!r} within {timeout:g} s and was stopped")
-            stage = "receive"
-            reply: tuple[Any, ...] = self.conn.recv()
-        except (EOFError, OSError):
-            raise self._lost(f"died during {op!r}", by_itself=True) from None
-        except WorkerLost:
-            raise
-        except BaseException:
-            if stage == "wait" and self.state != "dead":
-                if message is not None:
-                    self.owed.append((op, subject))
-            else:
-                self.kill()
-            raise
-        return reply
-
-    def _settle(self, op: str, subject: Any, *, timeout: float) -> None:
-        """Read the reply owed for an interrupted ``op`` and undo what the caller never learnt about."""
-        reply = self._exchange(op, None, subject, timeout)
-        if op in _COUNTING_OPS or reply[0] in ("error", "silent", "missing"):
-            self.used = int(reply[1])
-        if op == "compile" and reply[0] == "ok":
-            self.drops.append(subject)  # compiled for a caller that was interrupted: nobody holds it
+            try:
+                self.conn.send((op, (drops, unmaps), *args))
+                if not self.conn.poll(timeout):
+                    raise self._lost(f"did not answer {op!r} within {timeout:g} s and was stopped")
+                return self.conn.recv()
+            except (EOFError, OSError):
+                raise self._lost(f"died during {op!r}") from None
 
     def kill(self) -> None:
         """Stop the process now and reap it (idempotent)."""
