@@ -347,7 +347,7 @@ CASES: list[tuple[str, Factory, Factory, str, str]] = [
     ("ane-dialect-chip", lambda: clean(opset="ios18"), clean, "ane", "info"),
     # ------------------------------------------------------------ ANE: ops
     (
-        "ane-layer-norm-epsilon",
+        "ane-param-dtype",
         layer_norm(np.float32, gamma=False),
         layer_norm(np.float16, gamma=False),
         "ane",
@@ -461,7 +461,7 @@ def test_severity_variants() -> None:
     # layer_norm with gamma: a different epsilon dtype is rejected by the op spec itself (an error).
     with pytest.raises(MILError, match="share one dtype"):
         layer_norm(np.float32)()
-    assert "ane-layer-norm-epsilon" not in _ids(layer_norm(np.float16)(), "ane")
+    assert "ane-param-dtype" not in _ids(layer_norm(np.float16)(), "ane")
 
 
 def test_messages_cite_the_conflict() -> None:
@@ -657,3 +657,24 @@ def test_many_blobfile_weights_are_not_flagged() -> None:
     assert "ane-blob-count" not in {r.id for r in rules("ane")}
     many, one = (_ids(weights("1, 64, 1, 32", n)(), "ane") for n in (128, 1))
     assert many == one
+
+
+@pytest.mark.parametrize("opset", ["ios17", "ios18"])
+def test_param_dtype_rule_covers_every_fp32_constant_of_an_fp16_op(opset: str) -> None:
+    # issue #10: the layer_norm epsilon rule, extended to every fp32 const parameter of an fp16 op.
+    mb = mil.Builder(opset)
+    x = mb.input("x", mil.tensor((1, 16, 1, 32), "fp16"))
+    y = mb.conv(x=x, weight=np.ones((16, 16, 1, 1), np.float32), name="cv")  # explicit fp32: kept, flagged
+    y = mb.leaky_relu(x=y, alpha=np.float32(0.1), name="lr")
+    y = mb.layer_norm(x=y, axes=[1], epsilon=np.float32(1e-5), name="ln")
+    y = mb.elu(x=y, alpha=0.5, name="el")  # a Python float: fp16, not flagged
+    diags = [d for d in validate(mb.build(y), "ane") if d.rule == "ane-param-dtype"]
+    found = {(d.op, d.message.split("]")[1].split()[0]) for d in diags}
+    assert found == {("cv", "weight"), ("lr", "alpha"), ("ln", "epsilon")}
+    # An fp32 program with fp32 constants is fine, and so is every corpus program.
+    mb = mil.Builder(opset)
+    x = mb.input("x", mil.tensor((1, 16, 1, 32), "fp32"))
+    assert "ane-param-dtype" not in _ids(mb.build(mb.leaky_relu(x=x, alpha=0.1)), "ane")
+    for path in CORPUS:
+        src = (path / "model.mil" if path.is_dir() else path).read_text()
+        assert "ane-param-dtype" not in _ids(mil.parse(src), "ane"), path.name
