@@ -42,6 +42,28 @@ def resolve_backend(name: str | None) -> Backend:
     return hit
 
 
+def refuse_invalid(program: Program, function: str) -> None:
+    """Raise before any budget is spent or memory allocated when ``mil.validate`` finds an error.
+
+    Validation errors are programs the ANE compiler is documented to reject (or that are not valid MIL); the
+    reference backend models the ANE, so it refuses them too. Checking first matters for sizes: a
+    ``[1, 2**31, 1, 1]`` input (``ane-dim-limit``) used to "compile" on the reference backend by zero-filling
+    8 GB of surfaces (issue #11 item 13). Only the compiled function's findings count.
+
+    Raises:
+        MILError: listing every error finding of ``function`` (or of the program as a whole).
+    """
+    from ..errors import MILError
+    from ..mil.validate import validate
+
+    errors = [d for d in validate(program, "ane") if d.severity == "error" and d.function in (None, function)]
+    if errors:
+        lines = "\n".join(f"  {d}" for d in errors[:20])
+        if len(errors) > 20:
+            lines += f"\n  … and {len(errors) - 20} more"
+        raise MILError(f"anekit.compile: function {function!r} fails validation, nothing was compiled:\n{lines}")
+
+
 def compile(
     program: Program,
     *,
@@ -93,6 +115,7 @@ def compile(
             key = None  # a program that cannot be written as text: compile it uncached; the backend decides
     lease = store.lookup(key) if key is not None else None
     if lease is None:
+        refuse_invalid(program, function)
         budget.check_compile(f"function {function!r}", backend=chosen.name)
         lease = store.insert(key, chosen.compile(program, function=function, options=opts))
     try:
