@@ -319,6 +319,13 @@ CASES: list[tuple[str, Factory, Factory, str, str]] = [
     ("unused-input", unused_input, clean, "any", "info"),
     ("dead-op", dead_op, clean, "any", "info"),
     (
+        "duplicate-output",
+        text(f"tensor<fp16, [1, 64, 1, 384]> y = relu(x = x){name('r')};", out="y, y"),
+        text(f"tensor<fp16, [1, 64, 1, 384]> y = relu(x = x){name('r')};", out="y"),
+        "any",
+        "error",
+    ),
+    (
         "header-opset",
         lambda: mil.parse(clean(opset="ios18").to_mil().replace("program(1.3)", "program(1.0)", 1)),
         lambda: mil.parse(clean(opset="ios18").to_mil()),
@@ -678,3 +685,27 @@ def test_param_dtype_rule_covers_every_fp32_constant_of_an_fp16_op(opset: str) -
     for path in CORPUS:
         src = (path / "model.mil" if path.is_dir() else path).read_text()
         assert "ane-param-dtype" not in _ids(mil.parse(src), "ane"), path.name
+
+
+def test_duplicate_outputs_are_refused_end_to_end() -> None:
+    # issue #11 item 7: -> (y, y) collapsed to one output key; it is refused by the Builder, the validator,
+    # compile and the reference executor alike (results and surfaces are keyed by name).
+    import anekit
+    from anekit import reference
+
+    mb = mil.Builder("ios18")
+    x = mb.input("x", mil.tensor((1, 64, 1, 32), "fp16"))
+    y = mb.relu(x=x)
+    for outputs in ([y, y], {"a": y, "b": y}):
+        with pytest.raises(MILError, match=r"output '\w+' is returned more than once.*identity"):
+            mb.build(outputs)
+    assert y.name == "relu_0"  # the failed dict build renamed nothing
+    prog = mb.build([y, mb.identity(x=y)])  # the suggested alternative works
+    assert len(prog.main.outputs) == 2
+    src = f"tensor<fp16, [1, 64, 1, 384]> y = relu(x = x){name('r')};"
+    parsed = text(src, out="y, y")()
+    assert [d.severity for d in validate(parsed, "any") if d.rule == "duplicate-output"] == ["error"]
+    with pytest.raises(MILError, match="more than once"):
+        reference.run(parsed, {"x": np.zeros((1, 64, 1, 384), np.float16)})
+    with pytest.raises(MILError, match="duplicate-output"):
+        anekit.compile(parsed, backend="reference", cache=False)

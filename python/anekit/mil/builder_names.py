@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import MILError
-from .ir import Function, Operation, Var
+from .ir import DUPLICATE_OUTPUT_HINT, Function, Operation, Var, duplicate_output_message
 from .types import Type
 from .values import Value
 
@@ -147,9 +147,20 @@ class NameScope:
         return v
 
     def _outputs(self, outputs: Any) -> list[Var]:
+        chosen = self._output_list(outputs)
+        for i, v in enumerate(chosen):
+            if any(w is v for w in chosen[:i]):
+                raise MILError(f"{duplicate_output_message(v.name)}; {DUPLICATE_OUTPUT_HINT}")
+        return chosen
+
+    def _output_list(self, outputs: Any) -> list[Var]:
         if isinstance(outputs, Var):
             return [self._own(outputs, "output")]
         if isinstance(outputs, Mapping):
+            values = list(outputs.values())
+            for i, v in enumerate(values):
+                if any(w is v for w in values[:i]):  # before any renaming below
+                    raise MILError(f"{duplicate_output_message(getattr(v, 'name', '?'))}; {DUPLICATE_OUTPUT_HINT}")
             out = []
             for key, v in outputs.items():
                 check_ident(key, "output name")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from ._rules import Context, is_runtime, rule
 from .check import requires_const
 from .diagnostics import Diagnostic
-from .ir import Function, Operation, Var
+from .ir import DUPLICATE_OUTPUT_HINT, Function, Operation, Var, duplicate_output_message
 from .ops._spec import OP_REGISTRY, OPSETS, OpSpec, opset_index
 from .parse_check import check_function
 from .types import StateType
@@ -188,6 +188,30 @@ def missing_outputs(ctx: Context) -> Iterator[Diagnostic]:
                 f=f,
                 hint="return at least one variable",
             )
+
+
+@rule(
+    "duplicate-output",
+    severity="error",
+    target="any",
+    source="mil-format.md §7.5 (outputs are named variables); ane-private-api.md §13 (one surface per output, "
+    "bound by name)",
+    summary="a function returns the same variable more than once, e.g. -> (y, y)",
+)
+def duplicate_output(ctx: Context) -> Iterator[Diagnostic]:
+    """Refused rather than supported: results (reference executor, kernels) and surfaces are keyed by output
+    name, so ``(y, y)`` silently collapsed to one output (issue #11 item 7)."""
+    for f in ctx.functions():
+        seen: set[str] = set()
+        for v in f.outputs:
+            if v.name in seen:
+                yield ctx.diag(
+                    "duplicate-output",
+                    f"function {f.name}: {duplicate_output_message(v.name)}",
+                    f=f,
+                    hint=DUPLICATE_OUTPUT_HINT,
+                )
+            seen.add(v.name)
 
 
 @rule(
