@@ -147,20 +147,22 @@ class NameScope:
         return v
 
     def _outputs(self, outputs: Any) -> list[Var]:
-        chosen = self._output_list(outputs)
-        for i, v in enumerate(chosen):
-            if any(w is v for w in chosen[:i]):
+        # A variable returned twice is refused before anything (e.g. a dict's renaming) happens.
+        if isinstance(outputs, Mapping):
+            given = list(outputs.values())
+        elif isinstance(outputs, Sequence) and not isinstance(outputs, str):
+            given = list(outputs)
+        else:
+            given = []
+        for i, v in enumerate(given):
+            if isinstance(v, Var) and any(w is v for w in given[:i]):
                 raise MILError(f"{duplicate_output_message(v.name)}; {DUPLICATE_OUTPUT_HINT}")
-        return chosen
+        return self._output_list(outputs)
 
     def _output_list(self, outputs: Any) -> list[Var]:
         if isinstance(outputs, Var):
             return [self._own(outputs, "output")]
         if isinstance(outputs, Mapping):
-            values = list(outputs.values())
-            for i, v in enumerate(values):
-                if any(w is v for w in values[:i]):  # before any renaming below
-                    raise MILError(f"{duplicate_output_message(getattr(v, 'name', '?'))}; {DUPLICATE_OUTPUT_HINT}")
             out = []
             for key, v in outputs.items():
                 check_ident(key, "output name")

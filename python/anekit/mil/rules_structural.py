@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._rules import Context, is_runtime, rule
+from ._rules import Context, is_runtime, rule, tensor_of
 from .check import requires_const
 from .diagnostics import Diagnostic
 from .ir import DUPLICATE_OUTPUT_HINT, Function, Operation, Var, duplicate_output_message
@@ -212,6 +212,31 @@ def duplicate_output(ctx: Context) -> Iterator[Diagnostic]:
                     hint=DUPLICATE_OUTPUT_HINT,
                 )
             seen.add(v.name)
+
+
+@rule(
+    "empty-io",
+    severity="error",
+    target="any",
+    source="ane-private-api.md §13 (every input and output is bound to an IOSurface, which cannot be empty)",
+    summary="a function input or output has a dimension of 0 (no surface can hold it)",
+)
+def empty_io(ctx: Context) -> Iterator[Diagnostic]:
+    """Found by the MIL fuzz: ``tensor<fp16, [0]>`` I/O validated clean, then failed inside surface
+    allocation with a bare ValueError. Target ``any``: every backend (the reference one too) binds I/O to
+    surfaces."""
+    for f in ctx.functions():
+        named = [("input", name, v.type) for name, v in f.inputs.items()]
+        named += [("output", v.name, v.type) for v in f.outputs]
+        for kind, name, t in named:
+            t = tensor_of(t)
+            if t is not None and 0 in t.shape:
+                yield ctx.diag(
+                    "empty-io",
+                    f"{kind} {name!r} of function {f.name} is {t}: a dimension of 0 leaves no data for its surface",
+                    f=f,
+                    hint="give every input and output at least one element",
+                )
 
 
 @rule(
