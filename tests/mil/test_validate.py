@@ -319,6 +319,13 @@ CASES: list[tuple[str, Factory, Factory, str, str]] = [
     ("unused-input", unused_input, clean, "any", "info"),
     ("dead-op", dead_op, clean, "any", "info"),
     (
+        "empty-io",
+        text("", params="tensor<fp16, [1, 0, 1, 384]> x", out="x"),
+        text("", params="tensor<fp16, [1, 1, 1, 384]> x", out="x"),
+        "any",
+        "error",
+    ),
+    (
         "duplicate-output",
         text(f"tensor<fp16, [1, 64, 1, 384]> y = relu(x = x){name('r')};", out="y, y"),
         text(f"tensor<fp16, [1, 64, 1, 384]> y = relu(x = x){name('r')};", out="y"),
