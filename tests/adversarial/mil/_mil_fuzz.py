@@ -2,8 +2,10 @@
 
 The chain is the one a user drives: ``mil.parse`` (text + weight files) -> ``mil.validate`` -> emit
 (``to_mil``/``weights``, re-parsed to the same structure) -> ``anekit.compile`` on the reference backend ->
-run on inputs of the declared types. Every step must either succeed or raise one of anekit's own error types
-(``anekit.errors.AnekitError``) with a message; anything else is a finding.
+run on inputs of the declared types. Every step up to compile must either succeed or raise one of anekit's
+own error types (``anekit.errors.AnekitError``) with a message; a program that compiled must run and give
+outputs of the declared shapes (an error there means validation let through something the executor cannot
+do). Anything else is a finding.
 """
 
 from __future__ import annotations
@@ -133,7 +135,9 @@ _IDENT = re.compile(r"\b[a-z_][a-z0-9_]*\b")
 
 
 def _text_mutation(text: str, rng: random.Random) -> str:
-    """One structural or lexical change, biased towards changes that still parse (they reach further)."""
+    """One structural or lexical change, biased towards changes that still parse (they reach further):
+    numbers, dtypes, op types, whole statements, identifiers, outputs, opset/header, swapped arguments or a
+    dropped bracketed span; else a token inserted, a character replaced, a truncation or a deleted span."""
     # Kinds 0-7 mostly keep the text parseable, so those cases reach validation, emit, compile and run.
     kind = rng.randrange(8) if rng.random() < 0.8 else rng.randrange(8, 12)
     lines = text.split("\n")
@@ -179,6 +183,14 @@ def _text_mutation(text: str, rng: random.Random) -> str:
             i, j = rng.choice(spans)
             return text[:i] + rng.choice(["ios15", "ios16", "ios17", "ios18", "ios99", "program(1.0)",
                                           "program(1.3)", "program(2.0)"]) + text[j:]
+    if kind == 7 and rng.random() < 0.5:  # two bound variables of one statement swapped
+        calls = list(re.finditer(r"\(([a-z_]+ = [A-Za-z_][\w]*(?:, [a-z_]+ = [A-Za-z_][\w]*)+)\)", text))
+        if calls:
+            m = rng.choice(calls)
+            pairs = [p.split(" = ") for p in m.group(1).split(", ")]
+            i, j = rng.sample(range(len(pairs)), 2)
+            pairs[i][1], pairs[j][1] = pairs[j][1], pairs[i][1]
+            return text[: m.start(1)] + ", ".join(f"{k} = {v}" for k, v in pairs) + text[m.end(1) :]
     if kind == 7:  # a bracketed span dropped (an argument list, a shape, an attribute list)
         spans = [m.span() for m in re.finditer(r"\[[^\[\]\n]*\]|\([^()\n]*\)", text)]
         if spans:

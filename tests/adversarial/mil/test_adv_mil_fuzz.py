@@ -3,9 +3,10 @@
 Seeds: the small corpus bundles (with their real weight files), the docs' ANE examples and builder programs
 (:mod:`_mil_fuzz`). Each case applies one to three mutations (numbers, dtypes, ops, statements, identifiers,
 outputs, opsets/headers, bracketed spans, raw characters, truncation) or corrupts a field of a weight file,
-then drives the whole chain. Every case must either raise one of anekit's own error types with a message, or
-round-trip through the emitter and run with outputs of the declared shapes; any other exception, a broken
-invariant or a case running past its time limit fails the test with the mutated text.
+then drives the whole chain. Every case must either raise one of anekit's own error types with a message
+before it is compiled, or round-trip through the emitter, compile and run with outputs of the declared shapes;
+any other exception, a compiled program that fails to run, a broken invariant or a case running past its time
+limit fails the test with the mutated text. Findings so far are kept in test_adv_mil_findings.py.
 
 CI time (Debian 12 x86-64 VM, 2 shared cores): the 10,000-case run takes ~50 s (marked slow); the 400-case
 run in the default selection ~2 s.
