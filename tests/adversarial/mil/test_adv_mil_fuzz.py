@@ -8,8 +8,9 @@ before it is compiled, or round-trip through the emitter, compile and run with o
 any other exception, a compiled program that fails to run, a broken invariant or a case running past its time
 limit fails the test with the mutated text. Findings so far are kept in test_adv_mil_findings.py.
 
-CI time (Debian 12 x86-64 VM, 2 shared cores): the 10,000-case run takes ~50 s (marked slow); the 400-case
-run in the default selection ~2 s.
+CI time (Debian 12 x86-64 VM, 2 cores shared with other jobs): the 10,000-case run (marked slow) took 36 s
+wall / 21 s CPU at a load average of 9, and up to 100 s wall when the machine was busier; the 400-case run in
+the default selection takes 1-4 s.
 """
 
 from __future__ import annotations
