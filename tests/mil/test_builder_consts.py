@@ -155,3 +155,21 @@ def test_one_builder_types_a_literal_per_compute_dtype() -> None:
         "fp32",
         "fp32",
     )
+
+
+def test_untyped_floats_that_fp16_cannot_hold_stay_fp32_and_are_reported() -> None:
+    # An epsilon of 1e-8 is 0 in fp16 and 1e5 is inf: casting would silently change the program.
+    mb = mil.Builder("ios17")
+    x = mb.input("x", mil.tensor((1, 8, 1, 32), "fp16"))
+    y = mb.layer_norm(x=x, axes=[1], epsilon=1e-8, name="ln")
+    y = mb.leaky_relu(x=y, alpha=1e5, name="lr")
+    y = mb.rsqrt(x=mb.abs(x=y), epsilon=1e-4, name="rs")  # representable: fp16
+    prog = mb.build(y)
+    dts = _dtypes(prog)
+    assert (dts["ln_epsilon_0"], dts["lr_alpha_0"], dts["rs_epsilon_0"]) == ("fp32", "fp32", "fp16")
+    reported = {d.op for d in mil.validate(prog, "ane") if d.rule == "ane-param-dtype"}
+    assert reported == {"ln", "lr"}
+    # Zero stays representable (0.0 -> fp16 zero is not a loss).
+    mb = mil.Builder("ios17")
+    x = mb.input("x", mil.tensor((1, 8), "fp16"))
+    assert _dtypes(mb.build(mb.leaky_relu(x=x, alpha=0.0)))["leaky_relu_0_alpha_0"] == "fp16"

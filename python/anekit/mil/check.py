@@ -99,8 +99,9 @@ def python_to_array(
       same way); a Python float for an input whose allowed dtypes exclude fp32 but allow fp16 becomes fp16;
     * float values without a dtype of their own (Python floats, lists of them, float64 arrays) take ``follow``
       when given and no peer decided: the dtype the op computes in (:func:`follow_dtype`), so the epsilon,
-      alpha or weights of an fp16 op become fp16 constants instead of fp32 ones. Explicit float32 arrays
-      keep their dtype (the validator's ``ane-param-dtype`` rule warns about them).
+      alpha or weights of an fp16 op become fp16 constants instead of fp32 ones (unless fp16 cannot hold them:
+      an overflow to inf, or nonzero data that would become all zeros). Explicit float32 arrays keep their
+      dtype (the validator's ``ane-param-dtype`` rule warns about them).
 
     ``type_cache`` (optional, owned by the caller) memoises ``TensorType`` objects by numpy dtype and shape.
 
@@ -136,9 +137,9 @@ def python_to_array(
         elif arr.dtype.kind == "f" and allowed and "fp32" not in allowed and "fp16" in allowed:
             arr = arr.astype(np.float16)
         elif untyped_float and follow is not None:
-            arr = arr.astype(follow.np_dtype)
+            arr = _follow(arr, follow)
     elif untyped_float and follow is not None and peer is None:
-        arr = arr.astype(follow.np_dtype)
+        arr = _follow(arr, follow)
     if type_cache is None:
         return arr, TensorType(dtype(arr.dtype), arr.shape)
     key = (arr.dtype, arr.shape)
@@ -146,6 +147,18 @@ def python_to_array(
     if t is None:
         t = type_cache[key] = TensorType(dtype(arr.dtype), arr.shape)
     return arr, t
+
+
+def _follow(arr: np.ndarray, follow: DType) -> np.ndarray:
+    """``arr`` in the ``follow`` dtype, unless that would lose it: a finite value overflowing to inf, or nonzero
+    data flushing to all zeros (an epsilon of 1e-8 is 0 in fp16). Such data keeps its fp32 type, and the
+    validator's ``ane-param-dtype`` rule reports it, rather than silently changing the program's meaning."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = arr.astype(follow.np_dtype)
+    finite = np.isfinite(arr)
+    if np.any(np.isinf(out) & finite) or (np.any(arr[finite] != 0) and not np.any(out[finite] != 0)):
+        return arr
+    return out
 
 
 def build_context(
