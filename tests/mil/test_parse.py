@@ -163,9 +163,8 @@ def test_dialect_a_free_form_state_and_output_less() -> None:
 
 def test_dialect_can_be_forced() -> None:
     # An ios17 program written in dialect-A spellings (program(1.3)) can be forced to dialect B and back.
-    prog = parse(DIALECT_A.replace("<ios18>", "<ios17>").replace(", state<tensor<fp16, [2, 3]>> s", "").replace(
-        "write_state(data = y, input = s)[name = string(\"ws\")];", ""
-    ))
+    ios17 = DIALECT_A.replace("<ios18>", "<ios17>").replace(", state<tensor<fp16, [2, 3]>> s", "")
+    prog = parse(ios17.replace('write_state(data = y, input = s)[name = string("ws")];', ""))
     b = prog.to_mil(dialect="B")
     assert b.startswith("program(1.0)")
     assert 'tensor<string, []>("eps")' in b
