@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from _corpus import CORPUS_WITH_WEIGHTS
 
+from anekit import mil, reference
 from anekit.errors import MILError
 from anekit.mil import load
 from anekit.mil.blob import (
@@ -223,3 +224,26 @@ def test_writer_handles_big_endian_and_strided_arrays() -> None:
     ints = np.arange(6, dtype=">i4").reshape(2, 3).T  # big-endian, transposed
     data, (off,) = write_blobs([(ints, "int32")])
     assert data[off + 64 :] == np.ascontiguousarray(ints).astype("<i4").tobytes()
+
+
+@pytest.mark.parametrize("data_offset", [0, 32, 64, 100], ids=["header", "header-mid", "own-record", "record-mid"])
+def test_records_pointing_into_header_or_metadata_are_rejected(data_offset: int) -> None:
+    # issue #11 item 6: such a file used to load, run on header bytes and validate clean.
+    values = np.arange(40, dtype=np.float16)
+    file, (off,) = write_blobs([(values, "fp16")])
+    bad = bytearray(file)
+    struct.pack_into("<Q", bad, off + 16, data_offset)  # blob_metadata.offset (§9.3)
+    with pytest.raises(MILError, match=r"inside (the 64-byte file header|metadata)"):
+        BlobFile(bytes(bad)).read(off, "fp16", (40,))
+    # The whole chain refuses it: parse with these weights, validate, run on the reference backend.
+    mb = mil.Builder("ios17")
+    x = mb.input("x", mil.tensor((40,), "fp16"))
+    prog = mb.build(mb.add(x=x, y=values))
+    path, = prog.weights()
+    parsed = mil.parse(prog.to_mil(), weights={path: bytes(bad)})
+    errors = [d for d in mil.validate(parsed, "any") if d.severity == "error"]
+    assert errors and "inside" in errors[0].message
+    with pytest.raises(MILError, match="inside"):
+        reference.run(parsed, {"x": values})
+    # The intact file still reads.
+    np.testing.assert_array_equal(BlobFile(file).read(off, "fp16", (40,)), values)

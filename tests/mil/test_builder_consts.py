@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from anekit import mil
 from anekit.errors import MILError
 from anekit.mil import tensor
+from anekit.mil.blob import BlobFile
 from anekit.mil.builder_consts import PEERLESS, ConstMaker, peerless_key
 from anekit.mil.check import literal_key
 from anekit.mil.ops._spec import InputSpec
@@ -88,3 +90,86 @@ def test_a_reshaped_array_gets_a_matching_view() -> None:
     again = cm.value(a)
     assert again.type == tensor((2, 2), "int32") and again._data.shape == (2, 2)
     assert first._data.shape == (4,)
+
+
+def test_float64_scalars_are_not_peerless() -> None:
+    # They follow the op's compute dtype (check.follow_dtype), so their cache key must include it.
+    spec = InputSpec("epsilon", ("fp16", "fp32"))
+    assert peerless_key(np.float64(0.5)) is None
+    assert literal_key(np.float64(0.5), spec, None, FP16) != literal_key(np.float64(0.5), spec, None, None)
+
+
+OPSETS_ALL = ("ios15", "ios16", "ios17", "ios18")
+
+
+def _dtypes(prog) -> dict[str, str]:
+    """Const name -> MIL dtype name, for every const of the built program."""
+    return {op.name: op.outputs[0].type.dtype.name for op in prog.main.operations if op.op_type == "const"}
+
+
+@pytest.mark.parametrize("opset", OPSETS_ALL)
+def test_untyped_floats_of_fp16_ops_become_fp16_constants(opset: str) -> None:
+    # issue #10: ios17/18 wrote Python-float epsilons/alphas as fp32 and float64 conv weights as fp32 blobs
+    # (ios15/16 refused them outright: "alpha dtype fp32 must equal x dtype fp16").
+    mb = mil.Builder(opset)
+    x = mb.input("x", mil.tensor((1, 8, 1, 32), "fp16"))
+    y = mb.conv(x=x, weight=np.full((8, 8, 1, 1), 0.125), bias=np.zeros(8), name="cv")  # float64 arrays
+    y = mb.layer_norm(x=y, axes=[1], epsilon=1e-5, name="ln")
+    y = mb.leaky_relu(x=y, alpha=0.1, name="lr")
+    y = mb.linear_activation(x=y, alpha=2.0, beta=np.float64(0.5), name="la")
+    y = mb.sigmoid_hard(x=y, alpha=0.25, name="sh")
+    y = mb.rsqrt(x=mb.abs(x=y), epsilon=1e-3, name="rs")
+    y = mb.clip(x=y, alpha=-1.0, beta=1.0, name="cl")
+    prog = mb.build(y)
+    dts = _dtypes(prog)
+    float_consts = {k: v for k, v in dts.items() if v.startswith("fp")}
+    assert set(float_consts.values()) == {"fp16"}, float_consts
+    for name in ("cv_weight_0", "cv_bias_0", "ln_epsilon_0", "lr_alpha_0", "la_alpha_0", "la_beta_0", "rs_epsilon_0"):
+        assert dts[name] == "fp16", name
+    # The weight file holds an fp16 blob (dtype code 1), and the text says so.
+    (raw,) = prog.weights().values()
+    assert [e.dtype_name for e in BlobFile(raw).entries()] == ["fp16"]
+    assert "tensor<fp32" not in prog.to_mil()
+    assert "ane-param-dtype" not in {d.rule for d in mil.validate(prog, "ane")}
+    # The same Python floats for an fp32 op in the same builder stay fp32 (the literal cache keeps them apart).
+    mb2 = mil.Builder(opset)
+    x32 = mb2.input("x", mil.tensor((1, 8, 1, 32), "fp32"))
+    y32 = mb2.leaky_relu(x=mb2.layer_norm(x=x32, axes=[1], epsilon=1e-5), alpha=0.1)
+    assert set(v for v in _dtypes(mb2.build(y32)).values() if v.startswith("fp")) == {"fp32"}
+
+
+def test_one_builder_types_a_literal_per_compute_dtype() -> None:
+    mb = mil.Builder("ios17")
+    a = mb.input("a", mil.tensor((1, 4), "fp16"))
+    b = mb.input("b", mil.tensor((1, 4), "fp32"))
+    ya = mb.leaky_relu(x=a, alpha=0.1, name="la")
+    yb = mb.leaky_relu(x=b, alpha=0.1, name="lb")
+    yc = mb.leaky_relu(x=a, alpha=np.float64(0.1), name="lc")
+    yd = mb.leaky_relu(x=b, alpha=np.float64(0.1), name="ld")
+    ye = mb.leaky_relu(x=a, alpha=np.float32(0.1), name="le")  # explicitly typed: kept
+    dts = _dtypes(mb.build([ya, yb, yc, yd, ye]))
+    assert (dts["la_alpha_0"], dts["lb_alpha_0"], dts["lc_alpha_0"], dts["ld_alpha_0"], dts["le_alpha_0"]) == (
+        "fp16",
+        "fp32",
+        "fp16",
+        "fp32",
+        "fp32",
+    )
+
+
+def test_untyped_floats_that_fp16_cannot_hold_stay_fp32_and_are_reported() -> None:
+    # An epsilon of 1e-8 is 0 in fp16 and 1e5 is inf: casting would silently change the program.
+    mb = mil.Builder("ios17")
+    x = mb.input("x", mil.tensor((1, 8, 1, 32), "fp16"))
+    y = mb.layer_norm(x=x, axes=[1], epsilon=1e-8, name="ln")
+    y = mb.leaky_relu(x=y, alpha=1e5, name="lr")
+    y = mb.rsqrt(x=mb.abs(x=y), epsilon=1e-4, name="rs")  # representable: fp16
+    prog = mb.build(y)
+    dts = _dtypes(prog)
+    assert (dts["ln_epsilon_0"], dts["lr_alpha_0"], dts["rs_epsilon_0"]) == ("fp32", "fp32", "fp16")
+    reported = {d.op for d in mil.validate(prog, "ane") if d.rule == "ane-param-dtype"}
+    assert reported == {"ln", "lr"}
+    # Zero stays representable (0.0 -> fp16 zero is not a loss).
+    mb = mil.Builder("ios17")
+    x = mb.input("x", mil.tensor((1, 8), "fp16"))
+    assert _dtypes(mb.build(mb.leaky_relu(x=x, alpha=0.0)))["leaky_relu_0_alpha_0"] == "fp16"

@@ -162,14 +162,29 @@ def test_dialect_a_free_form_state_and_output_less() -> None:
 
 
 def test_dialect_can_be_forced() -> None:
-    prog = parse(DIALECT_A)
+    # An ios17 program written in dialect-A spellings (program(1.3)) can be forced to dialect B and back.
+    ios17 = DIALECT_A.replace("<ios18>", "<ios17>").replace(", state<tensor<fp16, [2, 3]>> s", "")
+    prog = parse(ios17.replace('write_state(data = y, input = s)[name = string("ws")];', ""))
     b = prog.to_mil(dialect="B")
     assert b.startswith("program(1.0)")
     assert 'tensor<string, []>("eps")' in b
-    assert parse(b).structural_diff(prog) is None or True  # version differs by construction
     assert parse(b).main.op("eps").attrs["val"].type == TensorType("fp16", ())
+    assert parse(b).to_mil(dialect="A").startswith("program(1.3)")
     with pytest.raises(MILError, match="dialect"):
         prog.to_mil(dialect="C")
+
+
+def test_forcing_dialect_b_on_an_ios18_program_is_refused(tmp_path) -> None:
+    # issue #10: to_mil("B") on an ios18 program used to write program(1.0) around an ios18 function, which
+    # the ANE compiler rejects (mil-format.md §11 rule 2).
+    prog = parse(DIALECT_A)
+    for forced in ("B", "b", "1.0"):
+        with pytest.raises(MILError, match=r"function 'main'.*ios18.*program\(1.0\)"):
+            prog.to_mil(dialect=forced)
+    with pytest.raises(MILError, match="ios18"):
+        prog.save(tmp_path / "m", dialect="B")
+    assert not (tmp_path / "m" / "model.mil").exists()
+    assert prog.to_mil(dialect="A") == prog.to_mil()
 
 
 def test_weights_from_dict_and_folder() -> None:

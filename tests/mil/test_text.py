@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anekit.errors import MILError
-from anekit.mil import Builder, Program, parse, tensor
+from anekit.mil import BlobWriter, Builder, Program, parse, tensor
 from anekit.mil.text import format_float, format_type
 from anekit.mil.types import DictType, ListType, StateType, TensorType, TupleType
 
@@ -174,6 +174,28 @@ def test_dedupe_compares_full_content_not_just_fingerprint() -> None:
     assert "offset = uint64(40128)" in text  # 64 + 64 + 40000 -> next 64-aligned offset
     back = parse(text, weights=prog.weights())
     np.testing.assert_array_equal(back.main.op("b").attrs["val"].data, b)
+
+
+def test_dedupe_needs_identical_dtype_shape_and_bytes() -> None:
+    # issue #10: consts with the same bytes but different shapes shared one blob.
+    mb = Builder("ios18", build_info=None)
+    w = np.arange(24, dtype=np.float16)
+    a = mb.const(w.reshape(4, 6), name="a")
+    b = mb.const(w.reshape(6, 4), name="b")
+    c = mb.const(w.reshape(4, 6).copy(), name="c")
+    d = mb.const(w.view(np.int16).reshape(4, 6), name="d")
+    prog = mb.build([a, b, c, d])
+    offsets = {op.name: op.attrs["val"].blob.offset for op in parse(prog.to_mil()).main.operations}
+    assert offsets["a"] == offsets["c"]
+    assert len({offsets["a"], offsets["b"], offsets["d"]}) == 3
+    back = parse(prog.to_mil(), weights=prog.weights())
+    np.testing.assert_array_equal(back.main.op("b").attrs["val"].data, w.reshape(6, 4))
+    # The writer follows the same rule.
+    writer = BlobWriter()
+    first = writer.add(w.reshape(4, 6), "fp16")
+    assert writer.add(w.reshape(4, 6).copy(), "fp16") == first
+    assert writer.add(w.reshape(6, 4), "fp16") != first
+    assert writer.count == 2
 
 
 def test_bf16_blobs_lay_out_consistently() -> None:

@@ -201,3 +201,20 @@ def test_executor_results_do_not_depend_on_the_rounding_backend(monkeypatch):
     b = Executor(prog)({"x": x})
     for k in a:
         np.testing.assert_array_equal(a[k].view(np.uint16), b[k].view(np.uint16))
+
+
+@pytest.mark.parametrize("backend", ["native", "numpy"])
+def test_rank0_fp16_results_keep_rank0(backend, monkeypatch):
+    # issue #11 item 2: the rounding helper turned 0-d arrays into shape (1,), so every fp16 scalar result
+    # failed the declared-type check ("kernel produced shape [1] ... declares tensor<fp16, []>").
+    if backend == "numpy":
+        monkeypatch.setattr(_fp16, "_resolve", lambda: ("numpy", _fp16.round_fp16_numpy))
+    assert _fp16.round_fp16(np.float32(3.3)).shape == ()
+    mb = mil.Builder("ios17")
+    x = mb.input("x", mil.tensor((4,), "fp16"))
+    prog = mb.build(mb.reduce_sum(x=x, axes=[0], keep_dims=False))
+    out = _out(prog, np.float16([1, 2, 3, 4.5]))
+    assert out.shape == () and out.dtype == np.float16 and float(out) == 10.5
+    scalar = _one_op("mul", shape=(), opset="ios17", y=np.float16(3.0))
+    out = _out(scalar, np.float16(1.5))
+    assert out.shape == () and float(out) == 4.5

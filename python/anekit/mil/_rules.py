@@ -8,6 +8,7 @@ modules are imported, and never changes afterwards (no run-time mutable state).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from .summary import ProgramSummary
 
 __all__ = ["RULES", "TARGETS", "Context", "Rule", "rule"]
+
+#: The ``program(<version>)`` header at the start of MIL text, after blank lines and ``//`` comments (§4).
+_HEADER = re.compile(r"\A(?:\s|//[^\n]*)*program\s*\(\s*([0-9.]+)\s*\)")
 
 #: Validation targets: ``any`` checks that a program is well formed; ``ane`` adds the Neural Engine rules.
 TARGETS: tuple[str, ...] = ("any", "ane")
@@ -86,6 +90,17 @@ class Context:
         self.text = text
         self._consumers: dict[str, dict[int, list[tuple[Operation, str]]]] = {}
         self._summary: ProgramSummary | None = None
+
+    def text_header(self) -> str | None:
+        """The version in the ``program(…)`` header of :attr:`text` (``"1.0"``, ``"1.3"`` …), None without text.
+
+        The header of the text decides how the ANE compiler reads it, whatever the IR's ``version`` says
+        (a built program has none; a program may be validated against a text written in another dialect).
+        """
+        if self.text is None:
+            return None
+        m = _HEADER.match(self.text)
+        return None if m is None else m.group(1)
 
     def summary(self) -> ProgramSummary:
         """The program's :func:`~anekit.mil.summary.summarize` result, computed once per run."""

@@ -228,7 +228,10 @@ def decode_array(data: bytes | memoryview, dt: str | DType, shape: Sequence[int]
 
 
 class BlobWriter:
-    """Accumulates blobs into one weight file, deduplicating identical (dtype, bytes) blobs (§7.2).
+    """Accumulates blobs into one weight file, deduplicating identical (dtype, shape, bytes) blobs (§7.2).
+
+    Only blobs of the same shape share a record: coremltools shares an offset only for the same const, and no
+    compiler-written file points consts of different shapes at one blob (mil-format.md §7.2).
 
     Each record goes to the next 64-aligned offset, data right after its 64-byte metadata (§9.5); nothing is
     padded after the last blob.
@@ -243,7 +246,7 @@ class BlobWriter:
         self._chunks: list[bytes | memoryview] = []
         self._end = HEADER_SIZE
         self._count = 0
-        self._dedupe: dict[tuple[str, int, str], int] | None = {} if dedupe else None
+        self._dedupe: dict[tuple[str, tuple[int, ...] | None, int, str], int] | None = {} if dedupe else None
 
     @property
     def count(self) -> int:
@@ -257,17 +260,35 @@ class BlobWriter:
         le = _LE.get(d.name)
         if le is not None and arr.dtype == np.dtype(le) and arr.flags.c_contiguous:
             # Already in the exact little-endian layout (§9.5): reference the memory, copy once in to_bytes().
-            return self.add_encoded(memoryview(arr.reshape(-1)).cast("B"), d, 0)
+            return self.add_encoded(memoryview(arr.reshape(-1)).cast("B"), d, 0, shape=arr.shape)
         data, padding = encode_array(arr, d)
-        return self.add_encoded(data, d, padding)
+        return self.add_encoded(data, d, padding, shape=arr.shape)
 
-    def add_encoded(self, data: bytes | memoryview, dt: str | DType, padding_bits: int = 0) -> int:
-        """Append already-encoded data bytes; returns the metadata offset. Identical blobs share one offset."""
+    def add_encoded(
+        self,
+        data: bytes | memoryview,
+        dt: str | DType,
+        padding_bits: int = 0,
+        *,
+        shape: Sequence[int] | None = None,
+    ) -> int:
+        """Append already-encoded data bytes; returns the metadata offset.
+
+        Blobs with the same dtype, ``shape`` and bytes share one offset (blobs added without a shape share
+        only with other shapeless blobs).
+        """
         d = _blob_dtype(dt)
         if not 0 <= padding_bits < 8:
             raise MILError(f"padding_size_in_bits must be 0..7, got {padding_bits}")
         key = (
-            (d.name, len(data), hashlib.blake2b(data, digest_size=16).hexdigest()) if self._dedupe is not None else None
+            (
+                d.name,
+                None if shape is None else tuple(int(n) for n in shape),
+                len(data),
+                hashlib.blake2b(data, digest_size=16).hexdigest(),
+            )
+            if self._dedupe is not None
+            else None
         )
         if key is not None and self._dedupe is not None:
             found = self._dedupe.get(key)
@@ -361,6 +382,14 @@ class BlobFile:
             raise MILError(
                 f"weight file {self.name}: no blob at offset {offset} "
                 f"(sentinel {sentinel:#010x}, expected {BLOB_SENTINEL:#x})"
+            )
+        if data_offset < offset + METADATA_SIZE:
+            # The data must follow its own 64-byte record (§9.5: data right after the record): an offset
+            # into the storage header or into a metadata record would read header bytes as weights.
+            raise MILError(
+                f"weight file {self.name}: blob at {offset} points its data at {data_offset}, inside "
+                + ("the 64-byte file header" if data_offset < HEADER_SIZE else "metadata")
+                + f"; data must start at or after {offset + METADATA_SIZE}, after its own record"
             )
         if data_offset + size > len(self._data):
             raise MILError(

@@ -36,7 +36,7 @@ from .builder_consts import PEERLESS, ConstMaker, peerless_key
 from .builder_methods import make_op_method
 from .builder_names import NameScope, check_ident
 from .builder_program import DEFAULT_BUILD_INFO, UNSET, make_program
-from .check import BindPlan, binding_type, const_problems, loaded_data, peer_dtype
+from .check import BindPlan, binding_type, const_problems, follow_dtype, loaded_data, peer_dtype
 from .infer_memo import InferMemo
 from .ir import Binding, Function, Operation, Program, Var
 from .ops._context import StaticContext
@@ -203,9 +203,14 @@ class Builder(NameScope):
         if isinstance(val, Value):
             value = val  # a ready-made Value carries its own MIL type (e.g. sub-byte data numpy cannot express)
         else:
-            peer = None if isinstance(val, (np.ndarray, np.generic)) else peer_dtype(plan, ispec, bound)
+            peer = peer_dtype(plan, ispec, bound)
+            # Untyped floats (Python floats, float64 data) follow the op's fp16 compute dtype unless a peer
+            # input already decides (check.follow_dtype).
+            follow = follow_dtype(plan, ispec, bound) if peer is None else None
+            if isinstance(val, (np.ndarray, np.generic)):
+                peer = None  # numpy values keep their own dtype (python_to_array)
             try:
-                value = self._consts.literal(val, ispec, peer, key)
+                value = self._consts.literal(val, ispec, peer, key, follow)
             except MILError as exc:
                 raise MILError(f"[{spec.op_type} '{op_name}'] input {ispec.name!r}: {exc}") from None
         if plan.as_value:

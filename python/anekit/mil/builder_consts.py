@@ -36,7 +36,8 @@ def peerless_key(val: Any) -> Any:
     t = type(val)
     if t is str:
         return (t, val)
-    if isinstance(val, np.generic) and val.dtype.kind in "biuf":
+    if isinstance(val, np.generic) and val.dtype.kind in "biuf" and val.dtype != np.float64:
+        # float64 scalars are excluded: they follow the op's compute dtype (check.follow_dtype).
         return (t, val.tobytes())
     return None
 
@@ -94,6 +95,7 @@ class ConstMaker:
         blob_path: str | None = None,
         spec: InputSpec | None = None,
         peer: DType | None = None,
+        follow: DType | None = None,
     ) -> Value:
         """Type ``val`` as a const Value.
 
@@ -104,6 +106,7 @@ class ConstMaker:
             blob_path: ``@model_path/…`` file for blob storage (None: the default weight file).
             spec: the op input the value is bound to (its dtype domain types Python floats).
             peer: the dtype of the input ``spec`` shares its dtype with, if bound.
+            follow: the op's compute dtype for untyped floats (:func:`~anekit.mil.check.follow_dtype`).
 
         Raises:
             MILError: the value cannot be a MIL constant, or does not fit ``dt``.
@@ -111,7 +114,7 @@ class ConstMaker:
         plain = dt is None and blob is None and blob_path is None
         if plain and type(val) is np.ndarray and (found := self.array_value(val)) is not None:
             return found
-        data, t = python_to_array(val, spec, peer, self._type_cache)
+        data, t = python_to_array(val, spec, peer, self._type_cache, follow)
         if dt is not None:
             data, t = _convert(data, t, dtype(dt))
         use_blob = should_use_blob(t, self.opset) if blob is None else blob
@@ -124,7 +127,9 @@ class ConstMaker:
             return Value.trusted(t, self.frozen(data), storage)
         return Value(t, data, storage=storage, path_hint=blob_path if storage == "blob" else None)
 
-    def literal(self, val: Any, spec: InputSpec, peer: DType | None, key: Any = None) -> Value:
+    def literal(
+        self, val: Any, spec: InputSpec, peer: DType | None, key: Any = None, follow: DType | None = None
+    ) -> Value:
         """``val`` bound to op input ``spec`` as a Value, typed once per builder when it is immutable.
 
         Args:
@@ -132,13 +137,14 @@ class ConstMaker:
             spec: the op input.
             peer: dtype of the bound input that ``spec`` shares its dtype with (None for numpy values).
             key: a precomputed cache key (e.g. for a spec's default object), else :func:`literal_key`'s.
+            follow: the op's compute dtype for untyped floats (:func:`~anekit.mil.check.follow_dtype`).
         """
         if key is None:
-            key = literal_key(val, spec, peer)
+            key = literal_key(val, spec, peer, follow)
         hit = None if key is None else self.literals.get(key)
         if hit is not None:
             return Value.trusted(*hit)
-        value = self.value(val, spec=spec, peer=peer)
+        value = self.value(val, spec=spec, peer=peer, follow=follow)
         if key is not None:
             # Immutable inputs only (see literal_key): the same literal always converts the same way.
             self.literals[key] = (value.type, value._data, value.storage)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import MILError
-from .ir import Function, Operation, Var
+from .ir import DUPLICATE_OUTPUT_HINT, Function, Operation, Var, duplicate_output_message
 from .types import Type
 from .values import Value
 
@@ -147,6 +147,19 @@ class NameScope:
         return v
 
     def _outputs(self, outputs: Any) -> list[Var]:
+        # A variable returned twice is refused before anything (e.g. a dict's renaming) happens.
+        if isinstance(outputs, Mapping):
+            given = list(outputs.values())
+        elif isinstance(outputs, Sequence) and not isinstance(outputs, str):
+            given = list(outputs)
+        else:
+            given = []
+        for i, v in enumerate(given):
+            if isinstance(v, Var) and any(w is v for w in given[:i]):
+                raise MILError(f"{duplicate_output_message(v.name)}; {DUPLICATE_OUTPUT_HINT}")
+        return self._output_list(outputs)
+
+    def _output_list(self, outputs: Any) -> list[Var]:
         if isinstance(outputs, Var):
             return [self._own(outputs, "output")]
         if isinstance(outputs, Mapping):

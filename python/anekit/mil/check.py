@@ -36,6 +36,7 @@ __all__ = [
     "build_context",
     "check_bindings",
     "const_problems",
+    "follow_dtype",
     "infer_op",
     "literal_key",
     "loaded_data",
@@ -81,7 +82,11 @@ def loaded_data(b: Binding) -> Any:
 
 
 def python_to_array(
-    value: Any, spec: InputSpec | None, peer: DType | None, type_cache: dict[Any, TensorType] | None = None
+    value: Any,
+    spec: InputSpec | None,
+    peer: DType | None,
+    type_cache: dict[Any, TensorType] | None = None,
+    follow: DType | None = None,
 ) -> tuple[Any, TensorType]:
     """Type a Python/numpy value bound to an op input (the builder's const-promotion rule).
 
@@ -91,7 +96,12 @@ def python_to_array(
       through numpy first;
     * a Python number (or list of numbers) takes the float dtype of the peer input when the spec ties the two
       (``same_dtype_as``), e.g. ``mul(x=<fp16>, y=0.5)`` makes ``y`` an fp16 const (coremltools promotes the
-      same way); a Python float for an input whose allowed dtypes exclude fp32 but allow fp16 becomes fp16.
+      same way); a Python float for an input whose allowed dtypes exclude fp32 but allow fp16 becomes fp16;
+    * float values without a dtype of their own (Python floats, lists of them, float64 arrays) take ``follow``
+      when given and no peer decided: the dtype the op computes in (:func:`follow_dtype`), so the epsilon,
+      alpha or weights of an fp16 op become fp16 constants instead of fp32 ones (unless fp16 cannot hold them:
+      an overflow to inf, or nonzero data that would become all zeros). Explicit float32 arrays keep their
+      dtype (the validator's ``ane-param-dtype`` rule warns about them).
 
     ``type_cache`` (optional, owned by the caller) memoises ``TensorType`` objects by numpy dtype and shape.
 
@@ -113,6 +123,7 @@ def python_to_array(
         return arr.astype(object), TensorType(dtype("string"), arr.shape)
     if arr.dtype == object:
         raise MILError(f"cannot make a constant from {type(value).__name__} {value!r}")
+    untyped_float = arr.dtype == np.float64 or (not is_numpy and arr.dtype.kind == "f")
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     elif arr.dtype == np.int64:
@@ -125,6 +136,10 @@ def python_to_array(
             arr = arr.astype(peer.np_dtype)
         elif arr.dtype.kind == "f" and allowed and "fp32" not in allowed and "fp16" in allowed:
             arr = arr.astype(np.float16)
+        elif untyped_float and follow is not None:
+            arr = _follow(arr, follow)
+    elif untyped_float and follow is not None and peer is None:
+        arr = _follow(arr, follow)
     if type_cache is None:
         return arr, TensorType(dtype(arr.dtype), arr.shape)
     key = (arr.dtype, arr.shape)
@@ -132,6 +147,18 @@ def python_to_array(
     if t is None:
         t = type_cache[key] = TensorType(dtype(arr.dtype), arr.shape)
     return arr, t
+
+
+def _follow(arr: np.ndarray, follow: DType) -> np.ndarray:
+    """``arr`` in the ``follow`` dtype, unless that would lose it: a finite value overflowing to inf, or nonzero
+    data flushing to all zeros (an epsilon of 1e-8 is 0 in fp16). Such data keeps its fp32 type, and the
+    validator's ``ane-param-dtype`` rule reports it, rather than silently changing the program's meaning."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = arr.astype(follow.np_dtype)
+    finite = np.isfinite(arr)
+    if np.any(np.isinf(out) & finite) or (np.any(arr[finite] != 0) and not np.any(out[finite] != 0)):
+        return arr
+    return out
 
 
 def build_context(
@@ -225,14 +252,16 @@ class BindPlan:
         known: input name -> :class:`InputSpec` (spec order).
         attr_style: the operands are attributes in this opset (:func:`operands_as_attributes`).
         as_value: operands bind as inline literals (attribute style, or any ``constexpr_*`` op, §7.4).
-        defaults: ``(input spec, default, is_callable)`` of the optional inputs with a default that exist in
-            this opset, in spec order (the builder materialises them when omitted).
+        defaults: ``(input spec, default, is_callable)`` of the inputs with a default that exist in this
+            opset, in spec order (the builder materialises them when omitted; a required input's default is a
+            builder convenience, see ``InputSpec.default``).
         const_inputs: inputs that must be compile-time constants in this opset (:func:`requires_const`).
         peers: input name -> names of the inputs whose dtype it shares (``same_dtype_as`` either way), used
             to type Python constants.
+        fp16_inputs: inputs whose dtype domain in this opset includes fp16 (:func:`follow_dtype`).
     """
 
-    __slots__ = ("as_value", "attr_style", "const_inputs", "defaults", "known", "peers")
+    __slots__ = ("as_value", "attr_style", "const_inputs", "defaults", "fp16_inputs", "known", "peers")
 
     def __init__(self, spec: type[OpSpec], opset: str) -> None:
         self.known: dict[str, InputSpec] = {s.name: s for s in spec.inputs}
@@ -242,9 +271,13 @@ class BindPlan:
         self.defaults: tuple[tuple[InputSpec, Any, bool], ...] = tuple(
             (s, s.default, callable(s.default))
             for s in spec.inputs
-            if s.optional and s.default is not None and (s.min_opset is None or idx >= opset_index(s.min_opset))
+            if s.default is not None and (s.min_opset is None or idx >= opset_index(s.min_opset))
         )
         self.const_inputs = frozenset(s.name for s in spec.inputs if requires_const(spec, s.name, opset))
+        domain = getattr(spec, "allowed_dtypes", None)
+        self.fp16_inputs = frozenset(
+            s.name for s in spec.inputs if "fp16" in (domain(s.name, opset) if callable(domain) else s.dtypes)
+        )
         self.peers: dict[str, tuple[str, ...]] = {
             s.name: ((s.same_dtype_as,) if s.same_dtype_as else ())
             + tuple(o.name for o in spec.inputs if o.same_dtype_as == s.name)
@@ -331,13 +364,34 @@ def peer_dtype(plan: BindPlan, ispec: InputSpec, bound: Mapping[str, Binding]) -
     return None
 
 
-def literal_key(val: Any, ispec: InputSpec, peer: DType | None) -> Any:
+def follow_dtype(plan: BindPlan, ispec: InputSpec, bound: Mapping[str, Binding]) -> DType | None:
+    """fp16 when untyped float constants bound to ``ispec`` should be fp16 (see :func:`python_to_array`).
+
+    That is when the op computes in fp16 (the first input bound so far to a run-time variable, i.e. not a
+    ``const`` output, is an fp16 tensor) and ``ispec`` accepts fp16 in the plan's opset. An fp16 program
+    then gets fp16 epsilons, alphas and weights, as coremltools writes them (mil-format.md §7.2: the MiniLM
+    corpus program stores ``epsilon`` as fp16) and as the ANE wants them (§11 rule 3).
+    """
+    if ispec.name not in plan.fp16_inputs:
+        return None
+    for b in bound.values():
+        if type(b) is not Var or (b.op is not None and b.op.op_type == "const"):
+            continue
+        t = b.type.wrapped if isinstance(b.type, StateType) else b.type
+        if isinstance(t, TensorType) and t.dtype.is_float:
+            return t.dtype if t.dtype.name == "fp16" else None
+    return None
+
+
+def literal_key(val: Any, ispec: InputSpec, peer: DType | None, follow: DType | None = None) -> Any:
     """A cache key for an immutable literal, or None (lists and arrays are never cached: they may change).
 
     The key holds everything :func:`~anekit.mil.check.python_to_array` looks at: the exact Python type
     (``True``, ``1`` and ``1.0`` are equal as dict keys), the value, the sign of zero, and for Python numbers
-    the input's dtype domain and the peer dtype. numpy scalars convert independently of the input.
+    the input's dtype domain and the peer dtype; for floats without a dtype of their own (Python floats,
+    numpy float64 scalars) also ``follow``. Other numpy scalars convert independently of the input.
     """
+    f = None if follow is None else follow.name
     t = type(val)
     if t is str:
         return (t, val)
@@ -346,7 +400,9 @@ def literal_key(val: Any, ispec: InputSpec, peer: DType | None) -> Any:
     if t is float:
         if val != val:  # NaN never equals itself: no cache entry could ever be found again
             return None
-        return (t, val, math.copysign(1.0, val), ispec.dtypes, None if peer is None else peer.name)
+        return (t, val, math.copysign(1.0, val), ispec.dtypes, None if peer is None else peer.name, f)
+    if isinstance(val, np.generic) and val.dtype == np.float64:
+        return (t, val.tobytes(), f)
     if isinstance(val, np.generic) and val.dtype.kind in "biuf":
         return (t, val.tobytes())
     return None

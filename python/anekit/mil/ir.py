@@ -27,7 +27,7 @@ from .values import MODEL_PATH_PREFIX, Value, WeightSource
 if TYPE_CHECKING:
     from .summary import ProgramSummary
 
-__all__ = ["Binding", "Function", "Operation", "Program", "Var"]
+__all__ = ["DUPLICATE_OUTPUT_HINT", "Binding", "Function", "Operation", "Program", "Var", "duplicate_output_message"]
 
 
 class Var:
@@ -354,3 +354,15 @@ class Program:
             return program_repr(self)
         except (MILError, ValueError, TypeError):  # a repr must not raise, even on a malformed program
             return f"Program({', '.join(repr(f) for f in self.functions.values())})"
+
+
+def duplicate_output_message(name: str) -> str:
+    """Why a function may not return ``name`` twice (shared by the Builder and the validator)."""
+    return (
+        f"output {name!r} is returned more than once; outputs are bound and returned by name (one surface and "
+        "one result per name), so a repeated output cannot be told apart"
+    )
+
+
+#: What to do instead of returning a variable twice.
+DUPLICATE_OUTPUT_HINT = "return the variable once, or add mb.identity(x=...) for a second, separately named copy"

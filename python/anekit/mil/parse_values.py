@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import MILParseError
 from .literals import LiteralError, Pairs, convert, convert_scalar
 from .parse_lexer import Tokens
-from .types import DTYPES, DictType, ListType, StateType, TensorType, TupleType, Type
+from .types import DTYPES, MAX_DIM, DictType, ListType, StateType, TensorType, TupleType, Type
 from .values import BlobRef, Value, WeightSource
 
 __all__ = ["MAX_DEPTH", "ValueParser"]
@@ -83,7 +83,7 @@ class ValueParser:
                     if d == "?":
                         shape.append(None)
                     elif d.isdigit():
-                        shape.append(int(d))
+                        shape.append(self.checked_dim(int(d)))
                     else:
                         raise self.err(f"bad tensor dimension {d!r} in {text!r}")
             found = TensorType(self.dtype(dt.strip()), tuple(shape))
@@ -138,7 +138,7 @@ class ValueParser:
                     self.i += 1
                     shape.append(None)
                 else:
-                    shape.append(self.uint("a dimension"))
+                    shape.append(self.checked_dim(self.uint("a dimension")))
             self.i += 1
             result = TensorType(dt, tuple(shape))
         elif name == "state":
@@ -168,6 +168,12 @@ class ValueParser:
         self.expect(">")
         self.depth -= 1
         return result
+
+    def checked_dim(self, d: int) -> int:
+        """``d`` if it can be a tensor dimension, else a parse error naming the line (never an overflow later)."""
+        if d > MAX_DIM:
+            raise self.err(f"tensor dimension {d} is larger than the largest MIL dimension, 2**63 - 1")
+        return d
 
     def uint(self, what: str) -> int:
         if self.k[self.i] != "num" or not self.t[self.i].isdigit():

@@ -15,6 +15,7 @@ import numpy as np
 from ._rules import Context, binding_type, is_runtime, known_value, rule
 from .diagnostics import Diagnostic
 from .ir import Function, Operation, Var
+from .ops._spec import OP_REGISTRY
 
 __all__ = [
     "ANE_DOCUMENTED_OPS",
@@ -74,30 +75,55 @@ def _ops(ctx: Context, *types: str) -> Iterator[tuple[Function, Operation]]:
 
 
 @rule(
-    "ane-layer-norm-epsilon",
+    "ane-param-dtype",
     severity="warning",
     target="ane",
-    source="mil-format.md §11 rule 3 and §10.4 (dev-erik E5 tests: epsilon must have gamma/beta's dtype)",
-    summary="layer_norm without gamma/beta whose epsilon dtype differs from x",
+    source="mil-format.md §11 rule 3 and §10.4 (dev-erik E5 tests: layer_norm's epsilon must have the dtype of "
+    "the normalisation parameters), §10.3 (iOS17 lets epsilon/alpha/beta have their own float dtype) and "
+    "§7.2 (coremlc writes an fp16 program's epsilon as fp16)",
+    summary="a float constant parameter of an op whose dtype differs from the dtype the op computes in",
 )
-def layer_norm_epsilon(ctx: Context) -> Iterator[Diagnostic]:
-    """With gamma or beta, a different epsilon dtype is already rejected by layer_norm's op spec (op-check
-    reports it as an error); without them the ANE rule has nothing to compare with except x, hence a
-    warning."""
-    for f, op in _ops(ctx, "layer_norm"):
-        eps = binding_type(op.inputs.get("epsilon"))
-        x = binding_type(op.inputs.get("x"))
-        if eps is None or x is None or "gamma" in op.inputs or "beta" in op.inputs:
-            continue
-        if eps.dtype != x.dtype:
-            yield ctx.diag(
-                "ane-layer-norm-epsilon",
-                f"[layer_norm '{op.name}'] epsilon is {eps.dtype} while x is {x.dtype}; the ANE wants "
-                "epsilon in the dtype of the normalisation parameters",
-                f=f,
-                op=op,
-                hint=f"make epsilon a {x.dtype} const",
+def param_dtype(ctx: Context) -> Iterator[Diagnostic]:
+    """The epsilon rule of §11 rule 3, extended to every float constant parameter (epsilon, alpha, beta,
+    weights, biases ...) of every op: from iOS17 such parameters may have their own dtype, so an fp16 op can be
+    handed fp32 constants (and fp32 weight blobs), which the ANE documentation never shows working. The
+    compute dtype is that of the op's first run-time float input; inputs whose domain does not allow it are
+    skipped (nothing else could be written there)."""
+    for f in ctx.functions():
+        for op in f.operations:
+            if op.op_type.startswith("const"):
+                continue
+            spec = OP_REGISTRY.get(op.op_type)
+            if spec is None or not spec.available_in(f.opset):
+                continue  # reported by op-check
+            compute = next(
+                (
+                    t.dtype
+                    for b in op.inputs.values()
+                    if is_runtime(b) and (t := binding_type(b)) is not None and t.dtype.is_float
+                ),
+                None,
             )
+            if compute is None:
+                continue
+            domain = getattr(spec, "allowed_dtypes", None)
+            for name, b in op.inputs.items():
+                t = binding_type(b)
+                if t is None or is_runtime(b) or not t.dtype.is_float or t.dtype == compute:
+                    continue
+                allowed = domain(name, f.opset) if callable(domain) else ()
+                if allowed and compute.name not in allowed:
+                    continue
+                yield ctx.diag(
+                    "ane-param-dtype",
+                    f"[{op.op_type} '{op.name}'] {name} is a {t.dtype} constant while the op computes in "
+                    f"{compute}; the ANE wants constant parameters in the op's dtype (layer_norm's epsilon "
+                    "is documented to fail otherwise)",
+                    f=f,
+                    op=op,
+                    hint=f"make {name} a {compute} const (the Builder does this for Python floats and float64 "
+                    "arrays)",
+                )
 
 
 @rule(

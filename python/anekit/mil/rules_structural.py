@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._rules import Context, is_runtime, rule
+from ._rules import Context, is_runtime, rule, tensor_of
 from .check import requires_const
 from .diagnostics import Diagnostic
-from .ir import Function, Operation, Var
+from .ir import DUPLICATE_OUTPUT_HINT, Function, Operation, Var, duplicate_output_message
 from .ops._spec import OP_REGISTRY, OPSETS, OpSpec, opset_index
 from .parse_check import check_function
 from .types import StateType
@@ -27,9 +27,13 @@ OP_CHECK_IDS = ("unknown-op", "opset", "infer-error", "type-mismatch", "duplicat
 
 
 def _header_version(ctx: Context) -> str:
-    """The header the program has (parsed) or will get when emitted (built): ``"1.0"`` or ``"1.3"``."""
+    """The header of the text being validated (``validate(p, text=...)``), else the one the program has
+    (parsed) or will get when emitted (built): ``"1.0"`` or ``"1.3"``."""
     from .text import resolve_dialect
 
+    written = ctx.text_header()
+    if written is not None:
+        return written
     if ctx.program.version is not None:
         return ctx.program.version
     return "1.3" if resolve_dialect(ctx.program, None) == "A" else "1.0"
@@ -184,6 +188,55 @@ def missing_outputs(ctx: Context) -> Iterator[Diagnostic]:
                 f=f,
                 hint="return at least one variable",
             )
+
+
+@rule(
+    "duplicate-output",
+    severity="error",
+    target="any",
+    source="mil-format.md §7.5 (outputs are named variables); ane-private-api.md §13 (one surface per output, "
+    "bound by name)",
+    summary="a function returns the same variable more than once, e.g. -> (y, y)",
+)
+def duplicate_output(ctx: Context) -> Iterator[Diagnostic]:
+    """Refused rather than supported: results (reference executor, kernels) and surfaces are keyed by output
+    name, so ``(y, y)`` silently collapsed to one output (issue #11 item 7)."""
+    for f in ctx.functions():
+        seen: set[str] = set()
+        for v in f.outputs:
+            if v.name in seen:
+                yield ctx.diag(
+                    "duplicate-output",
+                    f"function {f.name}: {duplicate_output_message(v.name)}",
+                    f=f,
+                    hint=DUPLICATE_OUTPUT_HINT,
+                )
+            seen.add(v.name)
+
+
+@rule(
+    "empty-io",
+    severity="error",
+    target="any",
+    source="ane-private-api.md §13 (every input and output is bound to an IOSurface, which cannot be empty)",
+    summary="a function input or output has a dimension of 0 (no surface can hold it)",
+)
+def empty_io(ctx: Context) -> Iterator[Diagnostic]:
+    """Found by the MIL fuzz: ``tensor<fp16, [0]>`` I/O validated clean, then failed inside surface
+    allocation with a bare ValueError. Target ``any``: every backend (the reference one too) binds I/O to
+    surfaces."""
+    for f in ctx.functions():
+        named = [("input", name, v.type) for name, v in f.inputs.items()]
+        named += [("output", v.name, v.type) for v in f.outputs]
+        for kind, name, t in named:
+            t = tensor_of(t)
+            if t is not None and 0 in t.shape:
+                yield ctx.diag(
+                    "empty-io",
+                    f"{kind} {name!r} of function {f.name} is {t}: a dimension of 0 leaves no data for its surface",
+                    f=f,
+                    hint="give every input and output at least one element",
+                )
 
 
 @rule(

@@ -28,7 +28,6 @@ _DECL = re.compile(rf"(?:^|[(,])\s*(?:{_DT})\s+[A-Za-z_][\w@]*\s*[=,)]")
 #: ``dict<string, …>`` (buildInfo): dialect B writes ``dict<tensor<string, []>, …>``.
 _DICT = re.compile(rf"\bdict<\s*(?:{_DT})\s*,")
 _STRING_LITERAL = re.compile(r'"[^"\n]*"')
-_HEADER = re.compile(r"^\s*program\s*\(\s*([0-9.]+)\s*\)")
 
 
 def dialect_a_lines(text: str) -> list[tuple[int, str]]:
@@ -53,8 +52,7 @@ def dialect_mix(ctx: Context) -> Iterator[Diagnostic]:
     text = ctx.text
     if text is None:
         return
-    header = next((m.group(1) for line in text.splitlines()[:5] if (m := _HEADER.match(line))), None)
-    if header != "1.0":
+    if ctx.text_header() != "1.0":
         return
     lines = dialect_a_lines(text)
     if lines:

@@ -56,11 +56,28 @@ def format_float(x: float) -> str:
 
 
 def resolve_dialect(program: Program, dialect: str | None) -> str:
-    """``"A"`` or ``"B"``: forced by ``dialect``, else from the parsed header version, else from the opsets."""
+    """``"A"`` or ``"B"``: forced by ``dialect``, else from the parsed header version, else from the opsets.
+
+    A forced dialect B is refused for a program with an ios18 function: iOS18 code under ``program(1.0)`` is
+    ``InvalidMILProgram`` on the ANE (mil-format.md §3, §11 rule 2), and relabelling the function's opset
+    would change the meaning of ops whose definition differs between opsets. Dialect A with ios15-17
+    functions stays possible (third-party ANE code uses ``program(1.3)`` with ios17, §3; the validator's
+    ``header-opset`` rule warns about it).
+
+    Raises:
+        MILError: an unknown dialect, or dialect B for a program with an ios18 function.
+    """
     if dialect is not None:
         d = {"a": "A", "b": "B", "1.3": "A", "1.0": "B"}.get(str(dialect).lower())
         if d is None:
             raise MILError(f"dialect must be 'A' (program(1.3)) or 'B' (program(1.0)), got {dialect!r}")
+        newer = [f.name for f in program.functions.values() if f.opset == "ios18"]
+        if d == "B" and newer:
+            raise MILError(
+                f"cannot write dialect B (program(1.0)) for function {newer[0]!r}: it is ios18, and the ANE "
+                "compiler rejects iOS18 code under program(1.0) (InvalidMILProgram, mil-format.md §11 rule 2); "
+                "build the program with an ios15-17 opset (e.g. Builder(opset='ios17')) for dialect B"
+            )
         return d
     if program.version is not None:
         return "B" if program.version == "1.0" else "A"
@@ -252,7 +269,8 @@ def _fingerprint(raw: np.ndarray) -> bytes:
 
 
 def layout_weights(program: Program, *, include_existing: bool = True) -> WeightLayout:
-    """Assign blob offsets to in-memory blob values, in program order, deduplicating identical data (§7.2).
+    """Assign blob offsets to in-memory blob values, in program order, deduplicating identical (dtype, shape,
+    bytes) values (§7.2).
 
     New blobs go to their ``path_hint`` file, else ``@model_path/weights/weight.bin`` unless parsed references
     already use that path, in which case ``weight_1.bin`` (… ``weight_N.bin``) is used. Offsets follow the
@@ -273,7 +291,7 @@ def layout_weights(program: Program, *, include_existing: bool = True) -> Weight
     layout = WeightLayout()
     ends: dict[str, int] = {}
     plans: dict[str, list[tuple[int, Value]]] = {}
-    seen: dict[tuple[str, str, int, bytes], list[tuple[np.ndarray, int]]] = {}
+    seen: dict[tuple[str, str, tuple[int | None, ...], bytes], list[tuple[np.ndarray, int]]] = {}
     for v in values:
         if v.blob is not None or v.storage != "blob":
             continue
@@ -284,7 +302,8 @@ def layout_weights(program: Program, *, include_existing: bool = True) -> Weight
         if path in existing:
             raise MILError(f"cannot add new blobs to {path!r}: the program already references that file")
         raw = _raw_bytes(v)
-        key = (path, t.dtype.name, raw.size, _fingerprint(raw))
+        # Only identical (dtype, shape, bytes) share a blob (§7.2): equal bytes under another shape stay apart.
+        key = (path, t.dtype.name, t.shape, _fingerprint(raw))
         offset = next((off for other, off in seen.get(key, ()) if np.array_equal(other, raw)), None)
         if offset is None:
             offset = _align64(ends.get(path, HEADER_SIZE))

@@ -191,6 +191,10 @@ def dtype(value: str | DType | np.dtype | type) -> DType:
 
 #: A tensor dimension: a non-negative int, or ``None`` for an unknown (``?``) dimension.
 Dim = int | None
+#: Largest dimension a tensor type may have: MIL's protobuf stores dimensions as uint64
+#: (``MILSpec.Dimension.ConstantDimension.size``), and numpy shapes (hence every array, surface and blob anekit
+#: makes of a type) are signed 64-bit; a larger dimension could never be allocated or described.
+MAX_DIM = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,8 @@ class TensorType:
         for d in shape:
             if d is not None and (not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 0):
                 raise MILError(f"tensor dimension must be a non-negative int or None (?), got {d!r}")
+            if d is not None and d > MAX_DIM:
+                raise MILError(f"tensor dimension {d} is larger than the largest MIL dimension, 2**63 - 1")
         object.__setattr__(self, "shape", tuple(None if d is None else int(d) for d in shape))
 
     @property

@@ -13,9 +13,9 @@ Rules (each its own id, with the source of the fact; :func:`rules` lists them, a
   :mod:`~anekit.mil.rules_weightfile` (BLOBFILE metadata vs declared types, when weights are available) and
   :mod:`~anekit.mil.rules_text` (dialect-A spellings under ``program(1.0)``, when the text is given);
 * target ``"ane"`` adds :mod:`~anekit.mil.rules_ane_io` (I/O dtype and layout, spatial size, dimension
-  limits, surfaces, static shapes, activation dtypes), :mod:`~anekit.mil.rules_ane_ops` (layer_norm epsilon,
-  concat, SDPA mask, cast on M1/M2, matmul inner dimension, grouped run-time conv, …) and
-  :mod:`~anekit.mil.rules_ane_weights` (weights vs on-chip memory, weight totals, blob count).
+  limits, surfaces, static shapes, activation dtypes), :mod:`~anekit.mil.rules_ane_ops` (constant parameter
+  dtypes, concat, SDPA mask, cast on M1/M2, matmul inner dimension, grouped run-time conv, …) and
+  :mod:`~anekit.mil.rules_ane_weights` (weights vs on-chip memory, weight totals).
 
 Severity: ``error`` only where the docs say compilation fails (or the program is not valid MIL);
 ``warning`` where the result is reported slow, wrong or contested; ``info`` for notes. A rule that fails on a

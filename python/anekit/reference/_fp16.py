@@ -65,7 +65,9 @@ def round_fp16(a: np.ndarray) -> np.ndarray:
     Returns:
         A float32 array of ``a``'s shape holding the fp16-rounded values.
     """
-    arr = np.ascontiguousarray(a, dtype=np.float32)
+    # Not np.ascontiguousarray: it returns at least 1-d, which turned fp16 scalars (rank-0 results of
+    # reductions and of any op on a scalar) into shape (1,).
+    arr = np.asarray(a, dtype=np.float32, order="C")
     name, fn = _resolve()
     if name == "numpy" or arr.ndim == 0:
         return round_fp16_numpy(arr)

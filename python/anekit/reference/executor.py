@@ -20,7 +20,7 @@ from typing import Any, Literal, overload
 import numpy as np
 
 from ..errors import MILError
-from ..mil.ir import Function, Operation, Program, Var
+from ..mil.ir import DUPLICATE_OUTPUT_HINT, Function, Operation, Program, Var, duplicate_output_message
 from ..mil.types import StateType, TensorType
 from ..mil.values import Value
 from ._storage import Storage, StoreFn, check_inputs
@@ -97,6 +97,11 @@ class Executor:
         self.function = _select_function(program, function)
         self.storage = Storage(precision)
         fn = self.function
+        names = [v.name for v in fn.outputs]
+        repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if repeated is not None:
+            # Results are a dict keyed by output name: a repeated output would silently collapse into one.
+            raise MILError(f"function {fn.name}: {duplicate_output_message(repeated)}; {DUPLICATE_OUTPUT_HINT}")
         self._consts: dict[str, Any] = {}
         self._steps: list[_Step] = []
         self._input_types = {name: v.type for name, v in fn.inputs.items()}

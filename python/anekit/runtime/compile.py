@@ -60,6 +60,28 @@ def resolve_backend(name: str | None) -> Backend:
     return hit
 
 
+def refuse_invalid(program: Program, function: str) -> None:
+    """Raise before any budget is spent or memory allocated when ``mil.validate`` finds an error.
+
+    Validation errors are programs the ANE compiler is documented to reject (or that are not valid MIL); the
+    reference backend models the ANE, so it refuses them too. Checking first matters for sizes: a
+    ``[1, 2**31, 1, 1]`` input (``ane-dim-limit``) used to "compile" on the reference backend by zero-filling
+    8 GB of surfaces (issue #11 item 13). Only the compiled function's findings count.
+
+    Raises:
+        MILError: listing every error finding of ``function`` (or of the program as a whole).
+    """
+    from ..errors import MILError
+    from ..mil.validate import validate
+
+    errors = [d for d in validate(program, "ane") if d.severity == "error" and d.function in (None, function)]
+    if errors:
+        lines = "\n".join(f"  {d}" for d in errors[:20])
+        if len(errors) > 20:
+            lines += f"\n  … and {len(errors) - 20} more"
+        raise MILError(f"anekit.compile: function {function!r} fails validation, nothing was compiled:\n{lines}")
+
+
 def compile(
     program: Program,
     *,
@@ -111,6 +133,7 @@ def compile(
             key = None  # a program that cannot be written as text: compile it uncached; the backend decides
     lease = store.lookup(key) if key is not None else None
     if lease is None:
+        refuse_invalid(program, function)
         n_ops = len(program.functions[function].operations) if function in program.functions else "?"
         label = f"compiling {function} ({n_ops} op{'' if n_ops == 1 else 's'}) on {chosen.name}"
         with progress(label):  # silent unless the compile takes over a second and someone is watching

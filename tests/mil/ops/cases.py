@@ -174,6 +174,14 @@ _ACT = [
     "sigmoid_hard",
     "gelu",
 ]
+#: alpha/beta are required by coremltools' definitions (issue #10): the cases give them.
+_ALPHA_BETA = {
+    "leaky_relu": {"alpha": f16(0.01)},
+    "elu": {"alpha": f16(1.0)},
+    "thresholded_relu": {"alpha": f16(1.0)},
+    "scaled_tanh": {"alpha": f16(1.0), "beta": f16(1.0)},
+    "sigmoid_hard": {"alpha": f16(0.2), "beta": f16(0.5)},
+}
 _REDUCE = [
     "reduce_sum",
     "reduce_mean",
@@ -213,11 +221,11 @@ CASES: list[Case] = [
     C("cast", {"x": T("fp32", 1, 576), "dtype": "fp16"}, T("fp16", 1, 576), opset="ios15"),
     C("cast", {"x": T("uint16", None), "dtype": "int32"}, T("int32", None), note="ios17-int"),
     # ---- activation ----
-    *[C(op, {"x": X}, X) for op in _ACT],
+    *[C(op, {"x": X, **_ALPHA_BETA.get(op, {})}, X) for op in _ACT],
     C("gelu", {"x": X, "mode": "TANH_APPROXIMATION"}, X, note="tanh"),
     C("gelu", {"x": X, "mode": "SIGMOID_APPROXIMATION"}, X, note="sigmoid"),
     C("clamped_relu", {"x": X, "alpha": f16(0.1), "beta": f16(6.0)}, X),
-    C("linear_activation", {"x": X, "alpha": f16(2.0)}, X),
+    C("linear_activation", {"x": X, "alpha": f16(2.0), "beta": f16(0.0)}, X),
     C("prelu", {"x": X, "alpha": f16(np.ones(64))}, X),
     C("softplus_parametric", {"x": X, "alpha": f16(np.ones(64)), "beta": f16(np.ones(64))}, X),
     C(

@@ -55,7 +55,8 @@ class InputSpec:
         optional: the input may be omitted.
         default: value used when an optional input is omitted; a callable receives the InferContext and
             returns the value (for defaults that depend on other inputs, e.g. ``pad`` of conv). ``None`` means
-            "no default" (the op's semantics define what omission means).
+            "no default" (the op's semantics define what omission means). A *required* input may have one
+            too: the Builder fills it in when the caller omits the input, but parsed text must give it.
         is_tuple: the input is a tuple of variables (``concat(values = (a, b))``).
         rank: allowed ranks (empty tuple = any).
         same_dtype_as: name of another input whose dtype this one must equal (coremltools' type domain "T").

@@ -71,11 +71,15 @@ class Softplus(Activation):
 
 
 def _scalar(name: str, default: float | None) -> InputSpec:
+    """A required const scalar ``alpha``/``beta``: coremltools' op definitions (iOS15 and iOS17
+    ``activation.py``: ``alpha: const T (Required)``, no ``default_inputs``) make every one of them required,
+    so text that omits one is invalid. ``default`` is only what the Builder fills in when the caller omits it
+    (the written text always spells it out)."""
     return InputSpec(
         name,
         FLOATS,
         const=True,
-        optional=default is not None,
+        optional=False,
         default=None if default is None else x_dtype_scalar(default),
         rank=(0,),
     )
@@ -83,7 +87,7 @@ def _scalar(name: str, default: float | None) -> InputSpec:
 
 @register_op("leaky_relu", category="activation")
 class LeakyRelu(Activation):
-    """``x if x >= 0 else alpha * x``; ``alpha`` const scalar, optional, default 0.01."""
+    """``x if x >= 0 else alpha * x``; ``alpha`` const scalar (required; the Builder's default 0.01)."""
 
     inputs = (InputSpec("x", FLOATS), _scalar("alpha", 0.01))
     x_typed_params = ("alpha",)
@@ -91,7 +95,7 @@ class LeakyRelu(Activation):
 
 @register_op("elu", category="activation")
 class Elu(Activation):
-    """``x if x > 0 else alpha * (exp(x) - 1)``; ``alpha`` const scalar, optional, default 1."""
+    """``x if x > 0 else alpha * (exp(x) - 1)``; ``alpha`` const scalar (required; the Builder's default 1)."""
 
     inputs = (InputSpec("x", FLOATS), _scalar("alpha", 1.0))
     x_typed_params = ("alpha",)
@@ -99,7 +103,7 @@ class Elu(Activation):
 
 @register_op("thresholded_relu", category="activation")
 class ThresholdedRelu(Activation):
-    """``x if x >= alpha else 0``; ``alpha`` const scalar, optional, default 1."""
+    """``x if x >= alpha else 0``; ``alpha`` const scalar (required; the Builder's default 1)."""
 
     inputs = (InputSpec("x", FLOATS), _scalar("alpha", 1.0))
     x_typed_params = ("alpha",)
@@ -115,7 +119,7 @@ class ClampedRelu(Activation):
 
 @register_op("linear_activation", category="activation")
 class LinearActivation(Activation):
-    """``alpha * x + beta``; ``alpha`` const scalar (required), ``beta`` optional, default 0."""
+    """``alpha * x + beta``; ``alpha``, ``beta`` const scalars (required; the Builder's default beta is 0)."""
 
     inputs = (InputSpec("x", FLOATS), _scalar("alpha", None), _scalar("beta", 0.0))
     x_typed_params = ("alpha", "beta")
@@ -123,7 +127,7 @@ class LinearActivation(Activation):
 
 @register_op("scaled_tanh", category="activation")
 class ScaledTanh(Activation):
-    """``alpha * tanh(beta * x)``; ``alpha``, ``beta`` const scalars, optional, default 1 and 1."""
+    """``alpha * tanh(beta * x)``; ``alpha``, ``beta`` const scalars (required; the Builder's defaults 1 and 1)."""
 
     inputs = (InputSpec("x", FLOATS), _scalar("alpha", 1.0), _scalar("beta", 1.0))
     x_typed_params = ("alpha", "beta")
@@ -131,7 +135,7 @@ class ScaledTanh(Activation):
 
 @register_op("sigmoid_hard", category="activation")
 class SigmoidHard(Activation):
-    """``min(max(alpha * x + beta, 0), 1)``; ``alpha``, ``beta`` optional, default 0.2 and 0.5."""
+    """``min(max(alpha * x + beta, 0), 1)``; ``alpha``, ``beta`` const scalars (required; Builder defaults 0.2, 0.5)."""
 
     inputs = (InputSpec("x", FLOATS), _scalar("alpha", 0.2), _scalar("beta", 0.5))
     x_typed_params = ("alpha", "beta")

@@ -6,6 +6,8 @@ Reference: ../shared/docs/mil-format.md §10.4; coremltools ``iOS15/reduction.py
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..types import TensorType, Type
 from ._base import Op, boolean, i32
 from ._infer import NUMERIC, InferError, normalize_axes, normalize_axis
@@ -35,6 +37,8 @@ class Reduction(Op):
         InputSpec("keep_dims", ("bool",), const=True, optional=True, default=boolean(False), rank=(0,)),
     )
     category = "reduction"
+    #: The reduction has no identity element, so an empty reduced axis has no result (max, min).
+    needs_elements: ClassVar[bool] = False
 
     @classmethod
     def compute(cls, ctx: InferContext) -> list[Type]:
@@ -44,6 +48,8 @@ class Reduction(Op):
             raise InferError("axes must be const")
         axes = cls.ints_value(ctx, "axes")
         reduced = set(range(x.rank)) if axes is None else set(normalize_axes(axes, x.rank))
+        if cls.needs_elements:
+            _check_not_empty(x, reduced)
         shape = tuple((1 if keep else -1) if i in reduced else d for i, d in enumerate(x.shape))
         return [TensorType(x.dtype, tuple(d for d in shape if d != -1))]
 
@@ -62,10 +68,14 @@ class ReduceMean(Reduction):
 class ReduceMax(Reduction):
     """The maximum of ``x`` over ``axes`` (see :class:`Reduction`)."""
 
+    needs_elements = True
+
 
 @register_op("reduce_min", category="reduction")
 class ReduceMin(Reduction):
     """The minimum of ``x`` over ``axes`` (see :class:`Reduction`)."""
+
+    needs_elements = True
 
 
 @register_op("reduce_prod", category="reduction")
@@ -96,6 +106,14 @@ class ReduceLogSumExp(Reduction):
 @register_op("reduce_sum_square", category="reduction")
 class ReduceSumSquare(Reduction):
     """The sum of squares of ``x`` over ``axes`` (see :class:`Reduction`)."""
+
+
+def _check_not_empty(x: TensorType, axes: set[int]) -> None:
+    """An extreme value (max, min, argmax, argmin) over an axis of length 0 does not exist (found by the MIL
+    fuzz: such a program validated and compiled, then failed at run time inside numpy)."""
+    empty = sorted(a for a in axes if x.shape[a] == 0)
+    if empty:
+        raise InferError(f"cannot take an extreme value over axis {empty[0]} of {x}: it has no elements")
 
 
 class ReductionArg(Op):
@@ -134,6 +152,7 @@ class ReductionArg(Op):
             raise InferError("x must have rank >= 1")
         axis = cls.int_value(ctx, "axis")
         axis = normalize_axis(-1 if axis is None else axis, x.rank)
+        _check_not_empty(x, {axis})
         keep = bool(cls.bool_value(ctx, "keep_dims"))
         out_dtype = "int32"
         if ctx.has("output_dtype"):
