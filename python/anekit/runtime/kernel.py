@@ -33,8 +33,6 @@ class Kernel:
         backend: name of the backend that compiled it (``"ane"`` or ``"reference"``).
         inputs: input name -> Surface, in MIL input order (only fp16/fp32 tensors have surfaces).
         outputs: output name -> Surface, in MIL output order.
-        path: default execution path for :meth:`run`.
-        qos: QoS passed to the framework (default 21).
         last_hw_time: hardware execution time of the last run in seconds when the backend reports one, else None.
         last_run_time: wall time of the last evaluation in seconds (host overhead included).
     """
