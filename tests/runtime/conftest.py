@@ -73,7 +73,7 @@ def out_of_order_program() -> mil.Program:
     t = mil.tensor((1, 8, 1, 16), "fp16")
 
     @mil.program(inputs={"zeta": t, "Alpha": t, "mid": t}, opset="ios18")
-    def prog(mb: mil.Builder, zeta: mil.Var, Alpha: mil.Var, mid: mil.Var) -> tuple[mil.Var, mil.Var, mil.Var]:  # noqa: N803
+    def prog(mb: mil.Builder, zeta: mil.Var, Alpha: mil.Var, mid: mil.Var) -> tuple[mil.Var, mil.Var, mil.Var]:
         q = mb.sub(x=zeta, y=mb.mul(x=Alpha, y=np.float16(2.0)))
         k = mb.add(x=mid, y=mb.mul(x=zeta, y=np.float16(3.0)))
         v = mb.sub(x=Alpha, y=mid)

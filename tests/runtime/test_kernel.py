@@ -13,6 +13,7 @@ from anekit import mil
 from anekit.errors import AneUnavailableError
 from anekit.reference import run as reference_run
 
+
 def test_call_matches_reference(backend: str, conv_relu: mil.Program) -> None:
     x = np.random.default_rng(1).standard_normal((64, 32)).astype(np.float32)
     with anekit.compile(conv_relu, backend=backend) as k:
