@@ -154,6 +154,21 @@ class DirectoryRegistry {
   std::map<std::string, Entry> entries_;
 };
 
+// mkdir -p that tolerates a concurrent creator (another thread, process, or the framework's own
+// saveModelFiles): EEXIST on a directory is success. Returns "" or a message.
+std::string make_directories(const std::string& path) {
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    const std::string part = path.substr(0, pos);
+    if (part.empty() || ::mkdir(part.c_str(), 0755) == 0) continue;
+    struct stat st {};
+    if (errno == EEXIST && ::stat(part.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+    return "cannot create the directory " + part + ": " + std::strerror(errno);
+  }
+  return "";
+}
+
 // Writes `size` bytes to `path` through a temporary file unique to this process and call, then rename(2):
 // readers see the old file or the new one, never a partial one, and concurrent writers never collide.
 std::string write_atomically(const std::string& path, const void* data, std::size_t size) {
@@ -219,31 +234,21 @@ void release_entry(RequestEntry& e) {
 Failure populate_directory(const std::string& hex, NSString* dir, NSData* mil, NSDictionary* weights) {
   const std::shared_ptr<std::mutex> guard = DirectoryRegistry::instance().write_mutex(hex);
   std::lock_guard<std::mutex> lock(*guard);
-  NSFileManager* fm = [NSFileManager defaultManager];
-  NSError* error = nil;
-  NSString* weightsDir = [dir stringByAppendingPathComponent:@"weights"];
-  // withIntermediateDirectories:YES succeeds when the directory exists (another user of the identifier).
-  if (![fm createDirectoryAtPath:weightsDir withIntermediateDirectories:YES attributes:nil error:&error]) {
-    return detail::failure_from_error(Failure::Kind::Compile, "ane::compile",
-                                      "creating the model directory (NSFileManager createDirectoryAtPath:)", error);
+  std::string why = make_directories(detail::to_std([dir stringByAppendingPathComponent:@"weights"]));
+  if (why.empty()) {
+    why = write_atomically(detail::to_std([dir stringByAppendingPathComponent:@"model.mil"]), [mil bytes],
+                           [mil length]);
   }
-  std::string why = write_atomically(detail::to_std([dir stringByAppendingPathComponent:@"model.mil"]), [mil bytes],
-                                     [mil length]);
   for (NSString* key in weights) {
     if (!why.empty()) break;
     NSString* rel = [key substringFromIndex:[@"@model_path/" length]];
-    NSString* path = [dir stringByAppendingPathComponent:rel];
-    error = nil;
+    const std::string path = detail::to_std([dir stringByAppendingPathComponent:rel]);
     // Nested relative paths get their directories too (as maderix's bridge does, §8.1).
-    if (![fm createDirectoryAtPath:[path stringByDeletingLastPathComponent]
-            withIntermediateDirectories:YES
-                             attributes:nil
-                                  error:&error]) {
-      return detail::failure_from_error(Failure::Kind::Compile, "ane::compile",
-                                        "creating a weights directory (NSFileManager createDirectoryAtPath:)", error);
+    why = make_directories(path.substr(0, path.rfind('/')));
+    if (why.empty()) {
+      NSData* data = [[weights objectForKey:key] objectForKey:@"data"];
+      why = write_atomically(path, [data bytes], [data length]);
     }
-    NSData* data = [[weights objectForKey:key] objectForKey:@"data"];
-    why = write_atomically(detail::to_std(path), [data bytes], [data length]);
   }
   if (!why.empty()) {
     return detail::make_failure(Failure::Kind::Compile, "ane::compile", "pre-populating the model directory: " + why);
