@@ -494,8 +494,9 @@ FAKE_ANE_EXPORT_KEY(kANEFPerformanceStatsMaskKey);
         contract_violation(@"modelWithMILText: takes NSData of UTF-8 MIL text, got %@", [milText class]);
     }
     if (weights == nil) {
-        // Upstream found that nil makes compile fail silently; pass @{} (ane-private-api.md §6).
-        contract_violation(@"weights must be a dictionary (@{} when the program has no weights), not nil");
+        // _ANEInMemoryModelDescriptor modelWithMILText:weights:optionsPlist: returns nil for nil weights
+        // (decompiled, §25.1; Orion #11): callers pass @{} for weight-free programs.
+        return nil;
     }
     if (![weights isKindOfClass:[NSDictionary class]]) {
         contract_violation(@"weights must be an NSDictionary, got %@", [weights class]);
