@@ -397,9 +397,8 @@ FAKE_ANE_EXPORT_KEY(kANEFPerformanceStatsMaskKey);
     if (procedureIndex != nil && ![procedureIndex isKindOfClass:[NSNumber class]]) {
         contract_violation(@"procedureIndex must be an NSNumber, got %@", [procedureIndex class]);
     }
-    if ([inputs count] != [inputIndices count] || [outputs count] != [outputIndices count]) {
-        return nil;  // documented behaviour of the minimal fake (linux-objc-toolchain.md §6.1)
-    }
+    // Mismatched lengths are not refused here: the factory only stores the arrays (_ANERequest.mm
+    // initWithInputs:...), and -validate refuses the request at evaluation.
     _ANERequest *r = [[[self alloc] init] autorelease];
     r->_inputs = [inputs copy];
     r->_inputIndices = [inputIndices copy];
