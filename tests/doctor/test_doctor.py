@@ -55,7 +55,7 @@ def test_probes_see_injected_behaviour(fake_ane_ref: testing.FakeAne) -> None:
 @pytest.mark.objc
 @pytest.mark.parametrize(("failure", "outcome"), [("loud", "error"), ("silent", "zeros")])
 def test_budget_probe_counts_compiles(fake_ane_ref: testing.FakeAne, failure: str, outcome: str) -> None:
-    fake_ane_ref.configure(mode="reference", compile_budget=7, budget_failure=failure)
+    fake_ane_ref.configure(mode="reference", compile_budget=7, budget_end=failure)
     result = probe_compile_budget(limit=50)
     assert result.finding["limit_reached"] is True
     assert result.finding["compiles_ok"] == 7
