@@ -141,17 +141,17 @@ def test_bad_environment_values_are_named(env: dict[str, str], match: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"surfaces": "padded"}, "surfaces must be one of"),
-        ({"min_surface_bytes": -1}, "min_surface_bytes must be a non-negative int"),
-        ({"compile_budget": True}, "compile_budget must be"),
-        ({"faults": "load"}, "faults must be an iterable of strings"),
-        ({"model_attributes": 1}, "model_attributes must be a bool"),
+        ({"surfaces": "padded"}, ValueError, "surfaces must be one of"),
+        ({"min_surface_bytes": -1}, ValueError, "min_surface_bytes must be in 0"),
+        ({"compile_budget": True}, TypeError, "compile_budget must be an int"),
+        ({"faults": "load"}, TypeError, "faults must be an iterable of str"),
+        ({"model_attributes": 1}, ValueError, "model_attributes must be a bool"),
     ],
 )
-def test_bad_fake_settings_are_rejected(kwargs: dict[str, object], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+def test_bad_fake_settings_are_rejected(kwargs: dict[str, object], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
         testing.FakeConfig(**kwargs)
 
 

@@ -422,7 +422,8 @@ def compile_within_budget(backend: Backend, compile: Callable[[], _T], *, what: 
             _settings.observed = before if _settings.observed is None else min(_settings.observed, before)
         raise CompileBudgetExhausted(
             before,
-            f"the compiler refused compile {before + 1} of this process ({what}) and a known-answer canary "
+            f"the compiler refused compile {before + 1} of this process ({what}: "
+            f"{(str(exc).splitlines() or [type(exc).__name__])[0]}) and a known-answer canary "
             f"compile failed as well, so this process's real compile limit is {before}"
             + (" below" if before < configured else "")
             + f" (anekit allowed {configured}: limit {limit()} minus safety margin {safety_margin()}); compiles "

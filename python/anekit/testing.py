@@ -363,9 +363,9 @@ def fake_ane(
         surfaces=surfaces,
         min_surface_bytes=min_surface_bytes,
         budget_end=budget_end,
-        faults=frozenset(faults),
+        faults=faults,  # type: ignore[arg-type]  (FakeConfig checks and freezes it)
         compile_budget=compile_budget,
-        disabled_selectors=frozenset(disabled_selectors),
+        disabled_selectors=disabled_selectors,  # type: ignore[arg-type]
         perf_stats_ns=perf_stats_ns,
         model_attributes=model_attributes,
         check_programs=check_programs,
