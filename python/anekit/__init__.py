@@ -3,7 +3,8 @@
 ``anekit.mil`` builds, parses, validates and writes MIL programs; ``anekit.Surface`` is the ANE's I/O buffer;
 ``anekit.fp16`` holds the native conversion kernels; ``anekit.compile`` turns a program into a :class:`Kernel`
 on the ANE or the reference executor; ``anekit.verify`` checks a backend against the reference;
-``anekit.info()`` says what this machine can do.
+``anekit.info()`` says what this machine can do; ``anekit.doctor()`` settles, on a Mac, what public sources
+disagree on.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ except ImportError as exc:  # say what is wrong instead of a confusing error fro
         f"anekit's native extension anekit._core cannot be imported ({exc}); install anekit with "
         "`pip install .` (importing the source tree's python/ directory directly has no extension)"
     ) from exc
-from . import budget, fp16, mil
+from . import budget, doctor, fp16, mil
 from ._core import Surface
 from ._info import info
 from .errors import (
@@ -45,6 +46,7 @@ __all__ = [
     "__version__",
     "budget",
     "compile",
+    "doctor",
     "fp16",
     "info",
     "mil",

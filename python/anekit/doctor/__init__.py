@@ -96,7 +96,12 @@ def run(
     if fake is not None and use_fake is False:
         raise ValueError("doctor: fake=... configures the fake framework; it cannot be combined with use_fake=False")
     if not isinstance(ops, bool):
+        from ..mil.ops import OP_REGISTRY
+
         ops = list(ops)
+        unknown = [op for op in ops if op not in OP_REGISTRY]
+        if unknown or not ops:
+            raise ValueError(f"doctor: ops must name registered MIL ops, got unknown {unknown or 'none at all'}")
     say = _interactive_progress() if progress is None else (progress or None)
     fake_args = dict(fake or {"mode": "reference"})
     settled = Settled()

@@ -4,8 +4,9 @@ The limit may end in an error, in compiles that "succeed" but return zeros (ane-
 crash (libane, src/runtime/ane_runtime.mm, reports SIGSEGV near the end of the budget), and it spends the
 whole process's budget. So the probe runs in a child process (``python -m anekit.doctor.compile_limit``)
 with anekit's own limit raised past anything the device allows and the ``"warn"`` policy, so anekit never
-stops the count itself; the child reports each compile on one line of its stdout as it goes, which tells the
-parent how far it got even when it dies.
+stops the count itself; the child compiles straight through the framework (:mod:`.device`, so no runtime
+check turns a silent end into an error before it is seen) and reports each compile on one line of its stdout
+as it goes, which tells the parent how far it got even when it dies.
 """
 
 from __future__ import annotations
@@ -102,9 +103,8 @@ def probe_compile_limit(
 
 
 def _child(limit: int, fake: Mapping[str, Any] | None) -> int:
-    """Compile distinct programs until one fails; one line per compile on stdout."""
-    from .. import compile as compile_program
-    from ..errors import AnekitError
+    """Compile distinct programs straight through the framework until one fails; one line per compile."""
+    from .device import run_raw
     from .programs import GOOD_C, GOOD_S, identity_program
 
     framework: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
@@ -117,14 +117,15 @@ def _child(limit: int, fake: Mapping[str, Any] | None) -> int:
     with framework:
         for i in range(limit):
             scale = float(2 + i % 1000)  # exact in fp16; every compile is a new program
-            try:
-                with compile_program(identity_program(scale=scale), backend="ane", cache=False) as kernel:
-                    y = kernel(x=x)["y"]
-            except (AnekitError, RuntimeError, ValueError) as exc:
-                print(f"error {i} {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", flush=True)
+            run = run_raw(identity_program(scale=scale), [x])
+            if not run.ran:
+                print(f"error {i} {' '.join(run.label().split())[:300]}", flush=True)
                 return 0
-            if not np.any(y):
-                print(f"zeros {i}", flush=True)
+            if not np.any(run.outputs[0]):
+                print(f"zeros {i}", flush=True)  # the compile "succeeded": the silent end of §16
+                return 0
+            if run.verdict(x * np.float16(scale)) != "ok":
+                print(f"error {i} wrong numbers", flush=True)
                 return 0
             print(f"ok {i}", flush=True)
     return 0

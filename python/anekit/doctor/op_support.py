@@ -184,13 +184,15 @@ class OpOutcome:
 
 
 def _run_one(pool: Any, op: str, program: mil.Program, feeds: Mapping[str, np.ndarray]) -> OpOutcome:
-    from ..errors import AnekitError, MILError
+    from ..errors import AnekitError, AneUnavailableError, MILError
     from ..reference.executor import Executor
     from ..runtime.verify import _compare
 
     try:
         with pool.compile(program, backend="ane", cache=False) as kernel:
             got = kernel(feeds)
+    except AneUnavailableError:
+        raise  # no framework: the matrix would say nothing about any op
     except MILError as exc:  # anekit refused the program before the framework saw it: says nothing about the op
         return OpOutcome(op, "untested", f"anekit refuses the sample: {' '.join(str(exc).split())[:200]}")
     except AnekitError as exc:
@@ -224,6 +226,7 @@ def op_support_matrix(
 
     Raises:
         ValueError: an unregistered op name.
+        AneUnavailableError: the ANE backend is not usable (the matrix would say nothing about any op).
     """
     from ..runtime.pool import WorkerPool
 
