@@ -89,3 +89,18 @@ def test_sample_inputs_are_in_every_unary_domain() -> None:
 
     out = Executor(program, precision="ane")(_feeds())["out"]
     assert np.all(np.isfinite(out))
+
+
+@pytest.mark.objc
+@pytest.mark.slow
+def test_every_sample_program_passes_on_the_reference_fake() -> None:
+    # The fake computes with the reference executor: a sample that fails here is a broken sample, not an op.
+    try:
+        testing.fake_framework_path()
+    except anekit.AneUnavailableError as exc:
+        pytest.skip(str(exc))
+    with testing.fake_ane():
+        matrix = op_support_matrix(worker_context=("anekit.testing", "fake_ane", {}))
+    assert matrix["failed"] == {}
+    assert len(matrix["passed"]) >= 110
+    assert set(matrix["passed"]) | set(matrix["untested"]) == set(OP_REGISTRY)

@@ -7,10 +7,11 @@ budget (~119, §16), so the programs go through the recycling worker pool (:mod:
 moves to a fresh worker process when one runs out. The matrix is saved with the doctor's report and
 :func:`anekit.mil.validate` warns when a program uses an op that failed on this machine.
 
-Each program has fp16 inputs of the known-good probe shape ``[1, 768, 1, 32]`` (49,152 bytes, values in
-``(0.1, 0.9)`` so every unary op is inside its domain; ``y`` of binary ops in ``(0.5, 1.5)``); a bool or int
-result is cast to fp16 so it can leave through a surface. Ops without a minimal program (state, constexpr
-weights, shape-producing ops, ...) are listed as untested with the reason, never as supported.
+Each program has fp16 inputs of the known-good probe shape ``[1, 768, 1, 32]`` (49,152 bytes): ``x`` with
+values in ``(0.1, 0.9)`` so every unary op is inside its domain, and ``y`` in ``(0.5, 1.5)`` only for ops that
+need a second tensor; its one output ``out`` is cast to fp16 when the op gives bools or ints. Ops without a
+minimal program (state, constexpr weights, shape-producing ops, ...) are listed as untested with the reason,
+never as supported.
 """
 
 from __future__ import annotations
@@ -129,49 +130,57 @@ def _feeds() -> dict[str, np.ndarray]:
     }
 
 
-def _generic(op: str, mb: mil.Builder, x: mil.Var, y: mil.Var) -> Any:
+#: Optional inputs filled anyway: a reduction over every axis would leave a scalar, which no surface carries.
+_FILLED_OPTIONAL = frozenset({"axes", "keep_dims"})
+
+
+def _generic(op: str, mb: mil.Builder, x: mil.Var, y: mil.Var | None) -> Any:
     """Fill the op's required inputs: ``x`` and ``y`` are the run-time tensors, the rest from _CONST_INPUTS."""
-    spec = OP_REGISTRY[op]
     kwargs: dict[str, Any] = {}
-    for inp in spec.inputs:
-        if inp.optional or (inp.min_opset is not None and opset_index(inp.min_opset) > opset_index("ios18")):
+    for inp in OP_REGISTRY[op].inputs:
+        if inp.min_opset is not None and opset_index(inp.min_opset) > opset_index("ios18"):
+            continue
+        if inp.optional and inp.name not in _FILLED_OPTIONAL:
             continue
         if inp.name in ("x", "y") and not inp.const:
             kwargs[inp.name] = x if inp.name == "x" else y
         elif inp.name in _CONST_INPUTS:
             kwargs[inp.name] = _CONST_INPUTS[inp.name]
-        else:
+        elif not inp.optional:
             raise ValueError(f"no minimal value for its required input {inp.name!r}")
-    if "x" not in kwargs:
-        raise ValueError("it takes no run-time tensor x")
+    if kwargs.get("y", x) is None:
+        raise ValueError("it needs a second run-time tensor y")
     return getattr(mb, op)(**kwargs)
 
 
+def _build(op: str, names: tuple[str, ...]) -> mil.Program:
+    body = _SPECIAL.get(op)
+
+    def build(mb: mil.Builder, x: mil.Var, y: mil.Var | None = None) -> dict[str, mil.Var]:
+        out = body(mb, x, y) if body is not None else _generic(op, mb, x, y)
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        if out.type.dtype.name != "fp16":  # bool and int results leave through an fp16 surface
+            out = mb.cast(x=out, dtype="fp16")
+        return {"out": out}
+
+    return mil.program(inputs={n: mil.tensor(SHAPE, "fp16") for n in names}, opset="ios18")(build)
+
+
 def sample_program(op: str) -> tuple[mil.Program | None, str]:
-    """A minimal ios18 program exercising ``op`` with inputs ``x`` and ``y`` (``SHAPE`` fp16), or None and why
-    there is none."""
+    """A minimal ios18 program exercising ``op`` on input ``x`` (and ``y`` when the op needs a second tensor),
+    both ``SHAPE`` fp16, with one output ``out``; or None and why there is none."""
     if op not in OP_REGISTRY:
         raise ValueError(f"sample_program: {op!r} is not a registered MIL op")
     if not OP_REGISTRY[op].available_in("ios18"):
         return None, "not available in ios18"
-    body = _SPECIAL.get(op)
-
-    def build(mb: mil.Builder, x: mil.Var, y: mil.Var) -> dict[str, mil.Var]:
-        out = body(mb, x, y) if body is not None else _generic(op, mb, x, y)
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        if out.type.dtype.name != "fp16":
-            out = mb.cast(x=out, dtype="fp16")
-        # y joins every program, so each has the same two inputs whatever the op uses.
-        keep = mb.mul(x=mb.reduce_sum(x=y, axes=np.array([1, 2, 3], np.int32), keep_dims=True), y=_F16(0))
-        return {"out": out, "keep": keep}
-
     try:
-        inputs = {"x": mil.tensor(SHAPE, "fp16"), "y": mil.tensor(SHAPE, "fp16")}
-        program = mil.program(inputs=inputs, opset="ios18")(build)
+        try:
+            return _build(op, ("x",)), ""
+        except (AttributeError, TypeError, ValueError):  # the op needs y (a MILError is a ValueError)
+            return _build(op, ("x", "y")), ""
     except Exception as exc:  # any builder refusal means "no minimal program", reported as such
         return None, f"no minimal program: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
-    return program, ""
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,7 @@ def _run_one(pool: Any, op: str, program: mil.Program, feeds: Mapping[str, np.nd
     from ..reference.executor import Executor
     from ..runtime.verify import _compare
 
+    feeds = {name: feeds[name] for name in program.functions["main"].inputs}
     try:
         with pool.compile(program, backend="ane", cache=False) as kernel:
             got = kernel(feeds)
