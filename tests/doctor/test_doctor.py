@@ -68,7 +68,7 @@ def test_report_file_for_bug_reports(cache_dir: Path, tmp_path: Path) -> None:
     path = report.save(tmp_path / "bug.json")
     data = json.loads(path.read_text())
     assert data["device"]["chip"] == report.key["chip"] and data["device"]["os_build"] == report.key["os_build"]
-    assert "ane_sub_type" in data["device"]
+    assert "error" in data["device"]  # _ANEDeviceInfo (aneSubType, ...) is read on macOS only
     assert "model_attributes" in data
     names = [p["name"] for p in data["probes"]]
     assert names[:2] == ["allocation", "min_surface"] and "op_support" in names
@@ -147,6 +147,14 @@ def test_compiling_spawns_no_subprocess(fake_ane_ref: testing.FakeAne, monkeypat
         assert machine_key(True) == key
     finally:
         machine_module._host.cache_clear()
+
+
+def test_device_info_reports_instead_of_raising(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anekit.doctor.device_info import ane_device_info
+
+    assert "macOS" in ane_device_info()["error"]
+    monkeypatch.setattr(machine_module, "host_system", lambda: "Darwin")  # here: no usable runtime or class
+    assert ane_device_info()["error"]
 
 
 # -- compile limit -----------------------------------------------------------------------------------------------

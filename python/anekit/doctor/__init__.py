@@ -56,15 +56,11 @@ def _interactive_progress() -> Callable[[str], None] | None:
     return show
 
 
-def _device(info: dict[str, Any], key: dict[str, str]) -> dict[str, Any]:
-    """Chip, ``aneSubType`` and OS build for the report (``aneSubType`` as far as the backend exposes it)."""
-    sub = info.get("ane_sub_type", info.get("aneSubType"))
-    return {
-        "chip": key["chip"],
-        "os_build": key["os_build"],
-        "ane_sub_type": sub,
-        "ane_sub_type_note": None if sub is not None else "not exposed by this backend (_ANEDeviceInfo aneSubType)",
-    }
+def _device(key: dict[str, str]) -> dict[str, Any]:
+    """Chip, OS build and ``_ANEDeviceInfo``'s answers (``aneSubType``, core counts, ...) for the report."""
+    from .device_info import ane_device_info
+
+    return {"chip": key["chip"], "os_build": key["os_build"], **ane_device_info()}
 
 
 def run(
@@ -135,7 +131,7 @@ def run(
         probes=results,
         anekit_version=__version__,
         runtime=runtime,
-        device=_device(info, key),
+        device=_device(key),
         model_attributes=settled.model_attributes,
         previous=previous,
     )
