@@ -98,6 +98,15 @@ def test_consequences_name_what_changes() -> None:
     assert any("119" in line and "zeros" in line for line in lines)
 
 
+def test_progress_names_each_step(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[str] = []
+    anekit.doctor(ops=["relu"], use_fake=True, save=False, progress=seen.append)
+    assert seen[0] == "[1/12] allocation" and "[12/12] op support matrix" in seen
+    assert "op 1/1: relu" in seen and seen[-1] == "done\n"
+    anekit.doctor(ops=False, use_fake=True, save=False)  # default: silent when stderr is not a terminal
+    assert capsys.readouterr().err == ""
+
+
 def test_unknown_op_names_are_refused_before_probing() -> None:
     with pytest.raises(ValueError, match="not_an_op"):
         anekit.doctor(ops=["add", "not_an_op"], use_fake=True, save=False, progress=False)
