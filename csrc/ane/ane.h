@@ -151,9 +151,23 @@ struct WeightFile {
 
 struct CompileOptions {
   unsigned qos = kDefaultQoS;
-  // Pass an _ANEPerformanceStats object with each request and report its hwExecutionTime. No upstream
-  // caller got a value from it (ane-private-api.md §18); off by default.
+  // Attach a statType-2 _ANEPerformanceStatsIOSurface to each request and pass kANEFPerformanceStatsMaskKey
+  // in the evaluation options (the decompiled recipe, ane-private-api.md §25.1); the hardware time is read
+  // from the stats surface. Off by default; UnavailableError at compile when the framework lacks the class
+  // or the key.
   bool perf_stats = false;
+  // The names of the program's inputs and outputs in declaration order. When given and the loaded model's
+  // modelAttributes lists its symbols (§25.1), each surface is bound to the symbol index of its name, and a
+  // symbol table that does not name exactly these is a CompileError. Empty: indices 0..n-1 (§13).
+  std::vector<std::string> input_names;
+  std::vector<std::string> output_names;
+};
+
+/** How a loaded model's request indices were chosen. */
+struct Binding {
+  std::string source;                  // "modelAttributes" or "declaration"
+  std::vector<unsigned> input_indices;  // symbol index of input surface j (declaration position j)
+  std::vector<unsigned> output_indices;
 };
 
 struct EvalResult {
@@ -180,6 +194,9 @@ class Model {
   /** Never block (safe to call while another thread evaluates this model). */
   bool loaded() const;
   bool closed() const;
+  /** The request indices used for each surface, and where they came from (CompileOptions::input_names). */
+  Binding binding() const;
+
   /** The framework's -state value (3 = loaded on device, §4.1). Throws when closed. */
   unsigned long long state() const;
 
@@ -195,7 +212,10 @@ class Model {
 
   /** unloadWithQoS:error:. Does not give back compile budget (§16). No-op when not loaded. */
   void unload(unsigned qos = kDefaultQoS);
-  /** loadWithQoS: again after unload (reuses the compiled program, §10). CompileError on failure. */
+  /**
+   * loadWithQoS: again after unload (reuses the compiled program, §10), retried once after a short delay as
+   * the upstream bridge does; then the model must report a non-zero programHandle. CompileError on failure.
+   */
   void load(unsigned qos = kDefaultQoS);
 
   /**
@@ -225,10 +245,14 @@ std::unique_ptr<Model> compile(const std::string& mil_text, const std::vector<We
 struct FakeConfig {
   std::string mode = "echo";              // "echo" | "reference"
   long long compile_budget = -1;          // successful compiles allowed per process; -1 = unlimited
-  std::string budget_failure = "loud";    // "loud" (NSError) | "silent" (success, zero outputs)
-  std::set<std::string> faults;           // compile, load, evaluate, unload, *_exception
+  std::string budget_end = "loud";        // "loud" (NSError) | "silent" (success, zero outputs) | "crash" (SIGSEGV)
+  std::string binding = "declaration";    // request index k -> k-th symbol in "declaration" | "alphabetical" order
+  std::string surfaces = "exact";         // "exact" (each >= its tensor) | "uniform" (one size per side, too)
+  std::uint64_t min_surface_bytes = 0;    // smaller surfaces are refused at evaluate
+  bool model_attributes = true;           // loaded models answer -modelAttributes with their symbol tables
+  std::set<std::string> faults;           // compile, load, evaluate, unload, *_exception, load_once, load_unloaded
   std::set<std::string> disabled_selectors;  // selectors the fake's _ANEClient pretends to lack
-  std::uint64_t perf_stats_ns = 0;        // >0: report this hwExecutionTime through _ANEPerformanceStats
+  std::uint64_t perf_stats_ns = 0;        // >0: written into statType-2 stats surfaces (when the mask key is set)
 };
 
 /** Replaces the fake's configuration; std::invalid_argument when the fake rejects a value. */

@@ -11,6 +11,9 @@
 #include <IOSurface/IOSurfaceRef.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
 #include <cstddef>
 #include <deque>
 #include <map>
@@ -81,11 +84,26 @@ struct RequestEntry {
   std::vector<void*> inputs;   // IOSurfaceRefs, each CFRetain'ed by this entry (§9: keep bound surfaces alive)
   std::vector<void*> outputs;
   CFTypeRef request = nullptr;  // _ANERequest
-  CFTypeRef stats = nullptr;    // _ANEPerformanceStats when CompileOptions::perf_stats
+  CFTypeRef stats = nullptr;    // _ANEPerformanceStatsIOSurface when CompileOptions::perf_stats
+  std::shared_ptr<core::SurfaceStorage> stats_surface;  // the IOSurface it wraps
 };
 
+// Size of the statistics surface: one 16 KiB page, far above the 16 bytes that
+// -[_ANEPerformanceStats initWithRequestPerformanceBuffer:statsBufferSize:] needs for the hardware time.
+constexpr std::size_t kStatsSurfaceBytes = 16384;
+// The statistics type whose surface receives the hardware time (§25.1; valid types are 0-2,
+// _ANERequest validate).
+constexpr int64_t kStatsTypeHardware = 2;
+// Value for kANEFPerformanceStatsMaskKey. +[_ANEPerformanceStats driverMaskForANEFMask:] maps masks up to 0xF
+// and zeroes larger ones; 4 is the hardware-time bit as §25.1 reads it. Unverified on a Mac: `anekit doctor`'s
+// perf_stats probe settles whether any time comes back.
+constexpr unsigned kPerfStatsMask = 4;
+// Pause before the one retry of loadWithQoS: (the upstream bridge retries a failed load once after a short
+// wait; the daemon may still be finishing the compile).
+constexpr int kLoadRetryDelayMs = 100;
+
 void release_entry(RequestEntry& e) {
-  if (e.request != nullptr) CFRelease(e.request);
+  if (e.request != nullptr) CFRelease(e.request);  // before the stats surface it may reference
   if (e.stats != nullptr) CFRelease(e.stats);
   for (void* s : e.inputs) CFRelease(s);
   for (void* s : e.outputs) CFRelease(s);
@@ -186,6 +204,7 @@ struct Model::Impl {
   std::atomic<bool> loaded{false};
   std::atomic<bool> closed{false};
   CompileOptions options;
+  Binding binding;  // request indices per surface, set after every load
   std::deque<RequestEntry> requests;  // most recently used first
   // Execution paths already found available for this model (indexed by ExecutionPath): the selectors a
   // framework implements do not change while it is loaded, so each path is checked once, not per evaluation.
@@ -247,7 +266,8 @@ struct Model::Impl {
         return &requests.front();
       }
     }
-    // Indices are 0..n-1 in signature / output-tuple order (§13).
+    // Surface j carries the j-th input (output) in declaration order; its index is that symbol's index:
+    // from modelAttributes when the model reports it, else j (§13, §25.1).
     NSMutableArray* inObjects = [NSMutableArray arrayWithCapacity:ins.size()];
     NSMutableArray* inIndices = [NSMutableArray arrayWithCapacity:ins.size()];
     NSMutableArray* outObjects = [NSMutableArray arrayWithCapacity:outs.size()];
@@ -266,13 +286,25 @@ struct Model::Impl {
           return nullptr;
         }
         [objects addObject:obj];
-        [indices addObject:@(i)];
+        const std::vector<unsigned>& symbols = side == 0 ? binding.input_indices : binding.output_indices;
+        [indices addObject:@(i < symbols.size() ? symbols[i] : static_cast<unsigned>(i))];
       }
     }
     id stats = nil;
-    if (options.perf_stats && rt.perf_stats_class != Nil &&
-        [rt.perf_stats_class respondsToSelector:@selector(statsWithHardwareExecutionNS:)]) {
-      stats = msg<detail::StatsFactoryFn>()((id)rt.perf_stats_class, @selector(statsWithHardwareExecutionNS:), 0ULL);
+    std::shared_ptr<core::SurfaceStorage> stats_surface;
+    if (options.perf_stats) {
+      stats_surface = make_iosurface_storage(kStatsSurfaceBytes);
+      id wrapper = msg<detail::SurfaceObjectFactoryFn>()((id)rt.surface_object_class, @selector(objectWithIOSurface:),
+                                                         static_cast<IOSurfaceRef>(stats_surface->native_handle()));
+      stats = wrapper == nil ? nil
+                             : msg<detail::StatsSurfaceFactoryFn>()((id)rt.perf_stats_class,
+                                                                   @selector(objectWithIOSurface:statType:), wrapper,
+                                                                   kStatsTypeHardware);
+      if (stats == nil) {
+        failure = detail::make_failure(Failure::Kind::Runtime, "ane::Model::evaluate",
+                                       "+[_ANEPerformanceStatsIOSurface objectWithIOSurface:statType:] returned nil");
+        return nullptr;
+      }
     }
     // weightsBuffer nil (baked weights win, §13), perfStats an NSArray or nil (§18), procedureIndex @0.
     id request = msg<detail::RequestFactoryFn>()(
@@ -293,6 +325,7 @@ struct Model::Impl {
     for (void* s : entry.outputs) CFRetain(s);
     entry.request = CFBridgingRetain(request);
     entry.stats = stats != nil ? CFBridgingRetain(stats) : nullptr;
+    entry.stats_surface = std::move(stats_surface);
     if (requests.size() >= kMaxCachedRequests) {
       release_entry(requests.back());
       requests.pop_back();
@@ -301,6 +334,92 @@ struct Model::Impl {
     return &requests.front();
   }
 };
+
+namespace {
+
+// Symbol index of each name in `symbols` (an NSArray of NSString from modelAttributes), or a message saying
+// why the table does not name exactly `names`.
+std::string index_symbols(NSArray* symbols, const std::vector<std::string>& names, const char* side,
+                          std::vector<unsigned>& out) {
+  std::string listed;
+  for (id s in symbols) listed += (listed.empty() ? "" : ", ") + ([s isKindOfClass:[NSString class]] ? detail::to_std(s) : "?");
+  const std::string mismatch = std::string("modelAttributes lists the ") + side + " symbols [" + listed +
+                               "], which are not the program's " + side + "s";
+  if ([symbols count] != names.size()) return mismatch;
+  out.clear();
+  for (const std::string& name : names) {
+    const NSUInteger k = [symbols indexOfObject:to_ns(name)];
+    if (k == NSNotFound || k > 254) return mismatch + " ('" + name + "' is missing)";
+    out.push_back(static_cast<unsigned>(k));
+  }
+  return "";
+}
+
+// After a load: the request indices for each surface. modelAttributes, when the model reports it, is the
+// ground truth for binding order (§25.1): kANEFModelDescriptionKey -> kANEFModelInputSymbolsArrayKey /
+// kANEFModelOutputSymbolsArrayKey list the symbol names in index order. Runs in the caller's pool and @try.
+Failure bind_symbols(Model::Impl& impl, const detail::Runtime& rt, id model, const char* where) {
+  const CompileOptions& o = impl.options;
+  Binding b;
+  b.source = "declaration";
+  for (std::size_t i = 0; i < o.input_names.size(); ++i) b.input_indices.push_back(static_cast<unsigned>(i));
+  for (std::size_t i = 0; i < o.output_names.size(); ++i) b.output_indices.push_back(static_cast<unsigned>(i));
+  if (!o.input_names.empty() && rt.key_model_description != nil && rt.key_input_symbols != nil &&
+      rt.key_output_symbols != nil && [model respondsToSelector:@selector(modelAttributes)]) {
+    id attributes = msg<detail::IdFn>()(model, @selector(modelAttributes));
+    id description = [attributes isKindOfClass:[NSDictionary class]]
+                         ? [(NSDictionary*)attributes objectForKey:rt.key_model_description]
+                         : nil;
+    id ins = [description isKindOfClass:[NSDictionary class]]
+                 ? [(NSDictionary*)description objectForKey:rt.key_input_symbols]
+                 : nil;
+    id outs = [description isKindOfClass:[NSDictionary class]]
+                  ? [(NSDictionary*)description objectForKey:rt.key_output_symbols]
+                  : nil;
+    if ([ins isKindOfClass:[NSArray class]] && [outs isKindOfClass:[NSArray class]]) {
+      std::string why = index_symbols(ins, o.input_names, "input", b.input_indices);
+      if (why.empty()) why = index_symbols(outs, o.output_names, "output", b.output_indices);
+      if (!why.empty()) return detail::make_failure(Failure::Kind::Compile, where, why);
+      b.source = "modelAttributes";
+    }
+  }
+  impl.binding = std::move(b);
+  return Failure{};
+}
+
+// loadWithQoS:, retried once after kLoadRetryDelayMs as the upstream bridge does, then the checks that the
+// model really loaded: a "successful" load that left programHandle 0 is what the framework does near the end
+// of the compile budget (§16.1, §25.1). Runs in the caller's pool and @try.
+Failure load_model(Model::Impl& impl, const detail::Runtime& rt, unsigned qos, const char* where) {
+  id model = (__bridge id)impl.model;
+  NSError* error = nil;
+  SEL load = @selector(loadWithQoS:options:error:);
+  BOOL ok = msg<detail::QosOptionsErrorFn>()(model, load, qos, detail::empty_options(), &error);
+  if (!ok) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kLoadRetryDelayMs));
+    error = nil;
+    ok = msg<detail::QosOptionsErrorFn>()(model, load, qos, detail::empty_options(), &error);
+    if (!ok) {
+      return detail::failure_from_error(Failure::Kind::Compile, where,
+                                        "loadWithQoS:options:error: (failed twice, retried after 100 ms)", error);
+    }
+  }
+  if ([model respondsToSelector:@selector(programHandle)] &&
+      msg<detail::Uint64Fn>()(model, @selector(programHandle)) == 0) {
+    const unsigned long long state =
+        [model respondsToSelector:@selector(state)] ? msg<detail::StateFn>()(model, @selector(state)) : 0;
+    return detail::make_failure(Failure::Kind::Compile, where,
+                                "loadWithQoS:options:error: returned YES but the model has no program "
+                                "(programHandle 0, state " + std::to_string(state) +
+                                    "): it did not load. Near the end of the per-process compile budget the "
+                                    "framework fails this way; recompile in a fresh process "
+                                    "(anekit.set_compile_policy(\"recycle\")).");
+  }
+  impl.loaded = true;
+  return bind_symbols(impl, rt, model, where);  // on failure the model stays loaded; release_all unloads it
+}
+
+}  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -337,8 +456,10 @@ unsigned long long Model::state() const {
 
 EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& inputs,
                            const std::vector<core::SurfaceStorage*>& outputs, ExecutionPath path, unsigned qos) {
-  if (outputs.empty()) {
-    throw std::invalid_argument("[ane::Model::evaluate] at least one output surface is required");
+  // _ANERequest validate refuses a request with 0 inputs or 0 outputs (§25.1).
+  if (inputs.empty() || outputs.empty()) {
+    throw std::invalid_argument("[ane::Model::evaluate] at least one input and one output surface are required "
+                                "(the framework refuses requests without either)");
   }
   const std::vector<void*> ins = handles_of(inputs, "input");
   const std::vector<void*> outs = handles_of(outputs, "output");
@@ -347,6 +468,7 @@ EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& inputs,
   if (!impl_->loaded) throw std::runtime_error("[ane::Model::evaluate] the model is not loaded (call load())");
   Failure failure;
   EvalResult result;
+  core::SurfaceStorage* stats_to_read = nullptr;  // owned by the request entry, alive while the mutex is held
   const detail::Runtime* rt = detail::require_runtime("ane::Model::evaluate", failure);
   detail::raise_if(failure);
   @autoreleasepool {
@@ -367,7 +489,10 @@ EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& inputs,
           NSError* error = nil;
           BOOL ok = NO;
           const char* selector = "";
-          NSDictionary* const noOptions = detail::empty_options();
+          // Options @{} (§6), or the performance-statistics mask when perf_stats is on (§25.1).
+          NSDictionary* const noOptions = entry->stats == nullptr
+                                              ? detail::empty_options()
+                                              : @{rt->key_perf_stats_mask : @(kPerfStatsMask)};
           switch (path) {
             case ExecutionPath::Standard:
               selector = "evaluateWithQoS:options:request:error:";
@@ -391,27 +516,30 @@ EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& inputs,
               break;
             }
             case ExecutionPath::ProcessRequest: {
-              // §17.3: qIndex 0, modelStringID = hexStringIdentifier, options @{}. On device it returned YES
-              // with returnValue NO while the evaluation happened, so only the BOOL result is checked.
+              // §17.3 corrected: qIndex 0 and the model's uint64 string_id, as _ANEClient's own call passes them;
+              // returnValue is a 4-byte status. An invalid request makes it return NO without an NSError.
               selector = "processRequest:model:qos:qIndex:modelStringID:options:returnValue:error:";
               id program = [model valueForKey:@"program"];
-              NSString* hex = msg<detail::IdFn>()(model, @selector(hexStringIdentifier));
-              BOOL returnValue = NO;
+              const uint64_t string_id = msg<detail::Uint64Fn>()(model, @selector(string_id));
+              uint32_t status = 0;
               ok = msg<detail::ProcessRequestFn>()(
                   program, @selector(processRequest:model:qos:qIndex:modelStringID:options:returnValue:error:),
-                  request, model, qos, 0, hex, noOptions, &returnValue, &error);
+                  request, model, qos, uint64_t{0}, string_id, noOptions, &status, &error);
+              if (!ok && error == nil) {
+                failure = detail::make_failure(
+                    Failure::Kind::Framework, "ane::Model::evaluate",
+                    "processRequest:... returned NO without an NSError (status " + std::to_string(status) +
+                        "): the framework refused the request (_ANERequest validate: surface or index counts, "
+                        "perfStats)");
+                ok = YES;  // reported above; skip the generic NSError report below
+              }
               break;
             }
           }
           if (!ok) {
             failure = detail::failure_from_error(Failure::Kind::Framework, "ane::Model::evaluate", selector, error);
-          } else if (entry->stats != nullptr) {
-            // §18: hwExecutionTime has stayed empty on every device tried; report it only when non-zero.
-            id value = [(__bridge id)entry->stats valueForKey:@"hwExecutionTime"];
-            if (value != nil && [value respondsToSelector:@selector(unsignedLongLongValue)] &&
-                [value unsignedLongLongValue] > 0) {
-              result.hw_execution_ns = [value unsignedLongLongValue];
-            }
+          } else if (entry->stats_surface && !failure) {
+            stats_to_read = entry->stats_surface.get();  // read after the pool: lock() may throw (C++)
           }
         }
       }
@@ -420,6 +548,15 @@ EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& inputs,
     }
   }
   detail::raise_if(failure);
+  if (stats_to_read != nullptr) {
+    // The hardware time is the second 64-bit word of the statistics buffer, where
+    // -[_ANEPerformanceStats initWithRequestPerformanceBuffer:statsBufferSize:] reads it. Reported only when
+    // non-zero: no upstream caller ever received one (§18).
+    uint64_t words[2] = {0, 0};
+    std::memcpy(words, stats_to_read->lock(true), sizeof words);
+    stats_to_read->unlock(true);
+    if (words[1] > 0) result.hw_execution_ns = words[1];
+  }
   return result;
 }
 
@@ -452,22 +589,21 @@ void Model::load(unsigned qos) {
   if (impl_->closed) throw std::runtime_error("[ane::Model::load] the model is closed");
   if (impl_->loaded) return;
   Failure failure;
+  const detail::Runtime* rt = detail::require_runtime("ane::Model::load", failure);
+  detail::raise_if(failure);
   @autoreleasepool {
     @try {
-      NSError* error = nil;
-      const BOOL ok = msg<detail::QosOptionsErrorFn>()((__bridge id)impl_->model, @selector(loadWithQoS:options:error:),
-                                                       qos, @{}, &error);
-      if (!ok) {
-        failure = detail::failure_from_error(Failure::Kind::Compile, "ane::Model::load", "loadWithQoS:options:error:",
-                                             error);
-      } else {
-        impl_->loaded = true;
-      }
+      failure = load_model(*impl_, *rt, qos, "ane::Model::load");
     } @catch (NSException* e) {
       failure = detail::failure_from_exception("ane::Model::load", e);
     }
   }
   detail::raise_if(failure);
+}
+
+Binding Model::binding() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->binding;
 }
 
 void Model::close() {
@@ -483,6 +619,10 @@ std::unique_ptr<Model> compile(const std::string& mil_text, const std::vector<We
   Failure failure;
   const detail::Runtime* rt = detail::require_runtime("ane::compile", failure);
   detail::raise_if(failure);
+  if (options.perf_stats && (rt->perf_stats_class == Nil || rt->key_perf_stats_mask == nil)) {
+    throw UnavailableError("[ane::compile] perf_stats needs _ANEPerformanceStatsIOSurface and "
+                           "kANEFPerformanceStatsMaskKey, which this framework lacks");
+  }
   auto impl = std::make_unique<Model::Impl>();
   impl->options = options;
   @autoreleasepool {
@@ -528,14 +668,7 @@ std::unique_ptr<Model> compile(const std::string& mil_text, const std::vector<We
             failure = detail::failure_from_error(Failure::Kind::Compile, "ane::compile",
                                                  "compileWithQoS:options:error:", error);
           } else {
-            error = nil;
-            if (!msg<detail::QosOptionsErrorFn>()(model, @selector(loadWithQoS:options:error:), options.qos, @{},
-                                                  &error)) {
-              failure = detail::failure_from_error(Failure::Kind::Compile, "ane::compile",
-                                                   "loadWithQoS:options:error:", error);
-            } else {
-              impl->loaded = true;
-            }
+            failure = load_model(*impl, *rt, options.qos, "ane::compile");
           }
         }
       }

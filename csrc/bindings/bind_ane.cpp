@@ -308,6 +308,14 @@ void init_ane(py::module_& m) {
       .def_property_readonly("model_dir", &ane::Model::model_dir,
                              "NSTemporaryDirectory()/<hex_identifier>, deleted when the last model using it closes.")
       .def_property_readonly("loaded", &ane::Model::loaded)
+      .def_property_readonly(
+          "binding",
+          [](const ane::Model& self) {
+            const ane::Binding b = self.binding();
+            return py::make_tuple(b.source, b.input_indices, b.output_indices);
+          },
+          "(source, input_indices, output_indices): the request index of each surface (declaration order) and "
+          "where it came from, 'modelAttributes' or 'declaration'.")
       .def_property_readonly("closed", &ane::Model::closed)
       .def(
           "state",
@@ -366,7 +374,8 @@ void init_ane(py::module_& m) {
 
   a.def(
       "compile",
-      [](const std::string& mil_text, const py::object& weights, unsigned qos, bool perf_stats) {
+      [](const std::string& mil_text, const py::object& weights, unsigned qos, bool perf_stats,
+         const std::vector<std::string>& input_names, const std::vector<std::string>& output_names) {
         std::vector<std::unique_ptr<BufferView>> views;
         std::vector<ane::WeightFile> files;
         if (!weights.is_none()) {
@@ -385,6 +394,8 @@ void init_ane(py::module_& m) {
         ane::CompileOptions options;
         options.qos = qos;
         options.perf_stats = perf_stats;
+        options.input_names = input_names;
+        options.output_names = output_names;
         std::unique_ptr<ane::Model> model;
         {
           py::gil_scoped_release release;
@@ -393,34 +404,44 @@ void init_ane(py::module_& m) {
         return std::shared_ptr<ane::Model>(std::move(model));
       },
       py::arg("mil_text"), py::arg("weights") = py::none(), py::kw_only(), py::arg("qos") = ane::kDefaultQoS,
-      py::arg("perf_stats") = false,
+      py::arg("perf_stats") = false, py::arg("input_names") = std::vector<std::string>{},
+      py::arg("output_names") = std::vector<std::string>{},
       "Compile and load a MIL program; weights maps each BLOBFILE path (\"@model_path/weights/x.bin\") to the "
-      "whole blob file. Raises CompileError with the framework's domain/code/description when it is refused.");
+      "whole blob file. input_names/output_names (declaration order) let the loaded model's modelAttributes "
+      "choose each surface's request index. Raises CompileError with the framework's domain/code/description "
+      "when it is refused.");
 
   a.def("install_surface_allocator", &ane::install_surface_allocator,
         "Make every new anekit.Surface IOSurface-backed (done automatically at import when the backend is built).");
 
   a.def(
       "fake_configure",
-      [](const std::string& mode, long long compile_budget, const std::string& budget_failure,
+      [](const std::string& mode, long long compile_budget, const std::string& budget_end, const std::string& binding,
+         const std::string& surfaces, std::uint64_t min_surface_bytes, bool model_attributes,
          const std::set<std::string>& faults, const std::set<std::string>& disabled_selectors,
          std::uint64_t perf_stats_ns) {
         ane::FakeConfig c;
         c.mode = mode;
         c.compile_budget = compile_budget;
-        c.budget_failure = budget_failure;
+        c.budget_end = budget_end;
+        c.binding = binding;
+        c.surfaces = surfaces;
+        c.min_surface_bytes = min_surface_bytes;
+        c.model_attributes = model_attributes;
         c.faults = faults;
         c.disabled_selectors = disabled_selectors;
         c.perf_stats_ns = perf_stats_ns;
         ane::fake_configure(c);
       },
-      py::kw_only(), py::arg("mode") = "echo", py::arg("compile_budget") = -1, py::arg("budget_failure") = "loud",
-      py::arg("faults") = std::set<std::string>{}, py::arg("disabled_selectors") = std::set<std::string>{},
-      py::arg("perf_stats_ns") = 0,
+      py::kw_only(), py::arg("mode") = "echo", py::arg("compile_budget") = -1, py::arg("budget_end") = "loud",
+      py::arg("binding") = "declaration", py::arg("surfaces") = "exact", py::arg("min_surface_bytes") = 0,
+      py::arg("model_attributes") = true, py::arg("faults") = std::set<std::string>{},
+      py::arg("disabled_selectors") = std::set<std::string>{}, py::arg("perf_stats_ns") = 0,
       "Fake framework only: replace its configuration. mode 'echo'|'reference'; compile_budget (-1 = unlimited) "
-      "with budget_failure 'loud'|'silent'; faults from compile, load, evaluate, unload, compile_exception, "
-      "load_exception, evaluate_exception; disabled_selectors of _ANEClient; perf_stats_ns > 0 reports that "
-      "hardware time.");
+      "with budget_end 'loud'|'silent'|'crash'; binding 'declaration'|'alphabetical' and surfaces 'exact'|'uniform' "
+      "(captured by each model at compile time); min_surface_bytes refused at evaluate; model_attributes: loaded "
+      "models report their symbol tables; faults from anekit.testing.FAULTS; disabled_selectors of _ANEClient; "
+      "perf_stats_ns > 0 writes that hardware time into statType-2 stats surfaces.");
   a.def("fake_reset", &ane::fake_reset,
         "Fake framework only: default configuration; activity counters and compile budget back to zero.");
   a.def("fake_stats", &ane::fake_stats, "Fake framework only: its counters (compiles, evals, liveModels, ...).");

@@ -18,6 +18,8 @@ Variables:
 ``ANEKIT_POOL_SPREAD``             ``1``: the recycling pool may spread kernels in use over several workers
 ``ANEKIT_CACHE_SIZE``              loaded programs kept by the in-process content cache (default 256)
 ``ANEKIT_ANE_FRAMEWORK``           framework binary to dlopen (default: the system's private framework)
+``ANEKIT_ANE_SURFACES``            ``uniform`` (default: one allocation size per side) or ``exact``: ANE surface sizes
+``ANEKIT_ANE_MIN_SURFACE_BYTES``   smallest ANE surface allocation (default 49152, ane-private-api.md §25.3)
 ``ANEKIT_ASSERT_NO_COMPILE``       ``1``: any real compile raises (proves a loop runs from cache)
 ``ANEKIT_CACHE_DIR``               where persistent artefacts live
 ``ANEKIT_DEBUG``                   verbosity (0 = quiet)
@@ -62,6 +64,8 @@ class Config:
     pool_spread: bool = False
     cache_size: int = 256
     ane_framework: str = DEFAULT_FRAMEWORK_PATH
+    ane_surfaces: str = "uniform"
+    ane_min_surface_bytes: int = 49152
     assert_no_compile: bool = False
     cache_dir: str = str(Path.home() / ".cache" / "anekit")
     debug: int = 0
@@ -96,6 +100,14 @@ class Config:
             raise ValueError(f"pool_spread must be a bool, got {self.pool_spread!r}")
         if not isinstance(self.cache_size, int) or self.cache_size < 0:
             raise ValueError(f"cache_size must be a non-negative int, got {self.cache_size!r}")
+        if self.ane_surfaces not in ("uniform", "exact"):
+            raise ValueError(f"ane_surfaces must be 'uniform' or 'exact', got {self.ane_surfaces!r}")
+        if (
+            isinstance(self.ane_min_surface_bytes, bool)
+            or not isinstance(self.ane_min_surface_bytes, int)
+            or not 0 <= self.ane_min_surface_bytes <= 1 << 30
+        ):
+            raise ValueError(f"ane_min_surface_bytes must be an int in [0, 2**30], got {self.ane_min_surface_bytes!r}")
         if not isinstance(self.debug, int) or self.debug < 0:
             raise ValueError(f"debug must be a non-negative int, got {self.debug!r}")
 
@@ -138,6 +150,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         pool_spread=_env_bool(env, "ANEKIT_POOL_SPREAD"),
         cache_size=_env_number(env, "ANEKIT_CACHE_SIZE", defaults.cache_size, int),
         ane_framework=env.get("ANEKIT_ANE_FRAMEWORK") or DEFAULT_FRAMEWORK_PATH,
+        ane_surfaces=env.get("ANEKIT_ANE_SURFACES", "").strip() or "uniform",
+        ane_min_surface_bytes=_env_number(env, "ANEKIT_ANE_MIN_SURFACE_BYTES", defaults.ane_min_surface_bytes, int),
         assert_no_compile=_env_bool(env, "ANEKIT_ASSERT_NO_COMPILE"),
         cache_dir=env.get("ANEKIT_CACHE_DIR") or defaults.cache_dir,
         debug=_env_number(env, "ANEKIT_DEBUG", 0, int),

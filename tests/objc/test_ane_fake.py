@@ -148,7 +148,7 @@ def test_loud_budget_refuses_compiles_and_free_does_not_refund(fake: ModuleType)
 
 
 def test_silent_budget_compiles_but_outputs_zeros(fake: ModuleType) -> None:
-    fake.fake_configure(compile_budget=0, budget_failure="silent")
+    fake.fake_configure(compile_budget=0, budget_end="silent")
     x, y = surface(_ramp()), surface(np.ones(SHAPE, dtype=np.float32))
     with fake.compile(identity_mil(tag="silent")) as model:
         model.evaluate([x], [y])
@@ -167,7 +167,7 @@ def test_compile_counter_counts_attempts(fake: ModuleType) -> None:
     ("kwargs", "match"),
     [
         ({"mode": "fast"}, "mode must be"),
-        ({"budget_failure": "maybe"}, "budgetFailure must be"),
+        ({"budget_end": "maybe"}, "budgetEnd must be"),
         ({"faults": {"explode"}}, "unknown fault 'explode'"),
     ],
 )

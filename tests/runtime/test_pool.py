@@ -412,7 +412,7 @@ def test_pool_through_the_fake_framework_with_a_silent_budget() -> None:
         fake_framework_path()
     except (ImportError, AneUnavailableError) as exc:
         pytest.skip(f"the fake ANE framework is not available in this build: {exc}")
-    context = ("anekit.testing", "fake_ane", {"compile_budget": 3, "budget_failure": "silent"})
+    context = ("anekit.testing", "fake_ane", {"compile_budget": 3, "budget_end": "silent"})
     with fake_ane(), WorkerPool(per_worker=10, worker_context=context) as pool:
         for _ in range(8):
             prog = fresh()

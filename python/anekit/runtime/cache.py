@@ -157,13 +157,15 @@ class _Entry:
 class CachedExecutable:
     """One kernel's lease on a cached loaded model; implements the Executable protocol."""
 
-    __slots__ = ("_cache", "_entry", "inputs", "outputs")
+    __slots__ = ("_cache", "_entry", "inputs", "outputs", "surface_bytes")
 
     def __init__(self, cache: ProgramCache, entry: _Entry) -> None:
         self._cache = cache
         self._entry: _Entry | None = entry
         self.inputs = entry.executable.inputs
         self.outputs = entry.executable.outputs
+        # Surface allocation sizes the backend asks for (the ANE: one size per side, a minimum), if any.
+        self.surface_bytes = getattr(entry.executable, "surface_bytes", None)
 
     def _live(self) -> _Entry:
         if self._entry is None:

@@ -68,11 +68,17 @@ class Kernel:
         if spare is not None:
             self.inputs, self.outputs = spare
         else:
-            make = _core.Surface if surface_factory is None else surface_factory
-            self.inputs = {s.name: make(_surface_shape(s), s.surface_dtype) for s in self._in_specs if s.surface_dtype}
-            self.outputs = {
-                s.name: make(_surface_shape(s), s.surface_dtype) for s in self._out_specs if s.surface_dtype
-            }
+            # Backends that need larger allocations than the tensors (the ANE: one size per side, a minimum)
+            # say so per name; pool-backed kernels' shared-memory surfaces only carry data to the worker.
+            sizes: dict[str, int] = getattr(executable, "surface_bytes", None) or {}
+
+            def make(spec: IOSpec) -> Any:
+                if surface_factory is not None:
+                    return surface_factory(_surface_shape(spec), spec.surface_dtype)
+                return _core.Surface(_surface_shape(spec), spec.surface_dtype, allocation=sizes.get(spec.name))
+
+            self.inputs = {s.name: make(s) for s in self._in_specs if s.surface_dtype}
+            self.outputs = {s.name: make(s) for s in self._out_specs if s.surface_dtype}
         self._surface_io = len(self.inputs) == len(self._in_specs) and len(self.outputs) == len(self._out_specs)
         self._in_names = [s.name for s in self._in_specs]
         self._in_name_set = frozenset(self._in_names)
