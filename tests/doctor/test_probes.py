@@ -31,16 +31,41 @@ def test_order_names_tell_every_rule_apart() -> None:
     assert len({tuple(v) for v in orders.values()}) == len(orders) == 3
 
 
-@pytest.mark.parametrize("rule", ["declaration", "alphabetical", "alphabetical_ci"])
-def test_order_probes_report_the_fakes_binding_rule(fake_ane_ref: testing.FakeAne, rule: str) -> None:
-    _core.ane.set_fake_evaluator(binding_evaluator(rule))
-    inputs = probe_input_order(Settled())
-    outputs = probe_output_order(Settled())
-    assert (inputs.status, inputs.finding) == ("ok", rule), inputs.evidence
-    assert (outputs.status, outputs.finding) == ("ok", rule), outputs.evidence
+@pytest.mark.parametrize("model_attributes", [True, False])
+@pytest.mark.parametrize("binding", ["declaration", "alphabetical"])
+def test_order_probes_report_the_fakes_binding_mode(
+    fake_ane_ref: testing.FakeAne, binding: str, model_attributes: bool
+) -> None:
+    fake_ane_ref.configure(binding=binding, model_attributes=model_attributes)
+    for probe in (probe_input_order, probe_output_order):
+        result = probe(Settled())
+        assert (result.status, result.finding) == ("ok", binding), result.evidence
+        named = result.evidence["named_binding"]
+        assert named["source"] == ("modelAttributes" if model_attributes else "declaration")
+        assert named["rule"] == (binding if model_attributes else None)
+        assert result.evidence["anekit_runtime"] == "ok"  # canonical names bind right under either rule
+
+
+def test_order_probes_tell_case_insensitive_order(fake_ane_ref: testing.FakeAne) -> None:
+    # The fake binds declaration or bytewise order; a case-insensitive framework is simulated by its callback.
+    fake_ane_ref.configure(model_attributes=False)
+    _core.ane.set_fake_evaluator(binding_evaluator("alphabetical_ci"))
+    assert probe_input_order(Settled()).finding == "alphabetical_ci"
+    assert probe_output_order(Settled()).finding == "alphabetical_ci"
+
+
+def test_order_probe_fails_when_model_attributes_disagree(fake_ane_ref: testing.FakeAne) -> None:
+    # modelAttributes report declaration order while the surfaces are wired bytewise-alphabetically.
+    fake_ane_ref.configure(binding="declaration", model_attributes=True)
+    _core.ane.set_fake_evaluator(binding_evaluator("alphabetical"))
+    result = probe_input_order(Settled())
+    assert result.status == "failed" and result.finding == "alphabetical"
+    problem = result.evidence["named_binding"]["problem"]
+    assert problem == "modelAttributes say declaration, the surfaces showed alphabetical"
 
 
 def test_order_probe_fails_when_no_rule_explains_the_output(fake_ane_ref: testing.FakeAne) -> None:
+    fake_ane_ref.configure(model_attributes=False)
     reference = testing._ReferenceEvaluator()
 
     def swap_two(mil_text, weights, inputs, outputs):  # a wiring no candidate rule produces
@@ -53,32 +78,62 @@ def test_order_probe_fails_when_no_rule_explains_the_output(fake_ane_ref: testin
     assert result.status == "failed" and result.finding.startswith("unexplained")
 
 
-def test_allocation_probe_reports_exact_sizes_on_the_exact_fake(fake_ane_ref: testing.FakeAne) -> None:
+@pytest.mark.parametrize(("surfaces", "finding"), [("exact", "any"), ("uniform", "uniform")])
+def test_allocation_probe_reports_the_fakes_surface_rule(
+    fake_ane_ref: testing.FakeAne, surfaces: str, finding: str
+) -> None:
+    fake_ane_ref.configure(surfaces=surfaces)
     settled = Settled()
     result = probe_allocation(settled)
-    assert result.finding == "exact", result.evidence
-    assert result.evidence["uniform"].startswith("eval-error")
-    assert settled.allocation.rule == "exact"
+    assert (result.status, result.finding) == ("ok", finding), result.evidence
+    assert result.evidence["uniform"] == "ok"
+    exact = result.evidence["exact"]
+    assert exact == "ok" if surfaces == "exact" else exact.startswith("eval-error")
+    assert settled.allocation.rule == "uniform"
 
 
-def test_min_surface_sweep_starts_at_the_known_good_size(fake_ane_ref: testing.FakeAne) -> None:
-    result = probe_min_surface(Settled())
-    sizes = [int(case.split()[0]) for case in result.evidence]
-    assert sizes[0] == KNOWN_GOOD_BYTES and sizes == sorted(sizes, reverse=True)
-    assert result.finding["min_surface_bytes"] is None  # the exact fake takes any size
+@pytest.mark.parametrize(("minimum", "found", "refused"), [(0, None, None), (1000, 1024, 64), (49152, 49152, 24576)])
+def test_min_surface_probe_reports_the_fakes_minimum(
+    fake_ane_ref: testing.FakeAne, minimum: int, found: int | None, refused: int | None
+) -> None:
+    fake_ane_ref.configure(min_surface_bytes=minimum)
+    settled = Settled()
+    result = probe_min_surface(settled)
+    sizes = [int(case.split()[0]) for case in result.evidence if case.endswith("exact")]
+    assert sizes[0] == KNOWN_GOOD_BYTES and sizes == sorted(sizes, reverse=True)  # known-good first, then down
+    assert all(f"{n} B padded to {found}" in result.evidence for n in sizes if found and n < found)
+    assert result.finding["min_surface_bytes"] == found and result.finding["largest_refused"] == refused
+    assert result.finding["padding_helps"] is (minimum > 0)
+    assert settled.allocation.minimum == (found or 0)
+
+
+def test_min_surface_probe_goes_up_when_the_known_good_size_is_refused(fake_ane_ref: testing.FakeAne) -> None:
+    fake_ane_ref.configure(min_surface_bytes=60_000)
+    settled = Settled()
+    result = probe_min_surface(settled)
+    assert result.status == "ok" and result.finding["min_surface_bytes"] == 98_304
+    assert list(result.evidence)[:3] == ["49152 B exact", "98304 B exact", "196608 B exact"]
+    assert settled.allocation.minimum == 98_304
+    assert probe_allocation(settled).finding == "any"  # its surfaces are sized past the minimum
 
 
 def test_probes_lay_out_surfaces_as_asked(fake_ane_ref: testing.FakeAne) -> None:
+    fake_ane_ref.configure(min_surface_bytes=4096)
     x = np.arange(16 * 32, dtype=np.float16).reshape(1, 16, 1, 32) % 7
     program = identity_program(16, 32, scale=2.0)
-    assert run_raw(program, [x], allocation=Allocation("exact")).verdict(x * np.float16(2)) == "ok"
+    exact = run_raw(program, [x], allocation=Allocation("exact"))
+    assert exact.status == "eval-error" and "1024" in exact.detail  # the fake saw the 1024-byte surface we made
     padded = run_raw(program, [x], allocation=Allocation("exact", KNOWN_GOOD_BYTES))
-    assert padded.status == "eval-error" and "49152" in padded.detail  # the fake checks the size we asked for
+    assert padded.verdict(x * np.float16(2)) == "ok"  # packed at offset 0 of a larger surface
 
 
-def test_seq_bucket_probe(fake_ane_ref: testing.FakeAne) -> None:
+@pytest.mark.parametrize("minimum", [0, 49152])
+def test_seq_bucket_probe(fake_ane_ref: testing.FakeAne, minimum: int) -> None:
+    fake_ane_ref.configure(min_surface_bytes=minimum)
     result = probe_seq_bucket(Settled())
-    assert result.finding == {"s1_exact": True, "s1_padded": False, "smallest_exact_seq": 1}
+    # [1, 768, 1, 1] is 1536 bytes and S=16 24,576: both under a 49,152-byte minimum unless padded.
+    expected = {"s1_exact": minimum == 0, "s1_padded": True, "smallest_exact_seq": 1 if minimum == 0 else 32}
+    assert result.finding == expected, result.evidence
 
 
 def test_dialect_probe_reports_a_rejected_dialect(fake_ane_ref: testing.FakeAne) -> None:

@@ -114,14 +114,15 @@ def run(
         if ops is not False:
             if say:
                 say(f"[{len(results) + 1}/{total}] op support matrix")
-            results.append(run_probe("op_support", lambda: _op_probe(ops, is_fake, fake_args, say)))
+            results.append(run_probe("op_support", lambda: _op_probe(ops, is_fake, fake_args, settled, say)))
         if budget:
             if say:
                 say(f"[{total}/{total}] compile limit (child process)")
             from .compile_limit import probe_compile_limit
 
             child_fake = fake_args if is_fake else None
-            results.append(run_probe("compile_limit", lambda: probe_compile_limit(fake=child_fake)))
+            minimum = settled.allocation.minimum
+            results.append(run_probe("compile_limit", lambda: probe_compile_limit(fake=child_fake, minimum=minimum)))
         info = _core.ane.runtime_info()
     if say:
         say("done\n")
@@ -141,15 +142,22 @@ def run(
 
 
 def _op_probe(
-    ops: bool | list[str], is_fake: bool, fake_args: dict[str, Any], say: Callable[[str], None] | None
+    ops: bool | list[str],
+    is_fake: bool,
+    fake_args: dict[str, Any],
+    settled: Settled,
+    say: Callable[[str], None] | None,
 ) -> ProbeResult:
+    from .. import config
     from .op_support import op_support_matrix
 
     result = ProbeResult("op_support", "which MIL ops compile and match the reference here")
     context = ("anekit.testing", "fake_ane", fake_args) if is_fake else None
-    matrix = op_support_matrix(None if ops is True else ops, worker_context=context, progress=say)
+    with config.override(**settled.runtime_settings()):  # the workers lay out surfaces as settled
+        matrix = op_support_matrix(None if ops is True else ops, worker_context=context, progress=say)
     result.finding = matrix
     result.evidence = {
+        "surfaces": settled.allocation.describe(),
         "failed": matrix["failed"],
         "untested": matrix["untested"],
         "workers_started": matrix["workers_started"],

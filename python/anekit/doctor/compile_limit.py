@@ -67,19 +67,20 @@ def classify(returncode: int, lines: Sequence[str], limit: int) -> dict[str, Any
 
 
 def probe_compile_limit(
-    limit: int = 400, *, fake: Mapping[str, Any] | None = None, timeout: float = 900.0
+    limit: int = 400, *, fake: Mapping[str, Any] | None = None, minimum: int = 0, timeout: float = 900.0
 ) -> ProbeResult:
     """Count compiles in a child process until the device refuses, up to ``limit``.
 
     Args:
         limit: most compiles to try.
         fake: run the child on the fake framework with these :func:`anekit.testing.fake_ane` arguments.
+        minimum: pad the probe's 49,152-byte surfaces to at least this many bytes (the settled minimum).
         timeout: seconds the child may take.
     """
     if not isinstance(limit, int) or limit < 1:
         raise ValueError(f"probe_compile_limit: limit must be a positive int, got {limit!r}")
     result = ProbeResult("compile_limit", "how many compiles one process gets and how the limit ends")
-    spec = json.dumps({"limit": limit, "fake": None if fake is None else dict(fake)})
+    spec = json.dumps({"limit": limit, "fake": None if fake is None else dict(fake), "minimum": int(minimum)})
     try:
         done = subprocess.run(
             [sys.executable, "-m", "anekit.doctor.compile_limit", spec],
@@ -102,9 +103,9 @@ def probe_compile_limit(
     return result
 
 
-def _child(limit: int, fake: Mapping[str, Any] | None) -> int:
+def _child(limit: int, fake: Mapping[str, Any] | None, minimum: int) -> int:
     """Compile distinct programs straight through the framework until one fails; one line per compile."""
-    from .device import run_raw
+    from .device import Allocation, run_raw
     from .programs import GOOD_C, GOOD_S, identity_program
 
     framework: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
@@ -117,7 +118,7 @@ def _child(limit: int, fake: Mapping[str, Any] | None) -> int:
     with framework:
         for i in range(limit):
             scale = float(2 + i % 1000)  # exact in fp16; every compile is a new program
-            run = run_raw(identity_program(scale=scale), [x])
+            run = run_raw(identity_program(scale=scale), [x], allocation=Allocation("exact", minimum))
             if not run.ran:
                 print(f"error {i} {' '.join(run.label().split())[:300]}", flush=True)
                 return 0
@@ -133,4 +134,4 @@ def _child(limit: int, fake: Mapping[str, Any] | None) -> int:
 
 if __name__ == "__main__":
     _spec = json.loads(sys.argv[1])
-    sys.exit(_child(int(_spec["limit"]), _spec.get("fake")))
+    sys.exit(_child(int(_spec["limit"]), _spec.get("fake"), int(_spec.get("minimum", 0))))

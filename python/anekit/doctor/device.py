@@ -55,14 +55,16 @@ class RawRun:
         detail: the error, when there was one.
         outputs: output arrays in declaration order (when it ran).
         hw_ns: the hardware time the framework reported, if any.
-        model_attributes: the loaded model's ``modelAttributes`` when the backend exposes them.
+        binding: with ``names=True``, how the backend chose each surface's request index after load:
+            ``{"source": "modelAttributes" | "declaration", "inputs": {name: index}, "outputs": {...}}`` (the
+            loaded model's ``modelAttributes`` symbol tables, ane-private-api.md §25.1, when it has them).
     """
 
     status: str
     detail: str = ""
     outputs: list[np.ndarray] = field(default_factory=list)
     hw_ns: int | None = None
-    model_attributes: Any = None
+    binding: dict[str, Any] | None = None
 
     @property
     def ran(self) -> bool:
@@ -113,6 +115,7 @@ def run_raw(
     path: str = "standard",
     perf_stats: bool = False,
     dialect: str | None = None,
+    names: bool = False,
 ) -> RawRun:
     """Compile ``program`` and run it once with ``feeds[k]`` in the ``k``-th input surface passed.
 
@@ -124,6 +127,9 @@ def run_raw(
         path: execution path (``anekit._core.ane.EXECUTION_PATHS``).
         perf_stats: ask the framework for hardware time.
         dialect: MIL text dialect (None: by opset).
+        names: give the backend the I/O names so that it binds each surface by the loaded model's
+            ``modelAttributes`` when the framework reports them (else request index ``k`` is the ``k``-th
+            surface passed, which is what the order probes measure).
     """
     inputs, outputs = function_io(program, "main")
     if len(feeds) != len(inputs):
@@ -143,20 +149,28 @@ def run_raw(
         _surface(None, spec.type.dtype.name, spec.type.shape, size)
         for spec, size in zip(outputs, sizes_out, strict=True)
     ]
+    io_names = {"input_names": [s.name for s in inputs], "output_names": [s.name for s in outputs]} if names else {}
     try:
-        model = _core.ane.compile(program.to_mil(dialect), program.weights(), perf_stats=perf_stats)
+        model = _core.ane.compile(program.to_mil(dialect), program.weights(), perf_stats=perf_stats, **io_names)
     except _core.ane.CompileError as exc:
         return RawRun("compile-error", _error(exc))
     except RuntimeError as exc:  # FrameworkError from load, or the framework went away
         return RawRun("load-error", _error(exc))
     with model:
-        attributes = getattr(model, "model_attributes", None)
+        binding = None
+        if names:
+            source, in_idx, out_idx = model.binding
+            binding = {
+                "source": source,
+                "inputs": {s.name: int(i) for s, i in zip(inputs, in_idx, strict=True)},
+                "outputs": {s.name: int(i) for s, i in zip(outputs, out_idx, strict=True)},
+            }
         try:
             hw = model.evaluate(in_surfaces, out_surfaces, path)
         except (RuntimeError, ValueError) as exc:
-            return RawRun("eval-error", _error(exc), model_attributes=attributes)
+            return RawRun("eval-error", _error(exc), binding=binding)
     got = []
     for spec, surface in zip(outputs, out_surfaces, strict=True):
         n = int(np.prod(spec.type.shape))
         got.append(np.array(surface.read()[:n], dtype=np.float32).reshape(spec.type.shape))
-    return RawRun("ok", outputs=got, hw_ns=hw, model_attributes=attributes)
+    return RawRun("ok", outputs=got, hw_ns=hw, binding=binding)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from ..errors import AnekitError
 from .device import KNOWN_GOOD_BYTES, Allocation, RawRun, run_raw
 from .programs import (
     GOOD_C,
@@ -62,15 +63,21 @@ class Settled:
     Attributes:
         allocation: how to size surfaces so they are accepted (starts at uniform >= 49,152 bytes, the layout
             every report so far accepts; the allocation probes refine it).
-        model_attributes: the ``modelAttributes`` of the first probe program whose backend exposed them.
+        model_attributes: the first probe program's binding as the loaded model's ``modelAttributes`` gave it
+            (:attr:`RawRun.binding`), for the report.
     """
 
     allocation: Allocation = field(default_factory=lambda: Allocation("uniform", KNOWN_GOOD_BYTES))
     model_attributes: Any = None
 
+    def runtime_settings(self) -> dict[str, Any]:
+        """:func:`anekit.config.override` fields that make the runtime lay out surfaces as settled."""
+        rule = "exact" if self.allocation.rule == "exact" else "uniform"
+        return {"ane_surfaces": rule, "ane_min_surface_bytes": self.allocation.minimum}
+
     def note(self, run: RawRun) -> RawRun:
-        if self.model_attributes is None and run.model_attributes is not None:
-            self.model_attributes = run.model_attributes
+        if self.model_attributes is None and run.binding is not None:
+            self.model_attributes = run.binding
         return run
 
 
@@ -98,12 +105,62 @@ def _decode(mapping: list[int], names: tuple[str, ...]) -> str:
     return f"unexplained: surface k reached declared {mapping}"
 
 
+def _rule_of_indices(indices: dict[str, int]) -> str | None:
+    """The rule under which symbol index ``indices[name]`` is what the framework reported, or None."""
+    names = tuple(indices)
+    for rule, order in binding_rules(names).items():
+        if all(indices[names[declared]] == k for k, declared in enumerate(order)):
+            return rule
+    return None
+
+
+def _check_model_attributes(result: ProbeResult, run: RawRun, side: str, verdict: str) -> None:
+    """Record how the backend bound the surfaces when given the names (``verdict``: how that run's numbers
+    came out), and fail the probe when the loaded model's ``modelAttributes`` contradict the measured rule or
+    binding by them gave wrong numbers. Without ``modelAttributes`` the backend falls back to declaration order,
+    which is right for any rule only with anekit's canonical I/O names (see :func:`_check_runtime`)."""
+    if run.binding is None:
+        result.evidence["named_binding"] = run.label()
+        return
+    indices = run.binding[side]
+    from_model = run.binding["source"] == "modelAttributes"
+    rule = _rule_of_indices(indices) if from_model else None
+    evidence = {"source": run.binding["source"], "symbol_indices": indices, "rule": rule, "result": verdict}
+    if from_model and rule != result.finding:
+        evidence["problem"] = f"modelAttributes say {rule}, the surfaces showed {result.finding}"
+    elif from_model and verdict != "ok":
+        evidence["problem"] = "binding by modelAttributes gave wrong numbers"
+    if "problem" in evidence:
+        result.status = "failed"
+    result.evidence["named_binding"] = evidence
+
+
+def _check_runtime(
+    result: ProbeResult, settled: Settled, program: Any, feeds: dict[str, np.ndarray], expected: dict[str, Any]
+) -> None:
+    """Run ``program`` the way users do (``anekit.compile``: canonical I/O names; surfaces laid out as settled)
+    and fail the probe when the numbers are wrong: anekit's own binding must hold whatever rule was measured."""
+    from .. import config
+    from ..runtime import compile as compile_program
+
+    layout = config.override(**settled.runtime_settings())
+    try:
+        with layout, compile_program(program, backend="ane", cache=False) as kernel:
+            got = kernel(feeds)
+        outcome = "ok" if all(np.all(got[name] == np.float32(v)) for name, v in expected.items()) else "wrong"
+    except (AnekitError, RuntimeError, ValueError) as exc:
+        outcome = f"error: {type(exc).__name__}: {str(exc)[:200]}"
+    result.evidence["anekit_runtime"] = outcome
+    if outcome != "ok":
+        result.status = "failed"
+
+
 def probe_input_order(settled: Settled) -> ProbeResult:
     """How input surfaces are matched to MIL inputs: declaration order, bytewise or case-insensitive names."""
     result = ProbeResult("input_order", "which MIL input each input surface reaches")
     program = weighted_sum_program(list(ORDER_NAMES))
     feeds = [np.full((1, GOOD_C, 1, GOOD_S), k + 1.0, np.float16) for k in range(len(ORDER_NAMES))]
-    run = settled.note(run_raw(program, feeds, allocation=settled.allocation))
+    run = run_raw(program, feeds, allocation=settled.allocation)
     result.evidence["declared"] = list(ORDER_NAMES)
     if not run.ran:
         result.status, result.evidence["run"] = "failed", run.label()
@@ -120,6 +177,10 @@ def probe_input_order(settled: Settled) -> ProbeResult:
     result.finding = _decode(mapping, ORDER_NAMES)
     if result.finding.startswith("unexplained"):
         result.status = "failed"
+        return result
+    named = settled.note(run_raw(program, feeds, allocation=settled.allocation, names=True))
+    _check_model_attributes(result, named, "inputs", named.verdict(321.0))  # fill k + 1 reached input k
+    _check_runtime(result, settled, program, dict(zip(ORDER_NAMES, feeds, strict=True)), {"y": 321.0})
     return result
 
 
@@ -127,7 +188,8 @@ def probe_output_order(settled: Settled) -> ProbeResult:
     """How output surfaces are matched to MIL outputs (three outputs named out of alphabetical order)."""
     result = ProbeResult("output_order", "which MIL output each output surface receives")
     program = fanout_program(list(ORDER_NAMES))
-    run = settled.note(run_raw(program, [np.ones((1, GOOD_C, 1, GOOD_S), np.float16)], allocation=settled.allocation))
+    x = np.ones((1, GOOD_C, 1, GOOD_S), np.float16)
+    run = run_raw(program, [x], allocation=settled.allocation)
     result.evidence["declared"] = list(ORDER_NAMES)
     if not run.ran:
         result.status, result.evidence["run"] = "failed", run.label()
@@ -143,29 +205,85 @@ def probe_output_order(settled: Settled) -> ProbeResult:
     result.finding = _decode(mapping, ORDER_NAMES)
     if result.finding.startswith("unexplained"):
         result.status = "failed"
+        return result
+    named = settled.note(run_raw(program, [x], allocation=settled.allocation, names=True))
+    _check_model_attributes(result, named, "outputs", named.verdict(1.0, 2.0, 3.0))
+    _check_runtime(result, settled, program, {"x": x}, {name: i + 1.0 for i, name in enumerate(ORDER_NAMES)})
     return result
 
 
 # -- surfaces ----------------------------------------------------------------------------------------------------
 
 
-def _mixed_case(allocation: Allocation) -> str:
+#: Channel counts of the size sweep ([1, C, 1, 32] fp16 is 64 C bytes): the known-good 768 (49,152 bytes)
+#: first, then down; the larger ones only when the known-good size itself is refused.
+SWEEP_CHANNELS = (768, 384, 192, 64, 16, 1)
+LARGER_CHANNELS = (1536, 3072)
+
+
+def _identity_case(c: int, allocation: Allocation, rng: np.random.Generator) -> str:
+    x = rng.integers(-8, 8, (1, c, 1, GOOD_S)).astype(np.float16)
+    return run_raw(identity_program(c, GOOD_S, scale=2.0), [x], allocation=allocation).verdict(x * np.float16(2))
+
+
+def probe_min_surface(settled: Settled) -> ProbeResult:
+    """The smallest surface the device accepts (one input, one output, each exactly its tensor's size),
+    sweeping down from 49,152 bytes; whether padding a smaller tensor's surface to that size (data packed at
+    offset 0) makes it work. Runs first: the later probes size their surfaces by what it finds."""
+    result = ProbeResult("min_surface", "smallest accepted surface, and whether padding small tensors helps")
+    rng = np.random.default_rng(4)
+    outcomes: dict[int, str] = {}
+    for c in SWEEP_CHANNELS[:1] + LARGER_CHANNELS + SWEEP_CHANNELS[1:]:
+        if c in LARGER_CHANNELS and outcomes[2 * SWEEP_CHANNELS[0] * GOOD_S] == "ok":
+            continue  # the known-good size worked: no need to go up
+        outcomes[2 * c * GOOD_S] = _identity_case(c, Allocation("exact"), rng)
+        result.evidence[f"{2 * c * GOOD_S} B exact"] = outcomes[2 * c * GOOD_S]
+    working = [n for n, v in outcomes.items() if v == "ok"]
+    failing = [n for n, v in outcomes.items() if v != "ok"]
+    if not working:
+        result.status = "failed"
+        return result
+    smallest_ok = min(working)
+    padded_ok = {}
+    for nbytes in (n for n in failing if n < smallest_ok):
+        outcome = _identity_case(nbytes // (2 * GOOD_S), Allocation("exact", smallest_ok), rng)
+        result.evidence[f"{nbytes} B padded to {smallest_ok}"] = outcome
+        padded_ok[nbytes] = outcome == "ok"
+    consistent = all(n < smallest_ok for n in failing)
+    result.finding = {
+        # None: no minimum down to the smallest size tried; else the smallest size accepted (the threshold
+        # lies above the largest size refused).
+        "min_surface_bytes": None if not failing else (smallest_ok if consistent else None),
+        "largest_refused": max(failing, default=None),
+        "tried_down_to": min(outcomes),
+        "padding_helps": bool(padded_ok) and all(padded_ok.values()),
+    }
+    if not consistent:
+        result.status = "failed"  # sizes fail out of order: no threshold explains it
+    settled.allocation = Allocation(settled.allocation.rule, smallest_ok if failing else 0)
+    return result
+
+
+def _mixed_case(c: int, allocation: Allocation) -> str:
     """Run the mixed-size program under ``allocation``; ``"ok"``, ``"wrong"`` or the error."""
-    program = mixed_size_program()
     rng = np.random.default_rng(3)
-    a = rng.integers(-8, 8, (1, GOOD_C, 1, GOOD_S)).astype(np.float16)
-    b = rng.integers(-8, 8, (1, GOOD_C, 1, 2 * GOOD_S)).astype(np.float16)
-    return run_raw(program, [a, b], allocation=allocation).verdict(a + b[..., :GOOD_S], b * np.float16(2))
+    a = rng.integers(-8, 8, (1, c, 1, GOOD_S)).astype(np.float16)
+    b = rng.integers(-8, 8, (1, c, 1, 2 * GOOD_S)).astype(np.float16)
+    run = run_raw(mixed_size_program(c), [a, b], allocation=allocation)
+    return run.verdict(a + b[..., :GOOD_S], b * np.float16(2))
 
 
 def probe_allocation(settled: Settled) -> ProbeResult:
-    """Whether surfaces of one side must share one allocation size (uniform) or each have its exact size.
+    """Whether the surfaces of one side must share one allocation size (``"uniform"``, Orion #2/#12), must each
+    have exactly their tensor's size (``"exact"``), or either works (``"any"``).
 
-    Both cases use surfaces of at least 49,152 bytes, so only the sharing rule differs.
+    Every surface is at least the minimum the size sweep found, so only the sharing rule differs.
     """
-    result = ProbeResult("allocation", "surface allocation rule: uniform per side or exact per surface")
-    outcomes = {rule: _mixed_case(Allocation(rule)) for rule in ("exact", "uniform")}
-    result.evidence = dict(outcomes)
+    result = ProbeResult("allocation", "surface allocation rule: one size per side, exact sizes, or either")
+    c = max(GOOD_C, -(-settled.allocation.minimum // (2 * GOOD_S)))  # the smaller tensor >= the minimum
+    result.evidence["shapes"] = f"[1, {c}, 1, {GOOD_S}] and [1, {c}, 1, {2 * GOOD_S}] per side"
+    outcomes = {rule: _mixed_case(c, Allocation(rule)) for rule in ("exact", "uniform")}
+    result.evidence.update(outcomes)
     working = [rule for rule, outcome in outcomes.items() if outcome == "ok"]
     if not working:
         result.status = "failed"
@@ -173,52 +291,6 @@ def probe_allocation(settled: Settled) -> ProbeResult:
     result.finding = working[0] if len(working) == 1 else "any"
     # Uniform padding is what anekit uses by default; keep it unless only exact sizes are accepted.
     settled.allocation = Allocation("exact" if result.finding == "exact" else "uniform", settled.allocation.minimum)
-    return result
-
-
-#: Channel counts of the size sweep: [1, C, 1, 32] fp16 is 64 C bytes, from the known-good 49,152 down.
-SWEEP_CHANNELS = (768, 384, 192, 64, 16, 1)
-
-
-def probe_min_surface(settled: Settled) -> ProbeResult:
-    """The smallest surface the device accepts, sweeping down from 49,152 bytes; whether padding a small
-    tensor's surface (data packed at offset 0) makes it work."""
-    result = ProbeResult("min_surface", "smallest accepted surface, and whether padding small tensors helps")
-    rng = np.random.default_rng(4)
-    exact_ok: list[int] = []
-    failing: list[int] = []
-    padded_ok: dict[int, bool] = {}
-    for c in SWEEP_CHANNELS:
-        nbytes = 2 * c * GOOD_S
-        x = rng.integers(-8, 8, (1, c, 1, GOOD_S)).astype(np.float16)
-        expected = (x * np.float16(2)).astype(np.float32)
-        program = identity_program(c, GOOD_S, scale=2.0)
-        label = run_raw(program, [x], allocation=Allocation("exact")).verdict(expected)
-        result.evidence[f"{nbytes} B exact"] = label
-        if label == "ok":
-            exact_ok.append(nbytes)
-            continue
-        failing.append(nbytes)
-        padded_label = run_raw(program, [x], allocation=Allocation("exact", KNOWN_GOOD_BYTES)).verdict(expected)
-        result.evidence[f"{nbytes} B padded to {KNOWN_GOOD_BYTES}"] = padded_label
-        padded_ok[nbytes] = padded_label == "ok"
-    if not exact_ok and not any(padded_ok.values()):
-        result.status = "failed"
-        return result
-    smallest_ok = min(exact_ok) if exact_ok else None
-    consistent = smallest_ok is not None and all(n < smallest_ok for n in failing)
-    result.finding = {
-        # None: no minimum down to the smallest size tried.
-        "min_surface_bytes": None if not failing else (smallest_ok if consistent else None),
-        "tried_down_to": 2 * SWEEP_CHANNELS[-1] * GOOD_S,
-        "padding_helps": bool(padded_ok) and all(padded_ok.values()),
-    }
-    if failing and not consistent:
-        result.status = "failed"  # sizes fail out of order: no threshold explains it
-    if result.finding["min_surface_bytes"] and result.finding["padding_helps"]:
-        settled.allocation = Allocation(settled.allocation.rule, result.finding["min_surface_bytes"])
-    elif not failing:
-        settled.allocation = Allocation(settled.allocation.rule, 0)
     return result
 
 
@@ -235,7 +307,8 @@ def probe_seq_bucket(settled: Settled) -> ProbeResult:
         x = x.astype(np.float16)
         expected = (x * np.float16(3)).astype(np.float32)
         program = identity_program(GOOD_C, s, scale=3.0)
-        for layout, alloc in (("exact", Allocation("exact")), ("padded", Allocation("exact", KNOWN_GOOD_BYTES))):
+        padded = Allocation("exact", max(KNOWN_GOOD_BYTES, settled.allocation.minimum))
+        for layout, alloc in (("exact", Allocation("exact")), ("padded", padded)):
             label = run_raw(program, [x], allocation=alloc).verdict(expected)
             result.evidence[f"S={s} {layout}"] = label
             if label == "ok":
@@ -352,10 +425,10 @@ def probe_perf_stats(settled: Settled) -> ProbeResult:
 
 Probe = Callable[[Settled], ProbeResult]
 
-#: Probes run by default, in order: the allocation rule first (the later probes lay out surfaces by it).
+#: Probes run by default, in order: surface sizes first (the later probes lay out surfaces by them).
 PROBES: dict[str, Probe] = {
-    "allocation": probe_allocation,
     "min_surface": probe_min_surface,
+    "allocation": probe_allocation,
     "input_order": probe_input_order,
     "output_order": probe_output_order,
     "seq_bucket": probe_seq_bucket,

@@ -62,32 +62,46 @@ def _short(value: Any, limit: int = 110) -> str:
 
 
 def consequences(findings: dict[str, Any]) -> list[str]:
-    """What anekit does differently because of ``findings`` (one line each), for the first-run summary."""
+    """What anekit does differently because of ``findings``, one line each: ``now:`` for what follows
+    automatically, ``set:`` for a setting this machine needs that differs from the current configuration."""
+    from .. import budget
+
+    cfg = config.get()
     lines = []
     ops = findings.get("op_support")
     if isinstance(ops, dict):
         failed = sorted(ops.get("failed", {}))
         if failed:
-            lines.append(f"mil.validate warns when a program uses an op that failed here: {', '.join(failed)}")
+            lines.append(f"now: mil.validate warns (ane-op-failed-here) when a program uses {', '.join(failed)}")
         else:
-            lines.append(f"every one of the {len(ops.get('passed', []))} ops tried compiled and matched the reference")
-    order = findings.get("input_order")
-    if order is not None:
+            lines.append(f"now: all {len(ops.get('passed', []))} ops tried compiled and matched the reference")
+    orders = {side: findings.get(f"{side}_order") for side in ("input", "output")}
+    if any(orders.values()):
+        measured = ", ".join(f"{side}s by {rule} order" for side, rule in orders.items() if rule)
         lines.append(
-            f"inputs bind by {order} order here; the runtime's input_order setting reads 'declaration', 'name' or "
-            "'size' (bytewise alphabetical is 'name')"
+            f"now: this framework binds {measured}; anekit submits canonical I/O names (in_000, out_000, ...) that "
+            "sort the same under every rule, so your names bind right either way"
         )
     alloc = findings.get("allocation")
-    if alloc is not None:
-        minimum = (findings.get("min_surface") or {}).get("min_surface_bytes")
-        lines.append(
-            f"surface allocation rule here: {alloc}" + (f", at least {minimum} bytes" if minimum else "")
-        )
+    if alloc == "exact" and cfg.ane_surfaces == "uniform":
+        lines.append("set: ANEKIT_ANE_SURFACES=exact (this machine refuses one shared allocation size per side)")
+    elif alloc == "uniform" and cfg.ane_surfaces == "exact":
+        lines.append("set: ANEKIT_ANE_SURFACES=uniform (this machine needs one allocation size per side)")
+    elif alloc is not None:
+        lines.append(f"now: anekit's surface layout ({cfg.ane_surfaces}) is accepted here")
+    minimum = (findings.get("min_surface") or {}).get("min_surface_bytes")
+    if minimum is not None and minimum > cfg.ane_min_surface_bytes:
+        lines.append(f"set: ANEKIT_ANE_MIN_SURFACE_BYTES={minimum} (smaller surfaces fail here)")
+    dialects = findings.get("dialect")
+    if isinstance(dialects, list) and "ios18" not in dialects and dialects:
+        lines.append(f"set: build programs with opset {dialects[0]} (program(1.3) / ios18 text did not compile here)")
+    if findings.get("fp32_io") is False:
+        lines.append("set: keep program inputs and outputs fp16 and cast inside (fp32 I/O failed here)")
     limit = findings.get("compile_limit")
-    if isinstance(limit, dict) and limit.get("limit_reached"):
+    if isinstance(limit, dict) and limit.get("limit_reached") and limit["compiles_ok"] < budget.limit():
         lines.append(
-            f"the compile limit here is {limit['compiles_ok']} per process, ending by {limit.get('ended_by')}; "
-            "set ANEKIT_COMPILE_LIMIT accordingly"
+            f"set: ANEKIT_COMPILE_LIMIT={limit['compiles_ok']} (the compile limit here ended by "
+            f"{limit.get('ended_by')} after {limit['compiles_ok']} compiles; anekit assumes {budget.limit()})"
         )
     return lines
 
