@@ -174,7 +174,8 @@ def test_compiling_spawns_no_subprocess(fake_ane_ref: testing.FakeAne, monkeypat
             with anekit.compile(program, backend="ane", cache=False) as kernel:
                 assert np.all(kernel(x=np.ones((1, 16, 1, 32)))["y"] == 3)
         assert len(spawned) == 2, spawned
-        assert machine_key(True) == key
+        assert machine_key(True) == key and machine_key(False)["chip"] == key["chip"]
+        assert len(spawned) == 2, spawned
     finally:
         machine_module._host.cache_clear()
 
