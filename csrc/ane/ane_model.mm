@@ -9,8 +9,13 @@
 
 #include <CoreFoundation/CoreFoundation.h>
 #include <IOSurface/IOSurfaceRef.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -47,10 +52,18 @@ constexpr std::size_t kMaxCachedRequests = 8;
 // Autoreleased, so it is correct under ARC and MRC alike. Paths never contain NUL (validate_weights).
 NSString* to_ns(const std::string& s) { return [NSString stringWithUTF8String:s.c_str()]; }
 
-// Model directories are shared by models with the same hexStringIdentifier (identical MIL and weights), so
-// they are reference-counted and the last owner deletes the directory (§8.3). Process-wide because the
-// directory is: NSTemporaryDirectory()/<hex>. Deletion happens under the lock so that a concurrent compile
-// of the same program never sees its freshly written files removed.
+// Model directories are NSTemporaryDirectory()/<hexStringIdentifier> (-[_ANEInMemoryModel localModelPath]),
+// shared by every model with the same identifier (identical MIL and weights, §8.3) in this process *and* in
+// every other process of the user. The framework itself only creates the directory and rewrites model.mil and
+// the weight files atomically in it (-[_ANEInMemoryModel saveModelFiles], §25.1); it never deletes it. anekit
+// deletes it with its last user, so users are counted at two levels:
+//   * in this process, a reference count per identifier;
+//   * across processes, a shared flock(2) on NSTemporaryDirectory()/<hex>.anekit-lock, held while this
+//     process has a reference. The last process deletes the directory only if it can take the lock exclusively
+//     (LOCK_NB): while any other process holds it, the directory stays for that process.
+// Writing the files is serialised per identifier in this process, and each file is written to a unique
+// temporary name and renamed, so concurrent writers (threads, processes, the framework) never see a partial
+// file or collide on a temporary name.
 class DirectoryRegistry {
  public:
   static DirectoryRegistry& instance() {
@@ -58,27 +71,132 @@ class DirectoryRegistry {
     return registry;
   }
 
-  void acquire(const std::string& hex) {
+  // Takes a reference on `dir` (the model directory of `hex`). Returns "" or a message (the lock file could
+  // not be opened or locked).
+  std::string acquire(const std::string& hex, const std::string& dir) {
     std::lock_guard<std::mutex> lock(mutex_);
-    ++refs_[hex];
+    Entry& e = entries_[hex];
+    if (e.refs == 0) {
+      std::string why = lock_shared(dir + kLockSuffix, e.fd);
+      if (!why.empty()) {
+        entries_.erase(hex);
+        return why;
+      }
+    }
+    ++e.refs;
+    if (!e.write_mutex) e.write_mutex = std::make_shared<std::mutex>();
+    return "";
+  }
+
+  // The mutex that serialises writing `hex`'s files in this process (the entry exists while referenced).
+  std::shared_ptr<std::mutex> write_mutex(const std::string& hex) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(hex);
+    return it == entries_.end() ? std::make_shared<std::mutex>() : it->second.write_mutex;
   }
 
   void release(const std::string& hex, const std::string& dir) {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = refs_.find(hex);
-    if (it == refs_.end()) return;
-    if (--it->second > 0) return;
-    refs_.erase(it);
-    @autoreleasepool {
-      // removeItemAtPath fails only if the directory is already gone; nothing to report then.
-      [[NSFileManager defaultManager] removeItemAtPath:to_ns(dir) error:nil];
+    auto it = entries_.find(hex);
+    if (it == entries_.end()) return;
+    if (--it->second.refs > 0) return;
+    const int fd = it->second.fd;
+    entries_.erase(it);
+    // Deleted under the lock, so a concurrent compile of the same program in this process never sees its
+    // freshly written files removed; other processes are kept out by the flock.
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      @autoreleasepool {
+        // removeItemAtPath fails only if the directory is already gone; nothing to report then.
+        [[NSFileManager defaultManager] removeItemAtPath:to_ns(dir) error:nil];
+      }
+      ::unlink((dir + kLockSuffix).c_str());
     }
+    ::close(fd);
   }
 
  private:
+  static constexpr const char* kLockSuffix = ".anekit-lock";
+
+  struct Entry {
+    int refs = 0;
+    int fd = -1;
+    std::shared_ptr<std::mutex> write_mutex;
+  };
+
+  // Opens `path` and takes a shared flock on it, making sure the lock is on the file that `path` names now
+  // (a process deleting the directory unlinks the lock file after locking it exclusively).
+  static std::string lock_shared(const std::string& path, int& out) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) return "cannot open the lock file " + path + ": " + std::strerror(errno);
+      int rc;
+      do {
+        rc = ::flock(fd, LOCK_SH);
+      } while (rc != 0 && errno == EINTR);
+      if (rc != 0) {
+        const std::string why = std::strerror(errno);
+        ::close(fd);
+        return "cannot lock " + path + ": " + why;
+      }
+      struct stat held {};
+      struct stat named {};
+      if (::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+          held.st_dev == named.st_dev) {
+        out = fd;
+        return "";
+      }
+      ::close(fd);  // the file was unlinked by its last user meanwhile: lock the new one
+    }
+    return "cannot lock " + path + ": it keeps being replaced";
+  }
+
   std::mutex mutex_;
-  std::map<std::string, int> refs_;
+  std::map<std::string, Entry> entries_;
 };
+
+// mkdir -p that tolerates a concurrent creator (another thread, process, or the framework's own
+// saveModelFiles): EEXIST on a directory is success. Returns "" or a message.
+std::string make_directories(const std::string& path) {
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    const std::string part = path.substr(0, pos);
+    if (part.empty() || ::mkdir(part.c_str(), 0755) == 0) continue;
+    struct stat st {};
+    if (errno == EEXIST && ::stat(part.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+    return "cannot create the directory " + part + ": " + std::strerror(errno);
+  }
+  return "";
+}
+
+// Writes `size` bytes to `path` through a temporary file unique to this process and call, then rename(2):
+// readers see the old file or the new one, never a partial one, and concurrent writers never collide.
+std::string write_atomically(const std::string& path, const void* data, std::size_t size) {
+  static std::atomic<unsigned long long> counter{0};
+  const std::string tmp = path + ".anekit-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return "cannot create " + tmp + ": " + std::strerror(errno);
+  const char* p = static_cast<const char*>(data);
+  std::size_t left = size;
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return "writing " + path + " failed: " + why;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return "writing " + path + " failed: " + why;
+  }
+  return "";
+}
 
 struct RequestEntry {
   std::vector<void*> inputs;   // IOSurfaceRefs, each CFRetain'ed by this entry (§9: keep bound surfaces alive)
@@ -111,37 +229,29 @@ void release_entry(RequestEntry& e) {
 }
 
 // Writes model.mil and every weight file into the model directory before compile (§8.1): the real
-// framework reads them from there and its own saveModelFiles does not write them properly (§8.2).
-Failure populate_directory(NSString* dir, NSData* mil, NSDictionary* weights) {
-  NSFileManager* fm = [NSFileManager defaultManager];
-  NSError* error = nil;
-  NSString* weightsDir = [dir stringByAppendingPathComponent:@"weights"];
-  if (![fm createDirectoryAtPath:weightsDir withIntermediateDirectories:YES attributes:nil error:&error]) {
-    return detail::failure_from_error(Failure::Kind::Runtime, "ane::compile",
-                                      "creating the model directory (NSFileManager createDirectoryAtPath:)", error);
-  }
-  error = nil;
-  if (![mil writeToFile:[dir stringByAppendingPathComponent:@"model.mil"] options:NSDataWritingAtomic error:&error]) {
-    return detail::failure_from_error(Failure::Kind::Runtime, "ane::compile", "writing model.mil", error);
+// framework reads them from there and its own saveModelFiles does not write the weights properly (§8.2,
+// §25.1). Holds this identifier's write mutex (DirectoryRegistry).
+Failure populate_directory(const std::string& hex, NSString* dir, NSData* mil, NSDictionary* weights) {
+  const std::shared_ptr<std::mutex> guard = DirectoryRegistry::instance().write_mutex(hex);
+  std::lock_guard<std::mutex> lock(*guard);
+  std::string why = make_directories(detail::to_std([dir stringByAppendingPathComponent:@"weights"]));
+  if (why.empty()) {
+    why = write_atomically(detail::to_std([dir stringByAppendingPathComponent:@"model.mil"]), [mil bytes],
+                           [mil length]);
   }
   for (NSString* key in weights) {
+    if (!why.empty()) break;
     NSString* rel = [key substringFromIndex:[@"@model_path/" length]];
-    NSString* path = [dir stringByAppendingPathComponent:rel];
-    error = nil;
+    const std::string path = detail::to_std([dir stringByAppendingPathComponent:rel]);
     // Nested relative paths get their directories too (as maderix's bridge does, §8.1).
-    if (![fm createDirectoryAtPath:[path stringByDeletingLastPathComponent]
-            withIntermediateDirectories:YES
-                             attributes:nil
-                                  error:&error]) {
-      return detail::failure_from_error(Failure::Kind::Runtime, "ane::compile",
-                                        "creating a weights directory (NSFileManager createDirectoryAtPath:)", error);
+    why = make_directories(path.substr(0, path.rfind('/')));
+    if (why.empty()) {
+      NSData* data = [[weights objectForKey:key] objectForKey:@"data"];
+      why = write_atomically(path, [data bytes], [data length]);
     }
-    NSData* data = [[weights objectForKey:key] objectForKey:@"data"];
-    error = nil;
-    if (![data writeToFile:path options:NSDataWritingAtomic error:&error]) {
-      return detail::failure_from_error(Failure::Kind::Runtime, "ane::compile",
-                                        ("writing weight file " + detail::to_std(path)).c_str(), error);
-    }
+  }
+  if (!why.empty()) {
+    return detail::make_failure(Failure::Kind::Compile, "ane::compile", "pre-populating the model directory: " + why);
   }
   return Failure{};
 }
@@ -656,9 +766,13 @@ std::unique_ptr<Model> compile(const std::string& mil_text, const std::vector<We
         impl->hex = detail::to_std(hex);
         NSString* dir = [NSTemporaryDirectory() stringByAppendingPathComponent:hex];
         impl->dir = detail::to_std(dir);
-        DirectoryRegistry::instance().acquire(impl->hex);
-        impl->dir_acquired = true;
-        failure = populate_directory(dir, mil, dict);
+        const std::string lock_error = DirectoryRegistry::instance().acquire(impl->hex, impl->dir);
+        if (!lock_error.empty()) {
+          failure = detail::make_failure(Failure::Kind::Compile, "ane::compile", lock_error);
+        } else {
+          impl->dir_acquired = true;
+          failure = populate_directory(impl->hex, dir, mil, dict);
+        }
         if (!failure) {
           // Every attempt that reaches the framework spends budget, successful or not (§16.2).
           core::note_compile();

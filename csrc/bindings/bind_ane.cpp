@@ -109,6 +109,53 @@ std::vector<anekit::core::SurfaceStorage*> storages_of(const py::sequence& surfa
 
 // ---- Python callbacks of the fake framework (fake_ane_api.h) ---------------------------------------------
 
+// A Python exception raised inside a callback the fake calls must reach the caller as itself: the fake can
+// only report "failed" through an NSError, which would turn KeyboardInterrupt or SystemExit into a
+// FrameworkError. The trampoline parks the exception here (per thread: the fake calls back on the thread that
+// called evaluate or compile), and the binding that made the call restores it instead of the NSError.
+// Raw references, touched only with the GIL held, so no destructor runs at thread exit without the GIL.
+struct PendingPythonError {
+  PyObject* type = nullptr;
+  PyObject* value = nullptr;
+  PyObject* trace = nullptr;
+};
+thread_local PendingPythonError t_pending;
+
+void park_python_error(py::error_already_set& e) {
+  e.restore();
+  PyObject* type = nullptr;
+  PyObject* value = nullptr;
+  PyObject* trace = nullptr;
+  PyErr_Fetch(&type, &value, &trace);
+  Py_XDECREF(t_pending.type);
+  Py_XDECREF(t_pending.value);
+  Py_XDECREF(t_pending.trace);
+  t_pending = PendingPythonError{type, value, trace};
+}
+
+void drop_parked_error() {
+  Py_CLEAR(t_pending.type);
+  Py_CLEAR(t_pending.value);
+  Py_CLEAR(t_pending.trace);
+}
+
+// Runs `call` (which releases the GIL itself) and, when it fails after a callback parked a Python exception,
+// raises that exception instead of the framework's report of the failure.
+template <typename F>
+auto call_with_callbacks(F&& call) -> decltype(call()) {
+  drop_parked_error();
+  try {
+    return call();
+  } catch (const ane::FrameworkError&) {
+    if (t_pending.type == nullptr) throw;
+  }
+  PendingPythonError parked = t_pending;
+  t_pending = PendingPythonError{};
+  PyErr_Restore(parked.type, parked.value, parked.trace);  // steals the references
+  throw py::error_already_set();
+}
+
+
 struct PyCallback {
   py::object fn;
 };
@@ -161,6 +208,7 @@ int py_evaluator_trampoline(void* context, const fake_ane_eval_call* call, char*
     rc = 0;
   } catch (py::error_already_set& e) {
     std::snprintf(message, capacity, "%s", e.what());
+    park_python_error(e);
   } catch (const std::exception& e) {
     std::snprintf(message, capacity, "%s", e.what());
   }
@@ -182,6 +230,9 @@ int py_checker_trampoline(void* context, const char* mil_text, std::size_t mil_l
     rc = 0;
   } catch (py::error_already_set& e) {
     std::snprintf(message, capacity, "%s", e.what());
+    // A ValueError (anekit.MILError included) is the checker's verdict on the program: the compile fails
+    // with the compiler's CompileError. Anything else (KeyboardInterrupt, SystemExit, a bug) stays itself.
+    if (!e.matches(PyExc_ValueError)) park_python_error(e);
   } catch (const std::exception& e) {
     std::snprintf(message, capacity, "%s", e.what());
   }
@@ -331,11 +382,10 @@ void init_ane(py::module_& m) {
             const ane::ExecutionPath p = ane::parse_path(path);
             const auto ins = storages_of(inputs, "input");
             const auto outs = storages_of(outputs, "output");
-            ane::EvalResult r;
-            {
+            const ane::EvalResult r = call_with_callbacks([&] {
               py::gil_scoped_release release;
-              r = self.evaluate(ins, outs, p, qos);
-            }
+              return self.evaluate(ins, outs, p, qos);
+            });
             return r.hw_execution_ns ? py::object(py::int_(*r.hw_execution_ns)) : py::object(py::none());
           },
           py::arg("inputs"), py::arg("outputs"), py::arg("path") = "standard", py::arg("qos") = ane::kDefaultQoS,
@@ -396,11 +446,10 @@ void init_ane(py::module_& m) {
         options.perf_stats = perf_stats;
         options.input_names = input_names;
         options.output_names = output_names;
-        std::unique_ptr<ane::Model> model;
-        {
+        std::unique_ptr<ane::Model> model = call_with_callbacks([&] {
           py::gil_scoped_release release;
-          model = ane::compile(mil_text, files, options);
-        }
+          return ane::compile(mil_text, files, options);
+        });
         return std::shared_ptr<ane::Model>(std::move(model));
       },
       py::arg("mil_text"), py::arg("weights") = py::none(), py::kw_only(), py::arg("qos") = ane::kDefaultQoS,
