@@ -75,7 +75,8 @@ def test_order_probe_fails_when_no_rule_explains_the_output(fake_ane_ref: testin
 
     _core.ane.set_fake_evaluator(swap_two)
     result = probe_input_order(Settled())
-    assert result.status == "failed" and result.finding.startswith("unexplained")
+    assert result.status == "failed" and result.finding is None
+    assert result.evidence["surface_to_declared"] == [0, 2, 1]
 
 
 @pytest.mark.parametrize(("surfaces", "finding"), [("exact", "any"), ("uniform", "uniform")])
