@@ -124,6 +124,7 @@ def run(
             minimum = settled.allocation.minimum
             results.append(run_probe("compile_limit", lambda: probe_compile_limit(fake=child_fake, minimum=minimum)))
         info = _core.ane.runtime_info()
+        device = _device(key)  # while the framework is loaded: _ANEDeviceInfo lives in it
     if say:
         say("done\n")
     runtime = {k: info.get(k) for k in ("framework_path", "is_fake", "execution_paths")}
@@ -132,7 +133,7 @@ def run(
         probes=results,
         anekit_version=__version__,
         runtime=runtime,
-        device=_device(key),
+        device=device,
         model_attributes=settled.model_attributes,
         previous=previous,
     )
