@@ -56,7 +56,10 @@ set_target_properties(_core PROPERTIES OBJCXX_VISIBILITY_PRESET hidden)
 # ===========================================================================================================
 if(APPLE)
   set_source_files_properties(${ANEKIT_ANE_MM_SOURCES} PROPERTIES COMPILE_OPTIONS "-fobjc-arc")
-  target_link_libraries(_core PRIVATE "-framework Foundation" "-framework IOSurface" ${CMAKE_DL_LIBS})
+  # objc (objc_msgSend, the runtime) and CoreFoundation (CFRetain/CFRelease/CFBridgingRetain) are used
+  # directly, so they are linked explicitly rather than relied on through Foundation's re-exports.
+  target_link_libraries(_core PRIVATE objc "-framework CoreFoundation" "-framework Foundation"
+                                      "-framework IOSurface" ${CMAKE_DL_LIBS})
   return()
 endif()
 

@@ -31,11 +31,11 @@ typedef struct fake_ane_weight {
     uint64_t offset; /* the dictionary's "offset" value */
 } fake_ane_weight;
 
-/* One request surface, named after the MIL `func main` parameter or output it is bound to. */
+/* One request surface, named after the MIL `func main` parameter or output (symbol) it is bound to. */
 typedef struct fake_ane_tensor {
     const char *name;
-    void *data;    /* locked surface memory (read-only for inputs) */
-    size_t nbytes; /* the surface's allocation size */
+    void *data;    /* locked surface memory (read-only for inputs); the tensor is packed at offset 0 */
+    size_t nbytes; /* the tensor's declared byte size (the surface may be larger) */
 } fake_ane_tensor;
 
 typedef struct fake_ane_eval_call {
@@ -43,9 +43,9 @@ typedef struct fake_ane_eval_call {
     size_t mil_len;
     const fake_ane_weight *weights;
     size_t n_weights;
-    const fake_ane_tensor *inputs; /* in request index order = signature order */
+    const fake_ane_tensor *inputs; /* in request order, each named by the symbol its index binds to */
     size_t n_inputs;
-    const fake_ane_tensor *outputs; /* in request index order = `-> (...)` order */
+    const fake_ane_tensor *outputs; /* likewise */
     size_t n_outputs;
 } fake_ane_eval_call;
 

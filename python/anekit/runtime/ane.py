@@ -96,6 +96,7 @@ class AneExecutable:
         self.surface_bytes = surface_bytes
         self._program = program  # kept for the silent-end check; dropped once an output was non-zero
         self._fake = fake  # the anekit.testing.fake_ane block it was compiled in, or None
+        self._dead: CompileBudgetExceeded | None = None  # set once the silent end was detected
 
     def evaluate(self, inputs: Sequence[Any], outputs: Sequence[Any], *, path: str, qos: int) -> float | None:
         model = self._model
@@ -106,6 +107,8 @@ class AneExecutable:
                 "this kernel was compiled on the fake ANE framework inside an anekit.testing.fake_ane() block that "
                 "has ended; compile it again inside a block"
             )
+        if self._dead is not None:
+            raise self._dead
         hw_ns = model.evaluate(inputs, outputs, path, qos)
         if self._program is not None:
             self._check_not_silently_dead(inputs, outputs)
@@ -128,9 +131,9 @@ class AneExecutable:
         expected = Executor(self._program, precision="ane")(given)
         if not any(np.any(np.asarray(v) != 0) for v in expected.values()):
             return  # genuinely zero for these inputs: keep checking later calls
-        self.close()
         used = _core.compile_count()
-        raise CompileBudgetExceeded(
+        # Every later evaluation raises the same error (the content cache may hand this model out again).
+        self._dead = CompileBudgetExceeded(
             used,
             max(used - 1, 0),
             "the framework loaded this program but its outputs are all zeros where the reference executor "
@@ -138,6 +141,7 @@ class AneExecutable:
             f"{used} compiles; configured limit {config.get().compile_limit}). Compile in a fresh process "
             '(anekit.set_compile_policy("recycle"))',
         )
+        raise self._dead
 
     def evaluate_arrays(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         raise AneUnavailableError(
