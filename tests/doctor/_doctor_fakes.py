@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -40,14 +42,17 @@ def binding_evaluator(rule: str) -> Any:
 
 
 @contextlib.contextmanager
-def rejecting_fake(ops: Iterable[str]) -> Iterator[testing.FakeAne]:
+def rejecting_fake(ops: Iterable[str], crash: Iterable[str] = ()) -> Iterator[testing.FakeAne]:
     """:func:`anekit.testing.fake_ane` whose compiler refuses programs using any of ``ops`` (as Orion saw
-    ``concat`` and ``gelu`` refused, docs/ane_constraints.md #1/#10), for pool workers."""
-    refused = set(ops)
+    ``concat`` and ``gelu`` refused, docs/ane_constraints.md #1/#10) and kills the process (SIGSEGV) on any of
+    ``crash``, for pool workers."""
+    refused, fatal = set(ops), set(crash)
 
     def check(mil_text: str, weights: Any) -> None:
         program = testing._parse(mil_text, weights)
         used = {op.op_type for f in program.functions.values() for op in f.operations}
+        if used & fatal:
+            os.kill(os.getpid(), signal.SIGSEGV)
         if used & refused:
             raise ValueError(f"unsupported op(s) {sorted(used & refused)}")
 

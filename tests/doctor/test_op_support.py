@@ -51,6 +51,20 @@ def test_matrix_runs_through_recycled_workers_and_reports_refused_ops(monkeypatc
     assert matrix["workers_started"] >= 3 and matrix["recycles"] >= 2
 
 
+@pytest.mark.objc
+def test_an_op_that_kills_the_worker_is_a_failed_op(monkeypatch: pytest.MonkeyPatch) -> None:
+    try:
+        testing.fake_framework_path()
+    except anekit.AneUnavailableError as exc:
+        pytest.skip(str(exc))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+    context = ("_doctor_fakes", "rejecting_fake", {"ops": [], "crash": ["softmax"]})
+    with testing.fake_ane():
+        matrix = op_support_matrix(["add", "softmax", "relu"], worker_context=context)
+    assert list(matrix["failed"]) == ["softmax"] and "WorkerError" in matrix["failed"]["softmax"]
+    assert sorted(matrix["passed"]) == ["add", "relu"]  # the matrix goes on in a fresh worker
+
+
 def _save_matrix(failed: dict[str, str], key: dict[str, str]) -> None:
     probe = ProbeResult("op_support", "q", "ok", {"passed": ["add"], "failed": failed, "untested": {}})
     DoctorReport(key, [probe], "test").save()
