@@ -1,4 +1,4 @@
-"""``python -m anekit doctor [--json] [--report FILE] [--budget] [--no-ops] [--fake] [--no-save]``."""
+"""``python -m anekit doctor [--json | -v] [--report FILE] [--budget] [--no-ops | --ops OP...] [--fake]``."""
 
 from __future__ import annotations
 

@@ -51,14 +51,14 @@ _AXIS0 = np.array([0], np.int32)
 _AXIS2 = np.array([2], np.int32)
 
 
-def _pool(kind: str) -> Callable[[mil.Builder, mil.Var, mil.Var], Any]:
+def _pool(kind: str) -> Callable[[mil.Builder, mil.Var, mil.Var | None], Any]:
     """A 1 x 2 window, stride 2 pooling op along S."""
     pair = np.array([1, 2], np.int32)
     return lambda mb, x, y: getattr(mb, kind)(x=x, kernel_sizes=pair, strides=pair, pad_type="valid")
 
 
 #: Hand-written minimal programs for ops whose inputs no generic rule fills: op -> body(mb, x, y).
-_SPECIAL: dict[str, Callable[[mil.Builder, mil.Var, mil.Var], Any]] = {
+_SPECIAL: dict[str, Callable[[mil.Builder, mil.Var, mil.Var | None], Any]] = {
     "conv": lambda mb, x, y: mb.conv(x=x, weight=_linear_weight(GOOD_C).reshape(GOOD_C, GOOD_C, 1, 1)),
     "matmul": lambda mb, x, y: mb.matmul(x=x, y=mb.transpose(x=y, perm=np.array([0, 1, 3, 2], np.int32))),
     "linear": lambda mb, x, y: mb.transpose(
