@@ -3,8 +3,7 @@
 ``anekit.mil`` builds, parses, validates and writes MIL programs; ``anekit.Surface`` is the ANE's I/O buffer;
 ``anekit.fp16`` holds the native conversion kernels; ``anekit.compile`` turns a program into a :class:`Kernel`
 on the ANE or the reference executor; ``anekit.verify`` checks a backend against the reference;
-``anekit.info()`` says what this machine can do; ``anekit.doctor()`` settles, on a Mac, what public sources
-disagree on.
+``anekit.info()`` says what this machine can do.
 """
 
 from __future__ import annotations
