@@ -197,6 +197,12 @@ class Model {
   /** The request indices used for each surface, and where they came from (CompileOptions::input_names). */
   Binding binding() const;
 
+  /**
+   * The loaded model's modelAttributes (§25.1) as JSON when NSJSONSerialization accepts it, else the
+   * dictionary's description; "" when the framework reports none. For bug reports (`anekit doctor --report`).
+   */
+  std::string model_attributes() const;
+
   /** The framework's -state value (3 = loaded on device, §4.1). Throws when closed. */
   unsigned long long state() const;
 

@@ -716,6 +716,30 @@ Binding Model::binding() const {
   return impl_->binding;
 }
 
+std::string Model::model_attributes() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->closed) throw std::invalid_argument("[ane::Model::model_attributes] the model is closed");
+  Failure failure;
+  std::string out;
+  @autoreleasepool {
+    @try {
+      id model = (__bridge id)impl_->model;
+      id attributes = [model respondsToSelector:@selector(modelAttributes)]
+                          ? msg<detail::IdFn>()(model, @selector(modelAttributes))
+                          : nil;
+      if (attributes != nil && [NSJSONSerialization isValidJSONObject:attributes]) {
+        NSData* json = [NSJSONSerialization dataWithJSONObject:attributes options:0 error:nil];
+        if (json != nil) out.assign(static_cast<const char*>([json bytes]), [json length]);
+      }
+      if (attributes != nil && out.empty()) out = detail::to_std([attributes description]);
+    } @catch (NSException* e) {
+      failure = detail::failure_from_exception("ane::Model::model_attributes", e);
+    }
+  }
+  detail::raise_if(failure);
+  return out;
+}
+
 void Model::close() {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   if (impl_->closed) return;

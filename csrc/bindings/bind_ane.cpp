@@ -367,6 +367,9 @@ void init_ane(py::module_& m) {
           },
           "(source, input_indices, output_indices): the request index of each surface (declaration order) and "
           "where it came from, 'modelAttributes' or 'declaration'.")
+      .def("model_attributes", &ane::Model::model_attributes,
+           "The loaded model's modelAttributes as JSON text (or the dictionary's description when it is not JSON); "
+           "'' when the framework reports none.")
       .def_property_readonly("closed", &ane::Model::closed)
       .def(
           "state",

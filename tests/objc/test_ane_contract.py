@@ -96,6 +96,18 @@ def test_model_attributes_choose_the_request_indices(fake: ModuleType, binding: 
     np.testing.assert_array_equal(k.read(), _ramp(B, 100.0))
 
 
+def test_model_attributes_are_reported_for_bug_reports(fake: ModuleType) -> None:
+    import json
+
+    with fake.compile(named_io_mil("report"), input_names=["zeta", "Alpha"], output_names=["q", "k"]) as model:
+        description = json.loads(model.model_attributes())["kANEFModelDescriptionKey"]
+        assert description["kANEFModelInputSymbolsArrayKey"] == ["zeta", "Alpha"]
+        assert description["kANEFModelOutputSymbolsArrayKey"] == ["q", "k"]
+    fake.fake_configure(model_attributes=False)
+    with fake.compile(named_io_mil("noreport")) as model:
+        assert model.model_attributes() == ""
+
+
 def test_model_attributes_naming_other_symbols_is_a_compile_error(fake: ModuleType) -> None:
     with pytest.raises(CompileError, match=r"modelAttributes lists the input symbols \[zeta, Alpha\].*'x' is missing"):
         fake.compile(named_io_mil("other"), input_names=["x", "Alpha"], output_names=["q", "k"])

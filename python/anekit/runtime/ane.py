@@ -17,6 +17,7 @@ non-zero, and that case raises :class:`~anekit.errors.CompileBudgetExceeded` ins
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -142,6 +143,19 @@ class AneExecutable:
             '(anekit.set_compile_policy("recycle"))',
         )
         raise self._dead
+
+    def model_attributes(self) -> Any:
+        """The loaded model's ``modelAttributes`` (ane-private-api.md §25.1): parsed JSON, the framework's text
+        when it is not JSON, or None when the framework reports none. For bug reports (``anekit doctor``)."""
+        if self._model is None:
+            raise RuntimeError("this ANE kernel has been closed")
+        text = self._model.model_attributes()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
 
     def evaluate_arrays(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         raise AneUnavailableError(
