@@ -68,8 +68,9 @@ def test_doctor_reports_the_rules_the_fake_follows(cache_dir: Path, modes: dict[
     # Later probes lay out surfaces as settled, so they work whatever the minimum.
     assert found["multi_input"]["max_inputs_tested_ok"] == 4 and found["fp32_io"] is True
     assert 1 in found["spatial_sizes"]["working"]
-    source = "modelAttributes" if modes.get("model_attributes", True) else "declaration"
-    assert report.model_attributes["source"] == source
+    with_attributes = modes.get("model_attributes", True)
+    assert report.model_attributes["binding"]["source"] == ("modelAttributes" if with_attributes else "declaration")
+    assert (report.model_attributes["model_attributes"] is None) is not with_attributes
 
 
 def test_doctor_gives_the_same_answer_every_run(cache_dir: Path) -> None:
@@ -89,8 +90,11 @@ def test_report_file_for_bug_reports(cache_dir: Path, tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     assert data["device"]["chip"] == report.key["chip"] and data["device"]["os_build"] == report.key["os_build"]
     assert "error" in data["device"]  # _ANEDeviceInfo (aneSubType, ...) is read on macOS only
-    assert data["model_attributes"]["source"] == "modelAttributes"
-    assert data["model_attributes"]["inputs"] == {"b": 0, "C": 1, "a": 2}
+    recorded = data["model_attributes"]
+    assert recorded["probe"] == "input_order"
+    assert recorded["binding"] == {"source": "modelAttributes", "inputs": {"b": 0, "C": 1, "a": 2}, "outputs": {"y": 0}}
+    description = recorded["model_attributes"]["kANEFModelDescriptionKey"]
+    assert description["kANEFModelInputSymbolsArrayKey"] == ["b", "C", "a"]
     names = [p["name"] for p in data["probes"]]
     assert names[:2] == ["min_surface", "allocation"] and "op_support" in names
     assert all(p["evidence"] for p in data["probes"] if p["name"] != "perf_stats")

@@ -10,6 +10,7 @@ from offset 0 whatever the allocation size).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,8 @@ class RawRun:
         binding: with ``names=True``, how the backend chose each surface's request index after load:
             ``{"source": "modelAttributes" | "declaration", "inputs": {name: index}, "outputs": {...}}`` (the
             loaded model's ``modelAttributes`` symbol tables, ane-private-api.md §25.1, when it has them).
+        model_attributes: with ``names=True``, the loaded model's ``modelAttributes`` as the backend renders
+            them (parsed JSON; the text when it is not JSON; None when the model reports none).
     """
 
     status: str
@@ -65,6 +68,7 @@ class RawRun:
     outputs: list[np.ndarray] = field(default_factory=list)
     hw_ns: int | None = None
     binding: dict[str, Any] | None = None
+    model_attributes: Any = None
 
     @property
     def ran(self) -> bool:
@@ -99,6 +103,15 @@ def _surface(values: np.ndarray | None, dtype: str, shape: tuple[int, ...], nbyt
             raise ValueError(f"probe feed has {data.size} elements, the tensor {shape} needs {int(np.prod(shape))}")
     surface.write(flat)
     return surface
+
+
+def _parse_attributes(text: str) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _error(exc: BaseException) -> str:
@@ -157,8 +170,9 @@ def run_raw(
     except RuntimeError as exc:  # FrameworkError from load, or the framework went away
         return RawRun("load-error", _error(exc))
     with model:
-        binding = None
+        binding = attributes = None
         if names:
+            attributes = _parse_attributes(model.model_attributes())
             source, in_idx, out_idx = model.binding
             binding = {
                 "source": source,
@@ -168,9 +182,9 @@ def run_raw(
         try:
             hw = model.evaluate(in_surfaces, out_surfaces, path)
         except (RuntimeError, ValueError) as exc:
-            return RawRun("eval-error", _error(exc), binding=binding)
+            return RawRun("eval-error", _error(exc), binding=binding, model_attributes=attributes)
     got = []
     for spec, surface in zip(outputs, out_surfaces, strict=True):
         n = int(np.prod(spec.type.shape))
         got.append(np.array(surface.read()[:n], dtype=np.float32).reshape(spec.type.shape))
-    return RawRun("ok", outputs=got, hw_ns=hw, binding=binding)
+    return RawRun("ok", outputs=got, hw_ns=hw, binding=binding, model_attributes=attributes)

@@ -63,8 +63,8 @@ class Settled:
     Attributes:
         allocation: how to size surfaces so they are accepted (starts at uniform >= 49,152 bytes, the layout
             every report so far accepts; the allocation probes refine it).
-        model_attributes: the first probe program's binding as the loaded model's ``modelAttributes`` gave it
-            (:attr:`RawRun.binding`), for the report.
+        model_attributes: for the report, the first probe program that was given its I/O names: which probe,
+            the binding the backend chose (:attr:`RawRun.binding`) and the loaded model's ``modelAttributes``.
     """
 
     allocation: Allocation = field(default_factory=lambda: Allocation("uniform", KNOWN_GOOD_BYTES))
@@ -75,9 +75,9 @@ class Settled:
         rule = "exact" if self.allocation.rule == "exact" else "uniform"
         return {"ane_surfaces": rule, "ane_min_surface_bytes": self.allocation.minimum}
 
-    def note(self, run: RawRun) -> RawRun:
+    def note(self, probe: str, run: RawRun) -> RawRun:
         if self.model_attributes is None and run.binding is not None:
-            self.model_attributes = run.binding
+            self.model_attributes = {"probe": probe, "binding": run.binding, "model_attributes": run.model_attributes}
         return run
 
 
@@ -179,7 +179,7 @@ def probe_input_order(settled: Settled) -> ProbeResult:
         return result
     if not _settle_order(result, [digits.index(k + 1) for k in range(len(ORDER_NAMES))]):
         return result
-    named = settled.note(run_raw(program, feeds, allocation=settled.allocation, names=True))
+    named = settled.note(result.name, run_raw(program, feeds, allocation=settled.allocation, names=True))
     _check_model_attributes(result, named, "inputs", named.verdict(321.0))  # fill k + 1 reached input k
     _check_runtime(result, settled, program, dict(zip(ORDER_NAMES, feeds, strict=True)), {"y": 321.0})
     return result
@@ -203,7 +203,7 @@ def probe_output_order(settled: Settled) -> ProbeResult:
         return result
     if not _settle_order(result, [int(v) - 1 for v in values]):  # output i holds x * (i + 1)
         return result
-    named = settled.note(run_raw(program, [x], allocation=settled.allocation, names=True))
+    named = settled.note(result.name, run_raw(program, [x], allocation=settled.allocation, names=True))
     _check_model_attributes(result, named, "outputs", named.verdict(1.0, 2.0, 3.0))
     _check_runtime(result, settled, program, {"x": x}, {name: i + 1.0 for i, name in enumerate(ORDER_NAMES)})
     return result
