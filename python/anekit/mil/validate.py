@@ -15,7 +15,8 @@ Rules (each its own id, with the source of the fact; :func:`rules` lists them, a
 * target ``"ane"`` adds :mod:`~anekit.mil.rules_ane_io` (I/O dtype and layout, spatial size, dimension
   limits, surfaces, static shapes, activation dtypes), :mod:`~anekit.mil.rules_ane_ops` (constant parameter
   dtypes, concat, SDPA mask, cast on M1/M2, matmul inner dimension, grouped run-time conv, …) and
-  :mod:`~anekit.mil.rules_ane_weights` (weights vs on-chip memory, weight totals).
+  :mod:`~anekit.mil.rules_ane_weights` (weights vs on-chip memory, weight totals) and
+  :mod:`~anekit.mil.rules_ane_machine` (ops that failed in this machine's ``anekit doctor`` run).
 
 Severity: ``error`` only where the docs say compilation fails (or the program is not valid MIL);
 ``warning`` where the result is reported slow, wrong or contested; ``info`` for notes. A rule that fails on a
@@ -28,7 +29,15 @@ malformed program is reported as a ``validator-error`` warning instead of hiding
 from __future__ import annotations
 
 from ..errors import MILError
-from . import rules_ane_io, rules_ane_ops, rules_ane_weights, rules_structural, rules_text, rules_weightfile  # noqa: F401  (importing registers rules)
+from . import (  # noqa: F401  (importing registers rules)
+    rules_ane_io,
+    rules_ane_machine,
+    rules_ane_ops,
+    rules_ane_weights,
+    rules_structural,
+    rules_text,
+    rules_weightfile,
+)
 from ._rules import RULES, TARGETS, Context, Rule
 from .diagnostics import SEVERITIES, Diagnostic, Diagnostics, format_diagnostics
 from .ir import Program
