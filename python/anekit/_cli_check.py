@@ -77,8 +77,8 @@ def _failed(mil_file: Path, message: str, line: int, col: int, shown: str) -> di
 def _check_one(mil_file: Path, target: str) -> dict[str, Any]:
     from .errors import MILError, MILParseError
     from .mil import parse
-    from .mil.parse import read_mil_text
-    from .mil.summary import summarize
+    from .mil.analysis.summary import summarize
+    from .mil.text.parser import read_mil_text
     from .mil.validate import validate
 
     try:

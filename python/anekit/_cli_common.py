@@ -86,7 +86,7 @@ def load_program(path_text: str) -> Program:
         MILError: the MIL text is invalid.
     """
     from . import mil
-    from .mil.parse import read_mil_text
+    from .mil.text.parser import read_mil_text
 
     path = Path(path_text)
     suffix = path.suffix.lower()

@@ -7,13 +7,12 @@ program (``Program.check()`` raises on errors); ``summarize`` counts ops, parame
 from __future__ import annotations
 
 from . import ops as _ops  # noqa: F401  (registers every op spec once)
+from .analysis import ProgramSummary, summarize
 from .blob import BlobFile, BlobWriter, read_blob, write_blobs
-from .builder import Builder
-from .builder_program import make_program, program
+from .builder import Builder, make_program, program
 from .diagnostics import Diagnostic
 from .ir import Function, Operation, Program, Var
-from .parse import load, parse
-from .summary import ProgramSummary, summarize
+from .text import load, parse
 from .types import DType, StateType, TensorType, dtype, tensor
 from .validate import validate
 from .values import BlobRef, Value

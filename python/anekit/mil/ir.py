@@ -25,7 +25,7 @@ from .types import Type
 from .values import MODEL_PATH_PREFIX, Value, WeightSource
 
 if TYPE_CHECKING:
-    from .summary import ProgramSummary
+    from .analysis.summary import ProgramSummary
 
 __all__ = ["DUPLICATE_OUTPUT_HINT", "Binding", "Function", "Operation", "Program", "Var", "duplicate_output_message"]
 
@@ -283,20 +283,20 @@ class Program:
         return None if v is None else dict(v.data)
 
     def to_mil(self, dialect: str | None = None) -> str:
-        """MIL text (see :func:`anekit.mil.text.emit`); ``dialect`` is ``"A"``, ``"B"`` or None (by opset)."""
-        from .text import emit
+        """MIL text (see :func:`anekit.mil.text.emitter.emit`); ``dialect`` is ``"A"``, ``"B"`` or None (by opset)."""
+        from .text.emitter import emit
 
         return emit(self, dialect)
 
     def weights(self) -> dict[str, bytes]:
-        """Weight files keyed by ``@model_path/…`` path (see :func:`anekit.mil.text.layout_weights`)."""
-        from .text import layout_weights
+        """Weight files keyed by ``@model_path/…`` path (see :func:`anekit.mil.text.emitter.layout_weights`)."""
+        from .text.emitter import layout_weights
 
         return layout_weights(self).files
 
     def save(self, directory: str | os.PathLike[str], dialect: str | None = None) -> Path:
         """Write ``model.mil`` and its weight files into ``directory`` (created if needed); returns it."""
-        from .text import emit, layout_weights
+        from .text.emitter import emit, layout_weights
 
         out = Path(directory)
         layout = layout_weights(self)
@@ -313,13 +313,13 @@ class Program:
 
     def validate(self, target: str = "ane") -> list[Diagnostic]:
         """All findings about this program (see :func:`anekit.mil.validate.validate`)."""
-        from .validate import validate
+        from .validate.runner import validate
 
         return validate(self, target)
 
     def structural_diff(self, other: Program) -> str | None:
         """The first structural difference from ``other`` as a message, or None if they are equal."""
-        from ._compare import program_diff
+        from .analysis.compare import program_diff
 
         return program_diff(self, other)
 
@@ -333,13 +333,13 @@ class Program:
         Raises:
             MILError: listing every error finding (warnings never raise).
         """
-        from .validate import check
+        from .validate.runner import check
 
         return check(self, target)
 
     def summary(self) -> ProgramSummary:
-        """Ops by type, parameters, weight bytes and estimated FLOPs (see :mod:`anekit.mil.summary`)."""
-        from .summary import summarize
+        """Ops by type, parameters, weight bytes and estimated FLOPs (see :mod:`anekit.mil.analysis.summary`)."""
+        from .analysis.summary import summarize
 
         return summarize(self)
 
@@ -348,7 +348,7 @@ class Program:
 
     def __repr__(self) -> str:
         """``Program(1 function main<ios18>, 862 ops, 22.7M params, 43.3 MiB weights)``."""
-        from .summary import program_repr
+        from .analysis.summary import program_repr
 
         try:
             return program_repr(self)

@@ -28,8 +28,8 @@ import numpy as np
 
 from .. import _core, config
 from ..errors import CompileError
+from ..mil.analysis.summary import fmt_flops, summarize
 from ..mil.ir import Program
-from ..mil.summary import fmt_flops, summarize
 from ..progress import progress
 from ..reference.executor import Executor
 from .signature import function_io
