@@ -1,4 +1,4 @@
-// anekit::ane — the ANE backend interface (shared/docs/architecture.md §3.1).
+// anekit::ane — the ANE backend interface (docs/internals/architecture.md §3.1).
 //
 // Pure C++17: no Objective-C, no pybind11. Implemented by ane_runtime.mm, ane_model.mm and
 // ane_iosurface.mm against AppleNeuralEngine.framework (on macOS) or the fake framework (Linux CI), or by
@@ -7,7 +7,7 @@
 // Errors: every message starts with "[ane::<function>]". std::invalid_argument for bad arguments,
 // UnavailableError when the framework, a class or an execution path is missing, CompileError when compile
 // or load fails (carrying the framework's NSError domain, code and description), FrameworkError for other
-// NSErrors and for NSExceptions raised by the framework (architecture.md §9.1).
+// NSErrors and for NSExceptions raised by the framework (docs/internals/architecture.md §9.1).
 #pragma once
 
 #include <cstddef>
@@ -26,11 +26,11 @@
 namespace anekit::ane {
 
 // QoS passed to compile, load, evaluate and unload by every upstream caller; 21 = 0x15 = QOS_CLASS_DEFAULT
-// on Darwin. Every value 0..63 was measured to work with unchanged latency (ane-private-api.md §5).
+// on Darwin. Every value 0..63 was measured to work with unchanged latency (docs/internals/ane-private-api.md §5).
 inline constexpr unsigned kDefaultQoS = 21;
 
-// Default location of the private framework (ane-private-api.md §3.1). Python passes the configured path
-// (ANEKIT_ANE_FRAMEWORK) explicitly; C++ never reads environment variables (architecture.md §10.2).
+// Default location of the private framework (docs/internals/ane-private-api.md §3.1). Python passes the configured path
+// (ANEKIT_ANE_FRAMEWORK) explicitly; C++ never reads environment variables (docs/internals/architecture.md §10.2).
 inline constexpr const char* kDefaultFrameworkPath =
     "/System/Library/PrivateFrameworks/AppleNeuralEngine.framework/AppleNeuralEngine";
 
@@ -76,7 +76,7 @@ bool built() noexcept;
 
 /**
  * Loads the framework at `framework_path` with dlopen and resolves the private classes, once per process
- * (std::call_once; ane-private-api.md §3.4). Returns true when usable; otherwise false with `reason` naming
+ * (std::call_once; docs/internals/ane-private-api.md §3.4). Returns true when usable; otherwise false with `reason` naming
  * what failed (dlerror text, or the class that did not resolve). A failed attempt may be retried (with the
  * same or another path). After a success, the same path is a no-op returning true, and another path returns
  * false with a reason: Objective-C classes cannot be unloaded, so a process uses one framework.
@@ -87,7 +87,7 @@ bool initialize(const std::string& framework_path, std::string& reason);
 /** True once initialize() succeeded; otherwise false with `reason` (set when non-null). */
 bool is_available(std::string* reason = nullptr);
 
-/** Execution paths of ane-private-api.md §17. */
+/** Execution paths of docs/internals/ane-private-api.md §17. */
 enum class ExecutionPath { Standard, RealTime, ProcessRequest, Direct };
 
 /** "standard", "realtime", "process_request", "direct". */
@@ -142,7 +142,7 @@ void install_surface_allocator();
 
 // ---- models --------------------------------------------------------------------------------------------
 
-/** One weights-dictionary entry: the MIL BLOBFILE path and the whole blob file (ane-private-api.md §7). */
+/** One weights-dictionary entry: the MIL BLOBFILE path and the whole blob file (docs/internals/ane-private-api.md §7). */
 struct WeightFile {
   std::string path;               // "@model_path/weights/<file>.bin", exactly as in the MIL text
   const void* data = nullptr;     // must stay valid for the duration of compile()
@@ -152,7 +152,7 @@ struct WeightFile {
 struct CompileOptions {
   unsigned qos = kDefaultQoS;
   // Attach a statType-2 _ANEPerformanceStatsIOSurface to each request and pass kANEFPerformanceStatsMaskKey
-  // in the evaluation options (the decompiled recipe, ane-private-api.md §25.1); the hardware time is read
+  // in the evaluation options (the decompiled recipe, docs/internals/ane-private-api.md §25.1); the hardware time is read
   // from the stats surface. Off by default; UnavailableError at compile when the framework lacks the class
   // or the key.
   bool perf_stats = false;
@@ -236,7 +236,7 @@ class Model {
 };
 
 /**
- * Compiles and loads a MIL program (ane-private-api.md §2): descriptor, in-memory model, the model
+ * Compiles and loads a MIL program (docs/internals/ane-private-api.md §2): descriptor, in-memory model, the model
  * directory pre-populated with model.mil and every weight file (§8), compileWithQoS:, loadWithQoS:.
  * Counts one compile attempt (core::note_compile) when the framework's compile is called.
  * Throws std::invalid_argument for bad arguments, UnavailableError before a successful initialize(),

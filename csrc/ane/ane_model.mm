@@ -1,8 +1,8 @@
-// Compile, load, evaluate, unload and free of _ANEInMemoryModel programs (ane-private-api.md §2, §4, §8-§13,
+// Compile, load, evaluate, unload and free of _ANEInMemoryModel programs (docs/internals/ane-private-api.md §2, §4, §8-§13,
 // §17, §18). One source for macOS (ARC) and Linux (MRC against the fake framework):
 //   * every entry point runs in @autoreleasepool with @try/@catch (NSException *) (§11.1);
 //   * objects that outlive a pool are CFTypeRefs from CFBridgingRetain, released with CFRelease
-//     (linux-objc-toolchain.md §7 rule 1); no retain/release/autorelease, no __weak, no __bridge_retained;
+//     (docs/internals/linux-objc-toolchain.md §7 rule 1); no retain/release/autorelease, no __weak, no __bridge_retained;
 //   * NSErrors and NSExceptions become a detail::Failure inside the pool, and the C++ exception is thrown
 //     after it, with no C++ try/catch in this file (§7 rules 3-4).
 #import <Foundation/Foundation.h>
@@ -41,7 +41,7 @@ using detail::msg;
 namespace {
 
 // Prefix of weights-dictionary keys; stripped (12 characters) to get the file's place in the model
-// directory (ane-private-api.md §8.1).
+// directory (docs/internals/ane-private-api.md §8.1).
 constexpr const char* kModelPathPrefix = "@model_path/";
 
 // Requests kept per model. A request is built once per list of surfaces and reused (§9, §13); several
@@ -304,7 +304,7 @@ std::vector<void*> handles_of(const std::vector<core::SurfaceStorage*>& surfaces
 }  // namespace
 
 struct Model::Impl {
-  mutable std::mutex mutex;  // serialises evaluate/load/unload/close (architecture.md §3.1)
+  mutable std::mutex mutex;  // serialises evaluate/load/unload/close (docs/internals/architecture.md §3.1)
   CFTypeRef model = nullptr;  // _ANEInMemoryModel, +1 from CFBridgingRetain
   std::string hex;
   std::string dir;

@@ -1,8 +1,8 @@
 // Private Objective-C++ helpers of the backend (.mm files only; never included from .cpp).
 //
 // Messages to the private classes go through objc_msgSend cast to the exact function type of each selector,
-// "return <- (self, _cmd, arguments)" as in ane-private-api.md §4.1, the upstream style (§3.3). On Linux the
-// compat layer supplies objc_msgSend (linux-objc-toolchain.md §5.2). The same source is compiled with ARC on
+// "return <- (self, _cmd, arguments)" as in docs/internals/ane-private-api.md §4.1, the upstream style (§3.3). On Linux the
+// compat layer supplies objc_msgSend (docs/internals/linux-objc-toolchain.md §5.2). The same source is compiled with ARC on
 // macOS and MRC on Linux, so these helpers hold no object references; long-lived objects are CFTypeRefs from
 // CFBridgingRetain (§7 rule 1).
 #pragma once
@@ -27,7 +27,7 @@ inline Fn msg() {
   return reinterpret_cast<Fn>(objc_msgSend);
 }
 
-// Function types of the selectors used (ane-private-api.md §4.1, §17, §18).
+// Function types of the selectors used (docs/internals/ane-private-api.md §4.1, §17, §18).
 using IdFn = id (*)(id, SEL);
 using IdIdFn = id (*)(id, SEL, id);
 using DescriptorFactoryFn = id (*)(id, SEL, NSData*, NSDictionary*, id);

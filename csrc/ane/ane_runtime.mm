@@ -1,7 +1,7 @@
-// Loading AppleNeuralEngine.framework and resolving its private classes (ane-private-api.md §3), fake
-// detection and the fake framework's test hooks (linux-objc-toolchain.md §6), and NSError/NSException
-// conversion (architecture.md §9.1). One source for macOS (ARC) and Linux (MRC, fake framework): no #ifdef,
-// no retain/release, no C++ try/catch (linux-objc-toolchain.md §7).
+// Loading AppleNeuralEngine.framework and resolving its private classes (docs/internals/ane-private-api.md §3), fake
+// detection and the fake framework's test hooks (docs/internals/linux-objc-toolchain.md §6), and NSError/NSException
+// conversion (docs/internals/architecture.md §9.1). One source for macOS (ARC) and Linux (MRC, fake framework): no #ifdef,
+// no retain/release, no C++ try/catch (docs/internals/linux-objc-toolchain.md §7).
 #import <Foundation/Foundation.h>
 
 #include <dlfcn.h>
@@ -52,7 +52,7 @@ Failure failure_from_error(Failure::Kind kind, const char* where, const char* se
   Failure f;
   f.kind = kind;
   if (error == nil) {
-    // Returned NO without an NSError: still a failure (ane-private-api.md §11.1: check every BOOL).
+    // Returned NO without an NSError: still a failure (docs/internals/ane-private-api.md §11.1: check every BOOL).
     f.domain = "";
     f.code = 0;
     f.description = "no NSError was returned";

@@ -1,9 +1,9 @@
 // anekit._core.ane: Python bindings of the ANE backend interface (csrc/ane/ane.h).
 //
-// Compiled identically against the Objective-C++ backend and the no_ane.cpp stub (architecture.md §3.1).
+// Compiled identically against the Objective-C++ backend and the no_ane.cpp stub (docs/internals/architecture.md §3.1).
 // Plain C++: C++ exceptions from the backend (including those thrown by .mm code) are translated here. The
 // GIL is released around compile, evaluate, load, unload and close; evaluation is serialised per model in
-// the backend, so several Python threads may evaluate different models at once (ane-private-api.md §21).
+// the backend, so several Python threads may evaluate different models at once (docs/internals/ane-private-api.md §21).
 #include "bind_ane.h"
 
 #include <pybind11/stl.h>

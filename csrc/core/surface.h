@@ -1,9 +1,9 @@
 // anekit::core::Surface: an ANE I/O tensor buffer.
 //
 // The ANE exchanges tensors through IOSurfaces laid out [1, C, 1, S], channel-major (element (c, s) at
-// c*S + s), no padding (ane-private-api.md §12.2). A Surface owns one storage block of at least
+// c*S + s), no padding (docs/internals/ane-private-api.md §12.2). A Surface owns one storage block of at least
 // prod(shape) * element_size bytes (more when a minimum allocation is asked for: the ANE backend gives every
-// surface of a side one allocation size, ane-private-api.md §25.3), the tensor packed at offset 0, and enforces the IOSurface lock discipline on every access: lock (read-only
+// surface of a side one allocation size, docs/internals/ane-private-api.md §25.3), the tensor packed at offset 0, and enforces the IOSurface lock discipline on every access: lock (read-only
 // or read-write), touch the bytes, unlock (§12.3). Where the budget of the block comes from is pluggable:
 // 64-byte-aligned host memory by default, an IOSurface when the ANE backend is built (it registers its
 // allocator at start-up), so the same class serves macOS, the Linux fake framework and plain Linux.

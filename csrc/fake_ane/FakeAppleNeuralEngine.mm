@@ -1,9 +1,9 @@
 // Fake AppleNeuralEngine private framework for Linux CI (never built on macOS).
 //
 // Defines the private classes and selectors that anekit's backend uses with the signatures of the decompiled
-// framework (EthanArbuckle/iPhone18-3_26.1_23B85_Restore, AppleNeuralEngine.framework; ane-private-api.md §25)
+// framework (EthanArbuckle/iPhone18-3_26.1_23B85_Restore, AppleNeuralEngine.framework; docs/internals/ane-private-api.md §25)
 // and enforces their contract loudly, each check citing the class and method it models, so that a backend
-// that drifts from it fails CI (linux-objc-toolchain.md §6):
+// that drifts from it fails CI (docs/internals/linux-objc-toolchain.md §6):
 //   * the MIL is NSData of UTF-8 text starting with `program(` whose `func main` signature parses;
 //   * the weights dictionary is @{ "@model_path/<rel>": @{ @"offset": NSNumber, @"data": NSData } } and is
 //     never nil (_ANEInMemoryModelDescriptor returns nil for nil weights, §25.1); options are dictionaries;
@@ -25,7 +25,7 @@
 // +fakeANEReset. The backend detects the fake with respondsToSelector:@selector(fakeANEStats).
 //
 // Linux-only Objective-C for GCC's runtime, compiled without ARC: ivars in @interface, hand-written
-// accessors (linux-objc-toolchain.md §7 rule 11). No C++ try/catch (§1 item 3).
+// accessors (docs/internals/linux-objc-toolchain.md §7 rule 11). No C++ try/catch (§1 item 3).
 #import <Foundation/Foundation.h>
 
 #include "fake_ane_api.h"
@@ -48,7 +48,7 @@ using anekit::fake_ane::TensorSpec;
 
 namespace {
 
-// Error domain of the real framework's NSErrors (ane-private-api.md §11.2).
+// Error domain of the real framework's NSErrors (docs/internals/ane-private-api.md §11.2).
 NSString *const kDomain = @"com.apple.appleneuralengine";
 
 // Error codes of the fake. The real framework's codes are mostly undocumented (§11.2 lists 8 and 15); the
@@ -76,7 +76,7 @@ enum : NSUInteger { kStateCreated = 1, kStateCompiled = 2, kStateLoaded = 3 };
 // configuration and counters are too.
 // How the fake ends the compile budget (fake_ane(budget_end=...)): the three endings reported for real machines.
 enum class BudgetEnd {
-    kLoud,    // compileWithQoS: fails with an NSError (ane-private-api.md §16)
+    kLoud,    // compileWithQoS: fails with an NSError (docs/internals/ane-private-api.md §16)
     kSilent,  // compile and load "succeed", evaluations write zeros (§16.1)
     kCrash,   // the process dies with SIGSEGV at the limit, as libane reports (§25.3 item 4)
 };
@@ -223,10 +223,10 @@ bool bytes_contain(NSData *data, const char *needle) {
     return hay.find(needle) != std::string_view::npos;
 }
 
-NSString *const kModelPathPrefix = @"@model_path/";  // 12 characters (ane-private-api.md §8.1)
+NSString *const kModelPathPrefix = @"@model_path/";  // 12 characters (docs/internals/ane-private-api.md §8.1)
 
 // kIOSurfaceLockReadOnly (IOSurfaceRef.h); the fake does not include IOSurface headers because it reaches
-// surfaces by message only (linux-objc-toolchain.md §5.5).
+// surfaces by message only (docs/internals/linux-objc-toolchain.md §5.5).
 constexpr uint32_t kFakeLockReadOnly = 1;
 
 }  // namespace
@@ -526,7 +526,7 @@ FAKE_ANE_EXPORT_KEY(kANEFPerformanceStatsMaskKey);
     d->_failLoad = bytes_contain(milText, "FAKE_ANE_FAIL_LOAD");
     d->_failEval = bytes_contain(milText, "FAKE_ANE_FAIL_EVAL");
     // The identifier hashes the MIL and the weights, so changing only a weight changes the directory,
-    // as on the real framework (§8.3, linux-objc-toolchain.md §6.2).
+    // as on the real framework (§8.3, docs/internals/linux-objc-toolchain.md §6.2).
     uint64_t h = 0xcbf29ce484222325ULL;
     h = fnv1a(h, [milText bytes], [milText length]);
     NSArray *keys = [[weights allKeys] sortedArrayUsingSelector:@selector(compare:)];

@@ -4,8 +4,8 @@
  * The fake framework (FakeAppleNeuralEngine.mm, a separate MODULE shared object) stays free of Python: in
  * mode "reference" its evaluate hands the compiled program (MIL text, the weights captured at compile time)
  * and the request's surfaces to an evaluator registered with fake_ane_set_evaluator(). anekit's bindings
- * register one that runs the Python reference executor (shared/docs/architecture.md §3.3,
- * linux-objc-toolchain.md §6.2). The ANE backend finds the function with dlsym() on the framework handle,
+ * register one that runs the Python reference executor (docs/internals/architecture.md §3.3,
+ * docs/internals/linux-objc-toolchain.md §6.2). The ANE backend finds the function with dlsym() on the framework handle,
  * so nothing links against the fake.
  *
  * Plain C: included from C++ (bindings, backend) and Objective-C++ (the fake).
@@ -23,7 +23,7 @@ extern "C" {
 /* Name of the registration function, for dlsym(). */
 #define FAKE_ANE_SET_EVALUATOR_SYMBOL "fake_ane_set_evaluator"
 
-/* One weights-dictionary entry as captured at compile time (ane-private-api.md §7). */
+/* One weights-dictionary entry as captured at compile time (docs/internals/ane-private-api.md §7). */
 typedef struct fake_ane_weight {
     const char *path; /* dictionary key, e.g. "@model_path/weights/weight.bin" (NUL-terminated) */
     const void *data; /* the whole blob file */

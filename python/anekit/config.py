@@ -9,7 +9,7 @@ Variables:
 
 =================================  =====================================================================
 ``ANEKIT_BACKEND``                 default backend name (``ane`` or ``reference``); unset = best available
-``ANEKIT_COMPILE_LIMIT``           compiles allowed per process (default 119, ane-private-api.md §16)
+``ANEKIT_COMPILE_LIMIT``           compiles allowed per process (default 119, docs/internals/ane-private-api.md §16)
 ``ANEKIT_SIMULATE_COMPILE_LIMIT``  reference backend: fail compiles past N per process (tests)
 ``ANEKIT_SIMULATE_COMPILE_FAILURE`` ``raise``, ``silent`` or ``crash``: how simulated over-limit compiles fail
 ``ANEKIT_SIMULATE_COMPILE_LATENCY_MS`` reference backend: sleep this long in every compile (benchmarks)
@@ -19,8 +19,8 @@ Variables:
 ``ANEKIT_CACHE_SIZE``              loaded programs kept by the in-process content cache (default 256)
 ``ANEKIT_ANE_FRAMEWORK``           framework binary to dlopen (default: the system's private framework)
 ``ANEKIT_ANE_SURFACES``            ``uniform`` (default: one allocation size per side) or ``exact``: ANE surface sizes
-``ANEKIT_ANE_MIN_SURFACE_BYTES``   smallest ANE surface allocation (default 49152, ane-private-api.md §25.3)
-``ANEKIT_ASSERT_NO_COMPILE``       ``1``: any real compile raises (proves a loop runs from cache)
+``ANEKIT_ANE_MIN_SURFACE_BYTES``   smallest ANE surface allocation (default 49152, docs/internals/ane-private-api.md
+§25.3) ``ANEKIT_ASSERT_NO_COMPILE``       ``1``: any real compile raises (proves a loop runs from cache)
 ``ANEKIT_CACHE_DIR``               where persistent artefacts live
 ``ANEKIT_DEBUG``                   verbosity (0 = quiet)
 ``ANEKIT_PROGRESS``                ``0``: never show progress; ``1``: always (stderr); unset: on a TTY or notebook
@@ -40,14 +40,15 @@ from typing import TypeVar
 
 __all__ = ["DEFAULT_FRAMEWORK_PATH", "Config", "get", "override", "reload_from_env"]
 
-#: Where macOS keeps the private framework (ane-private-api.md §3.1).
+#: Where macOS keeps the private framework (docs/internals/ane-private-api.md §3.1).
 DEFAULT_FRAMEWORK_PATH = "/System/Library/PrivateFrameworks/AppleNeuralEngine.framework/AppleNeuralEngine"
 
-#: Compiles a process gets before the ANE compiler starts failing (ane-private-api.md §16.1: ~119 observed).
+#: Compiles a process gets before the ANE compiler starts failing (docs/internals/ane-private-api.md §16.1: ~119
+#: observed).
 DEFAULT_COMPILE_LIMIT = 119
 #: Compiles kept in reserve below the limit by default: the limit varies by machine and OS (~119-132 on M4,
-#: maderix/ANE#23; libane refuses at 115, ane-private-api.md §16.1-16.2) and its end can be silent, so anekit
-#: stops a few compiles short of it (issue #10).
+#: maderix/ANE#23; libane refuses at 115, docs/internals/ane-private-api.md §16.1-16.2) and its end can be silent, so
+#: anekit stops a few compiles short of it (issue #10).
 DEFAULT_COMPILE_SAFETY_MARGIN = 4
 
 _BACKENDS = ("ane", "reference")

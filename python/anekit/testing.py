@@ -1,7 +1,7 @@
 """Test ANE code without a Mac: :func:`fake_ane` points the ANE backend at the bundled fake framework.
 
 The fake is a shared library that defines the private AppleNeuralEngine classes and selectors with the
-signatures of the decompiled framework (iOS 26.1 restore image, ane-private-api.md §25) and enforces its
+signatures of the decompiled framework (iOS 26.1 restore image, docs/internals/ane-private-api.md §25) and enforces its
 contract loudly: MIL text as UTF-8 NSData that :func:`anekit.mil.parse` accepts, the weights dictionary layout,
 model files on disk before compile, ``-[_ANERequest validate]``, the ``processRequest:`` argument types, no
 evaluate before load. It is part of Linux builds configured with ``-Ccmake.define.ANEKIT_BUILD_ANE=ON`` and is
@@ -13,8 +13,8 @@ What public sources still disagree on is a *mode*, so tests can run under every 
 * ``mode``: ``"reference"`` (evaluation runs the CPU reference executor, so results are right end to end) or
   ``"echo"`` (outputs are copies of the inputs, for host-overhead benchmarks).
 * ``binding``: which symbol request index *k* names. ``"declaration"``: the *k*-th input (output) as declared,
-  the reading of every upstream bridge (ane-private-api.md §13). ``"alphabetical"``: the *k*-th in bytewise
-  sorted name order, as Orion measured on an M4 Max (``docs/ane_constraints.md`` #3/#13, "tested all 6
+  the reading of every upstream bridge (docs/internals/ane-private-api.md §13). ``"alphabetical"``: the *k*-th in
+  bytewise sorted name order, as Orion measured on an M4 Max (``docs/ane_constraints.md`` #3/#13, "tested all 6
   permutations of 3 inputs"; dev-erik's abandoned ``-> (q, k, v)`` kernels fit it, §25.2).
 * ``surfaces``: ``"exact"`` accepts any surface at least as large as its tensor, page-rounded allocations
   included (``_ANEIOSurfaceObject``, §25.1); ``"uniform"`` also requires every input surface to share one
@@ -40,8 +40,8 @@ Scope: the block applies to the thread (``contextvars`` context) that entered it
 the reference backend. Nested blocks restore the outer configuration when they end. A kernel compiled inside a
 block refuses to run once its block has ended (AneUnavailableError) instead of silently changing behaviour.
 A process loads one framework for its whole life (Objective-C classes cannot be unloaded,
-ane-private-api.md §3.1): after a ``fake_ane`` block the ANE backend stays unusable in that process rather than
-silently switching frameworks.
+docs/internals/ane-private-api.md §3.1): after a ``fake_ane`` block the ANE backend stays unusable in that process
+rather than silently switching frameworks.
 """
 
 from __future__ import annotations
@@ -346,7 +346,7 @@ def fake_ane(
         budget_end: ``"loud"`` (default), ``"silent"`` or ``"crash"``: how compiles past ``compile_budget`` end.
         faults: framework calls that fail (see :data:`FAULTS`).
         compile_budget: compiles the fake allows per process (None = unlimited), as the real framework does after
-            about 119 (ane-private-api.md §16).
+            about 119 (docs/internals/ane-private-api.md §16).
         disabled_selectors: ``_ANEClient`` selectors the fake pretends not to have (to test path fallbacks).
         perf_stats_ns: when > 0, the fake writes this hardware time into statType-2 performance-statistics
             surfaces (the backend's ``perf_stats=True``).

@@ -1,4 +1,5 @@
-"""The fake framework's modes and decompiled contract (ane-private-api.md §25), and the backend fixes they
+"""The fake framework's modes and decompiled contract (docs/internals/ane-private-api.md §25), and the backend fixes
+they
 exposed: binding by modelAttributes, surface rules, the real processRequest signature, the perf-stats recipe,
 the post-load checks and the load retry."""
 

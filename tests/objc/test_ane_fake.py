@@ -167,7 +167,7 @@ def test_silent_budget_compiles_but_outputs_zeros(fake: ModuleType) -> None:
     x, y = surface(_ramp()), surface(np.ones(SHAPE, dtype=np.float32))
     with fake.compile(identity_mil(tag="silent")) as model:
         model.evaluate([x], [y])
-    assert not y.read().any(), "silent failure: success, then zeros (ane-private-api.md §16.1)"
+    assert not y.read().any(), "silent failure: success, then zeros (docs/internals/ane-private-api.md §16.1)"
 
 
 def test_compile_counter_counts_attempts(fake: ModuleType) -> None:

@@ -1,6 +1,6 @@
 """Object lifetimes through the Objective-C++ backend: compile/free cycles leave no live framework object,
-IOSurface or model directory behind (the MRC/ARC rules of linux-objc-toolchain.md §7), and several threads
-can use their own models at once (ane-private-api.md §21)."""
+IOSurface or model directory behind (the MRC/ARC rules of docs/internals/linux-objc-toolchain.md §7), and several
+threads can use their own models at once (docs/internals/ane-private-api.md §21)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_surfaces_are_released_with_their_last_user(fake: ModuleType) -> None:
     model = fake.compile(identity_mil(tag="life"))
     model.evaluate([x], [y])
     del x, y
-    # The cached request keeps the bound surfaces alive (ane-private-api.md §9) ...
+    # The cached request keeps the bound surfaces alive (docs/internals/ane-private-api.md §9) ...
     assert fake.fake_stats()["liveIOSurfaces"] == base + 2
     model.close()
     # ... until the model is closed.

@@ -30,7 +30,7 @@ def test_echo_round_trip_on_every_path(fake: ModuleType, path: str) -> None:
     y = surface()
     with fake.compile(identity_mil()) as model:
         assert model.loaded
-        assert model.state() == 3  # loaded (ane-private-api.md §4.1)
+        assert model.state() == 3  # loaded (docs/internals/ane-private-api.md §4.1)
         assert model.evaluate([x], [y], path) is None
         np.testing.assert_array_equal(y.read(), _ramp())
     key = {

@@ -195,7 +195,8 @@ def test_loud_failures_past_the_real_limit_are_recycled() -> None:
 
 
 def test_a_worker_crashing_mid_compile_is_retired_and_the_limit_learned() -> None:
-    """The crash end of the budget (libane: SIGSEGV after the silent failures, ane-private-api.md §16.1)."""
+    """The crash end of the budget (libane: SIGSEGV after the silent failures, docs/internals/ane-private-api.md
+    §16.1)."""
     with budget.simulate(3, failure="crash"), WorkerPool(per_worker=10) as pool:
         for _ in range(8):
             prog = fresh()

@@ -1,7 +1,7 @@
 """The compile-limit probe: how many compiles one process gets, and how the limit ends.
 
-The limit may end in an error, in compiles that "succeed" but return zeros (ane-private-api.md §16), or in a
-crash (libane, src/runtime/ane_runtime.mm, reports SIGSEGV near the end of the budget), and it spends the
+The limit may end in an error, in compiles that "succeed" but return zeros (docs/internals/ane-private-api.md §16), or
+in a crash (libane, src/runtime/ane_runtime.mm, reports SIGSEGV near the end of the budget), and it spends the
 whole process's budget. So the probe runs in a child process (``python -m anekit.doctor.compile_limit``)
 with anekit's own limit raised past anything the device allows and the ``"warn"`` policy, so anekit never
 stops the count itself; the child compiles straight through the framework (:mod:`.device`, so no runtime

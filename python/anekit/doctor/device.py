@@ -58,7 +58,8 @@ class RawRun:
         hw_ns: the hardware time the framework reported, if any.
         binding: with ``names=True``, how the backend chose each surface's request index after load:
             ``{"source": "modelAttributes" | "declaration", "inputs": {name: index}, "outputs": {...}}`` (the
-            loaded model's ``modelAttributes`` symbol tables, ane-private-api.md §25.1, when it has them).
+            loaded model's ``modelAttributes`` symbol tables, docs/internals/ane-private-api.md §25.1, when it has
+            them).
         model_attributes: with ``names=True``, the loaded model's ``modelAttributes`` as the backend renders
             them (parsed JSON; the text when it is not JSON; None when the model reports none).
     """

@@ -2,7 +2,7 @@
 against the reference executor.
 
 Support differs by OS: Orion (docs/ane_constraints.md #1/#10) saw ``concat`` and ``gelu`` rejected where the
-seed's table had them verified (ane-private-api.md §25.2). One compile per op is more than one process's
+seed's table had them verified (docs/internals/ane-private-api.md §25.2). One compile per op is more than one process's
 budget (~119, §16), so the programs go through the recycling worker pool (:mod:`anekit.runtime.pool`), which
 moves to a fresh worker process when one runs out. The matrix is saved with the doctor's report and
 :func:`anekit.mil.validate` warns when a program uses an op that failed on this machine.

@@ -1,4 +1,4 @@
-"""On-device probes that settle the open questions of ane-private-api.md §24 and §25.
+"""On-device probes that settle the open questions of docs/internals/ane-private-api.md §24 and §25.
 
 Each probe compiles small programs with known answers straight through the framework (:mod:`.device`: no
 saved setting of an earlier doctor run is applied), checks the numbers, and records a ``finding`` next to the
@@ -345,7 +345,7 @@ def probe_spatial_sizes(settled: Settled) -> ProbeResult:
 
 def probe_dialect(settled: Settled) -> ProbeResult:
     """Which MIL dialect compiles: ``program(1.3)`` with ``ios18`` shorthand or ``program(1.0)`` / ``ios16``."""
-    result = ProbeResult("dialect", "which MIL dialect compiles (ane-private-api.md §24 #1)")
+    result = ProbeResult("dialect", "which MIL dialect compiles (docs/internals/ane-private-api.md §24 #1)")
     x = np.ones((1, GOOD_C, 1, GOOD_S), np.float16)
     working = []
     for opset in ("ios18", "ios16"):

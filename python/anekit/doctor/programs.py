@@ -90,7 +90,7 @@ def mixed_size_program(c: int = GOOD_C, s: int = GOOD_S) -> mil.Program:
 
 
 def cast_io_program(c: int = GOOD_C, s: int = GOOD_S) -> mil.Program:
-    """fp32 in and out, fp16 inside: ``y = fp32(fp16(x) * 2)`` (ane-private-api.md §14)."""
+    """fp32 in and out, fp16 inside: ``y = fp32(fp16(x) * 2)`` (docs/internals/ane-private-api.md §14)."""
 
     @mil.program(inputs={"x": mil.tensor((1, c, 1, s), "fp32")}, opset="ios18")
     def prog(mb: mil.Builder, x: mil.Var) -> dict[str, mil.Var]:

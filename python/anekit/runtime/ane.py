@@ -8,7 +8,7 @@ What the framework is given (:mod:`anekit.runtime.ane_io`): the program's text w
 renamed to canonical index-ordered names (so declaration and alphabetical binding agree), surfaces of one
 allocation size per side and at least 49,152 bytes by default (``ANEKIT_ANE_SURFACES``,
 ``ANEKIT_ANE_MIN_SURFACE_BYTES``), tensors packed at offset 0. After load, the model's ``modelAttributes`` chooses
-each surface's request index when the framework reports it (ane-private-api.md §25.1).
+each surface's request index when the framework reports it (docs/internals/ane-private-api.md §25.1).
 
 A model that loaded but returns all-zero outputs where the reference executor computes non-zero ones is the
 silent end of the per-process compile budget (§16.1): the first evaluations are checked until one output is
@@ -44,7 +44,7 @@ def input_order(inputs: list[IOSpec], rule: str) -> list[int] | None:
 
     Args:
         inputs: the function's inputs in declaration order.
-        rule: ``"declaration"`` (ane-private-api.md §13), ``"name"`` or ``"size"``.
+        rule: ``"declaration"`` (docs/internals/ane-private-api.md §13), ``"name"`` or ``"size"``.
 
     Returns:
         Indices into ``inputs`` in passing order, or None when declaration order is right.
@@ -119,8 +119,8 @@ class AneExecutable:
         """Raise CompileBudgetExceeded when every output is zero but the reference computes non-zero values.
 
         Past the compile budget the framework may "compile" and "load" a program whose evaluations write zeros
-        (ane-private-api.md §16.1). Checked until one evaluation produces a non-zero output, which a dead model
-        never does; the reference runs only while outputs are all zero.
+        (docs/internals/ane-private-api.md §16.1). Checked until one evaluation produces a non-zero output, which a dead
+        model never does; the reference runs only while outputs are all zero.
         """
         results = [o.read(dtype=np.float32) for o in outputs]
         if any(np.any(r != 0) for r in results):
@@ -145,8 +145,9 @@ class AneExecutable:
         raise self._dead
 
     def model_attributes(self) -> Any:
-        """The loaded model's ``modelAttributes`` (ane-private-api.md §25.1): parsed JSON, the framework's text
-        when it is not JSON, or None when the framework reports none. For bug reports (``anekit doctor``)."""
+        """The loaded model's ``modelAttributes`` (docs/internals/ane-private-api.md §25.1): parsed JSON, the
+        framework's text when it is not JSON, or None when the framework reports none. For bug reports (``anekit
+        doctor``)."""
         if self._model is None:
             raise RuntimeError("this ANE kernel has been closed")
         text = self._model.model_attributes()
@@ -212,8 +213,8 @@ class AneBackend:
             )
         inputs, outputs = function_io(program, function)
         if not inputs:
-            # _ANERequest validate refuses a request without inputs (ane-private-api.md §25.1): refuse before
-            # spending a compile on it.
+            # _ANERequest validate refuses a request without inputs (docs/internals/ane-private-api.md §25.1): refuse
+            # before spending a compile on it.
             raise MILError(
                 f"function {function!r} has no inputs; the ANE cannot evaluate a program without inputs (the "
                 "framework refuses requests with 0 input surfaces). Add an input, e.g. a dummy [1, 1, 1, 32] fp16 "

@@ -1,6 +1,6 @@
 """How the ANE backend presents a function's inputs and outputs to the framework.
 
-Two facts public sources still disagree on are made moot here (ane-private-api.md §25.2, §25.3):
+Two facts public sources still disagree on are made moot here (docs/internals/ane-private-api.md §25.2, §25.3):
 
 * **Binding order.** Every upstream bridge binds request index *k* to the *k*-th input (output) in declaration
   order (§13); Orion measured alphabetical order of the MIL names on an M4 Max (``docs/ane_constraints.md``

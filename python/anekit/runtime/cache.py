@@ -1,11 +1,11 @@
 """The in-process content cache: compiling the same program again returns the loaded model, spending no budget.
 
-Keys are content hashes (architecture.md §8; ANEForge and libane do the same, ane-private-api.md §16.3):
-sha256 of the emitted MIL text and every weight blob, plus the backend, the function and the compile options.
-Emitting the text costs hundreds of microseconds, so the digest is memoised per :class:`~anekit.mil.Program`
-object. Programs are mutable, so a memoised digest is reused only while the program still consists of the very
-same objects (functions, operations, bindings, attribute values and their arrays, names, types): any structural
-edit, rename or replaced value is detected and the digest recomputed. Constant arrays held by the IR are
+Keys are content hashes (docs/internals/architecture.md §8; ANEForge and libane do the same,
+docs/internals/ane-private-api.md §16.3): sha256 of the emitted MIL text and every weight blob, plus the backend, the
+function and the compile options. Emitting the text costs hundreds of microseconds, so the digest is memoised per
+:class:`~anekit.mil.Program` object. Programs are mutable, so a memoised digest is reused only while the program still
+consists of the very same objects (functions, operations, bindings, attribute values and their arrays, names, types):
+any structural edit, rename or replaced value is detected and the digest recomputed. Constant arrays held by the IR are
 read-only, so they cannot change in place; code that deliberately makes one writeable and edits it must call
 :func:`forget` (or build a new program).
 

@@ -22,7 +22,8 @@ from .host_arrays import host_array
 
 __all__ = ["Kernel"]
 
-#: QoS passed to every framework call by every upstream caller (21 = QOS_CLASS_DEFAULT; ane-private-api.md §5).
+#: QoS passed to every framework call by every upstream caller (21 = QOS_CLASS_DEFAULT;
+#: docs/internals/ane-private-api.md §5).
 DEFAULT_QOS = 21
 
 
@@ -114,7 +115,7 @@ class Kernel:
 
         Args:
             path: execution path for this call (default :attr:`path`): ``"standard"``, ``"realtime"``,
-                ``"process_request"`` or ``"direct"`` (ane-private-api.md §17).
+                ``"process_request"`` or ``"direct"`` (docs/internals/ane-private-api.md §17).
 
         Returns:
             The hardware execution time in seconds when the backend reports it, else None.
@@ -325,7 +326,8 @@ def _output_dtype(dtype: Any) -> np.dtype:
 
 
 def _check_qos(qos: int) -> int:
-    # QoS is a 6-bit Darwin QoS class value; every value 0..63 was measured to work (ane-private-api.md §5).
+    # QoS is a 6-bit Darwin QoS class value; every value 0..63 was measured to work (docs/internals/ane-private-api.md
+    # §5).
     if isinstance(qos, bool) or not isinstance(qos, (int, np.integer)):
         raise TypeError(f"qos must be an int in 0..63 (21 = default), got {qos!r}")
     qos = int(qos)

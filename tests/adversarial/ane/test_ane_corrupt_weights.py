@@ -41,7 +41,7 @@ def _truncate(data: bytearray) -> bytes:
 
 
 def _bad_sentinel(data: bytearray) -> bytes:
-    data[64:68] = b"\x00\x00\x00\x00"  # the first record's sentinel (mil-format.md §9.4)
+    data[64:68] = b"\x00\x00\x00\x00"  # the first record's sentinel (docs/internals/mil-format.md §9.4)
     return bytes(data)
 
 

@@ -1,8 +1,8 @@
 """ANE rules that depend on this machine: what ``anekit doctor`` measured here.
 
 Target ``"ane"``. Op support differs by OS (Orion docs/ane_constraints.md #1/#10 saw ``concat`` and ``gelu``
-rejected on a system where other reports had them working; ane-private-api.md §25.2), so the doctor compiles
-every registered op in a minimal program and saves which failed (its ``op_support`` finding). These rules read
+rejected on a system where other reports had them working; docs/internals/ane-private-api.md §25.2), so the doctor
+compiles every registered op in a minimal program and saves which failed (its ``op_support`` finding). These rules read
 that saved matrix; without a saved report they find nothing.
 """
 
@@ -20,7 +20,7 @@ __all__: list[str] = []
     "ane-op-failed-here",
     severity="warning",
     target="ane",
-    source="anekit doctor's op support matrix for this machine (ane-private-api.md §25.3 item 5)",
+    source="anekit doctor's op support matrix for this machine (docs/internals/ane-private-api.md §25.3 item 5)",
     summary="an op that failed to compile or gave wrong numbers in this machine's doctor run",
 )
 def op_failed_here(ctx: Context) -> Iterator[Diagnostic]:

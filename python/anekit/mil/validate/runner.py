@@ -1,7 +1,7 @@
 """The MIL validator: ``validate(program, target)`` -> diagnostics, ``check(program, target)`` -> raise.
 
 The ANE compiler's most common answer to a bad program is "compile FAILED" with no diagnostics
-(ane-private-api.md §11.2), and every compile spends a slot of a per-process budget (§16). The validator
+(docs/internals/ane-private-api.md §11.2), and every compile spends a slot of a per-process budget (§16). The validator
 catches what the docs know about before that happens.
 
 Rules (each its own id, with the source of the fact; :func:`rules` lists them, and so does
