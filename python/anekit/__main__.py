@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "anekit._cli_verify",
     "anekit._cli_check",
     "anekit._cli_doctor",
+    "anekit._cli_bench",
 )
 
 
