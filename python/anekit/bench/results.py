@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .schema import FORMAT_NAME, FORMAT_VERSION, check_document
-from .table import Column, render_html, render_text
+from .table import Column, render_html, render_pivot, render_text
 
 if TYPE_CHECKING:
     from .compare import Comparison
@@ -196,15 +196,15 @@ class BenchResults:
         for s in self.suites.values():
             lines.append("")
             lines.append(f"== {s.name}: {s.description}  [{s.seconds:.1f} s, {s.compiles} compiles]")
-            meas = s.measurement
-            if meas:
-                lines.append(
-                    f"   measured: {meas.get('warmup')} warm-up, >= {meas.get('min_repeats')} repeats and "
-                    f">= {meas.get('min_time_s')} s per figure (<= {meas.get('max_time_s')} s), {meas.get('clock')}"
-                )
+            if s.measurement:
+                lines.append("   measured: " + ", ".join(f"{k} {v}" for k, v in s.measurement.items() if v is not None))
             lines.append(render_text(s.table_columns(), s.rows))
             for key, value in s.summary.items():
-                lines.append(f"   {key}: {_fmt_summary(value)}")
+                if _is_pivot(value):
+                    lines.append(f"   {key}:")
+                    lines.append(render_pivot(value))
+                else:
+                    lines.append(f"   {key}: {_fmt_summary(value)}")
             for note in s.notes:
                 lines.append(f"   note: {note}")
         bad = self.flagged_rows()
@@ -352,6 +352,11 @@ def _finite_or_none(v: float | None) -> float | None:
         return None
     f = float(v)
     return f if math.isfinite(f) else None
+
+
+def _is_pivot(value: Any) -> bool:
+    """A summary laid out as a table: row label -> column label -> figure."""
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, dict) for v in value.values())
 
 
 def _fmt_summary(value: Any) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .results import Row
 
-__all__ = ["Column", "fmt_value", "render_html", "render_text"]
+__all__ = ["Column", "fmt_value", "render_html", "render_pivot", "render_text"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,17 @@ def render_html(columns: Sequence[Column], rows: Sequence[Row]) -> str:
         title = e(r.error or r.note)
         body.append(f"<tr{style} title='{title}'>{cells}<td>{e(_status(r))}</td></tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_pivot(table: dict[str, dict[str, Any]]) -> str:
+    """``row -> column -> value`` as an aligned table (columns in first-seen order, ``-`` where missing)."""
+    cols: list[str] = []
+    for inner in table.values():
+        cols += [c for c in inner if c not in cols]
+    width = max(len(r) for r in table)
+    widths = [max(len(c), *(len(fmt_value(inner.get(c))) for inner in table.values())) for c in cols]
+    lines = ["     " + " " * width + "  " + "  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))]
+    for label, inner in table.items():
+        cells = "  ".join(fmt_value(inner.get(c)).rjust(w) for c, w in zip(cols, widths, strict=True))
+        lines.append("     " + label.ljust(width) + "  " + cells)
+    return "\n".join(lines)

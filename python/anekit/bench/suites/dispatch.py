@@ -34,8 +34,8 @@ DESCRIPTION = "per-kernel latency by size and execution path: host write, evalua
 #: dev-erik's path-table configurations (ane-private-api.md §17.4).
 CONV_SIZES = [(64, 32), (128, 64), (256, 64), (512, 64), (768, 256)]
 SCALE_SIZES = [(64, 32), (256, 256), (768, 256), (1024, 1024), (2048, 1024), (4096, 1024)]
-QUICK_CONV_SIZES = [(64, 32), (768, 256)]
-QUICK_SCALE_SIZES = [(64, 32), (4096, 1024)]
+QUICK_CONV_SIZES = [(64, 32), (256, 64)]
+QUICK_SCALE_SIZES = [(64, 32), (1024, 1024)]
 
 
 def _configs(ctx: BenchContext) -> list[tuple[str, int, int]]:
