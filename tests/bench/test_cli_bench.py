@@ -94,11 +94,10 @@ def test_run_json_plots_and_compare(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "comparison: this run" in out and "only in this run: suite sram" in out
 
 
+@pytest.mark.usefixtures("no_cached_kernels")
 def test_flagged_rows_give_exit_status_1(capsys: pytest.CaptureFixture[str]) -> None:
     from anekit import budget
-    from anekit.runtime.cache import default_cache
 
-    default_cache().evict_backend("reference")
     with budget.simulate(limit=budget.used(), failure="silent"):
         assert main(["bench", "peak", "--quick", "--quiet"]) == 1
     assert "FLAGGED" in capsys.readouterr().out

@@ -12,15 +12,9 @@ import anekit
 from anekit import _core, budget, config
 from anekit.bench import SUITE_NAMES, plan, run
 from anekit.bench.schema import check_document
-from anekit.runtime.cache import default_cache
 
 
-@pytest.fixture
-def no_cached_kernels() -> None:
-    """Programs compiled by earlier tests must compile again (a cache hit would bypass a simulated failure)."""
-    default_cache().evict_backend("reference")
-
-
+@pytest.mark.usefixtures("no_cached_kernels")
 def test_quick_peak_run_is_verified_and_budgeted() -> None:
     seen: list[str] = []
     results = run("peak", quick=True, fake=False, progress=seen.append)

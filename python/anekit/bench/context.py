@@ -27,7 +27,7 @@ from ..runtime.verify import _compare
 from .results import Row
 from .timing import Measurement, time_measured
 
-__all__ = ["BenchContext", "random_feeds"]
+__all__ = ["BenchContext", "StderrProgress", "kernel_feeds", "random_feeds"]
 
 #: Timing on the ANE: the recommended methodology (reference-numbers.md §2.3: >= 10 warm-up, >= 200 timed).
 ANE_MEASUREMENT = Measurement(warmup=10, min_repeats=200, min_time_s=0.2, max_time_s=5.0)
@@ -146,14 +146,14 @@ class BenchContext:
         return row
 
 
-def stderr_progress(message: str) -> None:
-    """The CLI's progress printer: one line per step on stderr, time-stamped from the first call."""
-    now = time.perf_counter()
-    start = getattr(stderr_progress, "_t0", None)
-    if start is None:
-        start = now
-        stderr_progress._t0 = start  # type: ignore[attr-defined]
-    print(f"[{now - start:6.1f} s] {message}", file=sys.stderr, flush=True)
+class StderrProgress:
+    """The CLI's progress printer: one line per step on stderr, with the seconds since the run started."""
+
+    def __init__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self._t0:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 def kernel_feeds(kernel: Kernel, feeds: Mapping[str, Any]) -> None:

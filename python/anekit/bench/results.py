@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .schema import FORMAT_NAME, FORMAT_VERSION, check_document
+from .schema import FORMAT_NAME, FORMAT_VERSION, BenchFormatError, check_document
 from .table import Column, render_html, render_pivot, render_text
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ class BenchResults:
         b = self.budget
         lines.append(
             f"compiles: {b.get('used_after', 0) - b.get('used_before', 0)} in this process "
-            f"(planned {b.get('planned')}, limit {b.get('limit')})"
+            f"(planned at most {b.get('planned')}; limit {b.get('limit')})"
             + ("; the recycling pool compiled in worker processes" if b.get("recycled") else "")
         )
         for s in self.suites.values():
@@ -234,10 +234,9 @@ class BenchResults:
         for s in self.suites.values():
             parts.append(f"<h4>{e(s.name)}: {e(s.description)}</h4>")
             parts.append(render_html(s.table_columns(), s.rows))
-            if s.summary:
-                parts.append(
-                    "<ul>" + "".join(f"<li>{e(k)}: {e(_fmt_summary(v))}</li>" for k, v in s.summary.items()) + "</ul>"
-                )
+            for k, v in s.summary.items():
+                shown = f"<pre>{e(render_pivot(v))}</pre>" if _is_pivot(v) else e(_fmt_summary(v))
+                parts.append(f"<p>{e(k)}: {shown}</p>")
             for note in s.notes:
                 parts.append(f"<p><i>{e(note)}</i></p>")
         bad = self.flagged_rows()
@@ -301,8 +300,6 @@ class BenchResults:
         Raises:
             BenchFormatError: the file cannot be read, is not JSON, or is not a valid result file.
         """
-        from .schema import BenchFormatError
-
         if isinstance(source, Path) or (isinstance(source, str) and not source.lstrip().startswith("{")):
             try:
                 text = Path(source).read_text(encoding="utf-8")

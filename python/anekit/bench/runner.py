@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Iterator
 from .. import _core, budget
 from .._info import ane_status
 from ..errors import AneUnavailableError
-from .context import ANE_MEASUREMENT, QUICK_MEASUREMENT, REFERENCE_MEASUREMENT, BenchContext, stderr_progress
+from .context import ANE_MEASUREMENT, QUICK_MEASUREMENT, REFERENCE_MEASUREMENT, BenchContext, StderrProgress
 from .machine import describe
-from .results import BenchResults
+from .results import BenchResults, SuiteResult
 from .suites import SUITE_NAMES, suite_module
 from .timing import Measurement
 
@@ -107,7 +107,7 @@ def run(
     if measurement is not None and not isinstance(measurement, Measurement):
         raise TypeError(f"measurement must be an anekit.bench.timing.Measurement, got {type(measurement).__name__}")
     if progress is True:
-        say: Callable[[str], None] | None = stderr_progress
+        say: Callable[[str], None] | None = StderrProgress()
     elif progress is False or progress is None:
         say = None
     elif callable(progress):
@@ -137,7 +137,7 @@ def run(
             "compiling in the recycling worker pool (timings then include the pool's IPC)"
         )
     used_before = budget.used()
-    results: dict = {}
+    results: dict[str, SuiteResult] = {}
     t_start = time.perf_counter()
     with _budget_mode(recycle):
         for name in names:
