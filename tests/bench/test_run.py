@@ -120,3 +120,21 @@ def test_import_anekit_stays_numpy_only() -> None:
     code = "import sys, anekit, anekit.bench; print([m for m in ('matplotlib', 'jsonschema') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.objc
+@pytest.mark.usefixtures("no_cached_kernels")
+def test_compile_suite_rows_are_measured_and_checked() -> None:
+    if not _core.ane.built():
+        pytest.skip("this build has no Objective-C++ backend (no fake framework)")
+    results = run("compile", quick=True, fake=True)
+    rows = {r.params["part"]: r for r in results.suites["compile"].rows}
+    assert set(rows) == {"compile", "cache", "reload", "pool"}
+    assert all(r.verified is True for r in results.suites["compile"].rows)
+    reload = rows["reload"]
+    assert reload.params["via"] == "fake" and (reload.metrics["load_ms"] or 0) > 0
+    assert (rows["cache"].metrics["hit_us"] or 0) > 0
+    pool = rows["pool"]
+    assert (pool.metrics["recycles"] or 0) >= 1 and pool.metrics["stall_ms"] is not None
+    # Every compile in this process was planned: 3 sizes, the cache program, the reload row.
+    assert results.suites["compile"].compiles == results.budget["planned"] == 5

@@ -95,9 +95,15 @@ class BenchContext:
 
     def check(self, kernel: Kernel, program: Program, feeds: Mapping[str, np.ndarray], row: Row) -> None:
         """Record in ``row`` whether ``kernel``'s current outputs (those of its last run on ``feeds``) match the
-        reference executor's (``verified`` and ``max_abs_error``); a mismatch also sets ``row.note``.
+        reference executor's (see :meth:`check_outputs`)."""
+        self.check_outputs({name: s.read() for name, s in kernel.outputs.items()}, program, feeds, row)
+
+    def check_outputs(
+        self, got: Mapping[str, np.ndarray], program: Program, feeds: Mapping[str, np.ndarray], row: Row
+    ) -> None:
+        """Record in ``row`` whether the outputs ``got`` of ``program`` on ``feeds`` match the reference
+        executor's (``verified`` and ``max_abs_error``); a mismatch also sets ``row.note``.
         """
-        got = {name: surface.read() for name, surface in kernel.outputs.items()}
         ref = Executor(program, precision="ane")(dict(feeds))
         worst = 0.0
         ok = True

@@ -10,10 +10,14 @@ at each switch (``PoolStats.stalls``).
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
+from collections.abc import Iterator
 
+from ... import _core, budget
 from ...doctor.programs import identity_program
+from ...runtime.kernel import DEFAULT_QOS
 from ...runtime.pool import WorkerPool
 from ..context import BenchContext, kernel_feeds, random_feeds
 from ..programs import conv_chain, cost
@@ -33,8 +37,18 @@ QUICK_POOL_COMPILES = 5
 CACHE_HITS = 50
 
 
+def _reload_target(ctx: BenchContext) -> str | None:
+    """Where the reload row runs: the ANE, else the fake framework when available (never through the pool)."""
+    if ctx.recycled:
+        return None
+    if ctx.backend == "ane":
+        return "ane"
+    return "fake" if ctx.fake else None
+
+
 def planned_compiles(ctx: BenchContext) -> int:
-    return len(QUICK_SIZES if ctx.quick else SIZES) + 1  # + the cache-hit program's first compile
+    # The sizes, the cache-hit program's first compile, and the reload row's compile.
+    return len(QUICK_SIZES if ctx.quick else SIZES) + 1 + (_reload_target(ctx) is not None)
 
 
 def run(ctx: BenchContext) -> SuiteResult:
@@ -48,6 +62,7 @@ def run(ctx: BenchContext) -> SuiteResult:
             "compile_ms": ("compile+load", "ms"),
             "first_run_ms": ("first run", "ms"),
             "unload_ms": ("unload", "ms"),
+            "load_ms": ("reload", "ms"),
             "hit_us": ("cache hit", "us"),
             "stall_ms": ("stall median", "ms"),
             "stall_max_ms": ("stall max", "ms"),
@@ -60,6 +75,12 @@ def run(ctx: BenchContext) -> SuiteResult:
         result.rows.append(_compile_row(ctx, c, depth, seed=100 + i))
     ctx.say("compile: content-cache hits")
     result.rows.append(_cache_row(ctx))
+    target = _reload_target(ctx)
+    if target is not None:
+        ctx.say(f"compile: unload and reload without recompiling ({target})")
+        result.rows.append(_reload_row(ctx, target))
+    else:
+        result.notes.append("reload (unload + load without recompiling) needs the ANE backend or the fake framework")
     ctx.say("compile: recycling pool (worker processes)")
     result.rows.append(_pool_row(ctx))
     return result
@@ -122,6 +143,45 @@ def _cache_row(ctx: BenchContext) -> Row:
             row.note = f"{spent()} compile(s) spent during {CACHE_HITS} expected cache hits"
 
     return ctx.guarded(row, body)
+
+
+def _reload_row(ctx: BenchContext, target: str) -> Row:
+    """Compile+load through the core, then time ``unload`` and ``load`` of the same model: what a process pays to
+    bring back a model it compiled earlier without spending budget (maderix ``test_weight_reload.m`` measured
+    3.8 ms on M5, ane-private-api.md §10). Checked by evaluating after the reload."""
+    program = identity_program(64, 32, scale=0.75, opset=ctx.opset)
+    row = Row(f"reload 64x32 ({target})", {"part": "reload", "via": target})
+
+    def body() -> None:
+        with _on_target(target):
+            budget.check_compile("the compile suite's reload row", backend="ane")
+            feeds = random_feeds(program)
+            t0 = time.perf_counter_ns()
+            model = _core.ane.compile(program.to_mil(), program.weights())
+            t1 = time.perf_counter_ns()
+            with model:
+                model.unload()
+                t2 = time.perf_counter_ns()
+                model.load()
+                t3 = time.perf_counter_ns()
+                x, y = _core.Surface((1, 64, 1, 32)), _core.Surface((1, 64, 1, 32))
+                x.write(feeds["x"])
+                model.evaluate([x], [y], "standard", DEFAULT_QOS)
+                ctx.check_outputs({"y": y.read().reshape(1, 64, 1, 32)}, program, feeds, row)
+        row.metrics = {"compile_ms": (t1 - t0) / 1e6, "unload_ms": (t2 - t1) / 1e6, "load_ms": (t3 - t2) / 1e6}
+
+    return ctx.guarded(row, body)
+
+
+@contextlib.contextmanager
+def _on_target(target: str) -> Iterator[None]:
+    if target == "fake":
+        from ...testing import fake_ane
+
+        with fake_ane(mode="reference"):
+            yield
+    else:
+        yield
 
 
 def _pool_row(ctx: BenchContext) -> Row:
