@@ -72,3 +72,18 @@ def test_quantized_weights_approximate_the_fp16_kernel(fmt: str) -> None:
 def test_bad_dimensions(call, match: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("fmt", ["fp16", "int8-affine", "palette-4bit"])
+def test_ios16_forms_compute_what_the_ios18_forms_compute(fmt: str) -> None:
+    # M1/M2 get ios16 programs (dialect B); palettized weights then use the packed iOS16 operand form.
+    x = np.random.default_rng(2).standard_normal((1, 64, 1, 32)).astype(np.float32)
+    new = anekit.reference.run(linear_head(64, 96, weights=fmt, columns=32), {"x": x})["y"]
+    old_program = linear_head(64, 96, weights=fmt, columns=32, opset="ios16")
+    assert old_program.main.opset == "ios16"
+    np.testing.assert_array_equal(anekit.reference.run(old_program, {"x": x})["y"], new)
+
+
+def test_blockwise_needs_ios18() -> None:
+    with pytest.raises(ValueError, match="need opset ios18"):
+        linear_head(64, 64, weights="int4-blockwise", opset="ios16")

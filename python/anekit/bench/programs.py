@@ -122,6 +122,8 @@ def linear_head(
         raise ValueError(f"linear_head: unknown weight format {weights!r}; expected one of {sorted(WEIGHT_FORMATS)}")
     if weights == "int4-blockwise" and d_in % BLOCK_SIZE:
         raise ValueError(f"linear_head: int4-blockwise needs d_in divisible by {BLOCK_SIZE}, got {d_in}")
+    if weights == "int4-blockwise" and opset in ("ios16", "ios17"):
+        raise ValueError("linear_head: int4-blockwise weights (constexpr_blockwise_shift_scale) need opset ios18")
     rng = np.random.default_rng(seed)
     w = _weights(rng, d_out, d_in).astype(np.float32)
 
@@ -151,6 +153,11 @@ def _weight_op(mb: mil.Builder, w: np.ndarray, fmt: str) -> object:
         lut = np.quantile(w, (np.arange(16) + 0.5) / 16).astype(np.float16)
         edges = (lut[1:].astype(np.float32) + lut[:-1].astype(np.float32)) / 2
         idx = np.searchsorted(edges, w).astype(np.uint8)
+        if mb.opset in ("ios16", "ios17"):
+            # iOS16/17 form: 4-bit indices packed two per byte, LSB first (mil-format.md §9.5), and the shape.
+            flat = idx.reshape(-1)
+            packed = (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8)
+            return mb.constexpr_lut_to_dense(indices=packed, lut=lut, shape=np.array(w.shape, np.uint32))
         indices = Value(tensor(w.shape, "uint4"), idx, storage="blob")
         return mb.constexpr_lut_to_dense(indices=indices, lut=lut.reshape(1, 1, 1, 1, 16, 1))
     # int4-blockwise: symmetric int4 with one fp16 scale per BLOCK_SIZE input channels of each output channel.
