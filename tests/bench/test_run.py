@@ -142,7 +142,13 @@ def test_compile_suite_rows_are_measured_and_checked() -> None:
 
 @pytest.mark.parametrize(
     ("chip", "opset"),
-    [("Apple M1", "ios16"), ("Apple M2 Max", "ios16"), ("Apple M3 Pro", "ios18"), ("Apple M4", "ios18"), ("x86_64", "ios18")],
+    [
+        ("Apple M1", "ios16"),
+        ("Apple M2 Max", "ios16"),
+        ("Apple M3 Pro", "ios18"),
+        ("Apple M4", "ios18"),
+        ("x86_64", "ios18"),
+    ],
 )
 def test_programs_follow_the_chips_dialect(chip: str, opset: str) -> None:
     from anekit.bench.runner import _opset
