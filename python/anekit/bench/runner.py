@@ -55,8 +55,12 @@ def _opset(chip: str) -> str:
 def plan(
     suites: Iterable[str] | str | None = None, *, backend: str = "reference", quick: bool = False, fake: bool = False
 ) -> dict[str, int]:
-    """Compiles each suite will spend in this process (what the run is budgeted with)."""
+    """Compiles each suite would spend in this process on this machine (what a run is budgeted with; an upper
+    bound, since identical programs are served from the content cache)."""
+    from ..doctor.report import machine_key
+
     ctx = BenchContext(backend=backend, quick=quick, measurement=QUICK_MEASUREMENT, fake=fake)
+    ctx.opset = _opset(machine_key(False)["chip"])
     return {name: int(suite_module(name).planned_compiles(ctx)) for name in _suites(suites)}
 
 
