@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,8 @@ def test_flagged_rows_give_exit_status_1(capsys: pytest.CaptureFixture[str]) -> 
     with budget.simulate(limit=budget.used(), failure="silent"):
         assert main(["bench", "peak", "--quick", "--quiet"]) == 1
     assert "FLAGGED" in capsys.readouterr().out
+
+
+def test_plots_without_matplotlib(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    assert "plots need matplotlib: pip install 'anekit[bench]'" in _fails(["io", "--plots", "somewhere"], capsys)
