@@ -25,13 +25,10 @@ __all__ = [
     "scale_program",
 ]
 
-#: Weight formats of the quant suite: name -> (bits per weight as stored, MIL op that expands them).
-WEIGHT_FORMATS: dict[str, tuple[float, str]] = {
-    "fp16": (16, "const"),
-    "int8-affine": (8, "constexpr_affine_dequantize"),
-    "palette-4bit": (4, "constexpr_lut_to_dense"),
-    "int4-blockwise": (4, "constexpr_blockwise_shift_scale"),
-}
+#: Weight formats of the quant suite: plain fp16 consts; int8 with a per-output-channel scale
+#: (``constexpr_affine_dequantize``); 4-bit indices into a 16-entry table (``constexpr_lut_to_dense``); int4
+#: with one scale per :data:`BLOCK_SIZE` inputs (``constexpr_blockwise_shift_scale``, ios18 only).
+WEIGHT_FORMATS: tuple[str, ...] = ("fp16", "int8-affine", "palette-4bit", "int4-blockwise")
 
 #: Block size along the input channels of the blockwise format (Core ML's default for int4, per 32 inputs).
 BLOCK_SIZE = 32
@@ -119,7 +116,7 @@ def linear_head(
     """
     _check_dims("linear_head", d_in=d_in, d_out=d_out, columns=columns)
     if weights not in WEIGHT_FORMATS:
-        raise ValueError(f"linear_head: unknown weight format {weights!r}; expected one of {sorted(WEIGHT_FORMATS)}")
+        raise ValueError(f"linear_head: unknown weight format {weights!r}; expected one of {list(WEIGHT_FORMATS)}")
     if weights == "int4-blockwise" and d_in % BLOCK_SIZE:
         raise ValueError(f"linear_head: int4-blockwise needs d_in divisible by {BLOCK_SIZE}, got {d_in}")
     if weights == "int4-blockwise" and opset in ("ios16", "ios17"):
