@@ -1,4 +1,4 @@
-"""``anekit bench [SUITE ...]``: run the ANE benchmark suite (see :mod:`anekit.bench` and docs/bench.md).
+"""``anekit bench [SUITE ...]``: run the ANE benchmark suite (see :mod:`anekit.bench` and docs/guide/bench.md).
 
 Bad input (unknown suite, an unusable backend, an output path that cannot be written, a compare file that is
 not a result file, plots without matplotlib) is reported as ``error: ...`` with exit status 2 *before*
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
     p.add_argument("suites", nargs="*", metavar="SUITE", help="suites to run (default: all)")
     p.add_argument("--backend", choices=("ane", "reference"), default=None, help="default: the ANE when usable")
     p.add_argument("--quick", action="store_true", help="fewer sizes, short timing, within one compile budget")
-    p.add_argument("--json", metavar="FILE", help="write the result file (format: docs/bench.md)")
+    p.add_argument("--json", metavar="FILE", help="write the result file (format: docs/guide/bench.md)")
     p.add_argument("--plots", metavar="DIR", help="write the figures as DIR/<name>.png (needs matplotlib)")
     p.add_argument("--compare", metavar="FILE", help="print per-row ratios against a saved result file")
     p.add_argument("--no-fake", action="store_true", help="off a Mac: do not also time dispatch via the fake")

@@ -7,7 +7,7 @@ import pytest
 
 from anekit.bench.cliffs import detect_cliffs
 
-# Upstream's M4 Max sram_probe sweep (reference-numbers.md §6): channels -> (MB of weights, TFLOPS).
+# Upstream's M4 Max sram_probe sweep (docs/internals/reference-numbers.md §6): channels -> (MB of weights, TFLOPS).
 M4_MAX_MB = [8.0, 12.5, 18.0, 24.5, 32.0, 40.5, 50.0, 72.0, 128.0]
 M4_MAX_TFLOPS = [1.31, 3.53, 3.60, 3.97, 1.89, 4.83, 5.09, 5.73, 1.02]
 

@@ -12,15 +12,15 @@ from anekit.bench.programs import BLOCK_SIZE, WEIGHT_FORMATS, conv_chain, cost, 
 @pytest.mark.parametrize(("c", "s", "depth"), [(64, 32, 1), (128, 64, 3), (96, 16, 8)])
 def test_conv_chain_cost_is_the_hand_count(c: int, s: int, depth: int) -> None:
     k = cost(conv_chain(c, s, depth))
-    assert k.flops == 2 * c * c * s * depth  # inmem_peak's formula (reference-numbers.md §2.1)
+    assert k.flops == 2 * c * c * s * depth  # inmem_peak's formula (docs/internals/reference-numbers.md §2.1)
     assert k.weight_bytes == 2 * c * c * depth
     assert k.io_bytes == 2 * (2 * c * s)
     assert k.intensity == pytest.approx(k.flops / (k.weight_bytes + k.io_bytes))
 
 
 def test_inmem_peak_best_case_matches_upstream_figure() -> None:
-    # "128x conv 512ch sp64": 4.29 GFLOP and 64 MB of weights (reference-numbers.md §2.1); counted without
-    # building 64 MB of weights: FLOPs and bytes scale linearly with depth.
+    # "128x conv 512ch sp64": 4.29 GFLOP and 64 MB of weights (docs/internals/reference-numbers.md §2.1); counted
+    # without building 64 MB of weights: FLOPs and bytes scale linearly with depth.
     k = cost(conv_chain(512, 64, 2))
     assert k.flops * 64 / 1e9 == pytest.approx(4.29, abs=0.01)
     assert k.weight_bytes * 64 == 64 * 2**20

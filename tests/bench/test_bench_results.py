@@ -87,7 +87,7 @@ def test_table_flags_wrong_rows_and_says_these_are_not_ane_figures() -> None:
     assert len(wrong) == 1 and wrong[0].startswith(" ! ") and "512" in wrong[0]
     assert "FLAGGED: 1 row(s)" in text
     assert "every measured kernel's outputs matched" not in text
-    # The path table is laid out as rows x paths, like ane-private-api.md §17.4.
+    # The path table is laid out as rows x paths, like docs/internals/ane-private-api.md §17.4.
     lines = text.splitlines()
     i = lines.index("   evaluate ms by path:")
     assert lines[i + 1].split() == ["standard"]

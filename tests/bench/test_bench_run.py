@@ -31,7 +31,7 @@ def test_quick_peak_run_is_verified_and_budgeted() -> None:
 @pytest.mark.usefixtures("no_cached_kernels")
 def test_wrong_outputs_are_flagged_not_reported() -> None:
     # Every compile from here on "succeeds" but its kernel writes zeros: the failure mode reported upstream
-    # past the compile budget (ane-private-api.md §16.1), simulated by the reference backend.
+    # past the compile budget (docs/internals/ane-private-api.md §16.1), simulated by the reference backend.
     with budget.simulate(limit=budget.used(), failure="silent"):
         results = run("peak", quick=True, fake=False)
     rows = results.suites["peak"].rows
@@ -87,7 +87,7 @@ def test_dispatch_runs_every_path_through_the_fake() -> None:
     ref_paths = {r.params["path"] for r in rows if r.params["via"] == "reference"}
     assert ref_paths == {"standard"}
     assert any("paths not offered here" in n for n in results.suites["dispatch"].notes)
-    table = results.suites["dispatch"].summary["evaluate ms by path (cf. ane-private-api.md §17.4)"]
+    table = results.suites["dispatch"].summary["evaluate ms by path (cf. docs/internals/ane-private-api.md §17.4)"]
     assert set(table["fake conv 64x32"]) == fake_paths
 
 

@@ -3,7 +3,7 @@
 Suites: ``io`` (host conversions), ``dispatch`` (latency by size and execution path), ``peak`` (conv-chain
 TFLOPS), ``sram`` (working-set sweep and its cliffs), ``bandwidth`` (weight streaming, GB/s), ``quant`` (weight
 formats), ``compile`` (compile/load/cache/pool costs). Every figure is checked against the reference executor
-and carries how it was measured and on what machine; see docs/bench.md for the result file format.
+and carries how it was measured and on what machine; see docs/guide/bench.md for the result file format.
 
 Example::
 

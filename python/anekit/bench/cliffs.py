@@ -1,7 +1,7 @@
 """Cliff detection on a working-set sweep (the SRAM suite): where throughput collapses as weights grow.
 
-Upstream's 1×1-conv sweep on M4 Max (reference-numbers.md §6) shows the pattern: GFLOPS per MB of weights peaks
-(2560 channels, 12.5 MB), throughput halves at the first spill (4096 channels, 32 MB: 1.89 TFLOPS after 3.97),
+Upstream's 1×1-conv sweep on M4 Max (docs/internals/reference-numbers.md §6) shows the pattern: GFLOPS per MB of weights
+peaks (2560 channels, 12.5 MB), throughput halves at the first spill (4096 channels, 32 MB: 1.89 TFLOPS after 3.97),
 recovers, and collapses at 128 MB (1.02 TFLOPS after 5.73: -82%). So a cliff is a *drop against the best
 throughput seen at smaller sizes*, not a low absolute value: throughput normally rises with size as fixed
 costs are amortised.

@@ -29,7 +29,8 @@ from .timing import Measurement, time_measured
 
 __all__ = ["BenchContext", "StderrProgress", "kernel_feeds", "random_feeds"]
 
-#: Timing on the ANE: the recommended methodology (reference-numbers.md §2.3: >= 10 warm-up, >= 200 timed).
+#: Timing on the ANE: the recommended methodology (docs/internals/reference-numbers.md §2.3: >= 10 warm-up, >= 200
+#: timed).
 ANE_MEASUREMENT = Measurement(warmup=10, min_repeats=200, min_time_s=0.2, max_time_s=5.0)
 #: On the reference executor a kernel takes milliseconds, not microseconds: fewer repeats say as much.
 REFERENCE_MEASUREMENT = Measurement(warmup=2, min_repeats=10, min_time_s=0.2, max_time_s=2.0)

@@ -13,8 +13,8 @@ from .. import _core, config
 __all__ = ["describe", "nominal_fp16_tflops"]
 
 #: Apple's published Neural Engine throughput per chip family, as fp16 TFLOPS. M1 11, M2 15.8 and M3 18 TOPS
-#: are Apple's launch figures; M4's "38 TOPS" counts INT8, about 19 TFLOPS fp16 (reference-numbers.md §5.2).
-#: The Ultra parts join two dies (two Neural Engines). Chips not listed (M5 ...) have no nominal figure here, so
+#: are Apple's launch figures; M4's "38 TOPS" counts INT8, about 19 TFLOPS fp16 (docs/internals/reference-numbers.md
+#: §5.2). The Ultra parts join two dies (two Neural Engines). Chips not listed (M5 ...) have no nominal figure here, so
 #: no "% of nominal peak" is printed for them rather than a guess.
 _NOMINAL_FP16_TFLOPS: dict[str, float] = {"M1": 11.0, "M2": 15.8, "M3": 18.0, "M4": 19.0}
 

@@ -2,7 +2,7 @@
 
 Every kernel works in the ANE's ``[1, C, 1, S]`` fp16 layout. Weights are standard normal scaled by
 ``1/sqrt(C_in)`` so activations keep unit scale through deep chains (upstream's benchmarks used arbitrary fp16
-bit patterns, reference-numbers.md §2.1, which can overflow and then prove nothing about the result).
+bit patterns, docs/internals/reference-numbers.md §2.1, which can overflow and then prove nothing about the result).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def scale_program(c: int, s: int, *, opset: str = "ios18") -> mil.Program:
 
 def conv_chain(c: int, s: int, depth: int, *, seed: int = 0, opset: str = "ios18") -> mil.Program:
     """``depth`` 1×1 convs ``c -> c`` on ``[1, c, 1, s]`` fp16, each with its own weights (``inmem_peak``'s
-    graph, reference-numbers.md §2.1): ``2·c·c·s·depth`` FLOPs, ``2·c·c·depth`` weight bytes."""
+    graph, docs/internals/reference-numbers.md §2.1): ``2·c·c·s·depth`` FLOPs, ``2·c·c·depth`` weight bytes."""
     _check_dims("conv_chain", c=c, s=s, depth=depth)
     rng = np.random.default_rng(seed)
 
@@ -151,7 +151,8 @@ def _weight_op(mb: mil.Builder, w: np.ndarray, fmt: str) -> object:
         edges = (lut[1:].astype(np.float32) + lut[:-1].astype(np.float32)) / 2
         idx = np.searchsorted(edges, w).astype(np.uint8)
         if mb.opset in ("ios16", "ios17"):
-            # iOS16/17 form: 4-bit indices packed two per byte, LSB first (mil-format.md §9.5), and the shape.
+            # iOS16/17 form: 4-bit indices packed two per byte, LSB first (docs/internals/mil-format.md §9.5), and the
+            # shape.
             flat = idx.reshape(-1)
             packed = (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8)
             return mb.constexpr_lut_to_dense(indices=packed, lut=lut, shape=np.array(w.shape, np.uint32))

@@ -93,7 +93,7 @@ def run(
         progress: print a line per step on stderr (True), or call this function with each line.
         fake: also run the dispatch suite through the bundled fake framework (default: on the reference backend
             when the fake is part of this build). It loads the fake into this process for good (a process loads
-            one framework, ane-private-api.md §3.1), so the real ANE backend is unusable afterwards.
+            one framework, docs/internals/ane-private-api.md §3.1), so the real ANE backend is unusable afterwards.
         measurement: timing settings for every figure (default: per backend, shorter with ``quick``).
 
     Returns:
@@ -130,7 +130,8 @@ def run(
     ctx.opset = _opset(machine["chip"])
     planned = {name: int(suite_module(name).planned_compiles(ctx)) for name in names}
     total_planned = sum(planned.values())
-    # The recycling pool is needed only when this process's budget cannot hold the run (ane-private-api.md §16).
+    # The recycling pool is needed only when this process's budget cannot hold the run
+    # (docs/internals/ane-private-api.md §16).
     recycle = budget.backend_has_budget(chosen) and total_planned > budget.remaining()
     if recycle:
         ctx.recycled = True

@@ -1,4 +1,4 @@
-"""The result file format of ``anekit bench`` (documented in docs/bench.md), as a JSON Schema.
+"""The result file format of ``anekit bench`` (documented in docs/guide/bench.md), as a JSON Schema.
 
 :data:`SCHEMA` is standard JSON Schema (draft 2020-12), for any tool; :func:`check_document` checks a parsed
 file against it without third-party packages (it interprets the subset of keywords :data:`SCHEMA` uses, so the

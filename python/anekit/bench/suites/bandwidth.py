@@ -2,7 +2,7 @@
 
 At one token every weight is read once per evaluation, so weight bytes / time is the bandwidth the ANE gets
 from memory: directly comparable with ANEMLL-Bench's per-chip table (llama lm_head through Core ML, about
-60-70 GB/s on base M1-M5 and about 120 GB/s on M3 Max / M4 Pro / M4 Max; reference-numbers.md §9.2). The
+60-70 GB/s on base M1-M5 and about 120 GB/s on M3 Max / M4 Pro / M4 Max; docs/internals/reference-numbers.md §9.2). The
 token is padded to 32 columns (the ``ane-single-token`` rule); a full run also times the unpadded form so a
 Mac shows whether single-token kernels are right on it (the check column says).
 """
@@ -20,7 +20,8 @@ DESCRIPTION = "LM-head-like linear at one token: GB/s of weights streamed"
 CONFIGS = [(2048, 8192, 32), (4096, 8192, 32), (4096, 16384, 32), (2048, 8192, 1)]
 QUICK_CONFIGS = [(1024, 4096, 32), (2048, 8192, 32)]
 
-#: Published figures to read these against (reference-numbers.md §9.2; docs/bench.md has the sources).
+#: Published figures to read these against (docs/internals/reference-numbers.md §9.2; docs/guide/bench.md has the
+#: sources).
 ANEMLL_NOTE = "ANEMLL-Bench (Core ML lm_head): ~60-70 GB/s base M1-M5, ~120 GB/s M3 Max / M4 Pro / M4 Max"
 
 

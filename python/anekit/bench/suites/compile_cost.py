@@ -2,8 +2,8 @@
 bytes, unload, a content-cache hit, and the recycling pool's stall when a worker runs out of budget.
 
 Each size is compiled once (``cache=False``): compiles are the budgeted resource (about 119 per process,
-ane-private-api.md §16.1), so they are not repeated for statistics. Every compiled kernel is run once and its
-outputs checked. The pool part compiles distinct programs in a :class:`~anekit.runtime.pool.WorkerPool` with a
+docs/internals/ane-private-api.md §16.1), so they are not repeated for statistics. Every compiled kernel is run once and
+its outputs checked. The pool part compiles distinct programs in a :class:`~anekit.runtime.pool.WorkerPool` with a
 small per-worker budget so it recycles several times within the run; the stall is the time the caller waited
 at each switch (``PoolStats.stalls``).
 """
@@ -148,7 +148,7 @@ def _cache_row(ctx: BenchContext) -> Row:
 def _reload_row(ctx: BenchContext, target: str) -> Row:
     """Compile+load through the core, then time ``unload`` and ``load`` of the same model: what a process pays to
     bring back a model it compiled earlier without spending budget (maderix ``test_weight_reload.m`` measured
-    3.8 ms on M5, ane-private-api.md §10). Checked by evaluating after the reload."""
+    3.8 ms on M5, docs/internals/ane-private-api.md §10). Checked by evaluating after the reload."""
     program = identity_program(64, 32, scale=0.75, opset=ctx.opset)
     row = Row(f"reload 64x32 ({target})", {"part": "reload", "via": target})
 

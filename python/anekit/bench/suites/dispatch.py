@@ -2,10 +2,10 @@
 and read.
 
 Two kernel families: the 1×1 convs ``C -> C`` of dev-erik's path table (``test_bench_paths.m``,
-ane-private-api.md §17.4: 64×32 ... 768×256), so the two tables read side by side; and ``y = x · 0.5`` from
-64×32 to 4096×1024, whose cost is dispatch and data movement only. Each path is the one named in
-ane-private-api.md §17 (standard ``evaluateWithQoS:``, real-time, ``processRequest:``, ``doEvaluateDirect``);
-a path the framework does not offer is not timed and the note says so.
+docs/internals/ane-private-api.md §17.4: 64×32 ... 768×256), so the two tables read side by side; and ``y = x · 0.5``
+from 64×32 to 4096×1024, whose cost is dispatch and data movement only. Each path is the one named in
+docs/internals/ane-private-api.md §17 (standard ``evaluateWithQoS:``, real-time, ``processRequest:``,
+``doEvaluateDirect``); a path the framework does not offer is not timed and the note says so.
 
 Off a Mac the kernels run on the reference executor, and also through the real Objective-C++ backend driving
 the bundled fake framework (``anekit.testing.fake_ane(mode="reference")``), which offers every path: those
@@ -31,7 +31,7 @@ from ..results import Row, SuiteResult
 NAME = "dispatch"
 DESCRIPTION = "per-kernel latency by size and execution path: host write, evaluate, read"
 
-#: dev-erik's path-table configurations (ane-private-api.md §17.4).
+#: dev-erik's path-table configurations (docs/internals/ane-private-api.md §17.4).
 CONV_SIZES = [(64, 32), (128, 64), (256, 64), (512, 64), (768, 256)]
 SCALE_SIZES = [(64, 32), (256, 256), (768, 256), (1024, 1024), (2048, 1024), (4096, 1024)]
 QUICK_CONV_SIZES = [(64, 32), (256, 64)]
@@ -98,7 +98,7 @@ def run(ctx: BenchContext) -> SuiteResult:
                     result.notes.append(f"{target}: paths not offered here, not timed: {', '.join(missing)}")
         except AneUnavailableError as exc:
             result.notes.append(f"{target}: not run: {exc}")
-    result.summary["evaluate ms by path (cf. ane-private-api.md §17.4)"] = table
+    result.summary["evaluate ms by path (cf. docs/internals/ane-private-api.md §17.4)"] = table
     if ctx.recycled and ctx.fake:
         result.notes.append("fake-framework rows skipped: the run compiles in recycling-pool workers")
     return result

@@ -1,5 +1,5 @@
-"""peak: chains of 1×1 convs (``inmem_peak``'s graph, reference-numbers.md §2.1) -> TFLOPS and % of the chip's
-nominal fp16 peak, every result checked against the reference executor (upstream's never were, §1)."""
+"""peak: chains of 1×1 convs (``inmem_peak``'s graph, docs/internals/reference-numbers.md §2.1) -> TFLOPS and % of the
+chip's nominal fp16 peak, every result checked against the reference executor (upstream's never were, §1)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from ..results import Row, SuiteResult
 NAME = "peak"
 DESCRIPTION = "1x1 conv chains (depth x channels x spatial): TFLOPS, % of nominal fp16 peak"
 
-#: (channels, spatial, depth), after inmem_peak's sweep (reference-numbers.md §2.1; best case 512, 64, 128).
+#: (channels, spatial, depth), after inmem_peak's sweep (docs/internals/reference-numbers.md §2.1; best case 512, 64,
+#: 128).
 CONFIGS = [(256, 64, 64), (256, 64, 128), (384, 64, 64), (512, 64, 32), (512, 64, 64), (512, 64, 128)]
 QUICK_CONFIGS = [(256, 64, 8), (512, 64, 16)]
 

@@ -3,8 +3,8 @@ palettized (``constexpr_lut_to_dense``) and int4 blockwise (``constexpr_blockwis
 latency and effective bandwidth: does storing fewer bits per weight make the ANE faster?
 
 "effective" bandwidth counts the fp16-equivalent bytes (what the kernel would have read uncompressed); if
-the ANE expands constexpr weights at load time (mil-format.md §10.7) the latency will not change with the format,
-and only a Mac can show which it does.
+the ANE expands constexpr weights at load time (docs/internals/mil-format.md §10.7) the latency will not change with the
+format, and only a Mac can show which it does.
 """
 
 from __future__ import annotations

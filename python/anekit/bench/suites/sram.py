@@ -1,8 +1,8 @@
 """sram: one 1×1 conv of growing width -> throughput and GFLOPS per MB of weights, with the cliffs (peak
 efficiency, first spill, catastrophic spill) found by :func:`anekit.bench.cliffs.detect_cliffs`.
 
-Method of ``sram_probe.m`` (reference-numbers.md §6): C -> C conv, S = 64 (S = 32 at 8192 channels), weights
-C²·2 bytes; upstream's M4 Max curve peaks in efficiency at 12.5 MB and spills at 32 MB and 128 MB.
+Method of ``sram_probe.m`` (docs/internals/reference-numbers.md §6): C -> C conv, S = 64 (S = 32 at 8192 channels),
+weights C²·2 bytes; upstream's M4 Max curve peaks in efficiency at 12.5 MB and spills at 32 MB and 128 MB.
 """
 
 from __future__ import annotations
