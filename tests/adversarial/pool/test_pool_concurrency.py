@@ -65,7 +65,7 @@ def test_processes_each_recycling_at_once_all_succeed_and_clean_up(tmp_path: Pat
     """Three processes, each with its own recycling pool, compiling past a simulated limit at the same time."""
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(_CHILD))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(_ROOT / "python"), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ)  # the children import the anekit this interpreter imports (installed, or PYTHONPATH)
     before = shm_segments()
     children = [
         subprocess.Popen([sys.executable, str(script), str(seed)], env=env, stdout=subprocess.PIPE,
