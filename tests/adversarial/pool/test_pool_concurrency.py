@@ -17,8 +17,6 @@ from _helpers import run_in_threads
 from anekit import budget
 from anekit.runtime.pool import WorkerPool
 
-_ROOT = Path(__file__).resolve().parents[3]
-
 
 def test_threads_compiling_through_a_recycling_pool_get_their_own_results() -> None:
     """4 threads x 6 distinct compiles with a budget of 3 per worker: every result is the thread's own."""
