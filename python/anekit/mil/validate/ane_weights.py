@@ -45,7 +45,7 @@ def weights_sram(ctx: Context) -> Iterator[Diagnostic]:
             yield ctx.diag(
                 "ane-weights-sram",
                 f"function {fs.name} holds {fmt_bytes(dense)} of weights once decompressed, above the "
-                "~24-32 MiB of effective on-chip memory; upstream 1×1-conv sweeps lost half their "
+                "~24-32 MiB of effective on-chip memory; published 1×1-conv measurements lost half their "
                 "throughput at the first spill (32 MiB) and ~80% at 128 MiB",
                 f=f,
                 hint="split the program into kernels of < 24 MiB of weights each",
@@ -53,10 +53,11 @@ def weights_sram(ctx: Context) -> Iterator[Diagnostic]:
         else:
             yield ctx.diag(
                 "ane-weights-sram",
-                f"function {fs.name} holds {fmt_bytes(dense)} of weights, above the ~16 MiB estimated "
-                "for A14/M1-class chips",
+                f"function {fs.name} holds {fmt_bytes(dense)} of weights, above the ~16 MiB of on-chip "
+                "memory estimated for A14/M1-class chips: it may run slower there",
                 f=f,
                 severity="info",
+                hint="on M1-class chips, split the program into kernels of < 16 MiB of weights each",
             )
 
 

@@ -13,7 +13,7 @@ from ..check import requires_const
 from ..diagnostics import Diagnostic
 from ..ir import DUPLICATE_OUTPUT_HINT, Function, Operation, Var, duplicate_output_message
 from ..ops._spec import OP_REGISTRY, OPSETS, OpSpec, opset_index
-from ..text.parse_check import check_function
+from ..text.parse_check import DUPLICATE_VAR_HINT, check_function
 from ..types import StateType
 from ..values import Value
 from ._rules import Context, is_runtime, rule, tensor_of
@@ -108,7 +108,7 @@ def non_const(ctx: Context) -> Iterator[Diagnostic]:
                         f=f,
                         op=op,
                         hint="bind it to a const (or constexpr_*) op; for run-time weights use "
-                        "matmul instead of linear (§10.1)",
+                        "matmul instead of linear",
                     )
 
 
@@ -142,6 +142,7 @@ def undefined_var(ctx: Context) -> Iterator[Diagnostic]:
                     "undefined-var",
                     f"function output {v.name!r} is not defined in function {f.name}",
                     f=f,
+                    hint="return a function input or the output of one of the function's ops",
                 )
 
 
@@ -166,6 +167,7 @@ def duplicate_var(ctx: Context) -> Iterator[Diagnostic]:
                         op.name,
                         f.name,
                         op.line,
+                        DUPLICATE_VAR_HINT,
                     )
                 seen.add(v.name)
 
@@ -179,7 +181,11 @@ def duplicate_var(ctx: Context) -> Iterator[Diagnostic]:
 )
 def missing_outputs(ctx: Context) -> Iterator[Diagnostic]:
     if not ctx.program.functions:
-        yield ctx.diag("missing-outputs", "the program has no function")
+        yield ctx.diag(
+            "missing-outputs",
+            "the program has no function, so there is nothing to compile",
+            hint="add a function (the builder's @mil.program makes one named main)",
+        )
     for f in ctx.functions():
         if not f.outputs:
             yield ctx.diag(
@@ -337,6 +343,7 @@ def ios18_syntax(ctx: Context) -> Iterator[Diagnostic]:
                     "ios18-syntax",
                     f"input {name!r} of {f.opset} function {f.name} is a state<…>; states exist from ios18",
                     f=f,
+                    hint="use opset ios18 (program(1.3)) for stateful programs",
                 )
         for op in f.operations:
             inline = [
