@@ -117,12 +117,16 @@ def test_infos_that_call_for_action_stay() -> None:
     assert {"unused-input", "dead-op"} <= rules
 
 
-def test_every_quiet_rule_says_why_in_its_docstring() -> None:
+def test_every_info_rule_says_why_it_is_shown_or_hidden() -> None:
     quiet = [r for r in RULES.values() if not r.needs_action]
     assert {r.id for r in quiet} >= {"ane-min-surface", "ane-dialect-chip", "ane-disputed-op", "ane-conv-bias"}
     for r in quiet:
         assert r.severity == "info", f"{r.id}: only infos can be hidden"
         assert r.check.__doc__ and "no action" in r.check.__doc__, f"{r.id}: docstring must say why it is quiet"
+    # Rules that report infos (by default or in some situations) say in their docstring why they are shown.
+    for rule_id in ("unused-input", "dead-op", "ane-unverified-op", "ane-weights-sram", "ane-io-layout"):
+        doc = RULES[rule_id].check.__doc__ or ""
+        assert "action" in doc, f"{rule_id}: docstring must say whether its infos call for action"
 
 
 def test_verbose_must_be_a_bool() -> None:

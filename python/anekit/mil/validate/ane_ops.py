@@ -395,6 +395,8 @@ def conv_input_channels(ctx: Context) -> Iterator[Diagnostic]:
     summary="op types no documented ANE program uses (they may be rejected by the ANE compiler)",
 )
 def unverified_op(ctx: Context) -> Iterator[Diagnostic]:
+    """Calls for action (shown by default): no published ANE program uses these ops, so whether the ANE
+    compiles them, and computes them right, has to be tested on a Mac before the program is relied on."""
     for f in ctx.functions():
         counts = Counter(op.op_type for op in f.operations if op.op_type not in ANE_DOCUMENTED_OPS)
         if counts:

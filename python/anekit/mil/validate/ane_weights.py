@@ -36,6 +36,8 @@ MAX_PROGRAM_WEIGHT_BYTES = 2 * 2**30
     summary="decompressed weights exceed the ~24 MiB on-chip estimate (info above ~16 MiB)",
 )
 def weights_sram(ctx: Context) -> Iterator[Diagnostic]:
+    """Above ~24 MiB a warning; between ~16 and ~24 MiB an info that calls for action (shown by default) for
+    anyone targeting A14/M1-class chips, where the weights spill out of on-chip memory and run slower."""
     for fs in ctx.summary().functions:
         dense = fs.dense_weight_bytes
         if dense <= SRAM_BYTES_SMALL:

@@ -255,6 +255,8 @@ def empty_io(ctx: Context) -> Iterator[Diagnostic]:
     summary="a function input is never read nor returned",
 )
 def unused_input(ctx: Context) -> Iterator[Diagnostic]:
+    """Calls for action (shown by default): an unused input is usually a mistake, and on the ANE it still
+    costs a surface and a request slot."""
     for f in ctx.functions():
         for name, v in f.inputs.items():
             if not ctx.is_used(f, v):
@@ -274,6 +276,8 @@ def unused_input(ctx: Context) -> Iterator[Diagnostic]:
     summary="ops whose outputs are never read nor returned (reported once per function)",
 )
 def dead_op(ctx: Context) -> Iterator[Diagnostic]:
+    """Calls for action (shown by default): ops nobody reads are usually a mistake (a result not returned)
+    and otherwise wasted compile time and weights."""
     for f in ctx.functions():
         dead = [op for op in f.operations if op.outputs and not any(ctx.is_used(f, v) for v in op.outputs)]
         if dead:
