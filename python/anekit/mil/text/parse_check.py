@@ -86,7 +86,8 @@ def check_op(op: Operation, f: Function, checker: OpChecker | None = None) -> li
                 "unknown-op",
                 "warning",
                 f"op {op.op_type!r} has no registered spec; its output types were not checked",
-                "anekit.mil.ops lists the supported ops",
+                "check the spelling; anekit.mil.ops() lists the ops anekit knows (the ANE compiler rejects "
+                "ops it does not know)",
             )
         ]
     out: list[Diagnostic] = []

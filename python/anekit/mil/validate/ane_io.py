@@ -118,7 +118,8 @@ def wide_dtypes(ctx: Context) -> Iterator[Diagnostic]:
             if t.dtype.name in WIDE_DTYPES:
                 yield ctx.diag(
                     "ane-64bit",
-                    f"{_where(v, op)} is {t}; 64-bit tensors are not supported",
+                    f"{_where(v, op)} is {t}; the ANE has no 64-bit types (it computes in fp16) and MIL "
+                    "text cannot spell them",
                     f=f,
                     op=v.op,
                     hint="use int32 / fp32 (or better fp16)",
@@ -175,7 +176,8 @@ def io_layout(ctx: Context) -> Iterator[Diagnostic]:
             if t.rank != 4 or t.shape[0] != 1:
                 yield ctx.diag(
                     "ane-io-layout",
-                    f"{kind} {name!r} is {t}; ANE surfaces use the [1, C, 1, S] layout",
+                    f"{kind} {name!r} is {t}; ANE inputs and outputs are [1, C, 1, S] surfaces (channels × "
+                    "sequence), other layouts are not known to work",
                     f=f,
                     hint="reshape to [1, C, 1, S] (channels × sequence) around the kernel",
                 )

@@ -141,7 +141,7 @@ def concat(ctx: Context) -> Iterator[Diagnostic]:
         if "interleave" not in op.inputs:
             yield ctx.diag(
                 "ane-concat",
-                f"[concat '{op.name}'] has no interleave input; the ANE requires it",
+                f"[concat '{op.name}'] has no interleave input; the ANE compiler rejects concat without it",
                 f=f,
                 op=op,
                 hint="pass interleave = false explicitly",

@@ -284,10 +284,11 @@ def dead_op(ctx: Context) -> Iterator[Diagnostic]:
             names = ", ".join(repr(op.name) for op in dead[:5]) + (" …" if len(dead) > 5 else "")
             yield ctx.diag(
                 "dead-op",
-                f"{len(dead)} op(s) of function {f.name} compute values nobody uses: {names}",
+                f"{len(dead)} op(s) of function {f.name} compute values nobody uses: {names} (compile time and "
+                "weights spent for nothing; often a result meant to be returned)",
                 f=f,
                 op=dead[0],
-                hint="remove them",
+                hint="return them if you meant to, or remove them",
             )
 
 
@@ -313,7 +314,7 @@ def header_opset(ctx: Context) -> Iterator[Diagnostic]:
                 f"function {f.name} is {f.opset} under a program(1.0) header; the ANE compiler "
                 "rejects iOS18 code under program(1.0) (InvalidMILProgram)",
                 f=f,
-                hint="emit with dialect 'A' (program(1.3)) or lower the opset to ios17",
+                hint="write it as program(1.3) (Program.to_mil() does for ios18) or lower the opset to ios17",
             )
         elif version == "1.3" and not is18:
             yield ctx.diag(
@@ -322,7 +323,7 @@ def header_opset(ctx: Context) -> Iterator[Diagnostic]:
                 "program(1.0) for ios15-17 and whether the mix is accepted is unknown",
                 f=f,
                 severity="warning",
-                hint="emit with dialect 'B' (program(1.0)) or use opset ios18",
+                hint="write it as program(1.0) (Program.to_mil() does for ios15-17) or use opset ios18",
             )
 
 
