@@ -11,6 +11,8 @@ import html
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..errors import MILError
+
 __all__ = ["DOCS_URL", "RULES_PAGE", "SEVERITIES", "Diagnostic", "Diagnostics", "format_diagnostics", "rule_url"]
 
 #: Allowed severities, most severe first.
@@ -60,7 +62,7 @@ class Diagnostic:
         if self.severity not in SEVERITIES:
             raise ValueError(f"Diagnostic severity must be one of {SEVERITIES}, got {self.severity!r}")
         if not self.needs_action and self.severity != "info":
-            raise ValueError(f"only an info can need no action; this {self.severity} is rule {self.rule!r}")
+            raise MILError(f"only an info can need no action; this {self.severity} is rule {self.rule!r}")
 
     @property
     def link(self) -> str:
@@ -144,7 +146,7 @@ class Diagnostics(list[Diagnostic]):
     def __init__(self, found: Iterable[Diagnostic] = (), hidden: int = 0) -> None:
         super().__init__(found)
         if not isinstance(hidden, int) or hidden < 0:
-            raise ValueError(f"Diagnostics(hidden=...) must be a count >= 0, got {hidden!r}")
+            raise MILError(f"Diagnostics(hidden=...) must be a count >= 0, got {hidden!r}")
         self.hidden = hidden
 
     def counts(self) -> dict[str, int]:

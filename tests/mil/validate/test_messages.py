@@ -135,9 +135,9 @@ def test_verbose_must_be_a_bool() -> None:
 
 
 def test_only_infos_can_need_no_action() -> None:
-    with pytest.raises(ValueError, match="only an info"):
+    with pytest.raises(MILError, match="only an info"):
         Diagnostic("ane-cast", "warning", "m", hint="h", needs_action=False)
-    with pytest.raises(ValueError, match="hidden"):
+    with pytest.raises(MILError, match="hidden"):
         Diagnostics([], hidden=-1)
 
 

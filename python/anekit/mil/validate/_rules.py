@@ -5,8 +5,8 @@ default severity, the target it applies to (``"any"``: every program; ``"ane"``:
 Neural Engine), the document section the fact comes from (``source``: provenance for maintainers, never
 printed in a finding; users get the link to the rule's documentation entry, :attr:`Diagnostic.link`) and,
 for rules that report infos, whether those call for action (infos that do not are hidden unless
-``validate(..., verbose=True)``). The registry is filled once, when the rule
-modules are imported, and never changes afterwards (no run-time mutable state).
+``validate(..., verbose=True)``). The registry is filled once, when the rule modules are imported, and never
+changes afterwards (no run-time mutable state).
 """
 
 from __future__ import annotations

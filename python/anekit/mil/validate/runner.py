@@ -63,10 +63,10 @@ def _check_target(target: str) -> None:
 def validate(program: Program, target: str = "ane", *, text: str | None = None, verbose: bool = False) -> Diagnostics:
     """All findings about ``program``: errors first, then warnings, then infos (program order within each).
 
-    Every finding says what is wrong and why it matters on the ANE, has a hint on what to do (warnings and
-    errors), and links to its rule's documentation entry (:attr:`~anekit.mil.Diagnostic.link`). Infos that
-    call for no action (e.g. "this surface is below libane's minimum", which anekit pads anyway) are left out
-    unless ``verbose``; the result counts them (``hidden``) and its displays say how to show them.
+    Every finding says what is wrong and why it matters on the ANE, has a hint on what to do, and links to its
+    rule's documentation entry (:attr:`~anekit.mil.Diagnostic.link`). Infos that call for no action (e.g. "this
+    surface is below libane's minimum", which anekit pads anyway) are left out unless ``verbose``; the result
+    counts them (``hidden``) and its displays say how to show them.
 
     The result is a list (:class:`~anekit.mil.diagnostics.Diagnostics`) that prints as a report grouped by
     severity and shows as a table in a notebook.
@@ -123,6 +123,8 @@ def _run(r: Rule, ctx: Context) -> list[Diagnostic]:
 
 def check(program: Program, target: str = "ane", *, text: str | None = None, verbose: bool = False) -> Diagnostics:
     """Validate and raise if there is any error; returns the (non-error) findings otherwise.
+
+    Arguments are those of :func:`validate` (``verbose`` decides which infos are returned).
 
     Raises:
         MILError: listing every error finding with its hint and link (warnings and infos never raise).
