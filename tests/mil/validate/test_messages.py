@@ -129,6 +129,22 @@ def test_every_info_rule_says_why_it_is_shown_or_hidden() -> None:
         assert "action" in doc, f"{rule_id}: docstring must say whether its infos call for action"
 
 
+@pytest.mark.parametrize(("system", "chip", "shown"), [("Darwin", "Apple M1 Pro", True), ("Darwin", "Apple M4", False)])
+def test_dialect_note_calls_for_action_on_an_m1_or_m2_mac(
+    monkeypatch: pytest.MonkeyPatch, system: str, chip: str, shown: bool
+) -> None:
+    from anekit.doctor import machine
+
+    monkeypatch.setattr(machine, "host_system", lambda: system)
+    monkeypatch.setattr(machine, "_host", lambda: ("macOS 15.0 (24A335)", chip))
+    found = [d for d in validate(mlp()) if d.rule == "ane-dialect-chip"]
+    if shown:
+        (d,) = found
+        assert "this Mac is an Apple M1 Pro" in d.message and d.hint.startswith("to run it here: ")
+    else:
+        assert found == []
+
+
 def test_verbose_must_be_a_bool() -> None:
     with pytest.raises(MILError, match="verbose"):
         validate(clean(), verbose="yes")  # type: ignore[arg-type]

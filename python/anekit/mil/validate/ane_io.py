@@ -7,6 +7,7 @@ docs/internals/mil-format.md §3, §7.6 and §11. Where the docs disagree the fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
@@ -410,13 +411,27 @@ def activation_dtype(ctx: Context) -> Iterator[Diagnostic]:
 )
 def dialect_chip(ctx: Context) -> Iterator[Diagnostic]:
     """Needs no action by default: ios18 is what anekit's builder emits and what M3 and later compile; it
-    matters only for a program meant to run on M1/M2, which the user knows and the validator does not."""
+    matters only for a program meant to run on M1/M2. The validator knows that only when it runs on an M1/M2
+    Mac itself: there the info calls for action and is always shown."""
+    here = _m1_m2_here()
     for f in ctx.functions():
         if f.opset in OPSETS and opset_index(f.opset) >= opset_index("ios18"):
             yield ctx.diag(
                 "ane-dialect-chip",
                 f"function {f.name} is ios18 (program(1.3)): the ANE compiler accepts it on M3/M4/M5, "
-                "only partly on M1/M2",
+                "only partly on M1/M2" + (f", and this Mac is an {here}" if here else ""),
                 f=f,
-                hint="only if it must run on M1/M2: build it with opset='ios16' (program(1.0))",
+                hint=("to run it here" if here else "only if it must run on M1/M2")
+                + ": build it with opset='ios16' (program(1.0))",
+                needs_action=here is not None,
             )
+
+
+def _m1_m2_here() -> str | None:
+    """This Mac's chip name when it is an M1 or M2 (``"Apple M1 Pro"``), else None (also off a Mac)."""
+    from ...doctor import machine  # cached per process: one sysctl at most
+
+    if machine.host_system() != "Darwin":
+        return None
+    chip = machine.machine_key(fake=False)["chip"]
+    return chip if re.search(r"\bM[12]\b", chip) else None
