@@ -160,3 +160,60 @@ def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
     assert all("§" in r["source"] for r in listed)
     assert main(["check"]) == 2
     assert "error: anekit check: no PATH given" in capsys.readouterr().err
+
+
+#: The 3-op MLP of issue #12 ([1, 64, 1, 32] fp16 in/out, two relu and an add): three infos, none calling for action.
+MLP = """program(1.3)
+{
+    func main<ios18>(tensor<fp16, [1, 64, 1, 32]> x) {
+            tensor<fp16, [1, 64, 1, 32]> a = relu(x = x)[name = string("a")];
+            tensor<fp16, [1, 64, 1, 32]> b = relu(x = a)[name = string("b")];
+            tensor<fp16, [1, 64, 1, 32]> y = add(x = a, y = b)[name = string("y")];
+        } -> (y);
+}
+"""
+
+
+def test_infos_without_action_need_verbose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "model.mil"
+    f.write_text(MLP)
+    rc, out = _run(capsys, str(f), "--no-summary")
+    assert rc == 0
+    assert "no findings\n3 infos hidden (no action needed; verbose=True or `anekit check -v` shows them)" in out
+    assert "ane-min-surface" not in out
+    rc, out = _run(capsys, str(f), "--no-summary", "-v")
+    assert rc == 0 and "3 infos:" in out and "hidden" not in out
+    assert out.count("[ane-min-surface]") == 2
+    assert out.count("more: https://") == 2  # once per rule, not per finding
+    assert "§" not in out and "upstream" not in out
+
+
+def test_folder_tally_counts_hidden_infos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "one.mil").write_text(MLP)
+    (tmp_path / "two.mil").write_text(MLP)
+    rc, out = _run(capsys, str(tmp_path), "--no-summary")
+    assert rc == 0
+    assert out.rstrip().splitlines()[-1] == (
+        "checked 2 programs: 2 ok, 0 failed; 0 errors, 0 warnings, 0 infos (6 more infos hidden, -v shows them)"
+    )
+
+
+def test_json_carries_links_and_hidden_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "model.mil"
+    f.write_text(MLP)
+    _, out = _run(capsys, str(f), "--json")
+    (prog,) = json.loads(out)["programs"]
+    assert prog["diagnostics"] == [] and prog["hidden"] == 3
+    _, out = _run(capsys, str(f), "--json", "-v")
+    (prog,) = json.loads(out)["programs"]
+    assert prog["hidden"] == 0 and prog["counts"] == {"error": 0, "warning": 0, "info": 3}
+    for d in prog["diagnostics"]:
+        assert d["link"].endswith(f"/internals/ane-rules.html#rule-{d['rule']}")
+        assert d["needs_action"] is False and d["hint"]
+
+
+def test_list_rules_shows_links_not_internal_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out = _run(capsys, "--list-rules")
+    assert "§" not in out and "docs/internals" not in out
+    assert "    more: https://anekit.readthedocs.io/en/latest/internals/ane-rules.html#rule-ane-io-dtype" in out
+    assert "ane-min-surface [info, shown with -v, target ane]" in out

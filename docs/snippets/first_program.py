@@ -18,8 +18,8 @@ def block(mb, x):
 # 2. Inspect and validate before spending a compile.
 print(block.to_mil()[:200])  # the MIL text the ANE compiler receives
 print(mil.summarize(block))  # ops, parameters, weights, FLOPs
-for diagnostic in mil.validate(block):  # structural and ANE rules (block.check() raises on errors)
-    print(diagnostic)
+print(mil.validate(block))  # structural and ANE rules (block.check() raises on errors)
+print(mil.validate(block, verbose=True))  # also the infos that call for no action
 
 # 3. Compile on the best available backend (the ANE on a Mac, the reference executor elsewhere) and run.
 x = rng.standard_normal((256, 64))  # any float dtype; [C, S] is reshaped to [1, C, 1, S]

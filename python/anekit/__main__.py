@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "anekit._cli_info",
     "anekit._cli_demo",
     "anekit._cli_check",
+    "anekit._cli_explain",
     "anekit._cli_verify",
     "anekit._cli_run",
     "anekit._cli_doctor",

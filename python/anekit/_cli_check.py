@@ -1,10 +1,12 @@
-"""``anekit check PATH [--target ane|any] [--json]``: validate MIL programs and summarise them.
+"""``anekit check PATH [--target ane|any] [-v] [--json]``: validate MIL programs and summarise them.
 
 PATH is a ``model.mil`` file (any ``*.mil`` file), a ``.mlmodelc``-style folder holding ``model.mil``, or a
 folder of those (every ``*.mil`` file below it is checked, at any depth). Diagnostics are printed grouped by
-severity with their location and hint, then the program summary, and a folder ends with a tally of the
-programs and findings. ``--json`` prints one object
-``{"target", "ok", "programs": [{"path", "ok", "parse_error", "diagnostics", "counts", "summary"}]}``.
+severity with their location, hint and a link to the rule's documentation (once per rule), then the program
+summary, and a folder ends with a tally of the programs and findings. Infos that call for no action are
+counted but only printed with ``-v``/``--verbose``. ``--json`` prints one object
+``{"target", "ok", "programs": [{"path", "ok", "parse_error", "diagnostics", "counts", "hidden", "summary"}]}``;
+each diagnostic carries its ``link`` and ``needs_action``.
 Exit status: 0 when no program has an error, 1 when one has (a parse failure counts as an error), 2 when PATH
 holds no MIL program.
 """
@@ -31,6 +33,9 @@ def register(sub: Any) -> None:
         choices=("ane", "any"),
         default="ane",
         help="'ane' (default): structural and Neural Engine rules; 'any': structural rules only",
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="also show the infos that call for no action (hidden by default)"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--no-summary", action="store_true", help="print the diagnostics only, not the summary")
@@ -61,20 +66,24 @@ def tally(results: list[dict[str, Any]]) -> str:
     n = len(results)
     findings = ", ".join(f"{c} {s}{'s' if c != 1 else ''}" for s, c in counts.items())
     parse = f" ({unparsed} did not parse)" if unparsed else ""
-    return f"checked {n} program{'s' if n != 1 else ''}: {n - failed} ok, {failed} failed{parse}; {findings}"
+    hidden = sum(r["diagnostics"].hidden for r in results)
+    quiet = f" ({hidden} more infos hidden, -v shows them)" if hidden else ""
+    return f"checked {n} program{'s' if n != 1 else ''}: {n - failed} ok, {failed} failed{parse}; {findings}{quiet}"
 
 
 def _failed(mil_file: Path, message: str, line: int, col: int, shown: str) -> dict[str, Any]:
+    from .mil.diagnostics import Diagnostics
+
     return {
         "path": str(mil_file),
         "parse_error": {"message": message, "line": line, "col": col},
         "text_error": shown,
-        "diagnostics": [],
+        "diagnostics": Diagnostics(),
         "summary": None,
     }
 
 
-def _check_one(mil_file: Path, target: str) -> dict[str, Any]:
+def _check_one(mil_file: Path, target: str, verbose: bool = False) -> dict[str, Any]:
     from .errors import MILError, MILParseError
     from .mil import parse
     from .mil.analysis.summary import summarize
@@ -92,7 +101,7 @@ def _check_one(mil_file: Path, target: str) -> dict[str, Any]:
     return {
         "path": str(mil_file),
         "parse_error": None,
-        "diagnostics": validate(program, target, text=text),
+        "diagnostics": validate(program, target, text=text, verbose=verbose),
         "summary": summarize(program),
     }
 
@@ -108,30 +117,34 @@ def _as_json(result: dict[str, Any]) -> dict[str, Any]:
         "path": result["path"],
         "ok": not _has_error(result),
         "parse_error": result["parse_error"],
-        "diagnostics": [asdict(d) for d in result["diagnostics"]],
-        "counts": {s: sum(1 for d in result["diagnostics"] if d.severity == s) for s in ("error", "warning", "info")},
+        "diagnostics": [{**asdict(d), "link": d.link} for d in result["diagnostics"]],
+        "counts": result["diagnostics"].counts(),
+        "hidden": result["diagnostics"].hidden,
         "summary": None if result["summary"] is None else result["summary"].to_dict(),
     }
 
 
 def list_rules(target: str, as_json: bool) -> str:
-    """The rules that run for ``target``: id, default severity, what is checked and the source of the fact."""
+    """The rules that run for ``target``: id, default severity, what is checked and the link to its entry.
+
+    JSON also carries ``source``, where the fact comes from (for maintainers; the entry cites it publicly).
+    """
+    from .mil.diagnostics import rule_url
     from .mil.validate import rules
 
     chosen = rules(target)
     if as_json:
-        keys = ("id", "severity", "target", "summary", "source")
-        return json.dumps([{k: getattr(r, k) for k in keys} for r in chosen], indent=2)
+        keys = ("id", "severity", "target", "summary", "needs_action", "source")
+        return json.dumps([{**{k: getattr(r, k) for k in keys}, "link": rule_url(r.id)} for r in chosen], indent=2)
     lines = []
     for r in chosen:
-        lines.append(f"{r.id} [{r.severity}, target {r.target}]: {r.summary}")
-        lines.append(f"    source: {r.source}")
+        quiet = "" if r.needs_action else ", shown with -v"
+        lines.append(f"{r.id} [{r.severity}{quiet}, target {r.target}]: {r.summary}")
+        lines.append(f"    more: {rule_url(r.id)}")
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .mil.validate import format_diagnostics
-
     if args.list_rules:
         print(list_rules(args.target, args.json))
         return 0
@@ -149,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps({"error": message}))
             return 2
         raise CliError(message, hint="point at a model.mil file, a .mlmodelc folder, or a folder of those")
-    results = [_check_one(f, args.target) for f in files]
+    results = [_check_one(f, args.target, args.verbose) for f in files]
     if args.json:
         payload = {
             "target": args.target,
@@ -166,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
             if r["parse_error"] is not None:
                 print(f"parse error: {r['text_error']}")
                 continue
-            print(format_diagnostics(r["diagnostics"]))
+            print(r["diagnostics"])
             if not args.no_summary:
                 print()
                 print(r["summary"].to_text())

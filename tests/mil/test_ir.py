@@ -131,7 +131,11 @@ def test_diagnostic_fields_and_validation() -> None:
     from anekit.mil import Diagnostic
 
     d = Diagnostic("type-mismatch", "error", "boom", op="a", function="main", line=3, hint="fix it")
-    assert str(d) == "error: type-mismatch: boom (func main, op 'a', line 3) [hint: fix it]"
+    assert str(d) == (
+        "error: type-mismatch: boom (func main, op 'a', line 3) [hint: fix it] "
+        f"(more: {d.link})"
+    )
+    assert d.link.endswith("/internals/ane-rules.html#rule-type-mismatch")
     with pytest.raises(ValueError, match="severity"):
         Diagnostic("x", "fatal", "m")
 

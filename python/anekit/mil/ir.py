@@ -311,11 +311,11 @@ class Program:
         (out / "model.mil").write_text(text, encoding="utf-8")
         return out
 
-    def validate(self, target: str = "ane") -> list[Diagnostic]:
+    def validate(self, target: str = "ane", *, verbose: bool = False) -> list[Diagnostic]:
         """All findings about this program (see :func:`anekit.mil.validate.validate`)."""
         from .validate.runner import validate
 
-        return validate(self, target)
+        return validate(self, target, verbose=verbose)
 
     def structural_diff(self, other: Program) -> str | None:
         """The first structural difference from ``other`` as a message, or None if they are equal."""
@@ -327,7 +327,7 @@ class Program:
         """Same functions, ops, names, types, bindings and literal data (blobs compared by content)."""
         return self.structural_diff(other) is None
 
-    def check(self, target: str = "ane") -> list[Diagnostic]:
+    def check(self, target: str = "ane", *, verbose: bool = False) -> list[Diagnostic]:
         """Validate (see :func:`anekit.mil.validate.validate`); returns the warnings and infos.
 
         Raises:
@@ -335,7 +335,7 @@ class Program:
         """
         from .validate.runner import check
 
-        return check(self, target)
+        return check(self, target, verbose=verbose)
 
     def summary(self) -> ProgramSummary:
         """Ops by type, parameters, weight bytes and estimated FLOPs (see :mod:`anekit.mil.analysis.summary`)."""

@@ -408,7 +408,7 @@ CASES: list[tuple[str, Factory, Factory, str, str]] = [
 
 def _ids(prog: Program, target: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for d in validate(prog, target):
+    for d in validate(prog, target, verbose=True):
         out.setdefault(d.rule, set()).add(d.severity)
     return out
 

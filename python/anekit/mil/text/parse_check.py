@@ -60,6 +60,14 @@ class OpChecker:
         return check_op(op, self.f, self)
 
 
+#: What to do about a variable defined twice (parser and validator report it with the same text, deduplicated).
+DUPLICATE_VAR_HINT = "rename one of them: every variable of a function is defined exactly once"
+#: What to do about a binding problem (the problem itself names the input and what was expected).
+_BINDING_HINT = "pass the op's inputs by their MIL names with the types its signature expects (help(mb.<op>))"
+#: The ANE compiler checks declared output types against its own inference and rejects a mismatch.
+_MISMATCH_HINT = "write the inferred type (a hand-edited shape?) or fix the op's inputs; the ANE compiler rejects it"
+
+
 def _diag(op: Operation, f: Function, rule: str, severity: str, message: str, hint: str | None = None) -> Diagnostic:
     return Diagnostic(rule, severity, message, op.name, f.name, op.line, hint)
 
@@ -78,7 +86,8 @@ def check_op(op: Operation, f: Function, checker: OpChecker | None = None) -> li
                 "unknown-op",
                 "warning",
                 f"op {op.op_type!r} has no registered spec; its output types were not checked",
-                "anekit.mil.ops lists the supported ops",
+                "check the spelling; anekit.mil.ops() lists the ops anekit knows (the ANE compiler rejects "
+                "ops it does not know)",
             )
         ]
     out: list[Diagnostic] = []
@@ -97,25 +106,27 @@ def check_op(op: Operation, f: Function, checker: OpChecker | None = None) -> li
                     "error",
                     f"op {op.op_type!r} is not available in opset {f.opset} "
                     f"(from {spec.min_opset}{' to ' + spec.max_opset if spec.max_opset else ''})",
+                    "use an opset where the op exists (the builder's opset=), or express it with other ops",
                 )
             )
         if op.inputs:
             for problem in check_bindings(op, spec, opset, plan):
-                out.append(_diag(op, f, "binding", "error", f"[{op.op_type} '{op.name}'] {problem}"))
+                out.append(_diag(op, f, "binding", "error", f"[{op.op_type} '{op.name}'] {problem}", _BINDING_HINT))
     try:
         inferred = infer_op(op, spec, opset, checker.memo, plan)
     except _SPEC_FAILURES as exc:
-        out.append(_diag(op, f, "infer-error", "error", f"[{op.op_type} '{op.name}'] inference failed: {exc}"))
+        message = f"[{op.op_type} '{op.name}'] inference failed: {exc}"
+        out.append(_diag(op, f, "infer-error", "error", message, "check the shapes and dtypes of the op's inputs"))
         return out
     outputs = op.outputs
     if len(inferred) != len(outputs):
         message = f"[{op.op_type} '{op.name}'] declares {len(outputs)} outputs, the spec infers {len(inferred)}"
-        out.append(_diag(op, f, "type-mismatch", "error", message))
+        out.append(_diag(op, f, "type-mismatch", "error", message, _MISMATCH_HINT))
         return out
     for v, t in zip(outputs, inferred, strict=True):
         if not types_compatible(v.type, t):
             message = f"[{op.op_type} '{op.name}'] output {v.name!r} is declared {v.type}, inferred {t}"
-            out.append(_diag(op, f, "type-mismatch", "error", message))
+            out.append(_diag(op, f, "type-mismatch", "error", message, _MISMATCH_HINT))
     return out
 
 
@@ -130,6 +141,8 @@ def check_function(f: Function) -> list[Diagnostic]:
                 f"unknown opset {f.opset!r}; checked as {OPSETS[-1]}",
                 None,
                 f.name,
+                None,
+                f"use one of {', '.join(OPSETS)}",
             )
         )
     seen: set[str] = set()
@@ -144,7 +157,7 @@ def check_function(f: Function) -> list[Diagnostic]:
                     op.name,
                     f.name,
                     op.line,
-                    "names must be unique per function (§7.1)",
+                    "give every op of a function its own name",
                 )
             )
         seen.add(op.name)
@@ -159,7 +172,8 @@ def check_program(prog: Program) -> None:
             Diagnostic(
                 "version",
                 "info",
-                f"program({prog.version}) has not been observed; coremlc writes 1.0 (ios15-17) and 1.3 (ios18), §3",
+                f"program({prog.version}) has not been observed; coremlc writes 1.0 (ios15-17) and 1.3 (ios18)",
+                hint="write program(1.3) for ios18 functions and program(1.0) for older ones",
             )
         )
     for f in prog.functions.values():

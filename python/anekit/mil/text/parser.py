@@ -18,7 +18,7 @@ from ..diagnostics import Diagnostic
 from ..ir import Binding, Function, Operation, Program, Var
 from ..values import Value, WeightSource
 from .lexer import tokenize
-from .parse_check import check_program
+from .parse_check import DUPLICATE_VAR_HINT, check_program
 from .parse_values import ValueParser
 
 __all__ = ["load", "parse"]
@@ -135,7 +135,7 @@ class _Parser(ValueParser):
                     name,
                     f.name,
                     line,
-                    "every op needs a unique name (§11)",
+                    "add a unique name attribute to every op: the ANE compiler needs it",
                 )
             )
         elif not isinstance(name_v.data, str):
@@ -152,6 +152,7 @@ class _Parser(ValueParser):
                         name,
                         f.name,
                         line,
+                        DUPLICATE_VAR_HINT,
                     )
                 )
             env[v.name] = v

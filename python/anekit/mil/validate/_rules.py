@@ -2,8 +2,11 @@
 
 A rule is a function ``check(ctx) -> Iterable[Diagnostic]`` registered with :func:`rule` under a unique id, a
 default severity, the target it applies to (``"any"``: every program; ``"ane"``: only when validating for the
-Neural Engine) and the document section the fact comes from. The registry is filled once, when the rule
-modules are imported, and never changes afterwards (no run-time mutable state).
+Neural Engine), the document section the fact comes from (``source``: provenance for maintainers, never
+printed in a finding; users get the link to the rule's documentation entry, :attr:`Diagnostic.link`) and,
+for rules that report infos, whether those call for action (infos that do not are hidden unless
+``validate(..., verbose=True)``). The registry is filled once, when the rule modules are imported, and never
+changes afterwards (no run-time mutable state).
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Rule:
         source: where the fact comes from (document and section).
         summary: one line describing what is checked.
         check: yields the findings for a :class:`Context`.
+        needs_action: whether the rule's infos call for action (False: hidden unless verbose; the rule's
+            docstring says why). Warnings and errors always do.
     """
 
     id: str
@@ -51,6 +56,7 @@ class Rule:
     source: str
     summary: str
     check: Callable[[Context], Iterable[Diagnostic]]
+    needs_action: bool = True
 
 
 #: Every rule by id, in registration order. Filled at import of the rule modules.
@@ -58,7 +64,7 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(
-    rule_id: str, *, severity: str, target: str, source: str, summary: str
+    rule_id: str, *, severity: str, target: str, source: str, summary: str, needs_action: bool = True
 ) -> Callable[[Callable[[Context], Iterable[Diagnostic]]], Callable[[Context], Iterable[Diagnostic]]]:
     """Register a rule function (a duplicate id is a programming error and raises RuntimeError)."""
     if severity not in SEVERITIES or target not in TARGETS:
@@ -67,7 +73,7 @@ def rule(
     def wrap(fn: Callable[[Context], Iterable[Diagnostic]]) -> Callable[[Context], Iterable[Diagnostic]]:
         if rule_id in RULES:
             raise RuntimeError(f"validator rule {rule_id!r} registered twice")
-        RULES[rule_id] = Rule(rule_id, severity, target, source, summary, fn)
+        RULES[rule_id] = Rule(rule_id, severity, target, source, summary, fn, needs_action)
         return fn
 
     return wrap
@@ -140,18 +146,25 @@ class Context:
         f: Function | None = None,
         op: Operation | None = None,
         severity: str | None = None,
-        hint: str | None = None,
+        hint: str,
+        needs_action: bool | None = None,
     ) -> Diagnostic:
-        """A :class:`Diagnostic` of rule ``rule_id`` located at ``op`` (or at function ``f``)."""
+        """A :class:`Diagnostic` of rule ``rule_id`` located at ``op`` (or at function ``f``).
+
+        ``message`` says what is wrong and why it matters on the ANE; ``hint`` (required) what to do.
+        ``needs_action`` defaults to the rule's setting for infos (always True for warnings and errors).
+        """
         r = RULES[rule_id]
+        sev = severity or r.severity
         return Diagnostic(
             rule_id,
-            severity or r.severity,
+            sev,
             message,
             op.name if op is not None else None,
             f.name if f is not None else None,
             op.line if op is not None else None,
             hint,
+            (r.needs_action if needs_action is None else needs_action) or sev != "info",
         )
 
 

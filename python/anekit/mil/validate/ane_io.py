@@ -7,6 +7,7 @@ docs/internals/mil-format.md §3, §7.6 and §11. Where the docs disagree the fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from ..diagnostics import Diagnostic
@@ -98,7 +99,8 @@ def dynamic_shape(ctx: Context) -> Iterator[Diagnostic]:
                 f"{_where(v, where_op)}: {v.type}; ANE programs need static shapes to size their surfaces",
                 f=f,
                 op=v.op,
-                hint="give the inputs fixed shapes (pick one of the FlexibleShapeInformation shapes)",
+                hint="give the inputs fixed shapes (for a Core ML model with flexible shapes, pick one of "
+                "its enumerated shapes)",
             )
 
 
@@ -117,7 +119,8 @@ def wide_dtypes(ctx: Context) -> Iterator[Diagnostic]:
             if t.dtype.name in WIDE_DTYPES:
                 yield ctx.diag(
                     "ane-64bit",
-                    f"{_where(v, op)} is {t}; 64-bit tensors are not supported",
+                    f"{_where(v, op)} is {t}; the ANE has no 64-bit types (it computes in fp16) and MIL "
+                    "text cannot spell them",
                     f=f,
                     op=v.op,
                     hint="use int32 / fp32 (or better fp16)",
@@ -153,7 +156,8 @@ def io_dtype(ctx: Context) -> Iterator[Diagnostic]:
                 "ane-io-dtype",
                 msg,
                 f=f,
-                hint="make the function's inputs and outputs fp16 and convert on the CPU (anekit's default, §14)",
+                hint="make the function's inputs and outputs fp16; a kernel converts float32/float64 arrays "
+                "on the CPU when you call it",
             )
 
 
@@ -166,23 +170,27 @@ def io_dtype(ctx: Context) -> Iterator[Diagnostic]:
     summary="a function input/output is not a rank-4 [1, C, 1, S] tensor",
 )
 def io_layout(ctx: Context) -> Iterator[Diagnostic]:
-    """Not rank 4 or batch != 1: warning. ``[1, C, H, W]`` with H != 1: info (used by the int8 benchmark)."""
+    """Not rank 4 or batch != 1: warning. ``[1, C, H, W]`` with H != 1: an info that needs no action (one
+    published ANE program, an int8 benchmark, uses it successfully; it only matters if a compile fails)."""
     for f in ctx.functions():
         for kind, name, t in _io_tensors(f):
             if t.rank != 4 or t.shape[0] != 1:
                 yield ctx.diag(
                     "ane-io-layout",
-                    f"{kind} {name!r} is {t}; ANE surfaces use the [1, C, 1, S] layout",
+                    f"{kind} {name!r} is {t}; ANE inputs and outputs are [1, C, 1, S] surfaces (channels × "
+                    "sequence), other layouts are not known to work",
                     f=f,
                     hint="reshape to [1, C, 1, S] (channels × sequence) around the kernel",
                 )
             elif t.shape[2] != 1:
                 yield ctx.diag(
                     "ane-io-layout",
-                    f"{kind} {name!r} is {t}: [1, C, H, W] with H != 1 is used upstream only by the "
-                    "int8 benchmark; the canonical layout is [1, C, 1, S]",
+                    f"{kind} {name!r} is {t}: only one published ANE program (an int8 benchmark) uses "
+                    "[1, C, H, W] with H != 1; the layout ANE programs use is [1, C, 1, S]",
                     f=f,
                     severity="info",
+                    hint="nothing to do unless compilation fails; then reshape to [1, C, 1, H·W] around the kernel",
+                    needs_action=False,
                 )
 
 
@@ -209,8 +217,8 @@ def spatial_multiple(ctx: Context) -> Iterator[Diagnostic]:
             )
             yield ctx.diag(
                 "ane-spatial-multiple",
-                f"{kind} {name!r} has spatial size S = {s}, {side}; sources conflict, and "
-                "wrong sizes can give silent zeros",
+                f"{kind} {name!r} has spatial size S = {s}, {side}; public sources disagree on the "
+                "required multiple, and a wrong size is reported to give silent zeros",
                 f=f,
                 hint=f"pad S to {((s + SPATIAL_MULTIPLE - 1) // SPATIAL_MULTIPLE) * SPATIAL_MULTIPLE}",
             )
@@ -230,7 +238,8 @@ def single_token(ctx: Context) -> Iterator[Diagnostic]:
             if t.rank == 4 and t.shape[-1] == 1:
                 yield ctx.diag(
                     "ane-single-token",
-                    f"{kind} {name!r} has S = 1; single-token kernels compiled but produced wrong output upstream",
+                    f"{kind} {name!r} has S = 1; single-token (S = 1) kernels are reported to compile but "
+                    "produce wrong output on the ANE",
                     f=f,
                     hint="pad the sequence to 32 and ignore the extra columns",
                 )
@@ -255,7 +264,8 @@ def dim_limit(ctx: Context) -> Iterator[Diagnostic]:
                     f"{_where(v, op)} is {t}: dimension {big} exceeds the ANE maximum of {MAX_DIMENSION}",
                     f=f,
                     op=v.op,
-                    hint="split the tensor (e.g. an LM head into chunks, as maderix/ANE#26 did)",
+                    hint=f"split the tensor into pieces of at most {MAX_DIMENSION} (e.g. an LM head's "
+                    "vocabulary into chunks, one kernel or op each)",
                 )
             elif big > CHANNEL_SOFT_LIMIT:
                 yield ctx.diag(
@@ -264,7 +274,8 @@ def dim_limit(ctx: Context) -> Iterator[Diagnostic]:
                     f=f,
                     op=v.op,
                     severity="warning",
-                    hint=f"keep dimensions <= {CHANNEL_SOFT_LIMIT} where possible",
+                    hint=f"keep dimensions <= {CHANNEL_SOFT_LIMIT} where possible; if compilation fails, "
+                    "split the tensor",
                 )
 
 
@@ -275,17 +286,23 @@ def dim_limit(ctx: Context) -> Iterator[Diagnostic]:
     source="docs/internals/ane-private-api.md §15.1 (libane/Orion allocate max(size, 49152) bytes; smallest verified "
     "upstream kernels use 8 KB surfaces, [conflict])",
     summary="an input/output surface is smaller than 49152 bytes",
+    needs_action=False,
 )
 def min_surface(ctx: Context) -> Iterator[Diagnostic]:
+    """Needs no action: anekit's ANE backend allocates every surface at least ``ANEKIT_ANE_MIN_SURFACE_BYTES``
+    (default 49152) bytes whatever the tensor's size, so the small tensor is padded, not rejected."""
     for f in ctx.functions():
         for kind, name, t in _io_tensors(f):
             n = _surface_bytes(t)
             if n is not None and n < MIN_SURFACE_BYTES:
                 yield ctx.diag(
                     "ane-min-surface",
-                    f"{kind} {name!r} needs a {fmt_bytes(n)} surface, below the {MIN_SURFACE_BYTES}-byte "
-                    "minimum libane and Orion allocate (8 KB surfaces did work upstream)",
+                    f"{kind} {name!r} needs a {fmt_bytes(n)} surface, below the {MIN_SURFACE_BYTES} bytes "
+                    "that libane and Orion allocate at least (smaller surfaces are reported to fail at "
+                    "evaluate, though 8 KB ones have worked)",
                     f=f,
+                    hint="nothing to do: anekit allocates at least ANEKIT_ANE_MIN_SURFACE_BYTES (default "
+                    f"{MIN_SURFACE_BYTES}) per surface; `anekit doctor` measures the minimum on a Mac",
                 )
 
 
@@ -295,17 +312,22 @@ def min_surface(ctx: Context) -> Iterator[Diagnostic]:
     target="ane",
     source="docs/internals/ane-private-api.md §15.1 (128-byte IOSurface alignment on M5, maderix/ANE#35, [single])",
     summary="an input/output surface size is not a multiple of 128 bytes",
+    needs_action=False,
 )
 def surface_alignment(ctx: Context) -> Iterator[Diagnostic]:
+    """Needs no action by default: a single unconfirmed report (one chip, M5), and every surface smaller than
+    the minimum allocation (49152 bytes, a multiple of 128) is padded to an aligned size anyway."""
     for f in ctx.functions():
         for kind, name, t in _io_tensors(f):
             n = _surface_bytes(t)
             if n is not None and n % SURFACE_ALIGNMENT:
                 yield ctx.diag(
                     "ane-surface-alignment",
-                    f"{kind} {name!r} needs {n} bytes, not a multiple of {SURFACE_ALIGNMENT} (reported "
-                    "as required on M5)",
+                    f"{kind} {name!r} needs {n} bytes, not a multiple of {SURFACE_ALIGNMENT}; one report says "
+                    f"M5 surfaces must be {SURFACE_ALIGNMENT}-byte aligned",
                     f=f,
+                    hint=f"nothing to do unless evaluation fails on an M5; then pad the tensor to a multiple "
+                    f"of {SURFACE_ALIGNMENT} bytes",
                 )
 
 
@@ -331,10 +353,11 @@ def multi_input(ctx: Context) -> Iterator[Diagnostic]:
         extra = f"; {' and '.join(notes)}" if notes else ""
         yield ctx.diag(
             "ane-multi-input",
-            f"function {f.name} has {len(f.inputs)} inputs; multi-input requests are disputed "
-            f"(error 0x1d in one report){extra}",
+            f"function {f.name} has {len(f.inputs)} inputs; public reports disagree on whether the ANE "
+            f"evaluates requests with several inputs (one saw error 0x1d){extra}",
             f=f,
-            hint="pack inputs into one surface along channels or the spatial axis (§15.3 item 3)",
+            hint="if evaluation fails, pack the inputs into one surface along channels or the sequence axis "
+            "and slice them apart inside the program",
         )
 
 
@@ -384,13 +407,31 @@ def activation_dtype(ctx: Context) -> Iterator[Diagnostic]:
     source="docs/internals/mil-format.md §3 and §11 rule 1 (program(1.3)/ios18 works on M3/M4/M5, partially on M1; "
     "program(1.0)/ios16 for M1/M2/M3)",
     summary="an ios18 (program(1.3)) function: not fully supported on M1/M2",
+    needs_action=False,
 )
 def dialect_chip(ctx: Context) -> Iterator[Diagnostic]:
+    """Needs no action by default: ios18 is what anekit's builder emits and what M3 and later compile; it
+    matters only for a program meant to run on M1/M2. The validator knows that only when it runs on an M1/M2
+    Mac itself: there the info calls for action and is always shown."""
+    here = _m1_m2_here()
     for f in ctx.functions():
         if f.opset in OPSETS and opset_index(f.opset) >= opset_index("ios18"):
             yield ctx.diag(
                 "ane-dialect-chip",
-                f"function {f.name} is ios18 (dialect A): works on M3/M4/M5 but only partially on M1",
+                f"function {f.name} is ios18 (program(1.3)): the ANE compiler accepts it on M3/M4/M5, "
+                "only partly on M1/M2" + (f", and this Mac is an {here}" if here else ""),
                 f=f,
-                hint="for M1/M2 emit an ios16 program (dialect B)",
+                hint=("to run it here" if here else "only if it must run on M1/M2")
+                + ": build it with opset='ios16' (program(1.0))",
+                needs_action=here is not None,
             )
+
+
+def _m1_m2_here() -> str | None:
+    """This Mac's chip name when it is an M1 or M2 (``"Apple M1 Pro"``), else None (also off a Mac)."""
+    from ...doctor import machine  # cached per process: one sysctl at most
+
+    if machine.host_system() != "Darwin":
+        return None
+    chip = machine.machine_key(fake=False)["chip"]
+    return chip if re.search(r"\bM[12]\b", chip) else None

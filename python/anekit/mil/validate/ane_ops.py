@@ -141,7 +141,7 @@ def concat(ctx: Context) -> Iterator[Diagnostic]:
         if "interleave" not in op.inputs:
             yield ctx.diag(
                 "ane-concat",
-                f"[concat '{op.name}'] has no interleave input; the ANE requires it",
+                f"[concat '{op.name}'] has no interleave input; the ANE compiler rejects concat without it",
                 f=f,
                 op=op,
                 hint="pass interleave = false explicitly",
@@ -164,7 +164,7 @@ def sdpa_mask(ctx: Context) -> Iterator[Diagnostic]:
                 "(silently unmasked attention)",
                 f=f,
                 op=op,
-                hint="spell masked attention out: matmul, scale, add mask, softmax, matmul (§8.6)",
+                hint="spell masked attention out: matmul, scale, add the mask, softmax, matmul",
             )
 
 
@@ -185,7 +185,8 @@ def cast(ctx: Context) -> Iterator[Diagnostic]:
                 f"function {f.name} has {len(casts)} cast op(s); the M1/M2 ANE cannot run cast (compile fails there)",
                 f=f,
                 op=casts[0],
-                hint="use fp16 I/O and no casts for M1/M2 (dev-erik's fallback)",
+                hint="for M1/M2, make the inputs and outputs fp16 and drop the casts (a kernel converts "
+                "float32 arrays on the CPU)",
             )
 
 
@@ -203,7 +204,7 @@ def reduce_mean(ctx: Context) -> Iterator[Diagnostic]:
             f"[reduce_mean '{op.name}'] is reportedly not accepted by the ANE compiler in MIL text",
             f=f,
             op=op,
-            hint="use reduce_sum followed by mul with 1/N (§8.3)",
+            hint="use reduce_sum followed by mul with 1/N",
         )
 
 
@@ -252,9 +253,11 @@ def softmax_axis(ctx: Context) -> Iterator[Diagnostic]:
             yield ctx.diag(
                 "ane-softmax-axis",
                 f"[softmax '{op.name}'] runs over an axis of length {n} (not a power of 2); one report "
-                "says this gives InvalidMILProgram, another compiled a 32000-wide softmax",
+                "says the ANE compiler rejects this (InvalidMILProgram), another compiled a 32000-wide "
+                "softmax",
                 f=f,
                 op=op,
+                hint="if compilation fails, pad the axis to a power of 2 with a large negative value",
             )
 
 
@@ -264,16 +267,22 @@ def softmax_axis(ctx: Context) -> Iterator[Diagnostic]:
     target="ane",
     source="docs/internals/mil-format.md §11 rule 16 (Orion says rejected; ANEForge and maderix emit them, PROBE)",
     summary="gelu, concat or rsqrt (their ANE support is disputed)",
+    needs_action=False,
 )
 def disputed_op(ctx: Context) -> Iterator[Diagnostic]:
+    """Needs no action by default: several published ANE programs compile these ops; the note only helps
+    when a compile fails (and ``ane-op-failed-here`` warns once ``anekit doctor`` saw one fail on this
+    machine)."""
     for f in ctx.functions():
         counts = Counter(op.op_type for op in f.operations if op.op_type in ("gelu", "concat", "rsqrt"))
         if counts:
             listed = ", ".join(f"{t} ×{n}" for t, n in sorted(counts.items()))
             yield ctx.diag(
                 "ane-disputed-op",
-                f"function {f.name} uses {listed}: one source says the ANE rejects them, others use them successfully",
+                f"function {f.name} uses {listed}: one source says the ANE compiler rejects them, others "
+                "use them successfully",
                 f=f,
+                hint="nothing to do unless compilation fails; `anekit doctor` tests these ops on a Mac",
             )
 
 
@@ -283,15 +292,18 @@ def disputed_op(ctx: Context) -> Iterator[Diagnostic]:
     target="ane",
     source="docs/internals/mil-format.md §11 rule 17 (whether conv(bias = …) compiles is unverified, PROBE)",
     summary="conv with a bias input",
+    needs_action=False,
 )
 def conv_bias(ctx: Context) -> Iterator[Diagnostic]:
+    """Needs no action by default: nothing says conv(bias=…) fails, only that no published ANE program was
+    seen using it; the hint matters only when a compile fails."""
     for f in ctx.functions():
         with_bias = [op for op in f.operations if op.op_type == "conv" and "bias" in op.inputs]
         if with_bias:
             yield ctx.diag(
                 "ane-conv-bias",
-                f"{len(with_bias)} conv op(s) of function {f.name} take a bias; ANE programs upstream "
-                "add the bias separately and conv(bias=…) is unverified",
+                f"{len(with_bias)} conv op(s) of function {f.name} take a bias; published ANE programs "
+                "add the bias with a separate add, so conv(bias=…) on the ANE is unverified",
                 f=f,
                 op=with_bias[0],
                 hint="if compilation fails, apply the bias with a separate add",
@@ -383,6 +395,8 @@ def conv_input_channels(ctx: Context) -> Iterator[Diagnostic]:
     summary="op types no documented ANE program uses (they may be rejected by the ANE compiler)",
 )
 def unverified_op(ctx: Context) -> Iterator[Diagnostic]:
+    """Calls for action (shown by default): no published ANE program uses these ops, so whether the ANE
+    compiles them, and computes them right, has to be tested on a Mac before the program is relied on."""
     for f in ctx.functions():
         counts = Counter(op.op_type for op in f.operations if op.op_type not in ANE_DOCUMENTED_OPS)
         if counts:
@@ -391,6 +405,6 @@ def unverified_op(ctx: Context) -> Iterator[Diagnostic]:
                 "ane-unverified-op",
                 f"function {f.name} uses ops with no documented ANE use: {listed}",
                 f=f,
-                hint="expect to probe these on device; the worked examples (docs/internals/mil-format.md §8) show the "
-                    "known-good set",
+                hint="test them on a Mac before relying on them: `anekit doctor` checks common ops, "
+                "anekit.verify() compares a compiled kernel with the reference",
             )

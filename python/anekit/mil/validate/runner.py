@@ -60,8 +60,13 @@ def _check_target(target: str) -> None:
         raise MILError(f"validation target must be one of {', '.join(TARGETS)}, got {target!r}")
 
 
-def validate(program: Program, target: str = "ane", *, text: str | None = None) -> Diagnostics:
+def validate(program: Program, target: str = "ane", *, text: str | None = None, verbose: bool = False) -> Diagnostics:
     """All findings about ``program``: errors first, then warnings, then infos (program order within each).
+
+    Every finding says what is wrong and why it matters on the ANE, has a hint on what to do, and links to its
+    rule's documentation entry (:attr:`~anekit.mil.Diagnostic.link`). Infos that call for no action (e.g. "this
+    surface is below libane's minimum", which anekit pads anyway) are left out unless ``verbose``; the result
+    counts them (``hidden``) and its displays say how to show them.
 
     The result is a list (:class:`~anekit.mil.diagnostics.Diagnostics`) that prints as a report grouped by
     severity and shows as a table in a notebook.
@@ -75,21 +80,26 @@ def validate(program: Program, target: str = "ane", *, text: str | None = None) 
         target: ``"ane"`` (default: structural rules plus the Neural Engine rules) or ``"any"``.
         text: the MIL text ``program`` was parsed from, if any: enables the text-level rule ``dialect-mix``
             (the IR does not keep which dialect's spellings were used).
+        verbose: also return the infos that need no action.
 
     Raises:
-        MILError: ``program`` is not a Program, ``target`` is unknown or ``text`` is not a string.
+        MILError: ``program`` is not a Program, ``target`` is unknown, ``text`` is not a string or
+            ``verbose`` is not a bool.
     """
     if not isinstance(program, Program):
         raise MILError(f"validate() needs a mil.Program, got {type(program).__name__}")
     _check_target(target)
     if text is not None and not isinstance(text, str):
         raise MILError(f"validate(text=...) must be the MIL source string, got {type(text).__name__}")
+    if not isinstance(verbose, bool):
+        raise MILError(f"validate(verbose=...) must be True or False, got {verbose!r}")
     ctx = Context(program, target, text)
     found: list[Diagnostic] = [d for d in program.diagnostics if d.rule not in SUPERSEDED_IDS]
     for r in rules(target):
         found.extend(_run(r, ctx))
     unique = list(dict.fromkeys(found))
-    return Diagnostics(sorted(unique, key=lambda d: _RANK[d.severity]))
+    shown = unique if verbose else [d for d in unique if d.needs_action]
+    return Diagnostics(sorted(shown, key=lambda d: _RANK[d.severity]), hidden=len(unique) - len(shown))
 
 
 #: What a rule may raise on a malformed program (a bug to fix, but it must not hide the other findings).
@@ -106,18 +116,20 @@ def _run(r: Rule, ctx: Context) -> list[Diagnostic]:
                 "validator-error",
                 "warning",
                 f"rule {r.id} could not check this program: {type(exc).__name__}: {exc}",
-                hint="please report this with the program; the other rules ran normally",
+                hint="this is a bug in anekit: please report it with the program; the other rules ran normally",
             )
         ]
 
 
-def check(program: Program, target: str = "ane", *, text: str | None = None) -> Diagnostics:
+def check(program: Program, target: str = "ane", *, text: str | None = None, verbose: bool = False) -> Diagnostics:
     """Validate and raise if there is any error; returns the (non-error) findings otherwise.
 
+    Arguments are those of :func:`validate` (``verbose`` decides which infos are returned).
+
     Raises:
-        MILError: listing every error finding (warnings and infos never raise).
+        MILError: listing every error finding with its hint and link (warnings and infos never raise).
     """
-    found = validate(program, target, text=text)
+    found = validate(program, target, text=text, verbose=verbose)
     errors = [d for d in found if d.severity == "error"]
     if errors:
         lines = "\n".join(f"  {d}" for d in errors)

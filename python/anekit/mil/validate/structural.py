@@ -13,7 +13,7 @@ from ..check import requires_const
 from ..diagnostics import Diagnostic
 from ..ir import DUPLICATE_OUTPUT_HINT, Function, Operation, Var, duplicate_output_message
 from ..ops._spec import OP_REGISTRY, OPSETS, OpSpec, opset_index
-from ..text.parse_check import check_function
+from ..text.parse_check import DUPLICATE_VAR_HINT, check_function
 from ..types import StateType
 from ..values import Value
 from ._rules import Context, is_runtime, rule, tensor_of
@@ -108,7 +108,7 @@ def non_const(ctx: Context) -> Iterator[Diagnostic]:
                         f=f,
                         op=op,
                         hint="bind it to a const (or constexpr_*) op; for run-time weights use "
-                        "matmul instead of linear (§10.1)",
+                        "matmul instead of linear",
                     )
 
 
@@ -142,6 +142,7 @@ def undefined_var(ctx: Context) -> Iterator[Diagnostic]:
                     "undefined-var",
                     f"function output {v.name!r} is not defined in function {f.name}",
                     f=f,
+                    hint="return a function input or the output of one of the function's ops",
                 )
 
 
@@ -166,6 +167,7 @@ def duplicate_var(ctx: Context) -> Iterator[Diagnostic]:
                         op.name,
                         f.name,
                         op.line,
+                        DUPLICATE_VAR_HINT,
                     )
                 seen.add(v.name)
 
@@ -179,7 +181,11 @@ def duplicate_var(ctx: Context) -> Iterator[Diagnostic]:
 )
 def missing_outputs(ctx: Context) -> Iterator[Diagnostic]:
     if not ctx.program.functions:
-        yield ctx.diag("missing-outputs", "the program has no function")
+        yield ctx.diag(
+            "missing-outputs",
+            "the program has no function, so there is nothing to compile",
+            hint="add a function (the builder's @mil.program makes one named main)",
+        )
     for f in ctx.functions():
         if not f.outputs:
             yield ctx.diag(
@@ -249,6 +255,8 @@ def empty_io(ctx: Context) -> Iterator[Diagnostic]:
     summary="a function input is never read nor returned",
 )
 def unused_input(ctx: Context) -> Iterator[Diagnostic]:
+    """Calls for action (shown by default): an unused input is usually a mistake, and on the ANE it still
+    costs a surface and a request slot."""
     for f in ctx.functions():
         for name, v in f.inputs.items():
             if not ctx.is_used(f, v):
@@ -268,16 +276,19 @@ def unused_input(ctx: Context) -> Iterator[Diagnostic]:
     summary="ops whose outputs are never read nor returned (reported once per function)",
 )
 def dead_op(ctx: Context) -> Iterator[Diagnostic]:
+    """Calls for action (shown by default): ops nobody reads are usually a mistake (a result not returned)
+    and otherwise wasted compile time and weights."""
     for f in ctx.functions():
         dead = [op for op in f.operations if op.outputs and not any(ctx.is_used(f, v) for v in op.outputs)]
         if dead:
             names = ", ".join(repr(op.name) for op in dead[:5]) + (" …" if len(dead) > 5 else "")
             yield ctx.diag(
                 "dead-op",
-                f"{len(dead)} op(s) of function {f.name} compute values nobody uses: {names}",
+                f"{len(dead)} op(s) of function {f.name} compute values nobody uses: {names} (compile time and "
+                "weights spent for nothing; often a result meant to be returned)",
                 f=f,
                 op=dead[0],
-                hint="remove them",
+                hint="return them if you meant to, or remove them",
             )
 
 
@@ -303,7 +314,7 @@ def header_opset(ctx: Context) -> Iterator[Diagnostic]:
                 f"function {f.name} is {f.opset} under a program(1.0) header; the ANE compiler "
                 "rejects iOS18 code under program(1.0) (InvalidMILProgram)",
                 f=f,
-                hint="emit with dialect 'A' (program(1.3)) or lower the opset to ios17",
+                hint="write it as program(1.3) (Program.to_mil() does for ios18) or lower the opset to ios17",
             )
         elif version == "1.3" and not is18:
             yield ctx.diag(
@@ -312,7 +323,7 @@ def header_opset(ctx: Context) -> Iterator[Diagnostic]:
                 "program(1.0) for ios15-17 and whether the mix is accepted is unknown",
                 f=f,
                 severity="warning",
-                hint="emit with dialect 'B' (program(1.0)) or use opset ios18",
+                hint="write it as program(1.0) (Program.to_mil() does for ios15-17) or use opset ios18",
             )
 
 
@@ -337,6 +348,7 @@ def ios18_syntax(ctx: Context) -> Iterator[Diagnostic]:
                     "ios18-syntax",
                     f"input {name!r} of {f.opset} function {f.name} is a state<…>; states exist from ios18",
                     f=f,
+                    hint="use opset ios18 (program(1.3)) for stateful programs",
                 )
         for op in f.operations:
             inline = [
