@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import mil
-from ..mil.summary import summarize
+from ..mil.analysis.summary import summarize
 from ..mil.types import tensor
 from ..mil.values import Value
 
