@@ -11,8 +11,9 @@ from .analysis import ProgramSummary, summarize
 from .blob import BlobFile, BlobWriter, read_blob, write_blobs
 from .builder import Builder, make_program, program
 from .diagnostics import Diagnostic
+from .importers import load
 from .ir import Function, Operation, Program, Var
-from .text import load, parse
+from .text import parse
 from .types import DType, StateType, TensorType, dtype, tensor
 from .validate import validate
 from .values import BlobRef, Value
