@@ -91,7 +91,7 @@ def test_verify_unknown_function(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_verify_missing_path_and_mlpackage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _fails_with(capsys, ["verify", str(tmp_path / "nope.mil")], "does not exist")
-    _fails_with(capsys, ["verify", str(tmp_path / "M.mlpackage")], "Core ML package", "coremlcompiler")
+    _fails_with(capsys, ["verify", str(tmp_path / "M.mlpackage")], "does not exist", "mlpackage")
     _fails_with(capsys, ["verify", str(tmp_path)], "folder without model.mil")
 
 

@@ -1,0 +1,172 @@
+"""PyTorch modules -> :class:`~anekit.mil.ir.Program`, through coremltools' converter, in memory.
+
+The module is traced (``torch.jit.trace``), converted by ``coremltools.convert`` to an ML program (conversion
+needs no Mac, mil-format.md §12.1) and imported by :mod:`~anekit.mil.importers.coreml`; nothing is written to
+disk except coremltools' own temporary weight folder, which is read into memory and left to coremltools.
+torch and coremltools are imported here only, never by ``import anekit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ...errors import ConversionError
+from ..ir import Program
+from ..passes.shapes import ShapeChoice, pin_shapes
+from .coreml import load_mlmodel_object
+
+__all__ = ["from_torch"]
+
+# Deployment targets by MIL opset name (coremltools.target members); ios16 is the first whose fp16 conversion
+# keeps fp16 I/O (§12.1), the form the ANE wants.
+_TARGETS = {"ios15": "iOS15", "ios16": "iOS16", "ios17": "iOS17", "ios18": "iOS18"}
+
+# Input dtypes by torch dtype name: what the ANE can take (fp16 compute; integer indices as int32).
+_FLOAT_INPUTS = {"float32", "float16"}
+_INT_INPUTS = {"int32", "int64", "int16"}
+
+
+def from_torch(
+    module: Any,
+    example_inputs: Any,
+    *,
+    input_names: Sequence[str] | None = None,
+    flexible: Mapping[str, Mapping[int, tuple[int, int]]] | None = None,
+    shapes: ShapeChoice | None = None,
+    opset: str = "ios17",
+    precision: str = "fp16",
+) -> Program:
+    """Convert a PyTorch module to an anekit program.
+
+    Args:
+        module: a ``torch.nn.Module`` (put in eval mode) or a traced ``torch.jit.ScriptModule``.
+        example_inputs: one tensor, a tuple of tensors, or a dict name -> tensor (the names become the
+            program's input names).
+        input_names: names for positional example inputs (default ``x``, or ``x0``, ``x1``, …).
+        flexible: bounded flexible dims, ``{"x": {1: (1, 512)}}`` (axis -> ``(min, max)``); the program is
+            then flexible until pinned with ``shapes``.
+        shapes: pin flexible inputs right away (see :func:`~anekit.mil.passes.shapes.pin_shapes`).
+        opset: the MIL opset to target, ``"ios15"`` … ``"ios18"``.
+        precision: ``"fp16"`` (the ANE's compute type) or ``"fp32"``.
+
+    Raises:
+        ConversionError: coremltools cannot convert an op (its message, plus what to do), a flexible dim
+            without bounds, an input dtype the ANE cannot use, or a module that cannot be traced.
+        ImportError: torch or coremltools is not installed (``pip install 'anekit[coreml]' torch``).
+    """
+    try:
+        import coremltools as ct
+        import torch
+    except ImportError as exc:
+        needs = "pip install 'anekit[coreml]' torch"
+        raise ImportError(f"from_torch needs torch and coremltools ({needs}): {exc}") from exc
+    if opset not in _TARGETS:
+        raise ConversionError(f"opset must be one of {', '.join(_TARGETS)}, got {opset!r}")
+    if precision not in ("fp16", "fp32"):
+        raise ConversionError(f"precision must be 'fp16' or 'fp32', got {precision!r}")
+    if not isinstance(module, torch.nn.Module):
+        raise ConversionError(f"from_torch expects a torch.nn.Module, got {type(module).__name__}")
+    names, tensors = _examples(example_inputs, input_names, torch)
+    flexible = dict(flexible or {})
+    unknown = set(flexible) - set(names)
+    if unknown:
+        raise ConversionError(f"flexible names unknown inputs {sorted(unknown)}; the inputs are {names}")
+    ct_inputs = [_input_type(n, t, flexible.get(n), ct) for n, t in zip(names, tensors, strict=True)]
+    module = module.eval()
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = module if isinstance(module, torch.jit.ScriptModule) else torch.jit.trace(module, tuple(tensors))
+    except Exception as exc:  # torch raises many types while tracing; all mean the same to the caller
+        raise ConversionError(
+            f"torch.jit.trace failed on {type(module).__name__}: {exc}. The module must be traceable with the "
+            "example inputs (no data-dependent Python control flow)"
+        ) from exc
+    precision_arg = ct.precision.FLOAT16 if precision == "fp16" else ct.precision.FLOAT32
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            mlmodel = ct.convert(
+                traced,
+                inputs=ct_inputs,
+                convert_to="mlprogram",
+                minimum_deployment_target=getattr(ct.target, _TARGETS[opset]),
+                compute_precision=precision_arg,
+            )
+    except Exception as exc:  # coremltools raises RuntimeError/NotImplementedError/ValueError/AssertionError
+        raise ConversionError(_conversion_message(exc)) from exc
+    prog = load_mlmodel_object(mlmodel)
+    if shapes is not None:
+        pin_shapes(prog, shapes)
+    return prog
+
+
+def _examples(example_inputs: Any, input_names: Sequence[str] | None, torch: Any) -> tuple[list[str], list[Any]]:
+    if isinstance(example_inputs, Mapping):
+        if input_names is not None:
+            raise ConversionError("give input names either as the keys of example_inputs or as input_names")
+        names, tensors = [str(k) for k in example_inputs], list(example_inputs.values())
+    else:
+        tensors = list(example_inputs) if isinstance(example_inputs, (tuple, list)) else [example_inputs]
+        if input_names is None:
+            names = ["x"] if len(tensors) == 1 else [f"x{i}" for i in range(len(tensors))]
+        else:
+            names = [str(n) for n in input_names]
+            if len(names) != len(tensors):
+                raise ConversionError(f"{len(names)} input_names for {len(tensors)} example inputs")
+    if not tensors:
+        raise ConversionError("example_inputs is empty; the module needs at least one example input")
+    for n, t in zip(names, tensors, strict=True):
+        if not isinstance(t, torch.Tensor):
+            raise ConversionError(f"example input {n!r} must be a torch.Tensor, got {type(t).__name__}")
+        dt = str(t.dtype).removeprefix("torch.")
+        if dt not in _FLOAT_INPUTS | _INT_INPUTS:
+            raise ConversionError(
+                f"example input {n!r} has dtype {dt}, which the ANE cannot take: use float32/float16 for "
+                "activations (the ANE computes in fp16) and int32 for indices"
+            )
+    return names, tensors
+
+
+def _input_type(name: str, t: Any, dims: Mapping[int, tuple[int, int]] | None, ct: Any) -> Any:
+    shape: list[Any] = list(t.shape)
+    for axis, bounds in (dims or {}).items():
+        if not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+            raise ConversionError(f"flexible axis {axis!r} of input {name!r} is not an axis of its shape {shape}")
+        if (
+            not isinstance(bounds, (tuple, list))
+            or len(bounds) != 2
+            or any(b is None or not isinstance(b, int) or b < 1 for b in bounds)
+        ):
+            raise ConversionError(
+                f"flexible dim {axis} of input {name!r} needs bounds (min, max) as positive ints, got {bounds!r}: "
+                "the ANE compiles static shapes, so every flexible dim must be bounded and pinned before compiling"
+            )
+        lo, hi = bounds
+        if not lo <= shape[axis] <= hi:
+            raise ConversionError(f"input {name!r} example dim {axis} = {shape[axis]} is outside ({lo}, {hi})")
+        shape[axis] = ct.RangeDim(lower_bound=lo, upper_bound=hi, default=int(t.shape[axis]))
+    dt = str(t.dtype).removeprefix("torch.")
+    np_dtype = np.int32 if dt in _INT_INPUTS else np.float16 if dt == "float16" else np.float32
+    return ct.TensorType(name=name, shape=tuple(shape), dtype=np_dtype)
+
+
+def _conversion_message(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lowered = text.lower()
+    if "not implemented" in lowered or "unsupported" in lowered or "convert function for op" in lowered:
+        advice = (
+            "coremltools has no converter for this torch op. Rewrite that part of the module with supported ops, "
+            "or register a composite converter (coremltools.converters.mil.frontend.torch.register_torch_op) "
+            "before calling from_torch"
+        )
+    else:
+        advice = "coremltools could not convert the module; the message above is coremltools' own"
+    return f"coremltools conversion failed: {text}\n{advice}"
+
