@@ -19,8 +19,6 @@ from . import coreml
 
 __all__ = ["load", "missing_weight_files"]
 
-_UNBOUNDED = 2**31 - 1
-
 
 def load(
     source: str | os.PathLike[str] | Any,
@@ -46,13 +44,13 @@ def load(
     """
     if hasattr(source, "get_spec") and not isinstance(source, (str, os.PathLike)):
         prog = coreml.load_mlmodel_object(source)
-        flexible = _coreml_flexible(source.get_spec())
+        flexible = coreml.flexible_from_spec(source.get_spec())
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.is_dir() and (path / coreml.COREML_PACKAGE_SPEC).is_file():
-            prog, flexible = coreml.load_mlpackage(path), _coreml_flexible(coreml.read_spec(path))
+            prog, flexible = coreml.load_mlpackage(path), coreml.flexible_from_spec(coreml.read_spec(path))
         elif path.is_file() and path.suffix == ".mlmodel":
-            prog, flexible = coreml.load_mlmodel(path), _coreml_flexible(coreml.read_spec(path))
+            prog, flexible = coreml.load_mlmodel(path), coreml.flexible_from_spec(coreml.read_spec(path))
         elif path.suffix == ".mlpackage":
             raise MILError(f"{path} is not an .mlpackage folder with {coreml.COREML_PACKAGE_SPEC}")
         else:
@@ -85,30 +83,3 @@ def missing_weight_files(program: Program) -> list[str]:
                 if blob is not None and not v.is_loaded:
                     paths.add(blob.path)
     return sorted(program.weight_source.describe_missing(p) for p in paths if not program.weight_source.has_file(p))
-
-
-def _coreml_flexible(spec: Any) -> dict[str, Any]:
-    """The model description's flexible shapes in :func:`~anekit.mil.passes.shapes.flexible_shapes` form."""
-    out: dict[str, Any] = {}
-    desc = getattr(spec, "description", None)
-    for feat in getattr(desc, "input", ()):
-        if feat.type.WhichOneof("Type") != "multiArrayType":
-            continue
-        mat = feat.type.multiArrayType
-        default = tuple(int(d) for d in mat.shape)
-        kind = mat.WhichOneof("ShapeFlexibility")
-        if default:
-            out.setdefault("DefaultShapes", {})[feat.name] = default
-        if kind == "shapeRange":
-            # upperBound -1 means unbounded (Core ML FeatureTypes.proto SizeRange).
-            ranges = [
-                (int(r.lowerBound), int(r.upperBound) if r.upperBound >= 0 else _UNBOUNDED)
-                for r in mat.shapeRange.sizeRanges
-            ]
-            out.setdefault("RangeDims", {})[feat.name] = ranges
-        elif kind == "enumeratedShapes":
-            table = out.setdefault("EnumeratedShapes", {})
-            for i, s in enumerate(mat.enumeratedShapes.shapes):
-                table.setdefault(str(i), {})[feat.name] = tuple(int(d) for d in s.shape)
-    return out
-

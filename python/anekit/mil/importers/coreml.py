@@ -26,7 +26,18 @@ from ..text.parse_check import check_program
 from ..types import DictType, DType, ListType, StateType, TensorType, TupleType, Type, dtype
 from ..values import BlobRef, Value, WeightSource
 
-__all__ = ["COREML_PACKAGE_SPEC", "load_mlmodel", "load_mlpackage", "program_from_spec", "read_spec"]
+__all__ = [
+    "COREML_PACKAGE_SPEC",
+    "flexible_from_spec",
+    "load_mlmodel",
+    "load_mlmodel_object",
+    "load_mlpackage",
+    "program_from_spec",
+    "read_spec",
+]
+
+# SizeRange.upperBound -1 means unbounded (Core ML FeatureTypes.proto); pinning compares against this.
+_UNBOUNDED = 2**31 - 1
 
 #: Where an ``.mlpackage`` keeps its spec and weights (the layout coremltools' ``save`` writes, §12.1).
 COREML_PACKAGE_SPEC = Path("Data") / "com.apple.CoreML" / "model.mlmodel"
@@ -365,3 +376,30 @@ class _Converter:
         for v in outs:
             v.op = op
         return op
+
+
+def flexible_from_spec(spec: Any) -> dict[str, Any]:
+    """The model description's flexible shapes in :func:`~anekit.mil.passes.shapes.flexible_shapes` form."""
+    out: dict[str, Any] = {}
+    desc = getattr(spec, "description", None)
+    for feat in getattr(desc, "input", ()):
+        if feat.type.WhichOneof("Type") != "multiArrayType":
+            continue
+        mat = feat.type.multiArrayType
+        default = tuple(int(d) for d in mat.shape)
+        kind = mat.WhichOneof("ShapeFlexibility")
+        if default:
+            out.setdefault("DefaultShapes", {})[feat.name] = default
+        if kind == "shapeRange":
+            # upperBound -1 means unbounded (Core ML FeatureTypes.proto SizeRange).
+            ranges = [
+                (int(r.lowerBound), int(r.upperBound) if r.upperBound >= 0 else _UNBOUNDED)
+                for r in mat.shapeRange.sizeRanges
+            ]
+            out.setdefault("RangeDims", {})[feat.name] = ranges
+        elif kind == "enumeratedShapes":
+            table = out.setdefault("EnumeratedShapes", {})
+            for i, s in enumerate(mat.enumeratedShapes.shapes):
+                table.setdefault(str(i), {})[feat.name] = tuple(int(d) for d in s.shape)
+    return out
+
