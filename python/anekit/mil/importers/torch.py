@@ -263,7 +263,7 @@ def _input_type(t: Any, ct: Any) -> Any:
 def _conversion_message(exc: BaseException, route: str) -> str:
     text = str(exc).strip() or type(exc).__name__
     lowered = text.lower()
-    if "not implemented" in lowered or "unsupported" in lowered or "convert function for op" in lowered:
+    if any(k in lowered for k in ("not implemented", "unsupported", "not supported", "convert function for op")):
         advice = (
             "coremltools has no converter for this torch op. Rewrite that part of the module with supported ops, "
             "or register a composite converter (coremltools.converters.mil.frontend.torch.register_torch_op) "
