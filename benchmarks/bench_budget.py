@@ -1,11 +1,11 @@
 """Compile budget: cache-hit cost, and a training-like loop under the recycling pool versus checkpoint-and-restart.
 
-The loop mimics a static-weights training pipeline (maderix Stories110M, ane-private-api.md §16.3): a working
-set of ``--static`` weight-free kernels compiled once, plus ``--kernels`` weight-bearing kernels compiled again
+The loop mimics a static-weights training pipeline (maderix Stories110M, docs/internals/ane-private-api.md §16.3): a
+working set of ``--static`` weight-free kernels compiled once, plus ``--kernels`` weight-bearing kernels compiled again
 with new weights every step; each step runs every kernel forward, the static ones, and every kernel again
 ("backward"). Compiles run on the reference backend with a simulated limit of ``--limit`` compiles per process
 and a simulated compile latency (``ANEKIT_SIMULATE_COMPILE_LATENCY_MS``; a real compile+load takes ~33 ms on
-M5, ane-private-api.md §10). In one run it measures:
+M5, docs/internals/ane-private-api.md §10). In one run it measures:
 
 * cache hits: ``anekit.compile`` of an already compiled program (target ≤ 50 µs), the memoised program digest,
   and a hit in the worker pool;

@@ -1,7 +1,7 @@
 """Host overhead of dispatching a kernel, measured against the fake framework in echo mode.
 
-A [1, 768, 1, 256] fp16 in/out kernel (about 0.2 ms of work on a real ANE, reference-numbers.md) is compiled
-through the real Objective-C++ backend against the bundled fake AppleNeuralEngine framework in "echo" mode,
+A [1, 768, 1, 256] fp16 in/out kernel (about 0.2 ms of work on a real ANE, docs/internals/reference-numbers.md) is
+compiled through the real Objective-C++ backend against the bundled fake AppleNeuralEngine framework in "echo" mode,
 whose evaluate only copies the input surface to the output surface. Timed in one run:
 
 * ``Kernel.run()``: the zero-copy path (Python -> C++ -> request -> framework);

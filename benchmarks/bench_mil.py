@@ -6,7 +6,7 @@ Measures, in one run:
   layer_norm, 1x1 conv Q/K/V/out/FFN, reshape/transpose into heads, matmul, scale, softmax, gelu, residual adds)
   with ``anekit.mil.Builder``, then emitting its MIL text (which lays out the weight blob) and the weight file;
 * coremltools (when importable): the same graph with ``coremltools`` ``mb.program`` (build only; coremltools
-  has no MIL text writer, mil-format.md §12.1), and the build-time ratio (target: anekit >= 10x faster);
+  has no MIL text writer, docs/internals/mil-format.md §12.1), and the build-time ratio (target: anekit >= 10x faster);
 * parsing ``minilm_l6_fp16_ios18/model.mil`` (862 statements, with type checks against the op registry;
   target <= 100 ms).
 
@@ -72,7 +72,7 @@ def make_weights(layers: int) -> list[dict[str, np.ndarray]]:
 
 def encoder(mb: Any, x: Any, weights: list[dict[str, np.ndarray]]) -> Any:
     """The graph, written once against the API both builders share (MIL op and argument names)."""
-    eps = np.float16(1e-5)  # same dtype as gamma/beta (ANE rule, mil-format.md §11 #3)
+    eps = np.float16(1e-5)  # same dtype as gamma/beta (ANE rule, docs/internals/mil-format.md §11 #3)
     scale = np.float16(1.0 / np.sqrt(D // HEADS))
     heads = np.array([1, HEADS, D // HEADS, SEQ], np.int32)
     flat = np.array([1, D, 1, SEQ], np.int32)

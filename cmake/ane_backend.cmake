@@ -2,7 +2,7 @@
 # AppleNeuralEngine framework (csrc/fake_ane) and the ARC syntax check.
 #
 # Included by the top-level CMakeLists.txt when ANEKIT_BUILD_ANE is ON, after the `_core` pybind11 target
-# exists. Sets ANEKIT_HAS_ANE on `_core`. Recipe: shared/docs/linux-objc-toolchain.md §3 (flags) and §8 (CMake).
+# exists. Sets ANEKIT_HAS_ANE on `_core`. Recipe: docs/internals/linux-objc-toolchain.md §3 (flags) and §8 (CMake).
 #
 # Options:
 #   ANEKIT_ARC_CHECK          Linux: compile the backend .mm files with -fobjc-arc -fsyntax-only (default ON)
@@ -31,7 +31,7 @@ set(ANEKIT_ANE_CXX_SOURCES
 # -----------------------------------------------------------------------------------------------------------
 if(NOT APPLE AND NOT CMAKE_OBJCXX_COMPILER)
   # CMake would pick /usr/bin/c++ (GNU), whose Objective-C++ front end lacks literals and @autoreleasepool
-  # (linux-objc-toolchain.md §8.1, §11 pitfall 5).
+  # (docs/internals/linux-objc-toolchain.md §8.1, §11 pitfall 5).
   find_program(_anekit_clangxx NAMES clang++ clang++-14 clang++-15 clang++-16)
   if(NOT _anekit_clangxx)
     message(FATAL_ERROR
@@ -52,11 +52,14 @@ target_compile_definitions(_core PRIVATE ANEKIT_HAS_ANE)
 set_target_properties(_core PROPERTIES OBJCXX_VISIBILITY_PRESET hidden)
 
 # ===========================================================================================================
-# macOS: ARC, the real frameworks, no compat layer (linux-objc-toolchain.md §3.3, §8.2)
+# macOS: ARC, the real frameworks, no compat layer (docs/internals/linux-objc-toolchain.md §3.3, §8.2)
 # ===========================================================================================================
 if(APPLE)
   set_source_files_properties(${ANEKIT_ANE_MM_SOURCES} PROPERTIES COMPILE_OPTIONS "-fobjc-arc")
-  target_link_libraries(_core PRIVATE "-framework Foundation" "-framework IOSurface" ${CMAKE_DL_LIBS})
+  # objc (objc_msgSend, the runtime) and CoreFoundation (CFRetain/CFRelease/CFBridgingRetain) are used
+  # directly, so they are linked explicitly rather than relied on through Foundation's re-exports.
+  target_link_libraries(_core PRIVATE objc "-framework CoreFoundation" "-framework Foundation"
+                                      "-framework IOSurface" ${CMAKE_DL_LIBS})
   return()
 endif()
 
@@ -66,7 +69,7 @@ endif()
 enable_language(C)  # the objc_msgSend trampoline
 
 # The toolchain script detects which Objective-C runtime GNUstep uses and explains what to install; the
-# compat layer supports GCC's runtime only (linux-objc-toolchain.md §1, §11 pitfall 15).
+# compat layer supports GCC's runtime only (docs/internals/linux-objc-toolchain.md §1, §11 pitfall 15).
 execute_process(
   COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/../scripts/install_objc_toolchain.sh --check-only
   OUTPUT_VARIABLE _anekit_runtime_out

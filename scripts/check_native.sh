@@ -3,7 +3,7 @@
 # fake framework under AddressSanitizer and/or valgrind, and the stress test of the conversion thread pool
 # (tests/native/core/parallel_test.cpp) under ThreadSanitizer. On Linux the backend is built with manual
 # retain/release, and MRC lifetime mistakes in the .mm files only show up under these tools
-# (shared/docs/linux-objc-toolchain.md §7 rule 1, §14). Also runs the ARC syntax check (§8.5).
+# (docs/internals/linux-objc-toolchain.md §7 rule 1, §14). Also runs the ARC syntax check (§8.5).
 #
 # Usage: scripts/check_native.sh [--asan] [--valgrind] [--tsan] [--cycles N]
 #   (no mode flag = all three). Build directories: build/native-asan, build/native-valgrind.

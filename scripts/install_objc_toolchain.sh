@@ -2,7 +2,7 @@
 # Install (when missing) and check the Objective-C++ toolchain that builds anekit's ANE backend on Linux
 # against the fake AppleNeuralEngine framework: clang + Debian's GNUstep Base.
 #
-# Facts used here come from shared/docs/linux-objc-toolchain.md:
+# Facts used here come from docs/internals/linux-objc-toolchain.md:
 #   §2  the package set (clang, libgnustep-base-dev, libblocksruntime-dev; libclang-rt-14-dev for ASan);
 #   §1  Debian 12's GNUstep is built on GCC's Objective-C runtime (libobjc.so.4 from libobjc4): no
 #       objc_msgSend (the backend build adds an x86_64 trampoline, §5.2) and no ARC (MRC build + ARC

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 
@@ -27,7 +28,11 @@ def run_in_threads(work: Callable[[int], object], count: int, *, timeout: float 
         except BaseException as exc:  # handed back to the test, with every other thread's
             errors.append(exc)
 
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    # Each thread runs in a copy of the caller's context, as work handed to a thread pool by the caller would:
+    # context-scoped settings (an open anekit.testing.fake_ane() block) apply to it too.
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(guarded, i)) for i in range(count)
+    ]
     for t in threads:
         t.start()
     for t in threads:

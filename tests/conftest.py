@@ -1,4 +1,4 @@
-"""Shared test configuration: hardware-need markers and their skip rules (architecture.md §11)."""
+"""Shared test configuration: hardware-need markers and their skip rules (docs/internals/architecture.md §11)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ SHARED_CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "mil"
 def _fresh_compile_budget() -> Iterator[None]:
     """Give every test the default compile budget on top of what earlier tests spent in this process.
 
-    The compile counter is per process and never goes down (ane-private-api.md §16), so without this a test
-    that compiles thousands of programs (the fake framework's leak test) would exhaust the budget of every
+    The compile counter is per process and never goes down (docs/internals/ane-private-api.md §16), so without this a
+    test that compiles thousands of programs (the fake framework's leak test) would exhaust the budget of every
     test after it. Tests of the budget itself set their own limits relative to ``budget.used()``.
     """
     from anekit import _core, budget, config

@@ -16,7 +16,7 @@ def test_properties_and_layout() -> None:
     s = anekit.Surface((1, 64, 1, 32))
     assert s.shape == (1, 64, 1, 32)
     assert s.dtype == "fp16"
-    assert s.nbytes == 64 * 32 * 2  # exact size, no padding (ane-private-api.md §12.1)
+    assert s.nbytes == 64 * 32 * 2  # exact size, no padding (docs/internals/ane-private-api.md §12.1)
     assert s.data_ptr % 64 == 0
     assert "Surface(shape=(1, 64, 1, 32)" in repr(s)
     s32 = anekit.Surface([1, 3, 1, 5], dtype="fp32")

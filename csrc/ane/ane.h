@@ -1,4 +1,4 @@
-// anekit::ane — the ANE backend interface (shared/docs/architecture.md §3.1).
+// anekit::ane — the ANE backend interface (docs/internals/architecture.md §3.1).
 //
 // Pure C++17: no Objective-C, no pybind11. Implemented by ane_runtime.mm, ane_model.mm and
 // ane_iosurface.mm against AppleNeuralEngine.framework (on macOS) or the fake framework (Linux CI), or by
@@ -7,7 +7,7 @@
 // Errors: every message starts with "[ane::<function>]". std::invalid_argument for bad arguments,
 // UnavailableError when the framework, a class or an execution path is missing, CompileError when compile
 // or load fails (carrying the framework's NSError domain, code and description), FrameworkError for other
-// NSErrors and for NSExceptions raised by the framework (architecture.md §9.1).
+// NSErrors and for NSExceptions raised by the framework (docs/internals/architecture.md §9.1).
 #pragma once
 
 #include <cstddef>
@@ -26,11 +26,11 @@
 namespace anekit::ane {
 
 // QoS passed to compile, load, evaluate and unload by every upstream caller; 21 = 0x15 = QOS_CLASS_DEFAULT
-// on Darwin. Every value 0..63 was measured to work with unchanged latency (ane-private-api.md §5).
+// on Darwin. Every value 0..63 was measured to work with unchanged latency (docs/internals/ane-private-api.md §5).
 inline constexpr unsigned kDefaultQoS = 21;
 
-// Default location of the private framework (ane-private-api.md §3.1). Python passes the configured path
-// (ANEKIT_ANE_FRAMEWORK) explicitly; C++ never reads environment variables (architecture.md §10.2).
+// Default location of the private framework (docs/internals/ane-private-api.md §3.1). Python passes the configured path
+// (ANEKIT_ANE_FRAMEWORK) explicitly; C++ never reads environment variables (docs/internals/architecture.md §10.2).
 inline constexpr const char* kDefaultFrameworkPath =
     "/System/Library/PrivateFrameworks/AppleNeuralEngine.framework/AppleNeuralEngine";
 
@@ -76,7 +76,7 @@ bool built() noexcept;
 
 /**
  * Loads the framework at `framework_path` with dlopen and resolves the private classes, once per process
- * (std::call_once; ane-private-api.md §3.4). Returns true when usable; otherwise false with `reason` naming
+ * (std::call_once; docs/internals/ane-private-api.md §3.4). Returns true when usable; otherwise false with `reason` naming
  * what failed (dlerror text, or the class that did not resolve). A failed attempt may be retried (with the
  * same or another path). After a success, the same path is a no-op returning true, and another path returns
  * false with a reason: Objective-C classes cannot be unloaded, so a process uses one framework.
@@ -87,7 +87,7 @@ bool initialize(const std::string& framework_path, std::string& reason);
 /** True once initialize() succeeded; otherwise false with `reason` (set when non-null). */
 bool is_available(std::string* reason = nullptr);
 
-/** Execution paths of ane-private-api.md §17. */
+/** Execution paths of docs/internals/ane-private-api.md §17. */
 enum class ExecutionPath { Standard, RealTime, ProcessRequest, Direct };
 
 /** "standard", "realtime", "process_request", "direct". */
@@ -142,7 +142,7 @@ void install_surface_allocator();
 
 // ---- models --------------------------------------------------------------------------------------------
 
-/** One weights-dictionary entry: the MIL BLOBFILE path and the whole blob file (ane-private-api.md §7). */
+/** One weights-dictionary entry: the MIL BLOBFILE path and the whole blob file (docs/internals/ane-private-api.md §7). */
 struct WeightFile {
   std::string path;               // "@model_path/weights/<file>.bin", exactly as in the MIL text
   const void* data = nullptr;     // must stay valid for the duration of compile()
@@ -151,9 +151,23 @@ struct WeightFile {
 
 struct CompileOptions {
   unsigned qos = kDefaultQoS;
-  // Pass an _ANEPerformanceStats object with each request and report its hwExecutionTime. No upstream
-  // caller got a value from it (ane-private-api.md §18); off by default.
+  // Attach a statType-2 _ANEPerformanceStatsIOSurface to each request and pass kANEFPerformanceStatsMaskKey
+  // in the evaluation options (the decompiled recipe, docs/internals/ane-private-api.md §25.1); the hardware time is read
+  // from the stats surface. Off by default; UnavailableError at compile when the framework lacks the class
+  // or the key.
   bool perf_stats = false;
+  // The names of the program's inputs and outputs in declaration order. When given and the loaded model's
+  // modelAttributes lists its symbols (§25.1), each surface is bound to the symbol index of its name, and a
+  // symbol table that does not name exactly these is a CompileError. Empty: indices 0..n-1 (§13).
+  std::vector<std::string> input_names;
+  std::vector<std::string> output_names;
+};
+
+/** How a loaded model's request indices were chosen. */
+struct Binding {
+  std::string source;                  // "modelAttributes" or "declaration"
+  std::vector<unsigned> input_indices;  // symbol index of input surface j (declaration position j)
+  std::vector<unsigned> output_indices;
 };
 
 struct EvalResult {
@@ -180,6 +194,15 @@ class Model {
   /** Never block (safe to call while another thread evaluates this model). */
   bool loaded() const;
   bool closed() const;
+  /** The request indices used for each surface, and where they came from (CompileOptions::input_names). */
+  Binding binding() const;
+
+  /**
+   * The loaded model's modelAttributes (§25.1) as JSON when NSJSONSerialization accepts it, else the
+   * dictionary's description; "" when the framework reports none. For bug reports (`anekit doctor --report`).
+   */
+  std::string model_attributes() const;
+
   /** The framework's -state value (3 = loaded on device, §4.1). Throws when closed. */
   unsigned long long state() const;
 
@@ -195,7 +218,10 @@ class Model {
 
   /** unloadWithQoS:error:. Does not give back compile budget (§16). No-op when not loaded. */
   void unload(unsigned qos = kDefaultQoS);
-  /** loadWithQoS: again after unload (reuses the compiled program, §10). CompileError on failure. */
+  /**
+   * loadWithQoS: again after unload (reuses the compiled program, §10), retried once after a short delay as
+   * the upstream bridge does; then the model must report a non-zero programHandle. CompileError on failure.
+   */
   void load(unsigned qos = kDefaultQoS);
 
   /**
@@ -210,7 +236,7 @@ class Model {
 };
 
 /**
- * Compiles and loads a MIL program (ane-private-api.md §2): descriptor, in-memory model, the model
+ * Compiles and loads a MIL program (docs/internals/ane-private-api.md §2): descriptor, in-memory model, the model
  * directory pre-populated with model.mil and every weight file (§8), compileWithQoS:, loadWithQoS:.
  * Counts one compile attempt (core::note_compile) when the framework's compile is called.
  * Throws std::invalid_argument for bad arguments, UnavailableError before a successful initialize(),
@@ -225,10 +251,14 @@ std::unique_ptr<Model> compile(const std::string& mil_text, const std::vector<We
 struct FakeConfig {
   std::string mode = "echo";              // "echo" | "reference"
   long long compile_budget = -1;          // successful compiles allowed per process; -1 = unlimited
-  std::string budget_failure = "loud";    // "loud" (NSError) | "silent" (success, zero outputs)
-  std::set<std::string> faults;           // compile, load, evaluate, unload, *_exception
+  std::string budget_end = "loud";        // "loud" (NSError) | "silent" (success, zero outputs) | "crash" (SIGSEGV)
+  std::string binding = "declaration";    // request index k -> k-th symbol in "declaration" | "alphabetical" order
+  std::string surfaces = "exact";         // "exact" (each >= its tensor) | "uniform" (one size per side, too)
+  std::uint64_t min_surface_bytes = 0;    // smaller surfaces are refused at evaluate
+  bool model_attributes = true;           // loaded models answer -modelAttributes with their symbol tables
+  std::set<std::string> faults;           // compile, load, evaluate, unload, *_exception, load_once, load_unloaded
   std::set<std::string> disabled_selectors;  // selectors the fake's _ANEClient pretends to lack
-  std::uint64_t perf_stats_ns = 0;        // >0: report this hwExecutionTime through _ANEPerformanceStats
+  std::uint64_t perf_stats_ns = 0;        // >0: written into statType-2 stats surfaces (when the mask key is set)
 };
 
 /** Replaces the fake's configuration; std::invalid_argument when the fake rejects a value. */

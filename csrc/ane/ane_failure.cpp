@@ -18,7 +18,9 @@ void raise_failure(const Failure& f) {
     case Failure::Kind::Compile:
       throw CompileError(f.message, f.domain, f.code, f.description);
     case Failure::Kind::Runtime:
-      throw std::runtime_error(f.message);
+      // Not an NSError, but a failure of the framework path all the same: an anekit error type in Python
+      // (FrameworkError), never a bare RuntimeError.
+      throw FrameworkError(f.message, "anekit", 0, f.message);
     case Failure::Kind::None:
       break;
   }

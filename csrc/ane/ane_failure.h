@@ -1,7 +1,7 @@
 // A failure captured inside an Objective-C++ frame and thrown later as a C++ exception.
 //
 // With GCC's Objective-C runtime, Objective-C++ functions get the __gnu_objc_personality_v0 personality, which
-// cannot catch C++ exceptions (linux-objc-toolchain.md §1 item 3, §7 rule 4), and throwing out of an
+// cannot catch C++ exceptions (docs/internals/linux-objc-toolchain.md §1 item 3, §7 rule 4), and throwing out of an
 // @autoreleasepool would skip the pool's pop. So the .mm files never use C++ try/catch: they record NSError
 // and NSException details in a Failure inside @autoreleasepool/@try, and call raise_failure() after the pool
 // has been drained. Pure C++ (no Objective-C types), so it is shared by every backend source.

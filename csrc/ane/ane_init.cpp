@@ -1,7 +1,7 @@
-// Once-only initialisation of the ANE backend (ane-private-api.md §3.4): std::call_once with a recorded
+// Once-only initialisation of the ANE backend (docs/internals/ane-private-api.md §3.4): std::call_once with a recorded
 // reason. Plain C++ on purpose: a failed attempt is signalled by throwing out of the call_once callable (so a
 // later call may retry), and catching needs C++ try/catch, which the Objective-C++ files cannot use with
-// GCC's runtime (linux-objc-toolchain.md §7 rule 4).
+// GCC's runtime (docs/internals/linux-objc-toolchain.md §7 rule 4).
 #include <mutex>
 #include <stdexcept>
 #include <string>

@@ -8,7 +8,7 @@
 namespace anekit::ane::detail {
 
 /**
- * dlopen(path, RTLD_NOW) and resolve the private classes (ane-private-api.md §3). On success publishes the
+ * dlopen(path, RTLD_NOW) and resolve the private classes (docs/internals/ane-private-api.md §3). On success publishes the
  * runtime for loaded_runtime() and returns true; otherwise returns false with `reason`. Implemented in
  * ane_runtime.mm; called once per successful initialisation by initialize() (ane_init.cpp).
  */

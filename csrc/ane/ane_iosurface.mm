@@ -1,4 +1,4 @@
-// IOSurface-backed storage for anekit Surfaces (ane-private-api.md §12). One IOSurface per MIL input and
+// IOSurface-backed storage for anekit Surfaces (docs/internals/ane-private-api.md §12). One IOSurface per MIL input and
 // output: 1-byte elements, height 1, width = bytes per row = allocation size = the byte count, pixel format 0,
 // exactly as every upstream caller creates them (§12.1). Lock and unlock results are checked (§12.3; upstream
 // ignores them, audit finding MED-01). The IOSurfaceRef is a CF object, not an Objective-C pointer, so the

@@ -1,8 +1,8 @@
 // Private Objective-C++ helpers of the backend (.mm files only; never included from .cpp).
 //
 // Messages to the private classes go through objc_msgSend cast to the exact function type of each selector,
-// "return <- (self, _cmd, arguments)" as in ane-private-api.md §4.1, the upstream style (§3.3). On Linux the
-// compat layer supplies objc_msgSend (linux-objc-toolchain.md §5.2). The same source is compiled with ARC on
+// "return <- (self, _cmd, arguments)" as in docs/internals/ane-private-api.md §4.1, the upstream style (§3.3). On Linux the
+// compat layer supplies objc_msgSend (docs/internals/linux-objc-toolchain.md §5.2). The same source is compiled with ARC on
 // macOS and MRC on Linux, so these helpers hold no object references; long-lived objects are CFTypeRefs from
 // CFBridgingRetain (§7 rule 1).
 #pragma once
@@ -27,20 +27,24 @@ inline Fn msg() {
   return reinterpret_cast<Fn>(objc_msgSend);
 }
 
-// Function types of the selectors used (ane-private-api.md §4.1, §17, §18).
+// Function types of the selectors used (docs/internals/ane-private-api.md §4.1, §17, §18).
 using IdFn = id (*)(id, SEL);
 using IdIdFn = id (*)(id, SEL, id);
 using DescriptorFactoryFn = id (*)(id, SEL, NSData*, NSDictionary*, id);
 using SurfaceObjectFactoryFn = id (*)(id, SEL, IOSurfaceRef);
 using RequestFactoryFn = id (*)(id, SEL, NSArray*, NSArray*, NSArray*, NSArray*, id, id, NSNumber*);
-using StatsFactoryFn = id (*)(id, SEL, unsigned long long);
+// +[_ANEPerformanceStatsIOSurface objectWithIOSurface:statType:] (_ANEPerformanceStatsIOSurface.mm).
+using StatsSurfaceFactoryFn = id (*)(id, SEL, id, int64_t);
+using Uint64Fn = uint64_t (*)(id, SEL);
 using QosOptionsErrorFn = BOOL (*)(id, SEL, unsigned int, NSDictionary*, NSError**);
 using EvaluateFn = BOOL (*)(id, SEL, unsigned int, NSDictionary*, id, NSError**);
 using UnloadFn = BOOL (*)(id, SEL, unsigned int, NSError**);
 using StateFn = NSUInteger (*)(id, SEL);
 using RealTimeFn = BOOL (*)(id, SEL, id, NSDictionary*, id, NSError**);
 using ClientEvaluateFn = BOOL (*)(id, SEL, id, NSDictionary*, id, unsigned int, NSError**);
-using ProcessRequestFn = BOOL (*)(id, SEL, id, id, unsigned int, int, NSString*, NSDictionary*, BOOL*,
+// The decompiled signature (_ANEProgramForEvaluation.mm, and _ANEClient's own call): uint64 qIndex, the model's
+// uint64 string_id, a 4-byte status through returnValue (§17.3 corrected, §25.1).
+using ProcessRequestFn = BOOL (*)(id, SEL, id, id, unsigned int, uint64_t, uint64_t, NSDictionary*, uint32_t*,
                                   NSError**);
 using ConfigureFn = BOOL (*)(id, SEL, NSDictionary*);
 using VoidFn = void (*)(id, SEL);
@@ -54,7 +58,13 @@ struct Runtime {
   __unsafe_unretained Class request_class = Nil;         // _ANERequest
   __unsafe_unretained Class surface_object_class = Nil;  // _ANEIOSurfaceObject
   __unsafe_unretained Class client_class = Nil;          // _ANEClient (optional, §17)
-  __unsafe_unretained Class perf_stats_class = Nil;      // _ANEPerformanceStats (optional, §18)
+  __unsafe_unretained Class perf_stats_class = Nil;      // _ANEPerformanceStatsIOSurface (optional, §25.1)
+  // Exported NSString keys, found with dlsym (their values are private; nil when absent): modelAttributes
+  // (§25.1) and the evaluation option that asks for performance statistics.
+  __unsafe_unretained NSString* key_model_description = nil;     // kANEFModelDescriptionKey
+  __unsafe_unretained NSString* key_input_symbols = nil;         // kANEFModelInputSymbolsArrayKey
+  __unsafe_unretained NSString* key_output_symbols = nil;        // kANEFModelOutputSymbolsArrayKey
+  __unsafe_unretained NSString* key_perf_stats_mask = nil;       // kANEFPerformanceStatsMaskKey
   bool is_fake = false;
   fake_ane_set_evaluator_fn set_evaluator = nullptr;     // the fake's hooks, found with dlsym
   fake_ane_set_compile_checker_fn set_compile_checker = nullptr;

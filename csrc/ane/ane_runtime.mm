@@ -1,7 +1,7 @@
-// Loading AppleNeuralEngine.framework and resolving its private classes (ane-private-api.md §3), fake
-// detection and the fake framework's test hooks (linux-objc-toolchain.md §6), and NSError/NSException
-// conversion (architecture.md §9.1). One source for macOS (ARC) and Linux (MRC, fake framework): no #ifdef,
-// no retain/release, no C++ try/catch (linux-objc-toolchain.md §7).
+// Loading AppleNeuralEngine.framework and resolving its private classes (docs/internals/ane-private-api.md §3), fake
+// detection and the fake framework's test hooks (docs/internals/linux-objc-toolchain.md §6), and NSError/NSException
+// conversion (docs/internals/architecture.md §9.1). One source for macOS (ARC) and Linux (MRC, fake framework): no #ifdef,
+// no retain/release, no C++ try/catch (docs/internals/linux-objc-toolchain.md §7).
 #import <Foundation/Foundation.h>
 
 #include <dlfcn.h>
@@ -52,7 +52,7 @@ Failure failure_from_error(Failure::Kind kind, const char* where, const char* se
   Failure f;
   f.kind = kind;
   if (error == nil) {
-    // Returned NO without an NSError: still a failure (ane-private-api.md §11.1: check every BOOL).
+    // Returned NO without an NSError: still a failure (docs/internals/ane-private-api.md §11.1: check every BOOL).
     f.domain = "";
     f.code = 0;
     f.description = "no NSError was returned";
@@ -108,6 +108,9 @@ std::string missing_for_path(const Runtime& rt, ExecutionPath path, id model) {
       if (model == nil) {
         Class programClass = NSClassFromString(@"_ANEProgramForEvaluation");
         if (![rt.model_class instancesRespondToSelector:@selector(program)]) return "-[_ANEInMemoryModel program]";
+        if (![rt.model_class instancesRespondToSelector:@selector(string_id)]) {
+          return "-[_ANEInMemoryModel string_id]";
+        }
         if (programClass == Nil) return "class _ANEProgramForEvaluation";
         return [programClass instancesRespondToSelector:process]
                    ? ""
@@ -115,6 +118,7 @@ std::string missing_for_path(const Runtime& rt, ExecutionPath path, id model) {
                      "returnValue:error:]";
       }
       if (![model respondsToSelector:@selector(program)]) return "-[_ANEInMemoryModel program]";
+      if (![model respondsToSelector:@selector(string_id)]) return "-[_ANEInMemoryModel string_id]";
       id program = [model valueForKey:@"program"];
       if (program == nil) return "the model's program (valueForKey:@\"program\" returned nil; is it loaded?)";
       return [program respondsToSelector:process]
@@ -124,6 +128,16 @@ std::string missing_for_path(const Runtime& rt, ExecutionPath path, id model) {
     }
   }
   return "an unknown execution path";
+}
+
+// The NSString constant the framework exports as `name` (an `NSString *const` global), or nil. Looked up in the
+// framework's image and its dependencies (the keys may live in a re-exported framework), then process-wide.
+NSString* exported_key(void* handle, const char* name) {
+  void* symbol = dlsym(handle, name);
+  if (symbol == nullptr) symbol = dlsym(RTLD_DEFAULT, name);
+  if (symbol == nullptr) return nil;
+  NSString* value = *static_cast<NSString* __unsafe_unretained const*>(symbol);
+  return [value isKindOfClass:[NSString class]] ? value : nil;
 }
 
 bool load_framework(const std::string& path, std::string& reason) {
@@ -146,7 +160,13 @@ bool load_framework(const std::string& path, std::string& reason) {
         rt->request_class = NSClassFromString(@"_ANERequest");
         rt->surface_object_class = NSClassFromString(@"_ANEIOSurfaceObject");
         rt->client_class = NSClassFromString(@"_ANEClient");
-        rt->perf_stats_class = NSClassFromString(@"_ANEPerformanceStats");
+        // Only _ANEPerformanceStatsIOSurface answers -statType, which _ANERequest validate sends to every
+        // perfStats element; a plain _ANEPerformanceStats would raise "unrecognized selector" (§25.1).
+        rt->perf_stats_class = NSClassFromString(@"_ANEPerformanceStatsIOSurface");
+        rt->key_model_description = exported_key(handle, "kANEFModelDescriptionKey");
+        rt->key_input_symbols = exported_key(handle, "kANEFModelInputSymbolsArrayKey");
+        rt->key_output_symbols = exported_key(handle, "kANEFModelOutputSymbolsArrayKey");
+        rt->key_perf_stats_mask = exported_key(handle, "kANEFPerformanceStatsMaskKey");
         std::string missing;
         if (rt->descriptor_class == Nil) missing += " _ANEInMemoryModelDescriptor";
         if (rt->model_class == Nil) missing += " _ANEInMemoryModel";
@@ -237,7 +257,11 @@ void fake_configure(const FakeConfig& config) {
         NSDictionary* dict = @{
           @"mode" : [NSString stringWithUTF8String:config.mode.c_str()],
           @"compileBudget" : @(config.compile_budget),
-          @"budgetFailure" : [NSString stringWithUTF8String:config.budget_failure.c_str()],
+          @"budgetEnd" : [NSString stringWithUTF8String:config.budget_end.c_str()],
+          @"binding" : [NSString stringWithUTF8String:config.binding.c_str()],
+          @"surfaces" : [NSString stringWithUTF8String:config.surfaces.c_str()],
+          @"minSurfaceBytes" : @(config.min_surface_bytes),
+          @"modelAttributes" : @(config.model_attributes),
           @"faults" : to_ns_array(config.faults),
           @"disabledSelectors" : to_ns_array(config.disabled_selectors),
           @"perfStatsNS" : @(config.perf_stats_ns),

@@ -1,5 +1,5 @@
 // Stub of the ANE backend interface (ane.h) for builds without the Objective-C++ backend
-// (ANEKIT_BUILD_ANE=OFF, the default off macOS; architecture.md §3.1, §10.1). Everything reports the backend as
+// (ANEKIT_BUILD_ANE=OFF, the default off macOS; docs/internals/architecture.md §3.1, §10.1). Everything reports the backend as
 // not built: queries answer "unavailable" with the reason, operations throw UnavailableError with it. The
 // bindings (bind_ane.cpp) compile unchanged against this file and the real backend.
 #include <memory>

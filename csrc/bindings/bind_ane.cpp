@@ -1,9 +1,9 @@
 // anekit._core.ane: Python bindings of the ANE backend interface (csrc/ane/ane.h).
 //
-// Compiled identically against the Objective-C++ backend and the no_ane.cpp stub (architecture.md §3.1).
+// Compiled identically against the Objective-C++ backend and the no_ane.cpp stub (docs/internals/architecture.md §3.1).
 // Plain C++: C++ exceptions from the backend (including those thrown by .mm code) are translated here. The
 // GIL is released around compile, evaluate, load, unload and close; evaluation is serialised per model in
-// the backend, so several Python threads may evaluate different models at once (ane-private-api.md §21).
+// the backend, so several Python threads may evaluate different models at once (docs/internals/ane-private-api.md §21).
 #include "bind_ane.h"
 
 #include <pybind11/stl.h>
@@ -109,6 +109,53 @@ std::vector<anekit::core::SurfaceStorage*> storages_of(const py::sequence& surfa
 
 // ---- Python callbacks of the fake framework (fake_ane_api.h) ---------------------------------------------
 
+// A Python exception raised inside a callback the fake calls must reach the caller as itself: the fake can
+// only report "failed" through an NSError, which would turn KeyboardInterrupt or SystemExit into a
+// FrameworkError. The trampoline parks the exception here (per thread: the fake calls back on the thread that
+// called evaluate or compile), and the binding that made the call restores it instead of the NSError.
+// Raw references, touched only with the GIL held, so no destructor runs at thread exit without the GIL.
+struct PendingPythonError {
+  PyObject* type = nullptr;
+  PyObject* value = nullptr;
+  PyObject* trace = nullptr;
+};
+thread_local PendingPythonError t_pending;
+
+void park_python_error(py::error_already_set& e) {
+  e.restore();
+  PyObject* type = nullptr;
+  PyObject* value = nullptr;
+  PyObject* trace = nullptr;
+  PyErr_Fetch(&type, &value, &trace);
+  Py_XDECREF(t_pending.type);
+  Py_XDECREF(t_pending.value);
+  Py_XDECREF(t_pending.trace);
+  t_pending = PendingPythonError{type, value, trace};
+}
+
+void drop_parked_error() {
+  Py_CLEAR(t_pending.type);
+  Py_CLEAR(t_pending.value);
+  Py_CLEAR(t_pending.trace);
+}
+
+// Runs `call` (which releases the GIL itself) and, when it fails after a callback parked a Python exception,
+// raises that exception instead of the framework's report of the failure.
+template <typename F>
+auto call_with_callbacks(F&& call) -> decltype(call()) {
+  drop_parked_error();
+  try {
+    return call();
+  } catch (const ane::FrameworkError&) {
+    if (t_pending.type == nullptr) throw;
+  }
+  PendingPythonError parked = t_pending;
+  t_pending = PendingPythonError{};
+  PyErr_Restore(parked.type, parked.value, parked.trace);  // steals the references
+  throw py::error_already_set();
+}
+
+
 struct PyCallback {
   py::object fn;
 };
@@ -161,6 +208,7 @@ int py_evaluator_trampoline(void* context, const fake_ane_eval_call* call, char*
     rc = 0;
   } catch (py::error_already_set& e) {
     std::snprintf(message, capacity, "%s", e.what());
+    park_python_error(e);
   } catch (const std::exception& e) {
     std::snprintf(message, capacity, "%s", e.what());
   }
@@ -182,6 +230,9 @@ int py_checker_trampoline(void* context, const char* mil_text, std::size_t mil_l
     rc = 0;
   } catch (py::error_already_set& e) {
     std::snprintf(message, capacity, "%s", e.what());
+    // A ValueError (anekit.MILError included) is the checker's verdict on the program: the compile fails
+    // with the compiler's CompileError. Anything else (KeyboardInterrupt, SystemExit, a bug) stays itself.
+    if (!e.matches(PyExc_ValueError)) park_python_error(e);
   } catch (const std::exception& e) {
     std::snprintf(message, capacity, "%s", e.what());
   }
@@ -308,6 +359,17 @@ void init_ane(py::module_& m) {
       .def_property_readonly("model_dir", &ane::Model::model_dir,
                              "NSTemporaryDirectory()/<hex_identifier>, deleted when the last model using it closes.")
       .def_property_readonly("loaded", &ane::Model::loaded)
+      .def_property_readonly(
+          "binding",
+          [](const ane::Model& self) {
+            const ane::Binding b = self.binding();
+            return py::make_tuple(b.source, b.input_indices, b.output_indices);
+          },
+          "(source, input_indices, output_indices): the request index of each surface (declaration order) and "
+          "where it came from, 'modelAttributes' or 'declaration'.")
+      .def("model_attributes", &ane::Model::model_attributes,
+           "The loaded model's modelAttributes as JSON text (or the dictionary's description when it is not JSON); "
+           "'' when the framework reports none.")
       .def_property_readonly("closed", &ane::Model::closed)
       .def(
           "state",
@@ -323,11 +385,10 @@ void init_ane(py::module_& m) {
             const ane::ExecutionPath p = ane::parse_path(path);
             const auto ins = storages_of(inputs, "input");
             const auto outs = storages_of(outputs, "output");
-            ane::EvalResult r;
-            {
+            const ane::EvalResult r = call_with_callbacks([&] {
               py::gil_scoped_release release;
-              r = self.evaluate(ins, outs, p, qos);
-            }
+              return self.evaluate(ins, outs, p, qos);
+            });
             return r.hw_execution_ns ? py::object(py::int_(*r.hw_execution_ns)) : py::object(py::none());
           },
           py::arg("inputs"), py::arg("outputs"), py::arg("path") = "standard", py::arg("qos") = ane::kDefaultQoS,
@@ -366,7 +427,8 @@ void init_ane(py::module_& m) {
 
   a.def(
       "compile",
-      [](const std::string& mil_text, const py::object& weights, unsigned qos, bool perf_stats) {
+      [](const std::string& mil_text, const py::object& weights, unsigned qos, bool perf_stats,
+         const std::vector<std::string>& input_names, const std::vector<std::string>& output_names) {
         std::vector<std::unique_ptr<BufferView>> views;
         std::vector<ane::WeightFile> files;
         if (!weights.is_none()) {
@@ -385,42 +447,53 @@ void init_ane(py::module_& m) {
         ane::CompileOptions options;
         options.qos = qos;
         options.perf_stats = perf_stats;
-        std::unique_ptr<ane::Model> model;
-        {
+        options.input_names = input_names;
+        options.output_names = output_names;
+        std::unique_ptr<ane::Model> model = call_with_callbacks([&] {
           py::gil_scoped_release release;
-          model = ane::compile(mil_text, files, options);
-        }
+          return ane::compile(mil_text, files, options);
+        });
         return std::shared_ptr<ane::Model>(std::move(model));
       },
       py::arg("mil_text"), py::arg("weights") = py::none(), py::kw_only(), py::arg("qos") = ane::kDefaultQoS,
-      py::arg("perf_stats") = false,
+      py::arg("perf_stats") = false, py::arg("input_names") = std::vector<std::string>{},
+      py::arg("output_names") = std::vector<std::string>{},
       "Compile and load a MIL program; weights maps each BLOBFILE path (\"@model_path/weights/x.bin\") to the "
-      "whole blob file. Raises CompileError with the framework's domain/code/description when it is refused.");
+      "whole blob file. input_names/output_names (declaration order) let the loaded model's modelAttributes "
+      "choose each surface's request index. Raises CompileError with the framework's domain/code/description "
+      "when it is refused.");
 
   a.def("install_surface_allocator", &ane::install_surface_allocator,
         "Make every new anekit.Surface IOSurface-backed (done automatically at import when the backend is built).");
 
   a.def(
       "fake_configure",
-      [](const std::string& mode, long long compile_budget, const std::string& budget_failure,
+      [](const std::string& mode, long long compile_budget, const std::string& budget_end, const std::string& binding,
+         const std::string& surfaces, std::uint64_t min_surface_bytes, bool model_attributes,
          const std::set<std::string>& faults, const std::set<std::string>& disabled_selectors,
          std::uint64_t perf_stats_ns) {
         ane::FakeConfig c;
         c.mode = mode;
         c.compile_budget = compile_budget;
-        c.budget_failure = budget_failure;
+        c.budget_end = budget_end;
+        c.binding = binding;
+        c.surfaces = surfaces;
+        c.min_surface_bytes = min_surface_bytes;
+        c.model_attributes = model_attributes;
         c.faults = faults;
         c.disabled_selectors = disabled_selectors;
         c.perf_stats_ns = perf_stats_ns;
         ane::fake_configure(c);
       },
-      py::kw_only(), py::arg("mode") = "echo", py::arg("compile_budget") = -1, py::arg("budget_failure") = "loud",
-      py::arg("faults") = std::set<std::string>{}, py::arg("disabled_selectors") = std::set<std::string>{},
-      py::arg("perf_stats_ns") = 0,
+      py::kw_only(), py::arg("mode") = "echo", py::arg("compile_budget") = -1, py::arg("budget_end") = "loud",
+      py::arg("binding") = "declaration", py::arg("surfaces") = "exact", py::arg("min_surface_bytes") = 0,
+      py::arg("model_attributes") = true, py::arg("faults") = std::set<std::string>{},
+      py::arg("disabled_selectors") = std::set<std::string>{}, py::arg("perf_stats_ns") = 0,
       "Fake framework only: replace its configuration. mode 'echo'|'reference'; compile_budget (-1 = unlimited) "
-      "with budget_failure 'loud'|'silent'; faults from compile, load, evaluate, unload, compile_exception, "
-      "load_exception, evaluate_exception; disabled_selectors of _ANEClient; perf_stats_ns > 0 reports that "
-      "hardware time.");
+      "with budget_end 'loud'|'silent'|'crash'; binding 'declaration'|'alphabetical' and surfaces 'exact'|'uniform' "
+      "(captured by each model at compile time); min_surface_bytes refused at evaluate; model_attributes: loaded "
+      "models report their symbol tables; faults from anekit.testing.FAULTS; disabled_selectors of _ANEClient; "
+      "perf_stats_ns > 0 writes that hardware time into statType-2 stats surfaces.");
   a.def("fake_reset", &ane::fake_reset,
         "Fake framework only: default configuration; activity counters and compile budget back to zero.");
   a.def("fake_stats", &ane::fake_stats, "Fake framework only: its counters (compiles, evals, liveModels, ...).");

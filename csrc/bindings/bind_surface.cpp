@@ -116,7 +116,18 @@ core::SurfaceDType surface_dtype(const py::object& dtype_obj) {
                         std::string(py::repr(dtype_obj)));
 }
 
-Surface* make_surface(const py::object& shape_obj, const py::object& dtype_obj) {
+Surface* make_surface(const py::object& shape_obj, const py::object& dtype_obj, const py::object& allocation_obj) {
+  size_t allocation = 0;
+  if (!allocation_obj.is_none()) {
+    if (py::isinstance<py::bool_>(allocation_obj) || !py::isinstance<py::int_>(allocation_obj))
+      throw py::type_error("Surface: allocation must be an int (bytes) or None, got " +
+                           std::string(py::repr(allocation_obj)));
+    const py::int_ value = py::reinterpret_borrow<py::int_>(allocation_obj);
+    if (value < py::int_(0) || value > py::int_(core::kMaxSurfaceAllocation))
+      throw py::value_error("Surface: allocation must be between 0 and 2**30 bytes, got " +
+                            std::string(py::repr(allocation_obj)));
+    allocation = value.cast<size_t>();
+  }
   if (py::isinstance<py::str>(shape_obj) || !py::isinstance<py::sequence>(shape_obj))
     throw py::type_error("Surface: shape must be a sequence of ints such as (1, 768, 1, 256), got " +
                          std::string(py::repr(shape_obj)));
@@ -134,7 +145,7 @@ Surface* make_surface(const py::object& shape_obj, const py::object& dtype_obj) 
                             "surface must fit in memory)");
     shape.push_back(static_cast<int64_t>(dim));
   }
-  return new Surface(std::move(shape), surface_dtype(dtype_obj));
+  return new Surface(std::move(shape), surface_dtype(dtype_obj), allocation);
 }
 
 size_t element_bytes(const Surface& s) { return s.dtype() == SurfaceDType::FP16 ? 2 : 4; }
@@ -273,10 +284,13 @@ An ANE I/O tensor buffer in the ANE's layout: channel-major ``[1, C, 1, S]`` (el
 ``c*S + s``), fp16 by default, no padding. Backed by an IOSurface when the ANE backend is built (macOS, or the
 fake framework on Linux), otherwise by 64-byte-aligned host memory with the same lock/unlock discipline.
 )pbdoc")
-      .def(py::init(&make_surface), py::arg("shape"), py::arg("dtype") = py::str("fp16"))
+      .def(py::init(&make_surface), py::arg("shape"), py::arg("dtype") = py::str("fp16"), py::kw_only(),
+           py::arg("allocation") = py::none())
       .def_property_readonly("shape", &shape_tuple)
       .def_property_readonly("dtype", [](const Surface& s) { return core::dtype_name(s.dtype()); })
-      .def_property_readonly("nbytes", &Surface::nbytes)
+      .def_property_readonly("nbytes", &Surface::nbytes, "The tensor's bytes (numel * element size).")
+      .def_property_readonly("allocation_bytes", &Surface::allocation_bytes,
+                             "Bytes of the storage block: at least nbytes, the tensor packed at offset 0.")
       .def_property_readonly("numel", &Surface::numel)
       .def_property_readonly("data_ptr", &Surface::data_ptr, "Address of the surface memory (for interop).")
       .def_property_readonly("storage", [](Surface& s) { return std::string(s.storage().kind()); },

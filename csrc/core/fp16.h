@@ -1,6 +1,6 @@
 // fp32 / fp64 <-> IEEE binary16 conversion kernels with runtime SIMD dispatch.
 //
-// The ANE's I/O tensors are IEEE binary16 (ane-private-api.md §12.2), so every host<->device copy goes through
+// The ANE's I/O tensors are IEEE binary16 (docs/internals/ane-private-api.md §12.2), so every host<->device copy goes through
 // these kernels. All paths (F16C/AVX2 on x86-64, NEON on arm64, portable scalar) are bit-exact with each other
 // and with numpy's astype: round-to-nearest-even, subnormals kept, overflow to +-Inf, NaN stays NaN with its
 // sign (payload bits follow the hardware's quieting rule, see fp16.cpp).

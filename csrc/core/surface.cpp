@@ -1,5 +1,7 @@
 #include "surface.h"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <new>
 #include <sstream>
@@ -68,7 +70,18 @@ void set_surface_allocator(SurfaceAllocator a) {
 
 int64_t live_surface_count() { return live_count().load(); }
 
-Surface::Surface(std::vector<int64_t> shape, SurfaceDType dtype) : shape_(std::move(shape)), dtype_(dtype), numel_(1) {
+namespace {
+std::atomic<int64_t>& unlock_failure_count() {
+  static std::atomic<int64_t> count{0};
+  return count;
+}
+}  // namespace
+
+int64_t unlock_failures() { return unlock_failure_count().load(); }
+void note_unlock_failure() noexcept { unlock_failure_count().fetch_add(1); }
+
+Surface::Surface(std::vector<int64_t> shape, SurfaceDType dtype, size_t allocation)
+    : shape_(std::move(shape)), dtype_(dtype), numel_(1) {
   if (shape_.empty() || shape_.size() > 5) {
     throw std::invalid_argument("[Surface] shape must have 1 to 5 dims (the ANE I/O layout is [1, C, 1, S]), got " +
                                 shape_str());
@@ -79,7 +92,10 @@ Surface::Surface(std::vector<int64_t> shape, SurfaceDType dtype) : shape_(std::m
       throw std::invalid_argument("[Surface] shape " + shape_str() + " is too large");
     numel_ *= static_cast<size_t>(d);
   }
-  const size_t bytes = numel_ * element_size(dtype_);
+  if (allocation > kMaxSurfaceAllocation)
+    throw std::invalid_argument("[Surface] allocation of " + std::to_string(allocation) +
+                                " bytes is above the 1 GiB limit");
+  const size_t bytes = std::max(numel_ * element_size(dtype_), allocation);
   SurfaceAllocator a;
   {
     std::lock_guard<std::mutex> g(allocator_mutex());

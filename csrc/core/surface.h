@@ -1,8 +1,9 @@
 // anekit::core::Surface: an ANE I/O tensor buffer.
 //
 // The ANE exchanges tensors through IOSurfaces laid out [1, C, 1, S], channel-major (element (c, s) at
-// c*S + s), no padding (ane-private-api.md §12.2). A Surface owns one storage block of exactly
-// prod(shape) * element_size bytes and enforces the IOSurface lock discipline on every access: lock (read-only
+// c*S + s), no padding (docs/internals/ane-private-api.md §12.2). A Surface owns one storage block of at least
+// prod(shape) * element_size bytes (more when a minimum allocation is asked for: the ANE backend gives every
+// surface of a side one allocation size, docs/internals/ane-private-api.md §25.3), the tensor packed at offset 0, and enforces the IOSurface lock discipline on every access: lock (read-only
 // or read-write), touch the bytes, unlock (§12.3). Where the budget of the block comes from is pluggable:
 // 64-byte-aligned host memory by default, an IOSurface when the ANE backend is built (it registers its
 // allocator at start-up), so the same class serves macOS, the Linux fake framework and plain Linux.
@@ -76,10 +77,20 @@ void set_surface_allocator(SurfaceAllocator allocator);
 /** Number of live Surface objects in the process (leak checks). */
 int64_t live_surface_count();
 
+/** Unlocks that failed inside Surface::Lock's destructor, where they cannot be thrown (diagnostics). */
+int64_t unlock_failures();
+void note_unlock_failure() noexcept;
+
+/** Largest allocation a Surface may ask for beyond its tensor (1 GiB): a guard against absurd requests. */
+inline constexpr size_t kMaxSurfaceAllocation = size_t{1} << 30;
+
 class Surface {
  public:
-  /** shape: 1 to 5 positive dims. Throws std::invalid_argument naming the bad shape. */
-  Surface(std::vector<int64_t> shape, SurfaceDType dtype);
+  /**
+   * shape: 1 to 5 positive dims; allocation: the storage is max(allocation, tensor bytes) bytes, the tensor
+   * packed at offset 0. Throws std::invalid_argument naming the bad shape or allocation.
+   */
+  Surface(std::vector<int64_t> shape, SurfaceDType dtype, size_t allocation = 0);
   ~Surface();
   Surface(const Surface&) = delete;
   Surface& operator=(const Surface&) = delete;
@@ -87,7 +98,10 @@ class Surface {
   const std::vector<int64_t>& shape() const { return shape_; }
   SurfaceDType dtype() const { return dtype_; }
   size_t numel() const { return numel_; }
-  size_t nbytes() const { return storage_->nbytes(); }
+  /** The tensor's bytes (numel * element size). */
+  size_t nbytes() const { return numel_ * element_size(dtype_); }
+  /** The storage block's size (>= nbytes()). */
+  size_t allocation_bytes() const { return storage_->nbytes(); }
   uintptr_t data_ptr() const { return reinterpret_cast<uintptr_t>(storage_->address()); }
   SurfaceStorage& storage() { return *storage_; }
   std::string shape_str() const;
@@ -96,7 +110,15 @@ class Surface {
   class Lock {
    public:
     Lock(Surface& s, bool read_only) : s_(s), read_only_(read_only), ptr_(s.storage_->lock(read_only)) {}
-    ~Lock() { s_.storage_->unlock(read_only_); }
+    // Destructors must not throw: an unlock the platform refuses here (possibly during unwinding) would
+    // terminate the process. The failure is counted instead (unlock_failures()).
+    ~Lock() noexcept {
+      try {
+        s_.storage_->unlock(read_only_);
+      } catch (...) {
+        note_unlock_failure();
+      }
+    }
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;
     void* data() const { return ptr_; }

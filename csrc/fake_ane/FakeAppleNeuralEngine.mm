@@ -1,29 +1,38 @@
 // Fake AppleNeuralEngine private framework for Linux CI (never built on macOS).
 //
-// Defines the private classes and selectors that anekit's backend uses (shared/docs/ane-private-api.md §4,
-// §17, §18) with the same signatures, and enforces the documented contract loudly so that a backend that
-// drifts from it fails CI (linux-objc-toolchain.md §6):
+// Defines the private classes and selectors that anekit's backend uses with the signatures of the decompiled
+// framework (EthanArbuckle/iPhone18-3_26.1_23B85_Restore, AppleNeuralEngine.framework; docs/internals/ane-private-api.md §25)
+// and enforces their contract loudly, each check citing the class and method it models, so that a backend
+// that drifts from it fails CI (docs/internals/linux-objc-toolchain.md §6):
 //   * the MIL is NSData of UTF-8 text starting with `program(` whose `func main` signature parses;
 //   * the weights dictionary is @{ "@model_path/<rel>": @{ @"offset": NSNumber, @"data": NSData } } and is
-//     never nil (§6, §7); the options dictionaries are dictionaries, not nil (§6);
+//     never nil (_ANEInMemoryModelDescriptor returns nil for nil weights, §25.1); options are dictionaries;
 //   * before compile, NSTemporaryDirectory()/<hexStringIdentifier>/model.mil and every weight file exist with
 //     the same bytes (§8);
-//   * requests use index arrays 0..n-1 and surfaces whose allocation sizes equal the byte sizes declared by
-//     `func main` (§12.1, §13); evaluate before load fails;
-//   * weights are baked at compile time (§20.1): rewriting files later changes nothing.
-// Evaluation: mode "echo" copies input i to output i (zero-filling the rest); mode "reference" hands the
-// program and the surfaces to an evaluator registered through fake_ane_set_evaluator() (fake_ane_api.h).
+//   * requests pass -[_ANERequest validate] (_ANERequest.mm); request index k names symbol k of the model's
+//     symbol table, in declaration or sorted-name order ("binding" mode, captured per model at compile);
+//     surfaces hold at least their tensor (page-rounded allocations accepted), one size per side under
+//     "uniform", at least minSurfaceBytes; tensors are read packed from offset 0 (Orion #14);
+//   * processRequest:... takes (uint64 qIndex, uint64 string_id, uint32_t *returnValue) and returns NO
+//     without an NSError for an invalid request (_ANEProgramForEvaluation.mm);
+//   * after load a model has a non-zero programHandle and answers modelAttributes (_ANEInMemoryModel, §25.1);
+//   * weights are baked at compile time (§20.1): rewriting files later changes nothing;
+//   * the compile budget ends "loud" (NSError), "silent" (zeros) or "crash" (SIGSEGV, libane).
+// Evaluation: mode "echo" copies the input bound to symbol k to the output bound to symbol k (zero-filling the
+// rest); mode "reference" hands the program and the surfaces to an evaluator registered through
+// fake_ane_set_evaluator() (fake_ane_api.h). Both are captured per model at compile time.
 // Test hooks (not Apple API) are class methods of _ANEInMemoryModel: +fakeANEStats, +fakeANEConfigure:,
 // +fakeANEReset. The backend detects the fake with respondsToSelector:@selector(fakeANEStats).
 //
 // Linux-only Objective-C for GCC's runtime, compiled without ARC: ivars in @interface, hand-written
-// accessors (linux-objc-toolchain.md §7 rule 11). No C++ try/catch (§1 item 3).
+// accessors (docs/internals/linux-objc-toolchain.md §7 rule 11). No C++ try/catch (§1 item 3).
 #import <Foundation/Foundation.h>
 
 #include "fake_ane_api.h"
 #include "mil_signature.h"
 
 #include <algorithm>
+#include <csignal>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -39,7 +48,7 @@ using anekit::fake_ane::TensorSpec;
 
 namespace {
 
-// Error domain of the real framework's NSErrors (ane-private-api.md §11.2).
+// Error domain of the real framework's NSErrors (docs/internals/ane-private-api.md §11.2).
 NSString *const kDomain = @"com.apple.appleneuralengine";
 
 // Error codes of the fake. The real framework's codes are mostly undocumented (§11.2 lists 8 and 15); the
@@ -65,18 +74,38 @@ enum : NSUInteger { kStateCreated = 1, kStateCompiled = 2, kStateLoaded = 3 };
 // ---- process-wide fake state ----------------------------------------------------------------------
 // The real framework and daemon are process-wide (e.g. the compile budget, §16), so the fake's
 // configuration and counters are too.
+// How the fake ends the compile budget (fake_ane(budget_end=...)): the three endings reported for real machines.
+enum class BudgetEnd {
+    kLoud,    // compileWithQoS: fails with an NSError (docs/internals/ane-private-api.md §16)
+    kSilent,  // compile and load "succeed", evaluations write zeros (§16.1)
+    kCrash,   // the process dies with SIGSEGV at the limit, as libane reports (§25.3 item 4)
+};
+
 struct FakeConfig {
     bool reference_mode = false;          // "echo" (false) or "reference" (true)
     long long compile_budget = -1;        // successful compiles allowed per process; -1 = unlimited
-    bool silent_budget_failure = false;   // over budget: NSError (loud) or success + zero outputs (silent)
+    BudgetEnd budget_end = BudgetEnd::kLoud;
+    // Binding rule, captured by each model at compile time (§25.2 rows 3/13, Orion: "alphabetical order of
+    // their MIL names"): request symbol index k names the k-th input (output) in declaration order, or in
+    // bytewise-sorted name order.
+    bool alphabetical_binding = false;
+    // Surface rule, captured at compile time: "exact" accepts any surface at least as large as its tensor
+    // (page-rounded IOSurface allocations, §25.1); "uniform" also requires every input surface to share one
+    // allocation size and every output surface one (Orion #2/#12, eval status 0x1d).
+    bool uniform_surfaces = false;
+    unsigned long long min_surface_bytes = 0;  // smaller surfaces fail at evaluate (Orion #4: ~49,152 bytes)
+    bool model_attributes = true;  // loaded models answer -modelAttributes with their symbol tables (§25.1)
     // std::less<> lets fault_active/selector_disabled look names up without building a std::string per call.
     std::set<std::string, std::less<>> faults;  // injected failures, see kKnownFaults
     std::set<std::string, std::less<>> disabled_selectors;  // selectors the fake pretends not to implement
-    unsigned long long perf_stats_ns = 0;  // >0: _ANEPerformanceStats report this hwExecutionTime
+    unsigned long long perf_stats_ns = 0;  // >0: statType-2 stats surfaces receive this hardware time
 };
 
+// "load_once": each model's first loadWithQoS: fails and a retry succeeds (upstream bridges retry once);
+// "load_unloaded": loadWithQoS: returns YES but nothing is loaded (programHandle 0, state not "loaded").
 const std::set<std::string> kKnownFaults = {
-    "compile", "load", "evaluate", "unload", "compile_exception", "load_exception", "evaluate_exception",
+    "compile",       "load",          "evaluate",          "unload",        "compile_exception",
+    "load_exception", "evaluate_exception", "load_once", "load_unloaded",
 };
 
 std::mutex g_config_mutex;
@@ -90,13 +119,12 @@ FakeConfig config_snapshot() {
 // What an evaluation needs of the configuration: copying the whole FakeConfig (two std::sets) per evaluation
 // would count as host overhead in bench_dispatch.
 struct EvalConfig {
-    bool reference_mode = false;
     unsigned long long perf_stats_ns = 0;
 };
 
 EvalConfig eval_config() {
     std::lock_guard<std::mutex> lock(g_config_mutex);
-    return EvalConfig{g_config.reference_mode, g_config.perf_stats_ns};
+    return EvalConfig{g_config.perf_stats_ns};
 }
 
 bool fault_active(const char *name) {
@@ -195,13 +223,28 @@ bool bytes_contain(NSData *data, const char *needle) {
     return hay.find(needle) != std::string_view::npos;
 }
 
-NSString *const kModelPathPrefix = @"@model_path/";  // 12 characters (ane-private-api.md §8.1)
+NSString *const kModelPathPrefix = @"@model_path/";  // 12 characters (docs/internals/ane-private-api.md §8.1)
 
 // kIOSurfaceLockReadOnly (IOSurfaceRef.h); the fake does not include IOSurface headers because it reaches
-// surfaces by message only (linux-objc-toolchain.md §5.5).
+// surfaces by message only (docs/internals/linux-objc-toolchain.md §5.5).
 constexpr uint32_t kFakeLockReadOnly = 1;
 
 }  // namespace
+
+// The framework's exported NSString keys of modelAttributes (names from the decompiled framework, §25.1; their
+// string values are private, so the backend looks the symbols up with dlsym rather than spelling them).
+#define FAKE_ANE_EXPORT_KEY(name) \
+    extern "C" __attribute__((visibility("default"))) NSString *const name = @#name
+FAKE_ANE_EXPORT_KEY(kANEFModelDescriptionKey);
+FAKE_ANE_EXPORT_KEY(kANEFModelProceduresArrayKey);
+FAKE_ANE_EXPORT_KEY(kANEFModelProcedureIDKey);
+FAKE_ANE_EXPORT_KEY(kANEFModelProcedureNameToIDMapKey);
+FAKE_ANE_EXPORT_KEY(kANEFModelInputSymbolsArrayKey);
+FAKE_ANE_EXPORT_KEY(kANEFModelOutputSymbolsArrayKey);
+FAKE_ANE_EXPORT_KEY(kANEFModelInputSymbolIndexArrayKey);
+FAKE_ANE_EXPORT_KEY(kANEFModelOutputSymbolIndexArrayKey);
+FAKE_ANE_EXPORT_KEY(kANEFPerformanceStatsMaskKey);
+#undef FAKE_ANE_EXPORT_KEY
 
 // The IOSurface shim's methods (csrc/compat/src/iosurface_shim.mm, named as on macOS's IOSurface class).
 @protocol FakeANESurface
@@ -224,7 +267,6 @@ constexpr uint32_t kFakeLockReadOnly = 1;
 + (id)statsWithHardwareExecutionNS:(unsigned long long)ns;
 - (unsigned long long)hwExecutionTime;
 - (void)setHwExecutionTime:(unsigned long long)ns;
-- (unsigned int)statType;
 @end
 
 @implementation _ANEPerformanceStats
@@ -235,7 +277,36 @@ constexpr uint32_t kFakeLockReadOnly = 1;
 }
 - (unsigned long long)hwExecutionTime { return _hwExecutionTime; }
 - (void)setHwExecutionTime:(unsigned long long)ns { _hwExecutionTime = ns; }
-- (unsigned int)statType { return 0; }
+// No -statType: _ANEPerformanceStats.mm declares none, so _ANERequest validate sending it to one of these
+// raises "unrecognized selector", as on the real framework (§25.1).
+@end
+
+// ====================================================================================================
+// _ANEPerformanceStatsIOSurface (_ANEPerformanceStatsIOSurface.mm): a stats surface and its statType, the
+// only perfStats element type with -statType.
+// ====================================================================================================
+@interface _ANEPerformanceStatsIOSurface : NSObject {
+    id _stats;
+    int64_t _statType;
+}
++ (id)objectWithIOSurface:(id)surface statType:(int64_t)type;
+- (id)stats;
+- (int64_t)statType;
+@end
+
+@implementation _ANEPerformanceStatsIOSurface
++ (id)objectWithIOSurface:(id)surface statType:(int64_t)type {
+    _ANEPerformanceStatsIOSurface *s = [[[self alloc] init] autorelease];
+    s->_stats = [surface retain];
+    s->_statType = type;
+    return s;
+}
+- (void)dealloc {
+    [_stats release];
+    [super dealloc];
+}
+- (id)stats { return _stats; }
+- (int64_t)statType { return _statType; }
 @end
 
 // ====================================================================================================
@@ -302,6 +373,7 @@ constexpr uint32_t kFakeLockReadOnly = 1;
 - (NSArray *)outputIndexArray;
 - (NSArray *)perfStatsArray;
 - (NSNumber *)procedureIndex;
+- (BOOL)validate;
 @end
 
 #ifndef FAKE_ANE_OMIT_REQUEST_CLASS  // defined only for the "class missing" test variant of the fake
@@ -325,9 +397,8 @@ constexpr uint32_t kFakeLockReadOnly = 1;
     if (procedureIndex != nil && ![procedureIndex isKindOfClass:[NSNumber class]]) {
         contract_violation(@"procedureIndex must be an NSNumber, got %@", [procedureIndex class]);
     }
-    if ([inputs count] != [inputIndices count] || [outputs count] != [outputIndices count]) {
-        return nil;  // documented behaviour of the minimal fake (linux-objc-toolchain.md §6.1)
-    }
+    // Mismatched lengths are not refused here: the factory only stores the arrays (_ANERequest.mm
+    // initWithInputs:...), and -validate refuses the request at evaluation.
     _ANERequest *r = [[[self alloc] init] autorelease];
     r->_inputs = [inputs copy];
     r->_inputIndices = [inputIndices copy];
@@ -356,6 +427,39 @@ constexpr uint32_t kFakeLockReadOnly = 1;
 - (NSArray *)outputIndexArray { return _outputIndices; }
 - (NSArray *)perfStatsArray { return _perfStats; }
 - (NSNumber *)procedureIndex { return _procedureIndex; }
+// -[_ANERequest validate] as decompiled (_ANERequest.mm): NO for 0 inputs or 0 outputs, index arrays whose
+// length differs from their surface arrays, more than kANEMaxBuffers = 255 buffers on a side, a symbol index
+// above kANERequestMaxSymbolIndex = 254, a procedureIndex above kANEMaxProcedures = 128, or perfStats elements
+// whose -statType (sent to every element) is outside 0...2 or repeats.
+- (BOOL)validate {
+    const NSUInteger nIn = [_inputs count];
+    const NSUInteger nOut = [_outputs count];
+    if (nIn == 0 || nOut == 0 || [_inputIndices count] == 0 || [_outputIndices count] == 0) {
+        return NO;
+    }
+    if (nIn > 255 || nOut > 255 || nIn != [_inputIndices count] || nOut != [_outputIndices count]) {
+        return NO;
+    }
+    for (NSArray *indices in @[ _inputIndices, _outputIndices ]) {
+        for (id index in indices) {
+            if ([index unsignedIntegerValue] >= 255) {
+                return NO;
+            }
+        }
+    }
+    if ([_procedureIndex unsignedIntegerValue] > 128) {
+        return NO;
+    }
+    bool seen[3] = {false, false, false};
+    for (id stats in _perfStats) {
+        const int64_t type = [(_ANEPerformanceStatsIOSurface *)stats statType];  // unrecognized selector if absent
+        if (type < 0 || type > 2 || seen[type]) {
+            return NO;
+        }
+        seen[type] = true;
+    }
+    return YES;
+}
 @end
 #endif  // FAKE_ANE_OMIT_REQUEST_CLASS
 
@@ -389,8 +493,9 @@ constexpr uint32_t kFakeLockReadOnly = 1;
         contract_violation(@"modelWithMILText: takes NSData of UTF-8 MIL text, got %@", [milText class]);
     }
     if (weights == nil) {
-        // Upstream found that nil makes compile fail silently; pass @{} (ane-private-api.md §6).
-        contract_violation(@"weights must be a dictionary (@{} when the program has no weights), not nil");
+        // _ANEInMemoryModelDescriptor modelWithMILText:weights:optionsPlist: returns nil for nil weights
+        // (decompiled, §25.1; Orion #11): callers pass @{} for weight-free programs.
+        return nil;
     }
     if (![weights isKindOfClass:[NSDictionary class]]) {
         contract_violation(@"weights must be an NSDictionary, got %@", [weights class]);
@@ -421,7 +526,7 @@ constexpr uint32_t kFakeLockReadOnly = 1;
     d->_failLoad = bytes_contain(milText, "FAKE_ANE_FAIL_LOAD");
     d->_failEval = bytes_contain(milText, "FAKE_ANE_FAIL_EVAL");
     // The identifier hashes the MIL and the weights, so changing only a weight changes the directory,
-    // as on the real framework (§8.3, linux-objc-toolchain.md §6.2).
+    // as on the real framework (§8.3, docs/internals/linux-objc-toolchain.md §6.2).
     uint64_t h = 0xcbf29ce484222325ULL;
     h = fnv1a(h, [milText bytes], [milText length]);
     NSArray *keys = [[weights allKeys] sortedArrayUsingSelector:@selector(compare:)];
@@ -457,18 +562,20 @@ constexpr uint32_t kFakeLockReadOnly = 1;
 // _ANEProgramForEvaluation (§17.3): reached through [model valueForKey:@"program"] after load.
 // ====================================================================================================
 @class _ANEInMemoryModel;
-static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long long> &path_counter,
-                          NSError **error);
+static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, NSDictionary *options,
+                          std::atomic<long long> &path_counter, NSError **error);
 
 @interface _ANEProgramForEvaluation : NSObject {
 }
+// The decompiled signature (_ANEProgramForEvaluation.mm; _ANEClient's own call passes qIndex 0 and the model's
+// string_id): BOOL <- (id, id, unsigned int, uint64_t qIndex, uint64_t modelStringID, id, uint32_t *, NSError **).
 - (BOOL)processRequest:(id)request
                  model:(id)model
                    qos:(unsigned int)qos
-                qIndex:(int)qIndex
-         modelStringID:(NSString *)modelStringID
+                qIndex:(uint64_t)qIndex
+         modelStringID:(uint64_t)modelStringID
                options:(NSDictionary *)options
-           returnValue:(BOOL *)returnValue
+           returnValue:(uint32_t *)returnValue
                  error:(NSError **)error;
 @end
 
@@ -480,8 +587,15 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     _ANEProgramForEvaluation *_program;
     std::atomic<NSUInteger> *_state;
     BOOL _silentlyBroken;  // compiled past a "silent" budget: evaluations succeed and output zeros
-    std::vector<TensorSpec> *_inputs;
+    std::vector<TensorSpec> *_inputs;   // in symbol order (declaration, or sorted under "alphabetical")
     std::vector<TensorSpec> *_outputs;
+    BOOL _uniformSurfaces;               // surface rules captured at compile time (FakeConfig)
+    unsigned long long _minSurfaceBytes;
+    BOOL _reportsAttributes;
+    BOOL _referenceMode;                 // mode captured at compile time: "reference" (YES) or "echo"
+    uint64_t _programHandle;  // non-zero while loaded, as -[_ANEInMemoryModel programHandle] after load
+    uint64_t _stringID;       // -[_ANEInMemoryModel string_id]: the uint64 processRequest takes (§17.3)
+    int _loadAttempts;
 }
 + (id)inMemoryModelWithDescriptor:(id)descriptor;
 + (NSDictionary *)fakeANEStats;
@@ -490,6 +604,9 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
 - (NSString *)hexStringIdentifier;
 - (NSUInteger)state;
 - (id)program;
+- (uint64_t)programHandle;
+- (uint64_t)string_id;
+- (NSDictionary *)modelAttributes;
 - (BOOL)compileWithQoS:(unsigned int)qos options:(NSDictionary *)options error:(NSError **)error;
 - (BOOL)loadWithQoS:(unsigned int)qos options:(NSDictionary *)options error:(NSError **)error;
 - (BOOL)evaluateWithQoS:(unsigned int)qos
@@ -502,33 +619,47 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
 - (const std::vector<TensorSpec> *)fakeInputs;
 - (const std::vector<TensorSpec> *)fakeOutputs;
 - (BOOL)fakeSilentlyBroken;
+- (BOOL)fakeUniformSurfaces;
+- (unsigned long long)fakeMinSurfaceBytes;
+- (BOOL)fakeReferenceMode;
 @end
 
 @implementation _ANEProgramForEvaluation
 - (BOOL)processRequest:(id)request
                  model:(id)model
                    qos:(unsigned int)qos
-                qIndex:(int)qIndex
-         modelStringID:(NSString *)modelStringID
+                qIndex:(uint64_t)qIndex
+         modelStringID:(uint64_t)modelStringID
                options:(NSDictionary *)options
-           returnValue:(BOOL *)returnValue
+           returnValue:(uint32_t *)returnValue
                  error:(NSError **)error {
     (void)qos;
-    (void)qIndex;
     if (![model isKindOfClass:[_ANEInMemoryModel class]]) {
         contract_violation(@"processRequest: model must be the _ANEInMemoryModel, got %@", [model class]);
     }
-    if (![modelStringID isEqual:[(_ANEInMemoryModel *)model hexStringIdentifier]]) {
-        contract_violation(@"processRequest: modelStringID must be the model's hexStringIdentifier (§17.3)");
+    if (qIndex != 0) {
+        contract_violation(@"processRequest: qIndex %llu; every known caller passes 0 (§17.3)",
+                           (unsigned long long)qIndex);
+    }
+    if (modelStringID != [(_ANEInMemoryModel *)model string_id]) {
+        contract_violation(@"processRequest: modelStringID must be the model's string_id (a uint64_t, §17.3), got "
+                           @"%llu", (unsigned long long)modelStringID);
     }
     if (![options isKindOfClass:[NSDictionary class]]) {
         contract_violation(@"processRequest: options must be a dictionary (@{}), not %@", [options class]);
     }
-    // Observed on device: returns YES with returnValue NO while the evaluation happens (§17.3).
-    if (returnValue != nullptr) {
-        *returnValue = NO;
+    // _ANEProgramForEvaluation processRequest: an invalid request (_ANERequest validate) makes it return NO
+    // without setting the NSError (§25.1).
+    static Class requestClass = NSClassFromString(@"_ANERequest");
+    if (requestClass != Nil && [request isKindOfClass:requestClass] && ![request validate]) {
+        return NO;
     }
-    return fake_evaluate((_ANEInMemoryModel *)model, request, g_counters.evals_process_request, error);
+    // returnValue receives a 4-byte status; 0 on success. Writing all 4 bytes is what catches a caller that
+    // passes the address of a 1-byte BOOL (under ASan, and through the guard bytes the tests place around it).
+    if (returnValue != nullptr) {
+        *returnValue = 0;
+    }
+    return fake_evaluate((_ANEInMemoryModel *)model, request, options, g_counters.evals_process_request, error);
 }
 @end
 
@@ -543,6 +674,7 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     m->_state = new std::atomic<NSUInteger>(kStateCreated);
     m->_inputs = new std::vector<TensorSpec>();
     m->_outputs = new std::vector<TensorSpec>();
+    m->_stringID = std::strtoull([[descriptor hexStringIdentifier] UTF8String], nullptr, 16);
     g_counters.live_models.fetch_add(1);
     return m;
 }
@@ -604,15 +736,38 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
                 contract_violation(@"fakeANEConfigure: compileBudget must be a number (-1 = unlimited)");
             }
             next.compile_budget = [value longLongValue];
-        } else if ([key isEqual:@"budgetFailure"]) {
+        } else if ([key isEqual:@"budgetEnd"]) {
             if ([value isEqual:@"loud"]) {
-                next.silent_budget_failure = false;
+                next.budget_end = BudgetEnd::kLoud;
             } else if ([value isEqual:@"silent"]) {
-                next.silent_budget_failure = true;
+                next.budget_end = BudgetEnd::kSilent;
+            } else if ([value isEqual:@"crash"]) {
+                next.budget_end = BudgetEnd::kCrash;
             } else {
-                contract_violation(@"fakeANEConfigure: budgetFailure must be \"loud\" or \"silent\", got %@",
+                contract_violation(@"fakeANEConfigure: budgetEnd must be \"loud\", \"silent\" or \"crash\", got %@",
                                    value);
             }
+        } else if ([key isEqual:@"binding"]) {
+            if (![value isEqual:@"declaration"] && ![value isEqual:@"alphabetical"]) {
+                contract_violation(@"fakeANEConfigure: binding must be \"declaration\" or \"alphabetical\", got %@",
+                                   value);
+            }
+            next.alphabetical_binding = [value isEqual:@"alphabetical"];
+        } else if ([key isEqual:@"surfaces"]) {
+            if (![value isEqual:@"exact"] && ![value isEqual:@"uniform"]) {
+                contract_violation(@"fakeANEConfigure: surfaces must be \"exact\" or \"uniform\", got %@", value);
+            }
+            next.uniform_surfaces = [value isEqual:@"uniform"];
+        } else if ([key isEqual:@"minSurfaceBytes"]) {
+            if (![value isKindOfClass:[NSNumber class]] || [value longLongValue] < 0) {
+                contract_violation(@"fakeANEConfigure: minSurfaceBytes must be a non-negative number, got %@", value);
+            }
+            next.min_surface_bytes = [value unsignedLongLongValue];
+        } else if ([key isEqual:@"modelAttributes"]) {
+            if (![value isKindOfClass:[NSNumber class]]) {
+                contract_violation(@"fakeANEConfigure: modelAttributes must be a boolean, got %@", value);
+            }
+            next.model_attributes = [value boolValue];
         } else if ([key isEqual:@"faults"] || [key isEqual:@"disabledSelectors"]) {
             if (![value isKindOfClass:[NSArray class]]) {
                 contract_violation(@"fakeANEConfigure: %@ must be an array of strings", key);
@@ -637,8 +792,9 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
             }
             next.perf_stats_ns = [value unsignedLongLongValue];
         } else {
-            contract_violation(@"fakeANEConfigure: unknown key %@ (known: mode, compileBudget, budgetFailure, "
-                               @"faults, disabledSelectors, perfStatsNS)", key);
+            contract_violation(@"fakeANEConfigure: unknown key %@ (known: mode, compileBudget, budgetEnd, binding, "
+                               @"surfaces, minSurfaceBytes, modelAttributes, faults, disabledSelectors, perfStatsNS)",
+                               key);
         }
     }
     std::lock_guard<std::mutex> lock(g_config_mutex);
@@ -667,10 +823,49 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
 - (NSString *)hexStringIdentifier { return [_descriptor hexStringIdentifier]; }
 - (NSUInteger)state { return _state->load(); }
 - (id)program { return _program; }
+- (uint64_t)programHandle { return _programHandle; }
+- (uint64_t)string_id { return _stringID; }
+// After load the real model copies modelAttributes from the loaded model (_ANEInMemoryModel, §25.1): a
+// dictionary under kANEFModelDescriptionKey whose kANEFModelInputSymbolsArrayKey /
+// kANEFModelOutputSymbolsArrayKey list the symbol names in symbol-index order, and whose
+// kANEFModelProceduresArrayKey entries hold each procedure's kANEFModelInputSymbolIndexArrayKey /
+// kANEFModelOutputSymbolIndexArrayKey (the daemon's procedure-info builder, decompiled aned). nil before load.
+- (NSDictionary *)modelAttributes {
+    if (!_reportsAttributes || _state->load() != kStateLoaded) {
+        return nil;
+    }
+    NSMutableArray *inNames = [NSMutableArray array];
+    NSMutableArray *outNames = [NSMutableArray array];
+    NSMutableArray *inIdx = [NSMutableArray array];
+    NSMutableArray *outIdx = [NSMutableArray array];
+    for (size_t i = 0; i < _inputs->size(); ++i) {
+        [inNames addObject:[NSString stringWithUTF8String:(*_inputs)[i].name.c_str()]];
+        [inIdx addObject:@(i)];
+    }
+    for (size_t i = 0; i < _outputs->size(); ++i) {
+        [outNames addObject:[NSString stringWithUTF8String:(*_outputs)[i].name.c_str()]];
+        [outIdx addObject:@(i)];
+    }
+    NSDictionary *procedure = @{
+        kANEFModelProcedureIDKey : @0,
+        kANEFModelInputSymbolIndexArrayKey : inIdx,
+        kANEFModelOutputSymbolIndexArrayKey : outIdx,
+    };
+    NSDictionary *description = @{
+        kANEFModelProceduresArrayKey : @[ procedure ],
+        kANEFModelProcedureNameToIDMapKey : @{@"main" : @0},
+        kANEFModelInputSymbolsArrayKey : inNames,
+        kANEFModelOutputSymbolsArrayKey : outNames,
+    };
+    return @{kANEFModelDescriptionKey : description};
+}
 - (_ANEInMemoryModelDescriptor *)fakeDescriptor { return _descriptor; }
 - (const std::vector<TensorSpec> *)fakeInputs { return _inputs; }
 - (const std::vector<TensorSpec> *)fakeOutputs { return _outputs; }
 - (BOOL)fakeSilentlyBroken { return _silentlyBroken; }
+- (BOOL)fakeUniformSurfaces { return _uniformSurfaces; }
+- (BOOL)fakeReferenceMode { return _referenceMode; }
+- (unsigned long long)fakeMinSurfaceBytes { return _minSurfaceBytes; }
 
 - (BOOL)compileWithQoS:(unsigned int)qos options:(NSDictionary *)options error:(NSError **)error {
     (void)qos;
@@ -740,13 +935,21 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     }
     const FakeConfig config = config_snapshot();
     if (config.compile_budget >= 0 && g_counters.budget_used.load() >= config.compile_budget) {
-        if (!config.silent_budget_failure) {
-            return fail(error, kCompileFailed,
-                        [NSString stringWithFormat:@"_ANECompiler : ANECCompile() FAILED (fake: compile budget "
-                                                   @"of %lld exhausted)",
-                                                   config.compile_budget]);
+        switch (config.budget_end) {
+            case BudgetEnd::kLoud:
+                return fail(error, kCompileFailed,
+                            [NSString stringWithFormat:@"_ANECompiler : ANECCompile() FAILED (fake: compile budget "
+                                                       @"of %lld exhausted)",
+                                                       config.compile_budget]);
+            case BudgetEnd::kSilent:
+                _silentlyBroken = YES;  // reported on real machines: success, then zeros (§16.1)
+                break;
+            case BudgetEnd::kCrash:
+                // libane reports the process dying with SIGSEGV at the limit: no error, no unwinding.
+                std::signal(SIGSEGV, SIG_DFL);
+                std::raise(SIGSEGV);
+                break;
         }
-        _silentlyBroken = YES;  // reported on real machines: success, then zeros (§16.1)
     } else {
         g_counters.budget_used.fetch_add(1);
     }
@@ -755,8 +958,19 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
                                                         atomically:NO];
     [[NSData dataWithBytes:"fake-data" length:9] writeToFile:[dir stringByAppendingPathComponent:@"data"]
                                                   atomically:NO];
+    // The model's symbol tables: the order in which request indices name its inputs and outputs, fixed at
+    // compile time with the binding rule then in force (a model keeps the behaviour it was compiled with).
     *_inputs = signature.inputs;
     *_outputs = signature.outputs;
+    if (config.alphabetical_binding) {
+        const auto by_name = [](const TensorSpec &a, const TensorSpec &b) { return a.name < b.name; };
+        std::stable_sort(_inputs->begin(), _inputs->end(), by_name);
+        std::stable_sort(_outputs->begin(), _outputs->end(), by_name);
+    }
+    _uniformSurfaces = config.uniform_surfaces;
+    _minSurfaceBytes = config.min_surface_bytes;
+    _reportsAttributes = config.model_attributes;
+    _referenceMode = config.reference_mode ? YES : NO;
     _state->store(kStateCompiled);
     g_counters.compiles.fetch_add(1);
     return YES;
@@ -776,11 +990,18 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     if (fault_active("load") || [_descriptor fakeFailsLoad]) {
         return fail(error, kNotCompiled, @"FakeANE: injected load failure");
     }
+    if (++_loadAttempts == 1 && fault_active("load_once")) {
+        return fail(error, kNotCompiled, @"FakeANE: injected transient load failure (first attempt)");
+    }
+    if (fault_active("load_unloaded")) {
+        return YES;  // "success" without a program: state and programHandle tell the truth
+    }
     if (_program == nil) {
         _program = [[_ANEProgramForEvaluation alloc] init];
         g_counters.live_programs.fetch_add(1);
     }
     _state->store(kStateLoaded);
+    _programHandle = _stringID | 1;  // any non-zero value: the real one is a kernel handle
     g_counters.loads.fetch_add(1);
     return YES;
 }
@@ -793,7 +1014,7 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     if (![options isKindOfClass:[NSDictionary class]]) {
         contract_violation(@"evaluateWithQoS: options must be a dictionary (@{}, §6), got %@", [options class]);
     }
-    return fake_evaluate(self, request, g_counters.evals_standard, error);
+    return fake_evaluate(self, request, options, g_counters.evals_standard, error);
 }
 
 - (BOOL)unloadWithQoS:(unsigned int)qos error:(NSError **)error {
@@ -804,6 +1025,7 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     if (_state->load() == kStateLoaded) {
         _state->store(kStateCompiled);
     }
+    _programHandle = 0;
     g_counters.unloads.fetch_add(1);
     return YES;
 }
@@ -837,7 +1059,7 @@ static BOOL client_evaluate(const char *selector, id model, NSDictionary *option
     if (![model isKindOfClass:[_ANEInMemoryModel class]] || ![options isKindOfClass:[NSDictionary class]]) {
         contract_violation(@"%s needs the _ANEInMemoryModel and an options dictionary", selector);
     }
-    return fake_evaluate((_ANEInMemoryModel *)model, request, path_counter, error);
+    return fake_evaluate((_ANEInMemoryModel *)model, request, options, path_counter, error);
 }
 
 @implementation _ANEClient
@@ -884,26 +1106,37 @@ namespace {
 struct LockedSurface {
     id<FakeANESurface> surface = nil;
     void *data = nullptr;
-    size_t nbytes = 0;
+    size_t nbytes = 0;                // the surface's allocation size
+    const TensorSpec *spec = nullptr;  // the symbol this surface is bound to
     uint32_t options = 0;
 };
 
-// Checks one side of a request and locks its surfaces. Returns NO (with *error) on a contract failure.
+// The status text of the real framework's refusal of surface sizes (Orion #2/#4/#12: "status 0x1d").
+NSString *const kStatus1D = @"ANEProgramProcessRequestDirect() Failed with status=0x1d : statusType=0x9";
+
+// Binds one side of a request to the model's symbols and checks the surface rules. `specs` is the model's
+// symbol table (index k = symbol k, see compileWithQoS:). Returns NO (with *error) on a contract failure;
+// `out` is in declaration-independent request order, each entry naming its symbol.
 BOOL collect_side(NSArray *objects, NSArray *indices, const std::vector<TensorSpec> &specs, const char *side,
-                  uint32_t lock_options, std::vector<LockedSurface> &out, NSError **error) {
+                  uint32_t lock_options, BOOL uniform, unsigned long long min_bytes, std::vector<LockedSurface> &out,
+                  NSError **error) {
     if ([objects count] != specs.size()) {
         return fail(error, kIOCountMismatch,
                     [NSString stringWithFormat:@"FakeANE: request has %lu %s surfaces, the program declares %zu",
                                                (unsigned long)[objects count], side, specs.size()]);
     }
+    // Request index k binds to symbol k (§13); every symbol bound exactly once.
+    std::vector<bool> bound(specs.size(), false);
     for (NSUInteger i = 0; i < [indices count]; ++i) {
         id index = [indices objectAtIndex:i];
-        if (![index isKindOfClass:[NSNumber class]] || [index unsignedIntegerValue] != i) {
+        const NSUInteger k = [index isKindOfClass:[NSNumber class]] ? [index unsignedIntegerValue] : specs.size();
+        if (k >= specs.size() || bound[k]) {
             return fail(error, kBadIndices,
-                        [NSString stringWithFormat:@"FakeANE: %s index array must be 0..n-1 in order (§13), "
-                                                   @"position %lu holds %@",
-                                                   side, (unsigned long)i, index]);
+                        [NSString stringWithFormat:@"FakeANE: %s index array must bind each of the %zu symbols "
+                                                   @"once (§13), position %lu holds %@",
+                                                   side, specs.size(), (unsigned long)i, index]);
         }
+        bound[k] = true;
     }
     static Class wrapperClass = NSClassFromString(@"_ANEIOSurfaceObject");
     for (NSUInteger i = 0; i < [objects count]; ++i) {
@@ -917,13 +1150,29 @@ BOOL collect_side(NSArray *objects, NSArray *indices, const std::vector<TensorSp
         ls.surface = surface;
         ls.nbytes = (size_t)[surface allocationSize];
         ls.options = lock_options;
-        const TensorSpec &spec = specs[i];
-        if (spec.nbytes >= 0 && static_cast<long long>(ls.nbytes) != spec.nbytes) {
+        ls.spec = &specs[[[indices objectAtIndex:i] unsignedIntegerValue]];
+        const TensorSpec &spec = *ls.spec;
+        // Data is read packed from offset 0 (Orion #14), so any allocation at least as large as the tensor
+        // works, page-rounded ones included (_ANEIOSurfaceObject, §25.1).
+        if (spec.nbytes >= 0 && static_cast<long long>(ls.nbytes) < spec.nbytes) {
             return fail(error, kSurfaceSize,
-                        [NSString stringWithFormat:@"FakeANE: %s %lu ('%s', %s) needs a %lld-byte surface, "
-                                                   @"got %zu bytes",
-                                                   side, (unsigned long)i, spec.name.c_str(), spec.dtype.c_str(),
-                                                   (long long)spec.nbytes, ls.nbytes]);
+                        [NSString stringWithFormat:@"%@ (fake: %s %lu bound to '%s' (%s) needs at least %lld bytes, "
+                                                   @"the surface has %zu)",
+                                                   kStatus1D, side, (unsigned long)i, spec.name.c_str(),
+                                                   spec.dtype.c_str(), (long long)spec.nbytes, ls.nbytes]);
+        }
+        if (ls.nbytes < min_bytes) {
+            return fail(error, kSurfaceSize,
+                        [NSString stringWithFormat:@"%@ (fake: %s %lu has %zu bytes; surfaces under %llu bytes are "
+                                                   @"refused at evaluate, Orion #4)",
+                                                   kStatus1D, side, (unsigned long)i, ls.nbytes, min_bytes]);
+        }
+        if (uniform && !out.empty() && out.front().nbytes != ls.nbytes) {
+            return fail(error, kSurfaceSize,
+                        [NSString stringWithFormat:@"%@ (fake: %s surfaces must share one allocation size, Orion "
+                                                   @"#2/#12; %s 0 has %zu bytes, %s %lu has %zu)",
+                                                   kStatus1D, side, side, out.front().nbytes, side,
+                                                   (unsigned long)i, ls.nbytes]);
         }
         out.push_back(ls);
     }
@@ -945,6 +1194,10 @@ void unlock_all(std::vector<LockedSurface> &surfaces) {
     }
 }
 
+size_t packed_bytes(const LockedSurface &s) {
+    return s.spec->nbytes >= 0 ? static_cast<size_t>(s.spec->nbytes) : s.nbytes;
+}
+
 BOOL run_reference(_ANEInMemoryModel *model, const std::vector<LockedSurface> &ins,
                    const std::vector<LockedSurface> &outs, NSError **error) {
     _ANEInMemoryModelDescriptor *d = [model fakeDescriptor];
@@ -954,15 +1207,14 @@ BOOL run_reference(_ANEInMemoryModel *model, const std::vector<LockedSurface> &i
     std::vector<std::string> keys;
     std::vector<fake_ane_weight> weights;
     collect_weights([d weights], keys, weights);
-    const std::vector<TensorSpec> &in_specs = *[model fakeInputs];
-    const std::vector<TensorSpec> &out_specs = *[model fakeOutputs];
+    // Each tensor is handed over as the packed bytes at offset 0 of its surface (Orion #14).
     std::vector<fake_ane_tensor> in_tensors;
     std::vector<fake_ane_tensor> out_tensors;
-    for (size_t i = 0; i < ins.size(); ++i) {
-        in_tensors.push_back(fake_ane_tensor{in_specs[i].name.c_str(), ins[i].data, ins[i].nbytes});
+    for (const LockedSurface &s : ins) {
+        in_tensors.push_back(fake_ane_tensor{s.spec->name.c_str(), s.data, packed_bytes(s)});
     }
-    for (size_t i = 0; i < outs.size(); ++i) {
-        out_tensors.push_back(fake_ane_tensor{out_specs[i].name.c_str(), outs[i].data, outs[i].nbytes});
+    for (const LockedSurface &s : outs) {
+        out_tensors.push_back(fake_ane_tensor{s.spec->name.c_str(), s.data, packed_bytes(s)});
     }
     const fake_ane_eval_call call{text.c_str(),        text.size(),        weights.data(),
                                   weights.size(),      in_tensors.data(),  in_tensors.size(),
@@ -987,8 +1239,8 @@ BOOL run_reference(_ANEInMemoryModel *model, const std::vector<LockedSurface> &i
 
 }  // namespace
 
-static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long long> &path_counter,
-                          NSError **error) {
+static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, NSDictionary *options,
+                          std::atomic<long long> &path_counter, NSError **error) {
     if (fault_active("evaluate_exception")) {
         [NSException raise:NSInternalInconsistencyException format:@"FakeANE: injected exception in evaluate"];
     }
@@ -1000,6 +1252,10 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     if (requestClass == Nil || ![request isKindOfClass:requestClass]) {
         return fail(error, kBadRequest, @"FakeANE: evaluate needs an _ANERequest");
     }
+    if (![request validate]) {
+        return fail(error, kBadRequest, @"FakeANE: the request fails -[_ANERequest validate] (0 inputs or outputs, "
+                                        @"more than 255 buffers, a symbol index above 254, or bad perfStats)");
+    }
     if (fault_active("evaluate") || [[model fakeDescriptor] fakeFailsEvaluate]) {
         return fail(error, kInferenceError,
                     @"ANEProgramProcessRequestDirect() Failed with status=0x16 : statusType=0x9: Program "
@@ -1007,10 +1263,12 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     }
     std::vector<LockedSurface> ins;
     std::vector<LockedSurface> outs;
+    const BOOL uniform = [model fakeUniformSurfaces];
+    const unsigned long long min_bytes = [model fakeMinSurfaceBytes];
     if (!collect_side([request inputArray], [request inputIndexArray], *[model fakeInputs], "input",
-                      kFakeLockReadOnly, ins, error) ||
-        !collect_side([request outputArray], [request outputIndexArray], *[model fakeOutputs], "output", 0, outs,
-                      error)) {
+                      kFakeLockReadOnly, uniform, min_bytes, ins, error) ||
+        !collect_side([request outputArray], [request outputIndexArray], *[model fakeOutputs], "output", 0, uniform,
+                      min_bytes, outs, error)) {
         return NO;
     }
     lock_all(ins);
@@ -1019,17 +1277,25 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     const EvalConfig config = eval_config();
     if ([model fakeSilentlyBroken]) {
         for (LockedSurface &o : outs) {
-            std::memset(o.data, 0, o.nbytes);
+            std::memset(o.data, 0, packed_bytes(o));
         }
-    } else if (config.reference_mode) {
+    } else if ([model fakeReferenceMode]) {
         ok = run_reference(model, ins, outs, error);
     } else {
-        for (size_t i = 0; i < outs.size(); ++i) {
-            const size_t n = i < ins.size() ? std::min(outs[i].nbytes, ins[i].nbytes) : 0;
-            if (n > 0) {
-                std::memcpy(outs[i].data, ins[i].data, n);
+        // Echo: the output bound to symbol k receives the input bound to symbol k.
+        const TensorSpec *in_base = [model fakeInputs]->data();
+        const TensorSpec *out_base = [model fakeOutputs]->data();
+        for (LockedSurface &o : outs) {
+            const LockedSurface *src = nullptr;
+            for (const LockedSurface &in : ins) {
+                if (in.spec - in_base == o.spec - out_base) src = &in;
             }
-            std::memset(static_cast<char *>(outs[i].data) + n, 0, outs[i].nbytes - n);
+            const size_t total = packed_bytes(o);
+            const size_t n = src != nullptr ? std::min(total, packed_bytes(*src)) : 0;
+            if (n > 0) {
+                std::memcpy(o.data, src->data, n);
+            }
+            std::memset(static_cast<char *>(o.data) + n, 0, total - n);
         }
     }
     unlock_all(outs);
@@ -1037,11 +1303,24 @@ static BOOL fake_evaluate(_ANEInMemoryModel *model, id request, std::atomic<long
     if (!ok) {
         return NO;
     }
-    if (config.perf_stats_ns > 0) {
+    // Hardware time is reported only when the options carry kANEFPerformanceStatsMaskKey and a statType-2
+    // stats surface is attached (§25.1). The fake writes it as the second 64-bit word of that surface, where
+    // -[_ANEPerformanceStats initWithRequestPerformanceBuffer:statsBufferSize:] reads it (unverified on a Mac).
+    if (config.perf_stats_ns > 0 && [options objectForKey:kANEFPerformanceStatsMaskKey] != nil) {
+        static Class statsClass = NSClassFromString(@"_ANEPerformanceStatsIOSurface");
         for (id stats in [request perfStatsArray]) {
-            if ([stats respondsToSelector:@selector(setHwExecutionTime:)]) {
-                [(_ANEPerformanceStats *)stats setHwExecutionTime:config.perf_stats_ns];
+            if (![stats isKindOfClass:statsClass] || [(_ANEPerformanceStatsIOSurface *)stats statType] != 2) {
+                continue;
             }
+            id<FakeANESurface> surface = (id<FakeANESurface>)[[(_ANEPerformanceStatsIOSurface *)stats stats] ioSurface];
+            if ([surface allocationSize] < 16) {
+                continue;
+            }
+            uint32_t seed = 0;
+            [surface lockWithOptions:0 seed:&seed];
+            const uint64_t words[2] = {0, config.perf_stats_ns};
+            std::memcpy([surface baseAddress], words, sizeof words);
+            [surface unlockWithOptions:0 seed:&seed];
         }
     }
     path_counter.fetch_add(1);

@@ -4,8 +4,8 @@
  * The fake framework (FakeAppleNeuralEngine.mm, a separate MODULE shared object) stays free of Python: in
  * mode "reference" its evaluate hands the compiled program (MIL text, the weights captured at compile time)
  * and the request's surfaces to an evaluator registered with fake_ane_set_evaluator(). anekit's bindings
- * register one that runs the Python reference executor (shared/docs/architecture.md §3.3,
- * linux-objc-toolchain.md §6.2). The ANE backend finds the function with dlsym() on the framework handle,
+ * register one that runs the Python reference executor (docs/internals/architecture.md §3.3,
+ * docs/internals/linux-objc-toolchain.md §6.2). The ANE backend finds the function with dlsym() on the framework handle,
  * so nothing links against the fake.
  *
  * Plain C: included from C++ (bindings, backend) and Objective-C++ (the fake).
@@ -23,7 +23,7 @@ extern "C" {
 /* Name of the registration function, for dlsym(). */
 #define FAKE_ANE_SET_EVALUATOR_SYMBOL "fake_ane_set_evaluator"
 
-/* One weights-dictionary entry as captured at compile time (ane-private-api.md §7). */
+/* One weights-dictionary entry as captured at compile time (docs/internals/ane-private-api.md §7). */
 typedef struct fake_ane_weight {
     const char *path; /* dictionary key, e.g. "@model_path/weights/weight.bin" (NUL-terminated) */
     const void *data; /* the whole blob file */
@@ -31,11 +31,11 @@ typedef struct fake_ane_weight {
     uint64_t offset; /* the dictionary's "offset" value */
 } fake_ane_weight;
 
-/* One request surface, named after the MIL `func main` parameter or output it is bound to. */
+/* One request surface, named after the MIL `func main` parameter or output (symbol) it is bound to. */
 typedef struct fake_ane_tensor {
     const char *name;
-    void *data;    /* locked surface memory (read-only for inputs) */
-    size_t nbytes; /* the surface's allocation size */
+    void *data;    /* locked surface memory (read-only for inputs); the tensor is packed at offset 0 */
+    size_t nbytes; /* the tensor's declared byte size (the surface may be larger) */
 } fake_ane_tensor;
 
 typedef struct fake_ane_eval_call {
@@ -43,9 +43,9 @@ typedef struct fake_ane_eval_call {
     size_t mil_len;
     const fake_ane_weight *weights;
     size_t n_weights;
-    const fake_ane_tensor *inputs; /* in request index order = signature order */
+    const fake_ane_tensor *inputs; /* in request order, each named by the symbol its index binds to */
     size_t n_inputs;
-    const fake_ane_tensor *outputs; /* in request index order = `-> (...)` order */
+    const fake_ane_tensor *outputs; /* likewise */
     size_t n_outputs;
 } fake_ane_eval_call;
 

@@ -1,4 +1,4 @@
-// See mil_signature.h. Grammar facts: shared/docs/mil-format.md §4 (grammar), §5 (types), §7.5 (outputs).
+// See mil_signature.h. Grammar facts: docs/internals/mil-format.md §4 (grammar), §5 (types), §7.5 (outputs).
 #include "mil_signature.h"
 
 #include <cctype>
@@ -58,7 +58,7 @@ std::string trim(const std::string& s) {
     return s.substr(b, e - b);
 }
 
-// Bytes per element of the element types of mil-format.md §5.1; 0 for types without a byte size.
+// Bytes per element of the element types of docs/internals/mil-format.md §5.1; 0 for types without a byte size.
 int dtype_bytes(const std::string& dt) {
     static const std::map<std::string, int> kSizes = {
         {"fp16", 2}, {"bf16", 2},   {"fp32", 4},  {"fp64", 8},  {"int8", 1},   {"uint8", 1},
@@ -74,9 +74,9 @@ bool parse_type(const std::string& type_text, TensorSpec& spec, std::string& err
     const std::string t = trim(type_text);
     if (t.rfind("tensor<", 0) != 0) {
         if (t.rfind("state<", 0) == 0) {
-            return true;  // iOS18 state parameter: no surface size to check (mil-format.md §5.2).
+            return true;  // iOS18 state parameter: no surface size to check (docs/internals/mil-format.md §5.2).
         }
-        // Dialect A writes rank-0 tensors as a bare element type (mil-format.md §5.2).
+        // Dialect A writes rank-0 tensors as a bare element type (docs/internals/mil-format.md §5.2).
         spec.dtype = t;
         const int b = dtype_bytes(t);
         spec.nbytes = b > 0 ? b : -1;
@@ -220,7 +220,7 @@ bool parse_main_signature(const std::string& text, MainSignature& out, std::stri
         }
         out.inputs.push_back(spec);
     }
-    // Optional attribute block ([FlexibleShapeInformation = ...], mil-format.md §7.6), then the body.
+    // Optional attribute block ([FlexibleShapeInformation = ...], docs/internals/mil-format.md §7.6), then the body.
     pos = params_end;
     skip_ws(text, pos);
     if (pos < text.size() && text[pos] == '[') {
@@ -278,7 +278,7 @@ bool parse_main_signature(const std::string& text, MainSignature& out, std::stri
         spec.name = name;
         bool found = false;
         for (const TensorSpec& in : out.inputs) {
-            if (in.name == name) {  // A function input can be returned directly (mil-format.md §7.5).
+            if (in.name == name) {  // A function input can be returned directly (docs/internals/mil-format.md §7.5).
                 spec = in;
                 found = true;
                 break;

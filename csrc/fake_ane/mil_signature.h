@@ -1,9 +1,9 @@
 // I/O byte sizes of a MIL program's `func main`, for the fake framework's request checks.
 //
 // The fake enforces that request surfaces match the sizes the program declares
-// (linux-objc-toolchain.md §6.2). It reads them from the text itself: the parameters of
+// (docs/internals/linux-objc-toolchain.md §6.2). It reads them from the text itself: the parameters of
 // `func main<...>(tensor<dtype, [dims]> name, ...)` and the names in the closing `} -> (a, b);`, whose types
-// come from their declarations in the body (mil-format.md §4, §5, §7.5). Pure C++, no Objective-C.
+// come from their declarations in the body (docs/internals/mil-format.md §4, §5, §7.5). Pure C++, no Objective-C.
 #ifndef ANEKIT_FAKE_ANE_MIL_SIGNATURE_H
 #define ANEKIT_FAKE_ANE_MIL_SIGNATURE_H
 

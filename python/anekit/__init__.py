@@ -18,7 +18,7 @@ except ImportError as exc:  # say what is wrong instead of a confusing error fro
         f"anekit's native extension anekit._core cannot be imported ({exc}); install anekit with "
         "`pip install .` (importing the source tree's python/ directory directly has no extension)"
     ) from exc
-from . import budget, fp16, mil
+from . import budget, doctor, fp16, mil
 from ._core import Surface
 from ._info import info
 from .errors import (
@@ -51,6 +51,7 @@ __all__ = [
     "__version__",
     "budget",
     "compile",
+    "doctor",
     "fp16",
     "from_torch",
     "info",

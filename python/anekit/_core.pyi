@@ -13,13 +13,17 @@ __version__: str
 HAS_ANE: bool
 
 class Surface:
-    def __init__(self, shape: tuple[int, ...] | list[int], dtype: npt.DTypeLike = "fp16") -> None: ...
+    def __init__(
+        self, shape: tuple[int, ...] | list[int], dtype: npt.DTypeLike = "fp16", *, allocation: int | None = None
+    ) -> None: ...
     @property
     def shape(self) -> tuple[int, ...]: ...
     @property
     def dtype(self) -> str: ...
     @property
     def nbytes(self) -> int: ...
+    @property
+    def allocation_bytes(self) -> int: ...
     @property
     def numel(self) -> int: ...
     @property
@@ -67,6 +71,9 @@ class _AneModule:
         def loaded(self) -> bool: ...
         @property
         def closed(self) -> bool: ...
+        @property
+        def binding(self) -> tuple[str, list[int], list[int]]: ...
+        def model_attributes(self) -> str: ...
         def state(self) -> int: ...
         def evaluate(
             self, inputs: list[Surface], outputs: list[Surface], path: str = "standard", qos: int = 21
@@ -87,7 +94,13 @@ class _AneModule:
     def runtime_info() -> dict[str, Any]: ...
     @staticmethod
     def compile(
-        mil_text: str, weights: dict[str, bytes] | None = None, *, qos: int = 21, perf_stats: bool = False
+        mil_text: str,
+        weights: dict[str, bytes] | None = None,
+        *,
+        qos: int = 21,
+        perf_stats: bool = False,
+        input_names: list[str] = ...,
+        output_names: list[str] = ...,
     ) -> _AneModule.Model: ...
     @staticmethod
     def install_surface_allocator() -> None: ...
@@ -96,7 +109,11 @@ class _AneModule:
         *,
         mode: str = "echo",
         compile_budget: int = -1,
-        budget_failure: str = "loud",
+        budget_end: str = "loud",
+        binding: str = "declaration",
+        surfaces: str = "exact",
+        min_surface_bytes: int = 0,
+        model_attributes: bool = True,
         faults: set[str] = ...,
         disabled_selectors: set[str] = ...,
         perf_stats_ns: int = 0,

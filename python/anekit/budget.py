@@ -1,9 +1,9 @@
 """``anekit.budget``: the per-process ANE compile budget, the policy applied when it runs out, and helpers.
 
 A process can compile only about 119 programs on the ANE; past that, compiles fail (sometimes silently) and
-unloading gives nothing back (ane-private-api.md §16.1). anekit counts every compile that reaches a backend in
-the native core (``anekit._core.compile_count()``, the single source of truth, architecture.md §8), so every
-compile path is counted and cache hits are not.
+unloading gives nothing back (docs/internals/ane-private-api.md §16.1). anekit counts every compile that reaches a
+backend in the native core (``anekit._core.compile_count()``, the single source of truth, docs/internals/architecture.md
+§8), so every compile path is counted and cache hits are not.
 
 * :func:`used`, :func:`limit`, :func:`safety_margin`, :func:`observed_limit`, :func:`allowed`,
   :func:`remaining`, :func:`applies`, and :func:`report` (all of them at once, printable): the numbers. A
@@ -17,7 +17,7 @@ compile path is counted and cache hits are not.
   (:mod:`anekit.runtime.canary`) tells an exhausted budget from an invalid program; an exhausted budget raises
   :class:`CompileBudgetExhausted` (a ``CompileBudgetExceeded`` and a ``CompileError``) naming the limit
   observed, which :func:`allowed` applies from then on (the real limit varies by machine and OS and can be
-  lower than configured, ane-private-api.md §16.1); :func:`set_limit` forgets it.
+  lower than configured, docs/internals/ane-private-api.md §16.1); :func:`set_limit` forgets it.
 * :func:`set_policy` / ``with policy(name):`` choose what a compile past the limit does:
 
   - ``"raise"`` (default): raise :class:`~anekit.errors.CompileBudgetExceeded` before the backend is called,
@@ -88,10 +88,11 @@ __all__ = [
 #: The policies a compile past the limit can follow.
 POLICIES: tuple[str, ...] = ("raise", "warn", "recycle")
 
-#: What to do instead, quoted by every budget error (ane-private-api.md §16.3, §20.2).
+#: What to do instead, quoted by every budget error (docs/internals/ane-private-api.md §16.3, §20.2).
 _ADVICE = (
     "identical programs are served from the cache without spending budget; pass changing weights as inputs "
-    "instead of constants (ane-private-api.md §20.2); or use anekit.budget.set_policy('recycle') to compile "
+    "instead of constants (docs/internals/ane-private-api.md §20.2); or use anekit.budget.set_policy('recycle') to "
+    "compile "
     "in worker processes that are replaced before their budget runs out; or checkpoint and re-exec with "
     "anekit.budget.restart_if_needed()"
 )
@@ -147,15 +148,16 @@ def used() -> int:
 
 
 def limit() -> int:
-    """The configured per-process compile limit (default 119, ane-private-api.md §16.1)."""
+    """The configured per-process compile limit (default 119, docs/internals/ane-private-api.md §16.1)."""
     return _settings.limit if _settings.limit is not None else config.get().compile_limit
 
 
 def safety_margin() -> int:
     """Compiles kept in reserve below :func:`limit` (default 4, or ``limit() - 1`` when the limit is below 5).
 
-    The real limit varies by machine and OS (~119-132 on M4; libane refuses at 115; ane-private-api.md §16.1-2)
-    and its end can be silent, so the default stops a few compiles short of the configured limit.
+    The real limit varies by machine and OS (~119-132 on M4; libane refuses at 115;
+    docs/internals/ane-private-api.md §16.1-2) and its end can be silent, so the default stops a few compiles short
+    of the configured limit.
     """
     if _settings.margin is not None:
         return _settings.margin
@@ -302,9 +304,9 @@ def _exceeded_hint() -> str:
 def backend_has_budget(backend: str) -> bool:
     """Whether compiles on ``backend`` spend a budget the limit protects.
 
-    The ANE has one (ane-private-api.md §16). The reference executor has none, except while a limit is being
-    simulated (``ANEKIT_SIMULATE_COMPILE_LIMIT`` / :func:`simulate`), so that budget logic is testable anywhere;
-    otherwise a Linux user would hit a limit that does not exist. Its compiles are still counted by
+    The ANE has one (docs/internals/ane-private-api.md §16). The reference executor has none, except while a limit
+    is being simulated (``ANEKIT_SIMULATE_COMPILE_LIMIT`` / :func:`simulate`), so that budget logic is testable
+    anywhere; otherwise a Linux user would hit a limit that does not exist. Its compiles are still counted by
     :func:`used`.
     """
     return backend != "reference" or config.get().simulate_compile_limit is not None
@@ -316,7 +318,7 @@ def _refuse_or_warn(n: int, cap: int, stacklevel: int) -> None:
     if get_policy() == "warn":
         warnings.warn(
             f"compile {n + 1} passes the compile limit of {cap} in this process; the ANE may fail it or "
-            f"return zeros silently (ane-private-api.md §16.1); {_ADVICE}",
+            f"return zeros silently (docs/internals/ane-private-api.md §16.1); {_ADVICE}",
             CompileBudgetWarning,
             stacklevel=stacklevel + 1,
         )
@@ -422,7 +424,8 @@ def compile_within_budget(backend: Backend, compile: Callable[[], _T], *, what: 
             _settings.observed = before if _settings.observed is None else min(_settings.observed, before)
         raise CompileBudgetExhausted(
             before,
-            f"the compiler refused compile {before + 1} of this process ({what}) and a known-answer canary "
+            f"the compiler refused compile {before + 1} of this process ({what}: "
+            f"{(str(exc).splitlines() or [type(exc).__name__])[0]}) and a known-answer canary "
             f"compile failed as well, so this process's real compile limit is {before}"
             + (" below" if before < configured else "")
             + f" (anekit allowed {configured}: limit {limit()} minus safety margin {safety_margin()}); compiles "

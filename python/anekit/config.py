@@ -9,7 +9,7 @@ Variables:
 
 =================================  =====================================================================
 ``ANEKIT_BACKEND``                 default backend name (``ane`` or ``reference``); unset = best available
-``ANEKIT_COMPILE_LIMIT``           compiles allowed per process (default 119, ane-private-api.md §16)
+``ANEKIT_COMPILE_LIMIT``           compiles allowed per process (default 119, docs/internals/ane-private-api.md §16)
 ``ANEKIT_SIMULATE_COMPILE_LIMIT``  reference backend: fail compiles past N per process (tests)
 ``ANEKIT_SIMULATE_COMPILE_FAILURE`` ``raise``, ``silent`` or ``crash``: how simulated over-limit compiles fail
 ``ANEKIT_SIMULATE_COMPILE_LATENCY_MS`` reference backend: sleep this long in every compile (benchmarks)
@@ -18,7 +18,9 @@ Variables:
 ``ANEKIT_POOL_SPREAD``             ``1``: the recycling pool may spread kernels in use over several workers
 ``ANEKIT_CACHE_SIZE``              loaded programs kept by the in-process content cache (default 256)
 ``ANEKIT_ANE_FRAMEWORK``           framework binary to dlopen (default: the system's private framework)
-``ANEKIT_ASSERT_NO_COMPILE``       ``1``: any real compile raises (proves a loop runs from cache)
+``ANEKIT_ANE_SURFACES``            ``uniform`` (default: one allocation size per side) or ``exact``: ANE surface sizes
+``ANEKIT_ANE_MIN_SURFACE_BYTES``   smallest ANE surface allocation (default 49152, docs/internals/ane-private-api.md
+§25.3) ``ANEKIT_ASSERT_NO_COMPILE``       ``1``: any real compile raises (proves a loop runs from cache)
 ``ANEKIT_CACHE_DIR``               where persistent artefacts live
 ``ANEKIT_DEBUG``                   verbosity (0 = quiet)
 ``ANEKIT_PROGRESS``                ``0``: never show progress; ``1``: always (stderr); unset: on a TTY or notebook
@@ -38,14 +40,15 @@ from typing import TypeVar
 
 __all__ = ["DEFAULT_FRAMEWORK_PATH", "Config", "get", "override", "reload_from_env"]
 
-#: Where macOS keeps the private framework (ane-private-api.md §3.1).
+#: Where macOS keeps the private framework (docs/internals/ane-private-api.md §3.1).
 DEFAULT_FRAMEWORK_PATH = "/System/Library/PrivateFrameworks/AppleNeuralEngine.framework/AppleNeuralEngine"
 
-#: Compiles a process gets before the ANE compiler starts failing (ane-private-api.md §16.1: ~119 observed).
+#: Compiles a process gets before the ANE compiler starts failing (docs/internals/ane-private-api.md §16.1: ~119
+#: observed).
 DEFAULT_COMPILE_LIMIT = 119
 #: Compiles kept in reserve below the limit by default: the limit varies by machine and OS (~119-132 on M4,
-#: maderix/ANE#23; libane refuses at 115, ane-private-api.md §16.1-16.2) and its end can be silent, so anekit
-#: stops a few compiles short of it (issue #10).
+#: maderix/ANE#23; libane refuses at 115, docs/internals/ane-private-api.md §16.1-16.2) and its end can be silent, so
+#: anekit stops a few compiles short of it (issue #10).
 DEFAULT_COMPILE_SAFETY_MARGIN = 4
 
 _BACKENDS = ("ane", "reference")
@@ -68,6 +71,8 @@ class Config:
     pool_spread: bool = False
     cache_size: int = 256
     ane_framework: str = DEFAULT_FRAMEWORK_PATH
+    ane_surfaces: str = "uniform"
+    ane_min_surface_bytes: int = 49152
     assert_no_compile: bool = False
     cache_dir: str = str(Path.home() / ".cache" / "anekit")
     debug: int = 0
@@ -106,6 +111,14 @@ class Config:
             raise ValueError(f"pool_spread must be a bool, got {self.pool_spread!r}")
         if not isinstance(self.cache_size, int) or self.cache_size < 0:
             raise ValueError(f"cache_size must be a non-negative int, got {self.cache_size!r}")
+        if self.ane_surfaces not in ("uniform", "exact"):
+            raise ValueError(f"ane_surfaces must be 'uniform' or 'exact', got {self.ane_surfaces!r}")
+        if (
+            isinstance(self.ane_min_surface_bytes, bool)
+            or not isinstance(self.ane_min_surface_bytes, int)
+            or not 0 <= self.ane_min_surface_bytes <= 1 << 30
+        ):
+            raise ValueError(f"ane_min_surface_bytes must be an int in [0, 2**30], got {self.ane_min_surface_bytes!r}")
         if not isinstance(self.debug, int) or self.debug < 0:
             raise ValueError(f"debug must be a non-negative int, got {self.debug!r}")
         if self.progress is not None and not isinstance(self.progress, bool):
@@ -150,6 +163,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         pool_spread=_env_bool(env, "ANEKIT_POOL_SPREAD"),
         cache_size=_env_number(env, "ANEKIT_CACHE_SIZE", defaults.cache_size, int),
         ane_framework=env.get("ANEKIT_ANE_FRAMEWORK") or DEFAULT_FRAMEWORK_PATH,
+        ane_surfaces=env.get("ANEKIT_ANE_SURFACES", "").strip() or "uniform",
+        ane_min_surface_bytes=_env_number(env, "ANEKIT_ANE_MIN_SURFACE_BYTES", defaults.ane_min_surface_bytes, int),
         assert_no_compile=_env_bool(env, "ANEKIT_ASSERT_NO_COMPILE"),
         cache_dir=env.get("ANEKIT_CACHE_DIR") or defaults.cache_dir,
         debug=_env_number(env, "ANEKIT_DEBUG", 0, int),

@@ -1,4 +1,5 @@
-"""Weight blob reader/writer, byte for byte against mil-format.md §9 and the four real weight.bin files."""
+"""Weight blob reader/writer, byte for byte against docs/internals/mil-format.md §9 and the four real weight.bin
+files."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from anekit.mil.values import Value
 
 
 def test_dtype_codes_match_spec_table() -> None:
-    # mil-format.md §9.4, append-only BlobDataType enum.
+    # docs/internals/mil-format.md §9.4, append-only BlobDataType enum.
     assert BLOB_DTYPE_CODES == {
         "fp16": 1,
         "fp32": 2,
@@ -96,7 +97,7 @@ def test_dedupe_identical_blobs() -> None:
 
 @pytest.mark.parametrize(
     ("dt", "values", "expected", "padding"),
-    [  # mil-format.md §9.5, verified with coremltools' writer
+    [  # docs/internals/mil-format.md §9.5, verified with coremltools' writer
         ("int4", [1, -2, 3, -8, 7], "e18307", 4),
         ("uint1", [1, 0, 1, 1, 0, 0, 0, 0, 1], "0d01", 7),
         ("uint3", [1, 2, 3, 4, 5], "d158", 1),

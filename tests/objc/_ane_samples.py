@@ -36,7 +36,7 @@ def fake_library(name: str = FAKE_NAME) -> Path | None:
 
 
 def identity_mil(channels: int = 4, spatial: int = 8, *, tag: str = "y", dtype: str = "fp16") -> str:
-    """A one-input, one-output program ``y = relu(x)`` on ``[1, C, 1, S]`` (mil-format.md §8.2 dialect).
+    """A one-input, one-output program ``y = relu(x)`` on ``[1, C, 1, S]`` (docs/internals/mil-format.md §8.2 dialect).
 
     ``tag`` goes into the op name so that programs differ (and get distinct model directories) on demand; it
     also carries the fake's failure markers (``FAKE_ANE_FAIL_COMPILE`` ...).
@@ -54,7 +54,7 @@ def identity_mil(channels: int = 4, spatial: int = 8, *, tag: str = "y", dtype: 
 
 
 def two_io_mil(tag: str = "two") -> str:
-    """Two inputs of different sizes and two outputs, to check index wiring (ane-private-api.md §13)."""
+    """Two inputs of different sizes and two outputs, to check index wiring (docs/internals/ane-private-api.md §13)."""
     a = "tensor<fp16, [1, 4, 1, 8]>"
     b = "tensor<fp16, [1, 2, 1, 8]>"
     return (

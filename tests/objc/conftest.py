@@ -2,7 +2,7 @@
 AppleNeuralEngine framework that a Linux ``ANEKIT_BUILD_ANE=ON`` build ships in ``anekit/_fake``.
 
 Every test here is marked ``objc`` and skips with the reason when the backend or the fake is not built.
-The framework is loaded once per process (classes cannot be unloaded, ane-private-api.md §3.1), so the
+The framework is loaded once per process (classes cannot be unloaded, docs/internals/ane-private-api.md §3.1), so the
 ``fake`` fixture initialises the fake once and resets its configuration and counters around each test.
 """
 

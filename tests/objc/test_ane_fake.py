@@ -80,16 +80,31 @@ def test_weights_are_baked_at_compile_time(fake: ModuleType) -> None:
     assert recorder.calls[0][1] == {"@model_path/weights/w.bin": b"\x01" * 8}
 
 
-def test_evaluator_errors_become_framework_errors(fake: ModuleType) -> None:
+@pytest.mark.parametrize("error", [ZeroDivisionError, KeyboardInterrupt, SystemExit])
+def test_evaluator_exceptions_stay_themselves(fake: ModuleType, error: type[BaseException]) -> None:
+    # The fake reports the callback's failure as an NSError; the binding raises the callback's own exception
+    # instead, so `except KeyboardInterrupt` and `except SystemExit` work (issue #11 item 14).
     def broken(*_: object) -> None:
-        raise ZeroDivisionError("reference executor exploded")
+        raise error("reference executor exploded")
 
     fake.set_fake_evaluator(broken)
     fake.fake_configure(mode="reference")
     with fake.compile(identity_mil()) as model:
-        with pytest.raises(fake.FrameworkError, match="reference executor exploded") as info:
+        with pytest.raises(error, match="reference executor exploded") as info:
             model.evaluate([surface()], [surface()])
-        assert info.value.code == -10
+        assert type(info.value) is error
+        fake.set_fake_evaluator(lambda _t, _w, i, o: o["y"].cast("B").__setitem__(slice(None), i["x"].cast("B")))
+        model.evaluate([surface()], [surface()])
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, SystemExit, ZeroDivisionError])
+def test_compile_checker_exceptions_stay_themselves(fake: ModuleType, error: type[BaseException]) -> None:
+    def broken(*_: object) -> None:
+        raise error("checker interrupted")
+
+    fake.set_fake_compile_checker(broken)
+    with pytest.raises(error, match="checker interrupted"):
+        fake.compile(identity_mil(tag="interrupted"))
 
 
 def test_reference_mode_without_evaluator_fails_loudly(fake: ModuleType) -> None:
@@ -148,11 +163,11 @@ def test_loud_budget_refuses_compiles_and_free_does_not_refund(fake: ModuleType)
 
 
 def test_silent_budget_compiles_but_outputs_zeros(fake: ModuleType) -> None:
-    fake.fake_configure(compile_budget=0, budget_failure="silent")
+    fake.fake_configure(compile_budget=0, budget_end="silent")
     x, y = surface(_ramp()), surface(np.ones(SHAPE, dtype=np.float32))
     with fake.compile(identity_mil(tag="silent")) as model:
         model.evaluate([x], [y])
-    assert not y.read().any(), "silent failure: success, then zeros (ane-private-api.md §16.1)"
+    assert not y.read().any(), "silent failure: success, then zeros (docs/internals/ane-private-api.md §16.1)"
 
 
 def test_compile_counter_counts_attempts(fake: ModuleType) -> None:
@@ -167,7 +182,7 @@ def test_compile_counter_counts_attempts(fake: ModuleType) -> None:
     ("kwargs", "match"),
     [
         ({"mode": "fast"}, "mode must be"),
-        ({"budget_failure": "maybe"}, "budgetFailure must be"),
+        ({"budget_end": "maybe"}, "budgetEnd must be"),
         ({"faults": {"explode"}}, "unknown fault 'explode'"),
     ],
 )

@@ -1,9 +1,10 @@
 """Object lifetimes through the Objective-C++ backend: compile/free cycles leave no live framework object,
-IOSurface or model directory behind (the MRC/ARC rules of linux-objc-toolchain.md §7), and several threads
-can use their own models at once (ane-private-api.md §21)."""
+IOSurface or model directory behind (the MRC/ARC rules of docs/internals/linux-objc-toolchain.md §7), and several
+threads can use their own models at once (docs/internals/ane-private-api.md §21)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,8 +28,10 @@ def _cycles(fake: ModuleType, live: Callable[[], dict[str, int]], count: int) ->
     blob = b"\x03" * 64
     directories: list[str] = []
     for i in range(count):
-        # Distinct programs: each cycle gets its own model directory, as a training loop would.
-        model = fake.compile(identity_mil(tag=f"leak{i}"), {"@model_path/weights/w.bin": blob})
+        # Distinct programs: each cycle gets its own model directory, as a training loop would. The pid keeps
+        # them apart from the same test running in another process (directories are shared per user: a
+        # directory another process still uses correctly outlives this process's close).
+        model = fake.compile(identity_mil(tag=f"leak{os.getpid()}_{i}"), {"@model_path/weights/w.bin": blob})
         model.evaluate([x], [y])
         directories.append(model.model_dir)
         model.close()
@@ -63,7 +66,7 @@ def test_surfaces_are_released_with_their_last_user(fake: ModuleType) -> None:
     model = fake.compile(identity_mil(tag="life"))
     model.evaluate([x], [y])
     del x, y
-    # The cached request keeps the bound surfaces alive (ane-private-api.md §9) ...
+    # The cached request keeps the bound surfaces alive (docs/internals/ane-private-api.md §9) ...
     assert fake.fake_stats()["liveIOSurfaces"] == base + 2
     model.close()
     # ... until the model is closed.

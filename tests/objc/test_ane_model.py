@@ -30,7 +30,7 @@ def test_echo_round_trip_on_every_path(fake: ModuleType, path: str) -> None:
     y = surface()
     with fake.compile(identity_mil()) as model:
         assert model.loaded
-        assert model.state() == 3  # loaded (ane-private-api.md §4.1)
+        assert model.state() == 3  # loaded (docs/internals/ane-private-api.md §4.1)
         assert model.evaluate([x], [y], path) is None
         np.testing.assert_array_equal(y.read(), _ramp())
     key = {
@@ -168,7 +168,7 @@ def test_nsexception_becomes_framework_error(fake: ModuleType) -> None:
 
 def test_surface_size_mismatch_fails_loudly(fake: ModuleType) -> None:
     with fake.compile(identity_mil()) as model:
-        with pytest.raises(fake.FrameworkError, match="needs a 64-byte surface, got 32 bytes") as info:
+        with pytest.raises(fake.FrameworkError, match="needs at least 64 bytes, the surface has 32") as info:
             model.evaluate([surface(shape=(1, 2, 1, 8))], [surface()])
         assert info.value.code == -8
         with pytest.raises(fake.FrameworkError, match="program declares 1"):
@@ -181,7 +181,7 @@ def test_evaluate_argument_checks(fake: ModuleType) -> None:
             model.evaluate([b"x"], [surface()])
         with pytest.raises(ValueError, match="unknown execution path 'fast'"):
             model.evaluate([surface()], [surface()], "fast")
-        with pytest.raises(ValueError, match="at least one output"):
+        with pytest.raises(ValueError, match="at least one input and one output"):
             model.evaluate([surface()], [])
 
 

@@ -1,7 +1,7 @@
 """Loading the framework and resolving its classes (csrc/ane/ane_runtime.mm, ane_init.cpp).
 
 Failure modes that would poison the process-wide framework slot (a missing class, a bad path before any
-success) run in a subprocess, since a process can load only one framework (ane-private-api.md §3.1).
+success) run in a subprocess, since a process can load only one framework (docs/internals/ane-private-api.md §3.1).
 """
 
 from __future__ import annotations

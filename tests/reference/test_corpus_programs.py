@@ -1,4 +1,4 @@
-"""Every real corpus program (mil-format.md §13) runs through the reference executor.
+"""Every real corpus program (docs/internals/mil-format.md §13) runs through the reference executor.
 
 coremlc annotated every statement with its output type, and the executor checks each kernel result against
 the declared type, so a run is a statement-by-statement agreement check between anekit's kernels and Apple's
@@ -7,8 +7,8 @@ compiler on real programs (BERT, RNN-T decoder/joint, mel front-end, VAD). Bundl
 
 Finding recorded by this test: MiniLM builds its additive attention mask as ``(1 − mask)·fp16(−inf)``, which is
 ``0·(−inf) = NaN`` for every attended position under IEEE arithmetic, so with IEEE semantics the whole
-encoder output is NaN. How the device evaluates that product is unknown (mil-format.md §14 lists fp16 numerics
-as open); the reference keeps IEEE.
+encoder output is NaN. How the device evaluates that product is unknown (docs/internals/mil-format.md §14 lists fp16
+numerics as open); the reference keeps IEEE.
 """
 
 from __future__ import annotations

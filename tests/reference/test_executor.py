@@ -164,7 +164,7 @@ def test_public_names():
 
 
 def test_reference_modules_never_import_the_extension_at_import_time():
-    # architecture.md §2: reference/ is pure Python + numpy; the native fp16 rounding is imported lazily.
+    # docs/internals/architecture.md §2: reference/ is pure Python + numpy; the native fp16 rounding is imported lazily.
     import ast
     from pathlib import Path
 

@@ -11,7 +11,7 @@ from anekit.reference import Executor, _fp16, run
 from anekit.reference.kernels import KERNELS, KernelContext
 
 FP16_MAX = 65504.0
-SUB_MIN = 2.0**-24  # smallest fp16 subnormal (mil-format.md §10.10)
+SUB_MIN = 2.0**-24  # smallest fp16 subnormal (docs/internals/mil-format.md §10.10)
 
 
 def _one_op(op: str, shape=(1, 8), opset: str = "ios18", **const_inputs):

@@ -1,4 +1,5 @@
-"""Decompression (constexpr_*) kernels: hand-checked values and bit layouts (mil-format.md §7.4, §9.5)."""
+"""Decompression (constexpr_*) kernels: hand-checked values and bit layouts (docs/internals/mil-format.md §7.4,
+§9.5)."""
 
 from __future__ import annotations
 

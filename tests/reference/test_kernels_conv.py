@@ -82,7 +82,7 @@ def test_conv_matches_naive_definition(shape, wshape, strides, dil, groups, pad_
 
 
 def test_same_padding_puts_the_odd_element_after_and_same_lower_before():
-    # D=6, K=3, s=2: d_out=3, total pad 1 -> same: (0, 1), same_lower: (1, 0) (mil-format.md §10.1).
+    # D=6, K=3, s=2: d_out=3, total pad 1 -> same: (0, 1), same_lower: (1, 0) (docs/internals/mil-format.md §10.1).
     x = np.arange(6, dtype=np.float32).reshape(1, 1, 6)
     w = np.ones((1, 1, 3), np.float32)
     same = call1("conv", x=x, weight=w, strides=np.int32([2]), pad_type="same")

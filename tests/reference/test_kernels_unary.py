@@ -64,7 +64,7 @@ def test_epsilon_ops_use_the_mil_defaults():
 
 
 def test_fp16_storage_turns_tiny_default_epsilons_into_zero():
-    # mil-format.md §10.3: 1e-12 (rsqrt) and 1e-45 (log) are 0 in fp16, so rsqrt(0) is inf on the device.
+    # docs/internals/mil-format.md §10.3: 1e-12 (rsqrt) and 1e-45 (log) are 0 in fp16, so rsqrt(0) is inf on the device.
     ctx = KernelContext("rsqrt", out_types=(tensor((1,), "fp16"),), fp16_storage=True)
     assert np.isinf(KERNELS["rsqrt"](ctx, x=np.zeros(1, np.float32))[0][0])
     ctx32 = KernelContext("rsqrt", out_types=(tensor((1,), "fp32"),), fp16_storage=True)

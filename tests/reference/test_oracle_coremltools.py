@@ -1,5 +1,5 @@
-"""Kernels against coremltools' own numpy ``value_inference`` (mil-format.md §10.9), an oracle nobody here
-wrote. coremltools computes in float64 and casts at the end, so the comparison uses float32 tolerances.
+"""Kernels against coremltools' own numpy ``value_inference`` (docs/internals/mil-format.md §10.9), an oracle nobody
+here wrote. coremltools computes in float64 and casts at the end, so the comparison uses float32 tolerances.
 
 Skipped when coremltools is not installed (``pip install coremltools==9.0``).
 """

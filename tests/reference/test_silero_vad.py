@@ -1,5 +1,5 @@
-"""End to end: the four real Silero VAD bundles (mil-format.md §13) run through anekit.mil.load + the reference
-executor over a sequence of chunks, feeding the LSTM state back.
+"""End to end: the four real Silero VAD bundles (docs/internals/mil-format.md §13) run through anekit.mil.load + the
+reference executor over a sequence of chunks, feeding the LSTM state back.
 
 The input is a synthetic 16 kHz signal: low-level noise, then 0.4 s of a voiced, syllable-modulated harmonic
 tone, then noise again. Silero v6 takes 576 samples per call: 64 samples of context from the previous chunk +

@@ -1,11 +1,49 @@
-"""Programs shared by the runtime tests."""
+"""Programs and the backend fixture shared by the runtime tests."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
+import anekit
 from anekit import mil
+from anekit.runtime import available_backends
+
+#: The fake framework's unsettled behaviours (anekit.testing docstring): every binding rule and every surface
+#: rule, each pair once, with and without modelAttributes to bind by. The ANE backend must get the right numbers
+#: under all of them.
+FAKE_MODES = {
+    "decl-exact": {"binding": "declaration", "surfaces": "exact"},
+    "alpha-exact-noattrs": {"binding": "alphabetical", "surfaces": "exact", "model_attributes": False},
+    "decl-uniform49k-noattrs": {
+        "binding": "declaration",
+        "surfaces": "uniform",
+        "min_surface_bytes": 49152,
+        "model_attributes": False,
+    },
+    "alpha-uniform49k": {"binding": "alphabetical", "surfaces": "uniform", "min_surface_bytes": 49152},
+}
+
+BACKENDS = available_backends()
+# Off a Mac, the ANE backend is exercised through the real Objective-C++ path against the bundled fake
+# framework (reference mode) under each of FAKE_MODES, so one suite covers both backends wherever the backend
+# is built.
+if "ane" not in BACKENDS and anekit._core.ane.built():
+    BACKENDS = [*BACKENDS, *(f"ane-fake-{name}" for name in FAKE_MODES)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A backend name for anekit.compile; ``ane-fake-*`` params run inside the matching fake_ane block."""
+    if not request.param.startswith("ane-fake-"):
+        yield request.param
+        return
+    from anekit import testing
+
+    with testing.fake_ane(mode="reference", **FAKE_MODES[request.param.removeprefix("ane-fake-")]):
+        yield "ane"
 
 
 def conv_relu_program(c: int = 64, s: int = 32, seed: int = 0) -> mil.Program:
@@ -27,6 +65,26 @@ def two_in_two_out_program() -> mil.Program:
         return mb.add(x=a, y=b), mb.mul(x=a, y=b)
 
     return prog
+
+
+def out_of_order_program() -> mil.Program:
+    """Inputs ``zeta, Alpha, mid`` and outputs ``q, k, v``: declaration, bytewise and case-insensitive orders
+    all differ, and every output depends on different inputs, so any mis-binding changes the numbers."""
+    t = mil.tensor((1, 8, 1, 16), "fp16")
+
+    @mil.program(inputs={"zeta": t, "Alpha": t, "mid": t}, opset="ios18")
+    def prog(mb: mil.Builder, zeta: mil.Var, Alpha: mil.Var, mid: mil.Var) -> tuple[mil.Var, mil.Var, mil.Var]:
+        q = mb.sub(x=zeta, y=mb.mul(x=Alpha, y=np.float16(2.0)))
+        k = mb.add(x=mid, y=mb.mul(x=zeta, y=np.float16(3.0)))
+        v = mb.sub(x=Alpha, y=mid)
+        return mb.identity(x=q, name="q"), mb.identity(x=k, name="k"), mb.identity(x=v, name="v")
+
+    return prog
+
+
+@pytest.fixture
+def out_of_order() -> mil.Program:
+    return out_of_order_program()
 
 
 @pytest.fixture

@@ -157,7 +157,7 @@ def test_a_limit_below_the_configured_one_raises_budget_exceeded_naming_it() -> 
         assert isinstance(info.value, CompileError)  # the compiler did reject it: `except CompileError` still works
         assert isinstance(info.value.__cause__, CompileError)
         assert "simulated ANE compile failure" in str(info.value.__cause__)
-        # The failed attempt and the canary are both counted (ane-private-api.md §16.2).
+        # The failed attempt and the canary are both counted (docs/internals/ane-private-api.md §16.2).
         assert budget.used() == n + 2
         assert budget.observed_limit() == n
         assert budget.allowed() == n

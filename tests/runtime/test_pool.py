@@ -195,7 +195,8 @@ def test_loud_failures_past_the_real_limit_are_recycled() -> None:
 
 
 def test_a_worker_crashing_mid_compile_is_retired_and_the_limit_learned() -> None:
-    """The crash end of the budget (libane: SIGSEGV after the silent failures, ane-private-api.md §16.1)."""
+    """The crash end of the budget (libane: SIGSEGV after the silent failures, docs/internals/ane-private-api.md
+    §16.1)."""
     with budget.simulate(3, failure="crash"), WorkerPool(per_worker=10) as pool:
         for _ in range(8):
             prog = fresh()
@@ -438,11 +439,7 @@ def test_pool_through_the_fake_framework_with_a_silent_budget() -> None:
         fake_framework_path()
     except (ImportError, AneUnavailableError) as exc:
         pytest.skip(f"the fake ANE framework is not available in this build: {exc}")
-    import inspect
-
-    # The fake names the option budget_end (older builds: budget_failure).
-    option = "budget_end" if "budget_end" in inspect.signature(fake_ane).parameters else "budget_failure"
-    context = ("anekit.testing", "fake_ane", {"compile_budget": 3, option: "silent"})
+    context = ("anekit.testing", "fake_ane", {"compile_budget": 3, "budget_end": "silent"})
     with fake_ane(), WorkerPool(per_worker=10, worker_context=context) as pool:
         for _ in range(8):
             prog = fresh()

@@ -1,7 +1,7 @@
 /*
  * Force-included (clang -include) into every Objective-C(++) translation unit of the Linux build only.
  * Makes Debian's GNUstep headers (GCC runtime) behave like Apple's for code written for macOS
- * (shared/docs/linux-objc-toolchain.md §5.1):
+ * (docs/internals/linux-objc-toolchain.md §5.1):
  *   - GCC's objc.h defines YES as (BOOL)1, which turns @YES into @(BOOL)1 and breaks boxed literals;
  *   - GCC's nil is (id)0, which Objective-C++ cannot pass to an NSError ** parameter (`error:nil`);
  *     Apple's objc.h uses nullptr in C++11, so we do the same.

@@ -1,4 +1,4 @@
-// CoreFoundation shim for the Linux build (shared/docs/linux-objc-toolchain.md §5.4). Every "CF object" on
+// CoreFoundation shim for the Linux build (docs/internals/linux-objc-toolchain.md §5.4). Every "CF object" on
 // Linux is a GNUstep Objective-C object (IOSurface is the shim class in iosurface_shim.mm), so the CF
 // memory-management functions are plain retain/release messages. Compiled without ARC (Linux is MRC).
 #import <Foundation/Foundation.h>

@@ -1,4 +1,4 @@
-// IOSurface shim for the Linux build (shared/docs/linux-objc-toolchain.md §5.5).
+// IOSurface shim for the Linux build (docs/internals/linux-objc-toolchain.md §5.5).
 //
 // An Objective-C class named `IOSurface` (the name of macOS's toll-free-bridged class) backs the Apple C
 // API, so that CFRelease(surface) is -release exactly as on macOS, and so that the dlopen'ed fake framework
@@ -20,7 +20,7 @@ namespace {
 constexpr kern_return_t kReturnNotLocked = static_cast<kern_return_t>(0xE00002CD);
 // Alignment of the backing memory. Apple documents none for IOSurface base addresses; 64 bytes keeps
 // vector loads aligned and is what the toolchain doc's reference implementation uses (§5.5). Requests
-// that matter for the ANE (128 bytes on M5, ane-private-api.md §15) concern the real framework only.
+// that matter for the ANE (128 bytes on M5, docs/internals/ane-private-api.md §15) concern the real framework only.
 constexpr size_t kAlignment = 64;
 
 uint32_t g_next_id = 1;      // Surface IDs start at 1 (0 means "no surface" on macOS).

@@ -1,6 +1,6 @@
 /*
  * objc_msgSend for GCC's Objective-C runtime (libobjc.so.4), which exports only objc_msg_lookup.
- * Specification: shared/docs/linux-objc-toolchain.md §5.2. Linux x86_64 System V (ELF) only.
+ * Specification: docs/internals/linux-objc-toolchain.md §5.2. Linux x86_64 System V (ELF) only.
  *
  * The trampoline saves every register that can carry arguments (rdi, rsi, rdx, rcx, r8, r9; rax, whose
  * low byte holds the vector-register count of a variadic call; xmm0-xmm7), asks objc_msg_lookup for the
@@ -15,7 +15,7 @@
  * objc_msgSend in the same process.
  */
 #if !defined(__x86_64__) || !defined(__ELF__)
-#error "objc_msgsend_gnu.c: the objc_msgSend trampoline exists only for x86_64 ELF (linux-objc-toolchain.md §5.2)"
+#error "objc_msgsend_gnu.c: the objc_msgSend trampoline exists only for x86_64 ELF (docs/internals/linux-objc-toolchain.md §5.2)"
 #endif
 
 __asm__(

@@ -1,8 +1,8 @@
 """A pre-norm transformer block in the ANE's ``[1, C, 1, S]`` layout, built with :mod:`anekit.mil`.
 
 LayerNorm -> QKV (one 1x1 conv) -> causal attention written out as matmul / scale / mask / softmax / matmul
-(``scaled_dot_product_attention`` ignores its mask on the ANE, mil-format.md §11 rule 10, so the recipe of
-§8.6 is used) -> output projection -> residual -> LayerNorm -> FFN (1x1 conv, gelu, 1x1 conv) -> residual.
+(``scaled_dot_product_attention`` ignores its mask on the ANE, docs/internals/mil-format.md §11 rule 10, so the recipe
+of §8.6 is used) -> output projection -> residual -> LayerNorm -> FFN (1x1 conv, gelu, 1x1 conv) -> residual.
 At d=768, 12 heads, seq=256 these are the Stories110M / GPT-2-small shapes.
 """
 
@@ -14,7 +14,7 @@ from .. import mil
 
 __all__ = ["transformer_block"]
 
-#: Additive mask value above the diagonal: the most negative finite fp16 (mil-format.md §8.6).
+#: Additive mask value above the diagonal: the most negative finite fp16 (docs/internals/mil-format.md §8.6).
 MASK_VALUE = -65504.0
 
 
@@ -66,7 +66,7 @@ def transformer_block(
     w_up = weight(ffn, d)
     w_down = weight(d, ffn)
     mask = np.triu(np.full((seq, seq), MASK_VALUE, np.float16), k=1).reshape(1, 1, seq, seq)
-    eps = np.float16(1e-5)  # same dtype as gamma/beta (mil-format.md §11 rule 3)
+    eps = np.float16(1e-5)  # same dtype as gamma/beta (docs/internals/mil-format.md §11 rule 3)
     scale = np.float16(1 / np.sqrt(dh))
 
     @mil.program(inputs={"x": mil.tensor((1, d, 1, seq), "fp16")}, opset=opset)

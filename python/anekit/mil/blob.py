@@ -1,6 +1,6 @@
 """MIL weight blob storage (``weight.bin``): reader and writer, byte for byte.
 
-Layout (mil-format.md §9.1-9.5, from coremltools ``MILBlob/Blob/StorageFormat.hpp``), all little-endian:
+Layout (docs/internals/mil-format.md §9.1-9.5, from coremltools ``MILBlob/Blob/StorageFormat.hpp``), all little-endian:
 
 * a 64-byte storage header: ``uint32 count``, ``uint32 version`` (= 2), 56 reserved zero bytes;
 * per blob, at a 64-aligned offset: a 64-byte metadata record (``uint32 sentinel = 0xDEADBEEF``,
@@ -39,7 +39,7 @@ __all__ = [
     "write_blobs",
 ]
 
-#: Header and record sizes and alignment (mil-format.md §9.1-9.3).
+#: Header and record sizes and alignment (docs/internals/mil-format.md §9.1-9.3).
 HEADER_SIZE = 64
 METADATA_SIZE = 64
 ALIGNMENT = 64
@@ -48,7 +48,7 @@ BLOB_VERSION = 2
 #: ``blob_metadata.sentinel`` (§9.3).
 BLOB_SENTINEL = 0xDEADBEEF
 
-#: MIL dtype name -> ``BlobDataType`` code (append-only enum, mil-format.md §9.4).
+#: MIL dtype name -> ``BlobDataType`` code (append-only enum, docs/internals/mil-format.md §9.4).
 BLOB_DTYPE_CODES: dict[str, int] = {
     "fp16": 1,
     "fp32": 2,
@@ -231,7 +231,7 @@ class BlobWriter:
     """Accumulates blobs into one weight file, deduplicating identical (dtype, shape, bytes) blobs (§7.2).
 
     Only blobs of the same shape share a record: coremltools shares an offset only for the same const, and no
-    compiler-written file points consts of different shapes at one blob (mil-format.md §7.2).
+    compiler-written file points consts of different shapes at one blob (docs/internals/mil-format.md §7.2).
 
     Each record goes to the next 64-aligned offset, data right after its 64-byte metadata (§9.5); nothing is
     padded after the last blob.

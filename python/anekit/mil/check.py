@@ -49,7 +49,7 @@ __all__ = [
     "types_compatible",
 ]
 
-#: dtypes coremltools stores in weight.bin (``should_use_weight_file``, mil-format.md §7.2).
+#: dtypes coremltools stores in weight.bin (``should_use_weight_file``, docs/internals/mil-format.md §7.2).
 BLOB_DTYPES_PRE18 = frozenset({"fp16", "fp32", "uint8", "int8"})
 BLOB_DTYPES_IOS18 = BLOB_DTYPES_PRE18 | {"int16", "uint16", "int32", "uint32"}
 #: coremltools' element-count threshold for the weight file (§7.2).
@@ -231,7 +231,7 @@ def check_bindings(op: Operation, spec: type[OpSpec], opset: str, plan: BindPlan
             continue
         if k not in const_inputs:
             continue
-        # const and constexpr_* outputs are compile-time constants (mil-format.md §7.2, §7.4); only other
+        # const and constexpr_* outputs are compile-time constants (docs/internals/mil-format.md §7.2, §7.4); only other
         # variables need the (opset-dependent) const rule.
         runtime = [
             x
@@ -296,7 +296,7 @@ def const_problems(op: Operation, const_inputs: frozenset[str]) -> list[str]:
         if k not in const_inputs:
             continue
         for x in b if isinstance(b, tuple) else (b,):
-            # const and constexpr_* outputs are compile-time constants (mil-format.md §7.2, §7.4).
+            # const and constexpr_* outputs are compile-time constants (docs/internals/mil-format.md §7.2, §7.4).
             if isinstance(x, Var) and (x.op is None or not x.op.op_type.startswith("const")):
                 problems.append(f"input {k!r} must be a compile-time constant, got variable {x.name!r}")
     return problems
@@ -369,8 +369,8 @@ def follow_dtype(plan: BindPlan, ispec: InputSpec, bound: Mapping[str, Binding])
 
     That is when the op computes in fp16 (the first input bound so far to a run-time variable, i.e. not a
     ``const`` output, is an fp16 tensor) and ``ispec`` accepts fp16 in the plan's opset. An fp16 program
-    then gets fp16 epsilons, alphas and weights, as coremltools writes them (mil-format.md §7.2: the MiniLM
-    corpus program stores ``epsilon`` as fp16) and as the ANE wants them (§11 rule 3).
+    then gets fp16 epsilons, alphas and weights, as coremltools writes them (docs/internals/mil-format.md §7.2: the
+    MiniLM corpus program stores ``epsilon`` as fp16) and as the ANE wants them (§11 rule 3).
     """
     if ispec.name not in plan.fp16_inputs:
         return None

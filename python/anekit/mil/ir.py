@@ -1,10 +1,10 @@
 """The MIL program IR: :class:`Program`, :class:`Function`, :class:`Operation`, :class:`Var`.
 
-Plain classes with ``__slots__`` and no module-level state (architecture.md §4-6). Literal values live in
+Plain classes with ``__slots__`` and no module-level state (docs/internals/architecture.md §4-6). Literal values live in
 :class:`~anekit.mil.values.Value` (inline data or a lazily read ``BLOBFILE`` reference).
 
 Binding of op inputs (``Operation.inputs``): each MIL input name maps to a :class:`Var` (a variable
-reference, the normal case: real files never inline non-const operands, mil-format.md §7.1), a
+reference, the normal case: real files never inline non-const operands, docs/internals/mil-format.md §7.1), a
 :class:`Value` (an inline argument, only for iOS18 constexpr ops, §7.4), or a tuple of those (tuple inputs such
 as ``concat(values = (a, b))``). Attributes (``Operation.attrs``) map names to :class:`Value`; the ``name``
 attribute is held separately in ``Operation.name``.
@@ -240,7 +240,7 @@ class Program:
         functions: function name -> :class:`Function`, in text order.
         attributes: program attributes as :class:`Value` (``buildInfo``).
         version: the parsed ``program(…)`` version (``"1.0"``/``"1.3"``), or None for built programs (the
-            dialect then follows the opset, mil-format.md §3).
+            dialect then follows the opset, docs/internals/mil-format.md §3).
         diagnostics: findings recorded while parsing/building (type mismatches, unknown ops).
         weight_source: where parsed ``BLOBFILE`` references are read from.
     """

@@ -3,7 +3,7 @@
 All type objects are immutable and hashable, so they compare structurally and can be shared freely between
 programs (no global mutable state). Element dtypes are interned: ``dtype("fp16") is FP16``.
 
-Reference: ../shared/docs/mil-format.md §5 (element and composite types) and §9.4 (blob dtype codes).
+Reference: docs/internals/mil-format.md §5 (element and composite types) and §9.4 (blob dtype codes).
 """
 
 from __future__ import annotations

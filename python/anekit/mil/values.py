@@ -3,7 +3,7 @@
 A :class:`Value` is what appears as ``type(literal)`` in MIL text: a ``const``'s ``val``, any other attribute,
 or an inline argument of an iOS18 constexpr op. Its data is either held in memory (numpy array, Python str,
 tuple, list or dict for composite types) or referenced as ``BLOBFILE(path, offset)`` and read on first use
-through a :class:`WeightSource` (mil-format.md §7.3, §9).
+through a :class:`WeightSource` (docs/internals/mil-format.md §7.3, §9).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .types import TensorType, Type
 
 __all__ = ["MODEL_PATH_PREFIX", "BlobRef", "Value", "WeightSource", "data_equal"]
 
-#: Every weight path in MIL text starts with this (the model directory, mil-format.md §7.3).
+#: Every weight path in MIL text starts with this (the model directory, docs/internals/mil-format.md §7.3).
 MODEL_PATH_PREFIX = "@model_path/"
 
 

@@ -1,7 +1,7 @@
 """anekit.reference: run any MIL program on the CPU with the ANE's fp16 semantics.
 
-The reference executor is the living definition of what every MIL op means (architecture.md §1, §7): the ANE
-backend is judged against it, it is the default device where no ANE exists, and it lets programs be developed
+The reference executor is the living definition of what every MIL op means (docs/internals/architecture.md §1, §7): the
+ANE backend is judged against it, it is the default device where no ANE exists, and it lets programs be developed
 and unit-tested on Linux. Pure Python + numpy; it never imports the native extension at import time.
 
     >>> outputs = anekit.reference.run(program, {"x": x}, precision="ane")

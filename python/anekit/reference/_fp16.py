@@ -1,13 +1,13 @@
 """Rounding float values to fp16 precision, the reference executor's hot path.
 
-``precision="ane"`` stores every fp16-typed value on the fp16 grid (architecture.md §7), so every op output of
-an fp16 program passes through :func:`round_fp16`. The native converter ``anekit.fp16.round_fp16`` (C++ with
+``precision="ane"`` stores every fp16-typed value on the fp16 grid (docs/internals/architecture.md §7), so every op
+output of an fp16 program passes through :func:`round_fp16`. The native converter ``anekit.fp16.round_fp16`` (C++ with
 F16C) is used when it can be imported; otherwise the numpy fallback, which is bit-identical: both implement
 IEEE 754 binary16 round-to-nearest-even with overflow to ±inf, gradual underflow to subnormals (smallest
-2^-24, mil-format.md §10.10), signed zeros and NaN propagation.
+2^-24, docs/internals/mil-format.md §10.10), signed zeros and NaN propagation.
 
 The native module is imported lazily, on the first call, because ``anekit.reference`` must never import the
-extension (``anekit._core``) at module import time (architecture.md §2 layout rules).
+extension (``anekit._core``) at module import time (docs/internals/architecture.md §2 layout rules).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """How the reference executor holds values: the precision policy and input checking.
 
 Every value is held as a numpy array in a representation chosen by the run's precision
-(architecture.md §7, mil-format.md §10.10):
+(docs/internals/architecture.md §7, docs/internals/mil-format.md §10.10):
 
 * ``"ane"``: float values are float32 arrays; fp16-typed values are rounded to the fp16 grid whenever they are
   stored (after each op, at function inputs, for literals), fp32-typed values are plain float32 —

@@ -1,7 +1,7 @@
 """Comparing results with the reference: shape, then dtype, then values with per-dtype tolerances.
 
-The order follows MLX's ``assertEqualArray`` (architecture.md §7): a shape or dtype mismatch is reported as
-such instead of as a confusing value difference. Used to judge ANE results (and any other backend) against
+The order follows MLX's ``assertEqualArray`` (docs/internals/architecture.md §7): a shape or dtype mismatch is reported
+as such instead of as a confusing value difference. Used to judge ANE results (and any other backend) against
 :func:`anekit.reference.run`.
 """
 
@@ -25,7 +25,7 @@ class Tolerance:
 
 
 #: Default tolerances by numpy dtype of the expected value. fp16: its spacing at 1.0 is 2^-10 ≈ 9.8e-4
-#: (mil-format.md §10.10), so four ulps relative, and the same absolute floor for values that cancel to
+#: (docs/internals/mil-format.md §10.10), so four ulps relative, and the same absolute floor for values that cancel to
 #: near zero; fp32/fp64: a few ulps of accumulated rounding. Integers and bools compare exactly.
 TOLERANCES: dict[np.dtype, Tolerance] = {
     np.dtype(np.float16): Tolerance(rtol=4 * 2.0**-10, atol=4 * 2.0**-10),

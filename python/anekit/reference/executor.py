@@ -5,9 +5,9 @@ binds each operation to its kernel, and evaluates ahead of time the operations w
 (``const`` and the ``constexpr_*`` decompression ops above all; this caches work, it does not change the
 program) — and is then called with inputs any number of times. :func:`run` is the one-shot form.
 
-Numerics (architecture.md §7, mil-format.md §10.10): see :mod:`anekit.reference._storage`. Each kernel computes
-in float32 (float64 for ``precision="fp64"``); the executor stores every op output in its declared type, which
-for ``precision="ane"`` rounds fp16-typed outputs to fp16, and checks the output's declared shape.
+Numerics (docs/internals/architecture.md §7, docs/internals/mil-format.md §10.10): see :mod:`anekit.reference._storage`.
+Each kernel computes in float32 (float64 for ``precision="fp64"``); the executor stores every op output in its declared
+type, which for ``precision="ane"`` rounds fp16-typed outputs to fp16, and checks the output's declared shape.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ class Executor:
             else:
                 tuple_args.append((name, ref[1]))
         for name, val in op.attrs.items():
-            # Pre-iOS18 constexpr ops carry their operands as attributes (mil-format.md §7.4).
+            # Pre-iOS18 constexpr ops carry their operands as attributes (docs/internals/mil-format.md §7.4).
             if name in params and name not in op.inputs and name != "ctx":
                 literals[name] = self.storage.store(val.data, val.type)
         ctx = KernelContext(
@@ -212,7 +212,8 @@ class Executor:
         with np.errstate(all="ignore"):
             results = step.kernel.fn(step.ctx, **args)
         if step.op.op_type == "write_state":
-            # The op has no MIL outputs; its kernel returns the new value of the state (mil-format.md §7.7).
+            # The op has no MIL outputs; its kernel returns the new value of the state (docs/internals/mil-format.md
+            # §7.7).
             state = step.op.inputs.get("input")
             if not isinstance(state, Var) or len(results) != 1:
                 raise MILError(f"[write_state '{step.op.name}'] 'input' must be a state variable")

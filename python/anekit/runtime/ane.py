@@ -2,12 +2,22 @@
 
 The framework is initialised on first use with the configured path (``ANEKIT_ANE_FRAMEWORK``; the system's
 private framework by default, the bundled fake under :func:`anekit.testing.fake_ane`). Surfaces are
-IOSurface-backed once the backend is initialised, and are bound to the request in MIL order
-(ane-private-api.md §13).
+IOSurface-backed once the backend is initialised.
+
+What the framework is given (:mod:`anekit.runtime.ane_io`): the program's text with its inputs and outputs
+renamed to canonical index-ordered names (so declaration and alphabetical binding agree), surfaces of one
+allocation size per side and at least 49,152 bytes by default (``ANEKIT_ANE_SURFACES``,
+``ANEKIT_ANE_MIN_SURFACE_BYTES``), tensors packed at offset 0. After load, the model's ``modelAttributes`` chooses
+each surface's request index when the framework reports it (docs/internals/ane-private-api.md §25.1).
+
+A model that loaded but returns all-zero outputs where the reference executor computes non-zero ones is the
+silent end of the per-process compile budget (§16.1): the first evaluations are checked until one output is
+non-zero, and that case raises :class:`~anekit.errors.CompileBudgetExceeded` instead of returning zeros.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,8 +25,9 @@ import numpy as np
 
 from .. import _core, config
 from .._info import ane_status
-from ..errors import AneUnavailableError
+from ..errors import AneUnavailableError, CompileBudgetExceeded, MILError
 from ..mil.ir import Program
+from .ane_io import canonical_function, surface_allocations
 from .backend import IOSpec
 from .signature import function_io
 
@@ -26,13 +37,14 @@ _ALL_PATHS = ("standard", "realtime", "process_request", "direct")
 
 
 def input_order(inputs: list[IOSpec], rule: str) -> list[int] | None:
-    """The order in which to pass input surfaces so the device binds each to its MIL input.
+    """The order in which to pass input surfaces so the device binds each to its MIL input under ``rule``.
+
+    The backend itself no longer needs this (canonical names make every rule agree, :mod:`.ane_io`); the
+    doctor's input-order probe uses it to interpret what it measures.
 
     Args:
         inputs: the function's inputs in declaration order.
-        rule: how this machine matches surfaces to inputs, as settled by ``anekit doctor`` (probe
-            ``input_order``): ``"declaration"`` (the documented wiring, ane-private-api.md §13), ``"name"`` or
-            ``"size"``.
+        rule: ``"declaration"`` (docs/internals/ane-private-api.md §13), ``"name"`` or ``"size"``.
 
     Returns:
         Indices into ``inputs`` in passing order, or None when declaration order is right.
@@ -46,21 +58,105 @@ def input_order(inputs: list[IOSpec], rule: str) -> list[int] | None:
     return None if order == list(range(len(inputs))) else order
 
 
-class AneExecutable:
-    """A program compiled and loaded on the ANE."""
+def _check_blobs(program: Program, function: str) -> None:
+    """Read every BLOBFILE value of ``function`` the way the reference backend does, so that a corrupt weight
+    file is a MILError naming it now instead of a framework failure later (the framework copies weight files
+    as bytes: a bad record would reach the compiler or the first evaluation).
 
-    def __init__(self, model: Any, inputs: list[IOSpec], outputs: list[IOSpec], order: list[int] | None) -> None:
+    Raises:
+        MILError: a blob cannot be read (missing file, bad metadata record, data out of bounds).
+    """
+    for op in program.functions[function].operations:
+        for value in (*op.attrs.values(), *op.inputs.values()):
+            for v in value if isinstance(value, tuple) else (value,):
+                if getattr(v, "blob", None) is not None:
+                    v.data  # noqa: B018 -- reading is the check (Value.data raises MILError)
+
+
+class AneExecutable:
+    """A program compiled and loaded on the ANE.
+
+    Attributes:
+        inputs, outputs: the function's I/O under the user's names, in declaration order.
+        surface_bytes: allocation size of each input and output surface, by user name (the Kernel makes its
+            surfaces this large).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        inputs: list[IOSpec],
+        outputs: list[IOSpec],
+        surface_bytes: dict[str, int],
+        program: Program,
+        fake: Any = None,
+    ) -> None:
         self._model = model
         self.inputs = inputs
         self.outputs = outputs
-        self._order = order
+        self.surface_bytes = surface_bytes
+        self._program = program  # kept for the silent-end check; dropped once an output was non-zero
+        self._fake = fake  # the anekit.testing.fake_ane block it was compiled in, or None
+        self._dead: CompileBudgetExceeded | None = None  # set once the silent end was detected
 
     def evaluate(self, inputs: Sequence[Any], outputs: Sequence[Any], *, path: str, qos: int) -> float | None:
+        model = self._model
+        if model is None:
+            raise RuntimeError("this ANE kernel has been closed")
+        if self._fake is not None and not self._fake.active:
+            raise AneUnavailableError(
+                "this kernel was compiled on the fake ANE framework inside an anekit.testing.fake_ane() block that "
+                "has ended; compile it again inside a block"
+            )
+        if self._dead is not None:
+            raise self._dead
+        hw_ns = model.evaluate(inputs, outputs, path, qos)
+        if self._program is not None:
+            self._check_not_silently_dead(inputs, outputs)
+        return None if hw_ns is None else hw_ns * 1e-9
+
+    def _check_not_silently_dead(self, inputs: Sequence[Any], outputs: Sequence[Any]) -> None:
+        """Raise CompileBudgetExceeded when every output is zero but the reference computes non-zero values.
+
+        Past the compile budget the framework may "compile" and "load" a program whose evaluations write zeros
+        (docs/internals/ane-private-api.md §16.1). Checked until one evaluation produces a non-zero output, which a dead
+        model never does; the reference runs only while outputs are all zero.
+        """
+        results = [o.read(dtype=np.float32) for o in outputs]
+        if any(np.any(r != 0) for r in results):
+            self._program = None  # alive: stop checking
+            return
+        from ..reference.executor import Executor
+
+        given = {spec.name: surface.read(dtype=np.float32) for spec, surface in zip(self.inputs, inputs, strict=True)}
+        expected = Executor(self._program, precision="ane")(given)
+        if not any(np.any(np.asarray(v) != 0) for v in expected.values()):
+            return  # genuinely zero for these inputs: keep checking later calls
+        used = _core.compile_count()
+        # Every later evaluation raises the same error (the content cache may hand this model out again).
+        self._dead = CompileBudgetExceeded(
+            used,
+            max(used - 1, 0),
+            "the framework loaded this program but its outputs are all zeros where the reference executor "
+            "computes non-zero values: the silent end of the per-process ANE compile budget (observed after "
+            f"{used} compiles; configured limit {config.get().compile_limit}). Compile in a fresh process "
+            '(anekit.set_compile_policy("recycle"))',
+        )
+        raise self._dead
+
+    def model_attributes(self) -> Any:
+        """The loaded model's ``modelAttributes`` (docs/internals/ane-private-api.md §25.1): parsed JSON, the
+        framework's text when it is not JSON, or None when the framework reports none. For bug reports (``anekit
+        doctor``)."""
         if self._model is None:
             raise RuntimeError("this ANE kernel has been closed")
-        surfaces = inputs if self._order is None else [inputs[i] for i in self._order]
-        hw_ns = self._model.evaluate(surfaces, outputs, path, qos)
-        return None if hw_ns is None else hw_ns * 1e-9
+        text = self._model.model_attributes()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
 
     def evaluate_arrays(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         raise AneUnavailableError(
@@ -86,7 +182,17 @@ class AneBackend:
         return usable or ("standard",)
 
     def availability(self) -> tuple[bool, str]:
-        return ane_status(config.get().ane_framework)
+        usable, why = ane_status(config.get().ane_framework)
+        if usable and _core.ane.runtime_info().get("is_fake"):
+            from ..testing import active_fake
+
+            if active_fake() is None:
+                # The fake is process-wide once loaded; only the thread inside the block may use it.
+                return False, (
+                    "the fake ANE framework is loaded in this process but this thread is not inside an "
+                    "anekit.testing.fake_ane() block"
+                )
+        return usable, why
 
     def compile(self, program: Program, *, function: str, options: Mapping[str, Any]) -> AneExecutable:
         usable, why = self.availability()
@@ -106,16 +212,36 @@ class AneBackend:
                 f"{list(program.functions)} (function={function!r})"
             )
         inputs, outputs = function_io(program, function)
-        text = program.to_mil()
-        weights = program.weights()
-        model = _core.ane.compile(text, weights, qos=qos, perf_stats=perf_stats)
-        return AneExecutable(model, inputs, outputs, input_order(inputs, _settled_input_order()))
+        if not inputs:
+            # _ANERequest validate refuses a request without inputs (docs/internals/ane-private-api.md §25.1): refuse
+            # before spending a compile on it.
+            raise MILError(
+                f"function {function!r} has no inputs; the ANE cannot evaluate a program without inputs (the "
+                "framework refuses requests with 0 input surfaces). Add an input, e.g. a dummy [1, 1, 1, 32] fp16 "
+                "tensor"
+            )
+        _check_blobs(program, function)
+        canonical = canonical_function(program, function)
+        weights = canonical.program.weights()
+        cfg = config.get()
+        sizes = surface_allocations(inputs, cfg.ane_surfaces, cfg.ane_min_surface_bytes) + surface_allocations(
+            outputs, cfg.ane_surfaces, cfg.ane_min_surface_bytes
+        )
+        model = _core.ane.compile(
+            canonical.program.to_mil(),
+            weights,
+            qos=qos,
+            perf_stats=perf_stats,
+            input_names=canonical.input_names,
+            output_names=canonical.output_names,
+        )
+        from ..testing import active_fake
 
-
-def _settled_input_order() -> str:
-    """The input-order rule ``anekit doctor`` settled for this machine, or the documented default."""
-    from ..doctor.report import load_report, machine_key
-
-    findings = load_report(machine_key(bool(_core.ane.runtime_info().get("is_fake")))) or {}
-    order = findings.get("input_order")
-    return order if order in ("declaration", "name", "size") else "declaration"
+        return AneExecutable(
+            model,
+            inputs,
+            outputs,
+            {spec.name: size for spec, size in zip([*inputs, *outputs], sizes, strict=True)},
+            program,
+            active_fake(),
+        )

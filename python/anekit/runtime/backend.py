@@ -1,4 +1,4 @@
-"""The backend boundary (architecture.md §3.2): a small protocol every execution backend implements.
+"""The backend boundary (docs/internals/architecture.md §3.2): a small protocol every execution backend implements.
 
 A backend turns a MIL function into an :class:`Executable` that evaluates on :class:`anekit.Surface` buffers
 laid out as the ANE expects. ``BACKENDS`` names them; :func:`get_backend` picks one explicitly or, with no
@@ -31,7 +31,7 @@ class IOSpec:
     def surface_dtype(self) -> str | None:
         """The Surface dtype carrying this tensor, or None when no ANE surface can hold it.
 
-        Surfaces hold fp16/fp32 tensors of rank 1 to 5 (ane-private-api.md §12, §14).
+        Surfaces hold fp16/fp32 tensors of rank 1 to 5 (docs/internals/ane-private-api.md §12, §14).
         """
         name = self.type.dtype.name
         return name if name in ("fp16", "fp32") and 1 <= self.type.rank <= 5 else None

@@ -1,11 +1,11 @@
 """The in-process content cache: compiling the same program again returns the loaded model, spending no budget.
 
-Keys are content hashes (architecture.md §8; ANEForge and libane do the same, ane-private-api.md §16.3):
-sha256 of the emitted MIL text and every weight blob, plus the backend, the function and the compile options.
-Emitting the text costs hundreds of microseconds, so the digest is memoised per :class:`~anekit.mil.Program`
-object. Programs are mutable, so a memoised digest is reused only while the program still consists of the very
-same objects (functions, operations, bindings, attribute values and their arrays, names, types): any structural
-edit, rename or replaced value is detected and the digest recomputed. Constant arrays held by the IR are
+Keys are content hashes (docs/internals/architecture.md §8; ANEForge and libane do the same,
+docs/internals/ane-private-api.md §16.3): sha256 of the emitted MIL text and every weight blob, plus the backend, the
+function and the compile options. Emitting the text costs hundreds of microseconds, so the digest is memoised per
+:class:`~anekit.mil.Program` object. Programs are mutable, so a memoised digest is reused only while the program still
+consists of the very same objects (functions, operations, bindings, attribute values and their arrays, names, types):
+any structural edit, rename or replaced value is detected and the digest recomputed. Constant arrays held by the IR are
 read-only, so they cannot change in place; code that deliberately makes one writeable and edits it must call
 :func:`forget` (or build a new program).
 
@@ -157,13 +157,15 @@ class _Entry:
 class CachedExecutable:
     """One kernel's lease on a cached loaded model; implements the Executable protocol."""
 
-    __slots__ = ("_cache", "_entry", "inputs", "outputs")
+    __slots__ = ("_cache", "_entry", "inputs", "outputs", "surface_bytes")
 
     def __init__(self, cache: ProgramCache, entry: _Entry) -> None:
         self._cache = cache
         self._entry: _Entry | None = entry
         self.inputs = entry.executable.inputs
         self.outputs = entry.executable.outputs
+        # Surface allocation sizes the backend asks for (the ANE: one size per side, a minimum), if any.
+        self.surface_bytes = getattr(entry.executable, "surface_bytes", None)
 
     def _live(self) -> _Entry:
         if self._entry is None:

@@ -1,4 +1,5 @@
-"""Checkpoint and exec-restart: the upstream way to live with the compile budget (ane-private-api.md §16.3).
+"""Checkpoint and exec-restart: the upstream way to live with the compile budget (docs/internals/ane-private-api.md
+§16.3).
 
 Upstream training loops free their kernels, save a checkpoint, and ``execl`` the program again with a resume
 flag once the budget is nearly spent; the fresh process has a fresh budget. These helpers do that for a Python

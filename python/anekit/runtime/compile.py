@@ -46,12 +46,19 @@ class _BackendMemo:
     costs more than a cache hit is allowed to (≤ 50 µs, issue #6)."""
 
     lock = threading.Lock()
-    resolved: ClassVar[dict[tuple[str | None, config.Config], Backend]] = {}
+    resolved: ClassVar[dict[tuple[str | None, config.Config, bool], Backend]] = {}
+
+
+def _fake_active() -> bool:
+    from ..testing import active_fake
+
+    return active_fake() is not None
 
 
 def resolve_backend(name: str | None) -> Backend:
     """:func:`~anekit.runtime.backend.get_backend`, memoised for the active configuration."""
-    key = (name, config.get())
+    # The fake ANE framework serves only the thread inside its block, so whether one is active is part of the key.
+    key = (name, config.get(), _fake_active())
     hit = _BackendMemo.resolved.get(key)
     if hit is None:
         hit = get_backend(name)

@@ -22,7 +22,8 @@ from .host_arrays import host_array
 
 __all__ = ["Kernel"]
 
-#: QoS passed to every framework call by every upstream caller (21 = QOS_CLASS_DEFAULT; ane-private-api.md §5).
+#: QoS passed to every framework call by every upstream caller (21 = QOS_CLASS_DEFAULT;
+#: docs/internals/ane-private-api.md §5).
 DEFAULT_QOS = 21
 
 
@@ -67,11 +68,17 @@ class Kernel:
         if spare is not None:
             self.inputs, self.outputs = spare
         else:
-            make = _core.Surface if surface_factory is None else surface_factory
-            self.inputs = {s.name: make(_surface_shape(s), s.surface_dtype) for s in self._in_specs if s.surface_dtype}
-            self.outputs = {
-                s.name: make(_surface_shape(s), s.surface_dtype) for s in self._out_specs if s.surface_dtype
-            }
+            # Backends that need larger allocations than the tensors (the ANE: one size per side, a minimum)
+            # say so per name; pool-backed kernels' shared-memory surfaces only carry data to the worker.
+            sizes: dict[str, int] = getattr(executable, "surface_bytes", None) or {}
+
+            def make(spec: IOSpec) -> Any:
+                if surface_factory is not None:
+                    return surface_factory(_surface_shape(spec), spec.surface_dtype)
+                return _core.Surface(_surface_shape(spec), spec.surface_dtype, allocation=sizes.get(spec.name))
+
+            self.inputs = {s.name: make(s) for s in self._in_specs if s.surface_dtype}
+            self.outputs = {s.name: make(s) for s in self._out_specs if s.surface_dtype}
         self._surface_io = len(self.inputs) == len(self._in_specs) and len(self.outputs) == len(self._out_specs)
         self._in_names = [s.name for s in self._in_specs]
         self._in_name_set = frozenset(self._in_names)
@@ -108,7 +115,7 @@ class Kernel:
 
         Args:
             path: execution path for this call (default :attr:`path`): ``"standard"``, ``"realtime"``,
-                ``"process_request"`` or ``"direct"`` (ane-private-api.md §17).
+                ``"process_request"`` or ``"direct"`` (docs/internals/ane-private-api.md §17).
 
         Returns:
             The hardware execution time in seconds when the backend reports it, else None.
@@ -319,7 +326,8 @@ def _output_dtype(dtype: Any) -> np.dtype:
 
 
 def _check_qos(qos: int) -> int:
-    # QoS is a 6-bit Darwin QoS class value; every value 0..63 was measured to work (ane-private-api.md §5).
+    # QoS is a 6-bit Darwin QoS class value; every value 0..63 was measured to work (docs/internals/ane-private-api.md
+    # §5).
     if isinstance(qos, bool) or not isinstance(qos, (int, np.integer)):
         raise TypeError(f"qos must be an int in 0..63 (21 = default), got {qos!r}")
     qos = int(qos)

@@ -1,8 +1,8 @@
 """The recycling worker pool behind ``anekit.budget.set_policy("recycle")``: unbounded compiles per program.
 
 Kernels are compiled and run in worker processes (:mod:`anekit.runtime.worker`), each with its own compile
-budget (ane-private-api.md §16.1). The parent holds ordinary :class:`~anekit.runtime.kernel.Kernel` objects
-whose surfaces are shared memory (:mod:`anekit.runtime.shm`), so the API is unchanged and tensors are never
+budget (docs/internals/ane-private-api.md §16.1). The parent holds ordinary :class:`~anekit.runtime.kernel.Kernel`
+objects whose surfaces are shared memory (:mod:`anekit.runtime.shm`), so the API is unchanged and tensors are never
 pickled. How the budget is made invisible:
 
 * **Active, standby, draining.** New programs compile on the *active* worker. A *standby* worker process is
@@ -12,14 +12,14 @@ pickled. How the budget is made invisible:
   worker is full, the standby takes over (a *recycle*); the old worker becomes *draining*: it compiles nothing
   more but keeps running the kernels it holds until they are closed or prewarmed elsewhere, then exits. So no
   kernel is ever compiled twice just because the budget ran out, and a switch costs no compile on the caller's
-  path once the standby is warm (the double-buffered background compile of ane-private-api.md §16.3).
+  path once the standby is warm (the double-buffered background compile of docs/internals/ane-private-api.md §16.3).
 * **Handles stay valid.** A kernel record lists the workers holding it; a run goes to the active worker when
   it has the kernel, else to the youngest worker that has it, else the kernel is compiled on the active worker.
 * **Failures.** A worker that dies (killed, crashed) or does not answer within ``timeout`` is stopped and
   replaced; the failed call is retried once, then raises :class:`WorkerError`. After each compile the worker
   runs the new kernel on probe inputs; all-zero outputs where the reference executor's are not reveal a silent
-  compile failure (ane-private-api.md §11.4): the worker is retired, the per-worker budget lowered to what was
-  observed, and the compile retried on a fresh worker. A compile error on a worker that has compiled before is
+  compile failure (docs/internals/ane-private-api.md §11.4): the worker is retired, the per-worker budget lowered to
+  what was observed, and the compile retried on a fresh worker. A compile error on a worker that has compiled before is
   checked with a known-answer canary to tell an exhausted worker from a genuinely invalid program.
 * **The working set.** A *generation* is one active worker's time (it starts at each switch). The kernels
   *in use* are the open handles (a record with ``refs > 0``) whose kernel was compiled or run in the current or
@@ -104,7 +104,7 @@ class WorkerPool(Scheduler):
         max_workers: most worker processes alive at once, standby included (at least 2).
         timeout: seconds to wait for any one reply before the worker is declared stuck and replaced.
         start_timeout: seconds a new worker may take to start.
-        check_compiles: run the silent-failure check after every compile (ane-private-api.md §11.4).
+        check_compiles: run the silent-failure check after every compile (docs/internals/ane-private-api.md §11.4).
         keep_unused: closed kernels kept compiled (per content key) for a later identical compile.
         worker_context: ``(module, name, kwargs)`` of a context manager every worker enters for its whole life,
             e.g. ``("anekit.testing", "fake_ane", {"compile_budget": 119})`` to run workers on the fake framework.

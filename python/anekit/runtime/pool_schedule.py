@@ -90,8 +90,9 @@ class Scheduler:
                 self._lost(worker, lost)
                 failure = str(lost)
                 if lost.crashed and before > 0:
-                    # The crash end of the budget (libane: silent failures, then SIGSEGV, ane-private-api.md
-                    # §16.1): the process died by itself inside a compile after `before` good ones.
+                    # The crash end of the budget (libane: silent failures, then SIGSEGV,
+                    # docs/internals/ane-private-api.md §16.1): the process died by itself inside a compile after
+                    # `before` good ones.
                     self._exhausted(worker, before, silent=False)
                 continue
             self.stats.compiles += 1
@@ -144,7 +145,8 @@ class Scheduler:
             f"compiled or run in this or the previous worker generation, plus this new one), but one worker process "
             f"may compile only per_worker={self.per_worker} programs ({source}); nothing was compiled. Close kernels "
             "you no longer need; pass weights as inputs instead of baking them as constants, so one compiled kernel "
-            "serves every weight update (ane-private-api.md §20.2); or opt in to spreading the kernels in use over "
+            "serves every weight update (docs/internals/ane-private-api.md §20.2); or opt in to spreading the kernels "
+            "in use over "
             f"up to max_workers={self.max_workers} worker processes with WorkerPool(spread=True) or "
             "ANEKIT_POOL_SPREAD=1"
         )
@@ -354,7 +356,7 @@ class Scheduler:
                 f"{self.per_worker} programs) and max_workers is {self.max_workers}; kernels run together must "
                 f"fit in {self.max_workers - 1} worker(s) of {self.per_worker} compiles (one slot is the "
                 "standby): close kernels you no longer need, raise max_workers, or pass weights as inputs "
-                "(ane-private-api.md §20.2)"
+                "(docs/internals/ane-private-api.md §20.2)"
             )
 
     def _lost(self, worker: WorkerProcess, why: WorkerLost) -> None:

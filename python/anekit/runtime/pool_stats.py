@@ -21,7 +21,7 @@ class PoolStats:
         cache_hits: compiles served from an already compiled identical program.
         retries: calls retried after a worker was lost.
         worker_deaths: workers that died, hung or were killed.
-        silent_failures: compiles caught by the silent-failure check (ane-private-api.md §11.4).
+        silent_failures: compiles caught by the silent-failure check (docs/internals/ane-private-api.md §11.4).
         exhausted_workers: workers whose compile failed and whose known-answer canary failed too.
         live_workers: worker processes alive when the snapshot was taken.
         stalls: seconds the caller waited in each switch-over (``len(stalls)`` includes the first start).

@@ -32,7 +32,7 @@ __all__ = ["WorkerLost", "WorkerProcess"]
 
 #: Signals that end a worker from outside (the pool's own kill, a user's kill or Ctrl-C); any other fatal signal
 #: during a compile is a crash of the process itself, as libane reports at the end of the compile budget
-#: (SIGSEGV after the silent failures, ane-private-api.md §16.1).
+#: (SIGSEGV after the silent failures, docs/internals/ane-private-api.md §16.1).
 _EXTERNAL_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
 #: Requests whose reply carries the worker's compile count in position 1 (see anekit.runtime.worker).

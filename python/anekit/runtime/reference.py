@@ -4,8 +4,9 @@ Evaluation goes through the same Surfaces as on the ANE (inputs are read from th
 to theirs), so code written against :class:`~anekit.runtime.kernel.Kernel` behaves the same on both backends,
 including the fp16 rounding at the I/O boundary.
 
-The backend can also *simulate the ANE compile budget* (architecture.md §3.2, ane-private-api.md §16) so the
-budget policies, the content cache and the recycling pool are tested on Linux with correct numerics:
+The backend can also *simulate the ANE compile budget* (docs/internals/architecture.md §3.2,
+docs/internals/ane-private-api.md §16) so the budget policies, the content cache and the recycling pool are tested on
+Linux with correct numerics:
 
 * ``simulate_compile_limit=N`` (``ANEKIT_SIMULATE_COMPILE_LIMIT``): every compile past the N-th in this process
   fails. With ``simulate_compile_failure="raise"`` it raises :class:`~anekit.errors.CompileError`; with
@@ -13,7 +14,7 @@ budget policies, the content cache and the recycling pool are tested on Linux wi
   with ``"crash"`` the process dies of SIGSEGV inside the compile, as libane saw after the silent failures.
   The failed attempt is still counted, as anekit counts every attempt that reaches the framework (§16.2).
 * ``simulate_compile_latency_ms`` (``ANEKIT_SIMULATE_COMPILE_LATENCY_MS``): every compile sleeps that long
-  (a real compile+load takes ~20-35 ms on M-series chips, ane-private-api.md §10), for benchmarks.
+  (a real compile+load takes ~20-35 ms on M-series chips, docs/internals/ane-private-api.md §10), for benchmarks.
 """
 
 from __future__ import annotations

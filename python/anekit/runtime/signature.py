@@ -1,4 +1,5 @@
-"""A compiled function's I/O signature: names and static tensor types, in MIL order (ane-private-api.md §13)."""
+"""A compiled function's I/O signature: names and static tensor types, in MIL order (docs/internals/ane-private-api.md
+§13)."""
 
 from __future__ import annotations
 

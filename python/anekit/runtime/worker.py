@@ -2,14 +2,15 @@
 
 A worker is a fresh interpreter (started with exec, never a bare fork: forking a process that has touched the
 Objective-C runtime is unsafe on macOS) that compiles and runs kernels for one :class:`~anekit.runtime.pool.
-WorkerPool`. It has its own per-process compile budget (ane-private-api.md §16.1), which the pool tracks.
+WorkerPool`. It has its own per-process compile budget (docs/internals/ane-private-api.md §16.1), which the pool tracks.
 
 Protocol: the parent sends ``("init", config_fields, context)`` over the inherited socket ``FD``, the worker answers
 ``("ready", pid, compiles_used)``; then every request is ``(op, (drops, unmaps), *args)`` and gets exactly one
 reply (``drops``: kernel ids to unload first; ``unmaps``: shared-memory segments of closed kernels to unmap).
 Programs arrive pickled (a snapshot taken at compile time; ~20x cheaper than parsing MIL text) or, when a program
 cannot be pickled, as MIL text and weight blobs. Replies start with ``"ok"``, ``"silent"`` (a compile that
-"succeeded" but fails the silent-failure check, ane-private-api.md §11.4) or ``"error"``. Tensors are never
+"succeeded" but fails the silent-failure check, docs/internals/ane-private-api.md §11.4) or ``"error"``. Tensors are
+never
 sent: ``run`` names the shared-memory segments holding the inputs and receiving the outputs. The worker exits
 on ``exit`` or when the parent goes away (end of file on the socket).
 """
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core, config, mil
+from ..errors import CompileBudgetExceeded
 from ..reference import run as reference_run
 from .backend import get_backend
 from .canary import canary_passes
@@ -46,9 +48,12 @@ _PROBE_SEED = 0x5EED
 
 def silent_failure(kernel: Kernel, program: mil.Program, function: str) -> str | None:
     """Why ``kernel`` looks silently broken, or None: every float output is zeros on random probe inputs while
-    the reference executor's are not (the silent-zero failure mode, ane-private-api.md §11.4, §16.1)."""
+    the reference executor's are not (the silent-zero failure mode, docs/internals/ane-private-api.md §11.4, §16.1)."""
     probe = random_inputs(program, function, seed=_PROBE_SEED)
-    got = kernel(probe)
+    try:
+        got = kernel(probe)
+    except CompileBudgetExceeded as exc:  # the ANE backend's own all-zeros check caught it first
+        return str(exc)
     floats = [name for name, value in got.items() if value.dtype.kind == "f"]
     if not floats or any(np.any(got[name]) for name in floats):
         return None

@@ -210,7 +210,7 @@ def _text_mutation(text: str, rng: random.Random) -> str:
 
 def _weight_mutation(weights: dict[str, bytes], rng: random.Random) -> dict[str, bytes]:
     """One corrupted field of one weight file: header count/version, a record's sentinel, dtype code, size,
-    data offset or padding, a truncation, or random bytes (mil-format.md §9)."""
+    data offset or padding, a truncation, or random bytes (docs/internals/mil-format.md §9)."""
     if not weights:
         return weights
     path = rng.choice(sorted(weights))

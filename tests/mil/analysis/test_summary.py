@@ -32,7 +32,7 @@ def test_conv_flops_and_weights() -> None:
     x = mb.input("x", mil.tensor((1, 64, 1, 384), "fp16"))
     prog = mb.build(mb.conv(x=x, weight=np.zeros((128, 64, 1, 1), np.float16), name="c"))
     f = summarize(prog).functions[0]
-    assert _flops(prog)["c"] == 2 * 128 * 64 * 384  # MAC = 2 FLOPs (reference-numbers.md §2.1)
+    assert _flops(prog)["c"] == 2 * 128 * 64 * 384  # MAC = 2 FLOPs (docs/internals/reference-numbers.md §2.1)
     assert f.params == 128 * 64
     assert f.weight_bytes == {"fp16": 128 * 64 * 2}
     assert f.dense_weight_bytes == 128 * 64 * 2

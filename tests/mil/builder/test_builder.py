@@ -1,4 +1,5 @@
-"""Builder: the accepted-by-ANE examples of mil-format.md §8, const promotion, naming, errors, functions."""
+"""Builder: the accepted-by-ANE examples of docs/internals/mil-format.md §8, const promotion, naming, errors,
+functions."""
 
 from __future__ import annotations
 
@@ -319,7 +320,7 @@ def test_explicit_names_never_silently_change() -> None:
 
 def test_constexpr_spelling_follows_the_opset() -> None:
     lut = np.array([-1.0, -0.5, 0.5, 1.0], np.float16)
-    # iOS16: attribute operands, 2-bit indices packed into uint8 (mil-format.md §7.4, §9.5).
+    # iOS16: attribute operands, 2-bit indices packed into uint8 (docs/internals/mil-format.md §7.4, §9.5).
     mb = Builder("ios16", build_info=None)
     packed = np.array([0b11100100] * 16, np.uint8)  # 64 two-bit indices 0, 1, 2, 3, ...
     w = mb.constexpr_lut_to_dense(indices=packed, lut=lut, shape=np.array([8, 8], np.uint32), name="w")

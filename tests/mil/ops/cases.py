@@ -7,7 +7,7 @@ Each :class:`Case` lists its inputs by MIL name. An input is a :class:`TensorTyp
 type), a numpy value / Python ``str`` (a const: its type is derived from the value and the value is passed
 to inference), or a tuple of those (tuple inputs such as ``concat(values = (a, b))``). Values of const
 inputs are what a program would carry. ``expected`` was computed by hand from the MIL semantics
-(mil-format.md §10 / coremltools op definitions), not by running the specs.
+(docs/internals/mil-format.md §10 / coremltools op definitions), not by running the specs.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ _REDUCE = [
 ]
 
 CASES: list[Case] = [
-    # ---- elementwise (broadcast [1, C, 1, 1] x [1, C, 1, S], mil-format.md §10.2) ----
+    # ---- elementwise (broadcast [1, C, 1, 1] x [1, C, 1, S], docs/internals/mil-format.md §10.2) ----
     *[C(op, {"x": T("fp16", 1, 64, 1, 1), "y": X}, X, note="bcast") for op in _BINARY],
     *[C(op, {"x": T("int32", 3), "y": T("int32", 2, 1)}, T("bool", 2, 3)) for op in _COMPARE],
     *[C(op, {"x": T("bool", 4, 1), "y": T("bool", 1, 5)}, T("bool", 4, 5)) for op in _LOGICAL],

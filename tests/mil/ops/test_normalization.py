@@ -49,7 +49,7 @@ def test_batch_and_instance_norm() -> None:
 
 
 def test_rms_norm_is_not_a_mil_op() -> None:
-    assert "rms_norm" not in OP_REGISTRY  # mil-format.md §10.4: lowered by coremltools, not an op
+    assert "rms_norm" not in OP_REGISTRY  # docs/internals/mil-format.md §10.4: lowered by coremltools, not an op
 
 
 def test_layer_norm_default_axes_are_materialised() -> None:

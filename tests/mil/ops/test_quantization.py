@@ -25,7 +25,8 @@ def _affine(**over: object) -> dict:
 
 def test_affine_dequantize_attributes() -> None:
     assert infer("constexpr_affine_dequantize", {}, opset="ios16", attrs=_affine()) == [T("fp16", 128, 129, 3)]
-    # Still valid in ios18 (mil-format.md §7.4: the ANE accepts it there), with scalar scale / zero point.
+    # Still valid in ios18 (docs/internals/mil-format.md §7.4: the ANE accepts it there), with scalar scale / zero
+    # point.
     assert infer(
         "constexpr_affine_dequantize",
         {},
@@ -193,7 +194,7 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "mil"
 
 
 def test_real_sparse_and_palette_blobs() -> None:
-    """The iOS16 constexpr rules hold on the real Silero VAD weights (mil-format.md §13)."""
+    """The iOS16 constexpr rules hold on the real Silero VAD weights (docs/internals/mil-format.md §13)."""
     pruned = DATA / "silero_vad_pruned_int8_ios16.mlmodelc" / "weights" / "weight.bin"
     palette = DATA / "silero_vad_palette2bit_ios16.mlmodelc" / "weights" / "weight.bin"
     if not pruned.exists() or not palette.exists():

@@ -16,7 +16,7 @@ from anekit.mil.ops._base import Op
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "mil"
 
-#: Every op the 12 corpus files use (mil-format.md §13), checked against the files when they are present.
+#: Every op the 12 corpus files use (docs/internals/mil-format.md §13), checked against the files when they are present.
 CORPUS_OPS = {
     "add",
     "cast",

@@ -20,7 +20,7 @@ from anekit.mil.types import DictType, ListType, StateType, TensorType, TupleTyp
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [  # mil-format.md §6
+    [  # docs/internals/mil-format.md §6
         (1.0, "0x1p+0"),
         (2.0, "0x1p+1"),
         (float(np.float32(0.97)), "0x1.f0a3d8p-1"),

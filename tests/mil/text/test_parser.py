@@ -176,7 +176,7 @@ def test_dialect_can_be_forced() -> None:
 
 def test_forcing_dialect_b_on_an_ios18_program_is_refused(tmp_path) -> None:
     # issue #10: to_mil("B") on an ios18 program used to write program(1.0) around an ios18 function, which
-    # the ANE compiler rejects (mil-format.md §11 rule 2).
+    # the ANE compiler rejects (docs/internals/mil-format.md §11 rule 2).
     prog = parse(DIALECT_A)
     for forced in ("B", "b", "1.0"):
         with pytest.raises(MILError, match=r"function 'main'.*ios18.*program\(1.0\)"):

@@ -182,7 +182,7 @@ void test_errors() {
   auto model = ane::compile(identity_mil(4, 8), {});
   auto small = ane::make_iosurface_storage(32);
   auto y = ane::make_iosurface_storage(64);
-  check(throws<ane::FrameworkError>([&] { model->evaluate({small.get()}, {y.get()}); }, "needs a 64-byte surface"),
+  check(throws<ane::FrameworkError>([&] { model->evaluate({small.get()}, {y.get()}); }, "needs at least 64 bytes"),
         "surface size mismatch is reported by the fake");
   anekit::core::AlignedStorage host(64);
   check(throws<std::invalid_argument>([&] { model->evaluate({&host}, {y.get()}); }, "not an IOSurface"),
@@ -274,7 +274,7 @@ void test_reference_and_budget() {
   auto b = ane::compile(identity_mil(4, 8, "b2"), {});
   check(throws<ane::CompileError>([] { ane::compile(identity_mil(4, 8, "b3"), {}); }, "budget"),
         "loud budget exhaustion raises CompileError");
-  budget.budget_failure = "silent";
+  budget.budget_end = "silent";
   ane::fake_configure(budget);
   auto silent = ane::compile(identity_mil(4, 8, "b4"), {});
   silent->evaluate({x.get()}, {y.get()});
@@ -332,6 +332,37 @@ void test_leaks(int cycles) {
 
 }  // namespace
 
+// A storage whose unlock fails, to show that Surface::Lock's destructor reports instead of throwing.
+class FailingUnlockStorage final : public SurfaceStorage {
+ public:
+  void* lock(bool) override { return bytes_; }
+  void unlock(bool) override { throw std::runtime_error("IOSurfaceUnlock refused (test)"); }
+  void* address() const override { return const_cast<unsigned char*>(bytes_); }
+  std::size_t nbytes() const override { return sizeof bytes_; }
+  const char* kind() const override { return "failing-unlock"; }
+
+ private:
+  unsigned char bytes_[64] = {};
+};
+
+void test_surface_lock_never_throws() {
+  namespace core = anekit::core;
+  core::set_surface_allocator([](std::size_t) { return std::make_unique<FailingUnlockStorage>(); });
+  const std::int64_t before = core::unlock_failures();
+  bool terminated_or_threw = false;
+  try {
+    core::Surface s({1, 4, 1, 8}, core::SurfaceDType::FP16);
+    { core::Surface::Lock lock(s, false); }  // the destructor's unlock throws inside; must not escape
+  } catch (...) {
+    terminated_or_threw = true;
+  }
+  ane::install_surface_allocator();
+  check(!terminated_or_threw && core::unlock_failures() == before + 1,
+        "Surface::Lock's destructor counts a failed unlock instead of throwing");
+  core::Surface padded({1, 4, 1, 8}, core::SurfaceDType::FP16, 49152);
+  check(padded.nbytes() == 64 && padded.allocation_bytes() == 49152, "a Surface may be larger than its tensor");
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s <fake framework .so> [leak cycles]\n", argv[0]);
@@ -340,6 +371,7 @@ int main(int argc, char** argv) {
   const int cycles = argc > 2 ? std::atoi(argv[2]) : 1000;
   try {
     test_initialize(argv[1]);
+    test_surface_lock_never_throws();
     test_round_trip();
     test_errors();
     test_weights_and_perf();

@@ -1,6 +1,6 @@
 /*
  * Minimal Apple-shaped CoreFoundation for the Linux build (Debian 12 has no libgnustep-corebase), see
- * shared/docs/linux-objc-toolchain.md §5.4. Only the names the ANE backend uses. On Linux every "CF object"
+ * docs/internals/linux-objc-toolchain.md §5.4. Only the names the ANE backend uses. On Linux every "CF object"
  * is a GNUstep Objective-C object, so the functions map to -retain/-release (src/cf_shim.mm).
  */
 #ifndef ANEKIT_COMPAT_COREFOUNDATION_H

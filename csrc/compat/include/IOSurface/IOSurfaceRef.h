@@ -1,5 +1,5 @@
 /*
- * Apple-shaped IOSurface C API for the Linux build (shared/docs/linux-objc-toolchain.md §5.5). The surface is
+ * Apple-shaped IOSurface C API for the Linux build (docs/internals/linux-objc-toolchain.md §5.5). The surface is
  * an Objective-C object of class `IOSurface` (src/iosurface_shim.mm), so CFRelease(surface) is -release as
  * with macOS's toll-free bridging, and the dlopen'ed fake framework can reach its memory through messages
  * (-baseAddress, -allocationSize) without link-time symbols.

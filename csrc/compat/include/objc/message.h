@@ -1,7 +1,7 @@
 /*
  * Linux shim for <objc/message.h>: GCC's Objective-C runtime (libobjc.so.4) has only objc_msg_lookup, no
  * objc_msgSend. This header chains to GCC's own message.h and declares objc_msgSend, implemented by the
- * x86_64 trampoline in src/objc_msgsend_gnu.c (shared/docs/linux-objc-toolchain.md §5.2).
+ * x86_64 trampoline in src/objc_msgsend_gnu.c (docs/internals/linux-objc-toolchain.md §5.2).
  * The old variadic prototype lets both direct calls and casts to exact function-pointer types compile,
  * exactly as with Apple's headers when OBJC_OLD_DISPATCH_PROTOTYPES is set.
  */

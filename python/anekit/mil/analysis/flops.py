@@ -2,7 +2,8 @@
 
 Conventions (estimates of the arithmetic the graph asks for, not of what a chip executes):
 
-* A multiply-accumulate counts as **2 FLOPs**, as in reference-numbers.md §1-2 ("2 · C · C · S · depth" for a
+* A multiply-accumulate counts as **2 FLOPs**, as in docs/internals/reference-numbers.md §1-2 ("2 · C · C · S · depth"
+  for a
   1×1 conv chain).
 * ``conv``: ``2 · N · C_out · prod(out spatial) · (C_in / groups) · prod(kernel)``, plus one per output
   element for a bias. ``conv_transpose``: ``2 · N · C_in · prod(in spatial) · (C_out / groups) · prod(kernel)``
@@ -20,7 +21,8 @@ Conventions (estimates of the arithmetic the graph asks for, not of what a chip 
 * Recurrences per time step and batch row (``×`` directions): LSTM ``2·4H·(I+H) + 10H``, GRU ``2·3H·(I+H) + 8H``,
   RNN ``2·H·(I+H) + 2H``.
 * ``quantize``/``dequantize``: 2 per element.
-* 0 FLOPs: ``const``, every ``constexpr_*`` (decompressed at load time, mil-format.md §10.7) and pure data
+* 0 FLOPs: ``const``, every ``constexpr_*`` (decompressed at load time, docs/internals/mil-format.md §10.7) and pure
+  data
   movement (reshape, transpose, concat, slices, gathers, scatters, pad, tile, cast, …).
 * Ops without a model here (``topk``, ``argsort``, ``non_zero`` …) and ops whose shapes have ``?`` dims give
   ``None`` ("not estimated"), never a guess.

@@ -7,8 +7,8 @@ Conventions:
 
 * **Weights** are literal tensors: ``const`` values, the operands of ``constexpr_*`` ops (attributes before
   iOS18, inline arguments in iOS18) and other inline arguments, counted when they are stored in a weight file or
-  have at least 10 elements (coremltools' ``should_use_weight_file`` threshold, mil-format.md §7.2); every
-  numeric operand of a ``constexpr_*`` op counts (its scales and look-up tables are weight data too).
+  have at least 10 elements (coremltools' ``should_use_weight_file`` threshold, docs/internals/mil-format.md §7.2);
+  every numeric operand of a ``constexpr_*`` op counts (its scales and look-up tables are weight data too).
   Stored bytes use the dtype's bit width (sub-byte types packed, §9.5); references to the same
   ``BLOBFILE(path, offset)`` are counted once (§7.2: deduplicated constants share an offset).
 * **Parameters** are the elements of the weight tensors the computation uses: a ``const`` counts unless every
@@ -36,7 +36,7 @@ from .flops import op_flops
 
 __all__ = ["FunctionSummary", "OpCost", "ProgramSummary", "program_repr", "summarize"]
 
-#: coremltools' weight-file threshold in elements (mil-format.md §7.2).
+#: coremltools' weight-file threshold in elements (docs/internals/mil-format.md §7.2).
 WEIGHT_MIN_ELEMENTS = 10
 
 

@@ -1,6 +1,6 @@
 """Build MIL programs from Python: the :class:`Builder` (``@program`` is in :mod:`~anekit.mil.builder.program`).
 
-No global state (architecture.md §5): a Builder owns one :class:`Function`, its variables and its name
+No global state (docs/internals/architecture.md §5): a Builder owns one :class:`Function`, its variables and its name
 counters, so names are stable (same code -> same text) and two builders never interfere. Op methods are
 looked up in ``OP_REGISTRY`` by ``__getattr__`` (``mb.conv(x=…, weight=…)``) with MIL's argument names.
 
@@ -10,7 +10,7 @@ are fp32 and ints int32 unless the op ties the input to a float peer (``same_dty
 take the peer's dtype, e.g. ``mb.mul(x=x_fp16, y=0.5)`` gives an fp16 const, as coremltools' promotion does.
 Omitted optional inputs with a default are materialised as consts, so the text is explicit like
 coremltools' output and the hand-written ANE programs. Constants with at least 10 elements of a blob dtype
-go to the weight file, smaller ones inline (coremltools' ``should_use_weight_file``, mil-format.md §7.2).
+go to the weight file, smaller ones inline (coremltools' ``should_use_weight_file``, docs/internals/mil-format.md §7.2).
 numpy arrays are held by reference as read-only views, not copied (weights can be hundreds of MB): do not
 modify an array after passing it to the builder.
 

@@ -3,7 +3,7 @@
 One :class:`ConstMaker` per :class:`~anekit.mil.builder.builder.Builder` (no shared state). It applies the typing rule
 of :func:`~anekit.mil.check.python_to_array` (numpy dtypes kept except float64 -> fp32 and int64 -> int32;
 Python numbers take a float peer's dtype), the ``dtype=`` override of ``Builder.const`` and coremltools'
-weight-file threshold (:func:`~anekit.mil.check.should_use_blob`, mil-format.md §7.2), and memoises the
+weight-file threshold (:func:`~anekit.mil.check.should_use_blob`, docs/internals/mil-format.md §7.2), and memoises the
 typing work: numpy arrays by dtype and shape (:attr:`ConstMaker.array_types`), immutable literals (Python and
 numpy scalars, strings, a spec's own default objects) by value (:func:`~anekit.mil.check.literal_key`).
 

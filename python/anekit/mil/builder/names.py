@@ -7,7 +7,7 @@ names and leaves the function as it was (:meth:`NameScope._begin` / :meth:`NameS
 checks that variables belong to the function and names the function's outputs (:meth:`NameScope._outputs`).
 
 Generated names depend only on what the builder did before (no global counters), so the same code always
-produces the same text, and two builders never interfere (architecture.md §5).
+produces the same text, and two builders never interfere (docs/internals/architecture.md §5).
 """
 
 from __future__ import annotations

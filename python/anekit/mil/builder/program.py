@@ -19,8 +19,8 @@ __all__ = ["DEFAULT_BUILD_INFO", "UNSET", "make_program", "program"]
 
 #: buildInfo of the programs anekit builds: ``anekit-version`` says who wrote the program, and
 #: ``coremlc-version`` is the one key every program known to compile on the ANE carries — the minimal hand-written
-#: dialect-B program (mil-format.md §8.2) has only it, and every compiled corpus file has it. Whether the ANE
-#: compiler reads it is open (``program(1.3)`` compiled with no buildInfo at all, §3); the value is the one those
+#: dialect-B program (docs/internals/mil-format.md §8.2) has only it, and every compiled corpus file has it. Whether the
+#: ANE compiler reads it is open (``program(1.3)`` compiled with no buildInfo at all, §3); the value is the one those
 #: hand-written programs used. The ``coremltools-*`` keys are left out: coremltools did not build these programs.
 #: ``build_info=None`` writes no buildInfo line.
 DEFAULT_BUILD_INFO: dict[str, str] = {

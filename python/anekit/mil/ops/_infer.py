@@ -5,7 +5,7 @@ Every function here works on plain Python values: shapes are tuples whose entrie
 a :class:`~anekit.errors.MILError` prefixed with the op name and its input types (``ctx.error``). The
 reference executor may reuse these helpers directly.
 
-Reference: ../shared/docs/mil-format.md §10 (op semantics) and coremltools' ``ops/defs/_utils.py`` rules.
+Reference: docs/internals/mil-format.md §10 (op semantics) and coremltools' ``ops/defs/_utils.py`` rules.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ __all__ = [
     "spatial_pads",
 ]
 
-#: fp16 and fp32: the float domain of most ops (mil-format.md §10 "T ∈ {fp16, fp32}").
+#: fp16 and fp32: the float domain of most ops (docs/internals/mil-format.md §10 "T ∈ {fp16, fp32}").
 FLOATS: tuple[str, ...] = ("fp16", "fp32")
 #: The iOS15 arithmetic domain (§10.2).
 NUMERIC: tuple[str, ...] = ("fp16", "fp32", "int32")
@@ -125,7 +125,7 @@ def normalize_axes(axes: Sequence[int], rank: int, what: str = "axes") -> list[i
 
 
 def conv_output_dim(size: Dim, kernel: Dim, stride: int, dilation: int, pad_before: int, pad_after: int) -> Dim:
-    """``floor((D + pads − ((K−1)·dil + 1)) / stride) + 1`` (mil-format.md §10.1); ``None`` if unknown.
+    """``floor((D + pads − ((K−1)·dil + 1)) / stride) + 1`` (docs/internals/mil-format.md §10.1); ``None`` if unknown.
 
     Raises:
         InferError: the dilated kernel is larger than the padded input.
@@ -143,7 +143,7 @@ def conv_output_dim(size: Dim, kernel: Dim, stride: int, dilation: int, pad_befo
 
 
 def same_padding(size: Dim, kernel: Dim, stride: int, dilation: int, lower: bool) -> tuple[int, int] | None:
-    """Before/after pads of ``same`` (``lower=False``) or ``same_lower`` padding (mil-format.md §10.1).
+    """Before/after pads of ``same`` (``lower=False``) or ``same_lower`` padding (docs/internals/mil-format.md §10.1).
 
     ``out = ceil(D/s)``, ``total = max(0, (out−1)·s + dk − D)``; ``same`` puts the extra pad after,
     ``same_lower`` before. Returns None when the size or kernel is unknown.
@@ -240,7 +240,7 @@ def slice_by_index_shape(
     end_mask: Sequence[bool],
     squeeze_mask: Sequence[bool],
 ) -> tuple[Dim, ...]:
-    """Output shape of ``slice_by_index`` (numpy slicing per axis; mil-format.md §10.5).
+    """Output shape of ``slice_by_index`` (numpy slicing per axis; docs/internals/mil-format.md §10.5).
 
     ``begin``/``end`` may be None (not const): then an axis is known only when both its masks cover it.
 

@@ -1,6 +1,6 @@
 """Activation functions and softmax.
 
-Reference: ../shared/docs/mil-format.md §10.3; coremltools ``iOS15/activation.py`` and ``iOS17/activation.py``
+Reference: docs/internals/mil-format.md §10.3; coremltools ``iOS15/activation.py`` and ``iOS17/activation.py``
 (iOS17 only lets ``alpha``/``beta`` have their own float dtype). Scalar ``alpha``/``beta`` defaults are
 materialised in ``x``'s dtype, as coremltools does.
 """
@@ -188,8 +188,8 @@ class Gelu(Activation):
     """GELU; ``mode`` const string, optional, default ``"EXACT"``.
 
     Modes: ``EXACT`` ``0.5·x·(1+erf(x/√2))``; ``TANH_APPROXIMATION``; ``SIGMOID_APPROXIMATION``
-    ``x·sigmoid(1.702·x)`` (mil-format.md §10.3). ANE: reportedly rejected by one source, emitted by others
-    (§11 rule 16, PROBE).
+    ``x·sigmoid(1.702·x)`` (docs/internals/mil-format.md §10.3). ANE: reportedly rejected by one source, emitted by
+    others (§11 rule 16, PROBE).
     """
 
     inputs = (

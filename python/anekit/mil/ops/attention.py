@@ -1,6 +1,6 @@
 """``scaled_dot_product_attention`` (iOS18).
 
-Reference: ../shared/docs/mil-format.md §10.6 and coremltools ``iOS18/transformers.py``
+Reference: docs/internals/mil-format.md §10.6 and coremltools ``iOS18/transformers.py``
 (output shape ``query.shape[:-1] + [value.shape[-1]]``).
 """
 
@@ -25,7 +25,7 @@ class ScaledDotProductAttention(Op):
             is 0 where true and −inf where false, a float mask is added.
 
     Returns:
-        ``tensor<[B, *, L, EV], T>``. ANE: the mask is ignored (mil-format.md §11 rule 10); write masked
+        ``tensor<[B, *, L, EV], T>``. ANE: the mask is ignored (docs/internals/mil-format.md §11 rule 10); write masked
         attention explicitly.
     """
 

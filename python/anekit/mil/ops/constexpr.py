@@ -1,6 +1,6 @@
 """Compressed-weight ``constexpr_*`` ops (decompressed at load time; every operand is const).
 
-Reference: ../shared/docs/mil-format.md §7.4 and §10.7; coremltools ``iOS16/constexpr_ops.py`` and
+Reference: docs/internals/mil-format.md §7.4 and §10.7; coremltools ``iOS16/constexpr_ops.py`` and
 ``iOS18/compression.py``.
 
 Spellings: before iOS18 the constexpr operands are **attributes** (``constexpr_affine_dequantize()[axis = …,
@@ -96,8 +96,8 @@ class ConstexprAffineDequantize(ConstexprOp):
         axis: const int32 scalar.
 
     Returns:
-        ``tensor<[*D], scale dtype>``. Still accepted by the ANE inside ios18 functions (mil-format.md §7.4),
-        so the op is not capped at ios17.
+        ``tensor<[*D], scale dtype>``. Still accepted by the ANE inside ios18 functions (docs/internals/mil-format.md
+        §7.4), so the op is not capped at ios17.
     """
 
     inputs = (

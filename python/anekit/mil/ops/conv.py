@@ -1,6 +1,6 @@
 """Convolutions: ``conv`` and ``conv_transpose`` (1-D to 3-D).
 
-Reference: ../shared/docs/mil-format.md §10.1; coremltools ``iOS15/conv.py`` and ``iOS17/conv.py`` (iOS17
+Reference: docs/internals/mil-format.md §10.1; coremltools ``iOS15/conv.py`` and ``iOS17/conv.py`` (iOS17
 lets weight/bias have their own float dtype). Defaults are materialised as coremltools does: ``strides`` and
 ``dilations`` ones, ``pad_type`` ``"valid"``, ``pad`` zeros of length 2·S, ``groups`` 1 (real files carry all
 five, e.g. the Silero VAD corpus convs).
@@ -105,7 +105,7 @@ class Conv(_ConvBase):
     Args:
         x: ``tensor<[N, C_in, *D], T>``, rank 3–5.
         weight: ``tensor<[C_out, C_in/groups, *K], U>`` (may be non-const; the ANE rejects runtime-weight
-            grouped convs, mil-format.md §11 rule 14).
+            grouped convs, docs/internals/mil-format.md §11 rule 14).
         bias: ``tensor<[C_out], U>``, optional; const before iOS17.
         strides, dilations: const ``int32[S]``, default ones.
         pad_type: const string ``valid`` | ``same`` | ``same_lower`` (iOS16+) | ``custom``, default ``valid``.

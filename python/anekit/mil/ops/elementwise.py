@@ -1,6 +1,6 @@
 """Elementwise binary ops: arithmetic, comparisons and logical connectives (numpy broadcasting).
 
-Reference: ../shared/docs/mil-format.md §10.2; coremltools ``iOS15/elementwise_binary.py`` (unchanged in later
+Reference: docs/internals/mil-format.md §10.2; coremltools ``iOS15/elementwise_binary.py`` (unchanged in later
 opsets). ``x`` and ``y`` share one type domain, so their dtypes must be equal (the builder casts Python scalars
 to the tensor's dtype before creating the op).
 """

@@ -1,6 +1,6 @@
 """Linear algebra: ``linear``, ``matmul`` and ``einsum``.
 
-Reference: ../shared/docs/mil-format.md §10.1; coremltools ``iOS15/linear.py`` and ``iOS17/linear.py``
+Reference: docs/internals/mil-format.md §10.1; coremltools ``iOS15/linear.py`` and ``iOS17/linear.py``
 (iOS17: linear's weight/bias may have their own dtype; matmul's x and y may differ when exactly one is const,
 the output taking the non-const operand's dtype).
 """
@@ -30,7 +30,7 @@ class Linear(Op):
         ``tensor<[*D, D_out], T>``.
 
     Type domain: T, U ∈ {fp16, fp32, int32}; U must equal T before iOS17. ANE: weight and bias must be
-    consts; use matmul for runtime weights (mil-format.md §11 rule 15).
+    consts; use matmul for runtime weights (docs/internals/mil-format.md §11 rule 15).
     """
 
     inputs = (
@@ -72,7 +72,8 @@ class Matmul(Op):
         ``tensor<[*broadcast(B), M, N], dtype>``: the common dtype, or from iOS17 the non-const operand's
         dtype when exactly one operand is const.
 
-    ANE: both operands may be runtime tensors; inner dimension a multiple of 32 (mil-format.md §11 rule 14).
+    ANE: both operands may be runtime tensors; inner dimension a multiple of 32 (docs/internals/mil-format.md §11 rule
+    14).
     """
 
     inputs = (

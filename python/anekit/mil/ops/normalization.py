@@ -1,6 +1,6 @@
 """Normalisation ops: ``layer_norm``, ``batch_norm``, ``instance_norm``, ``l2_norm``, ``local_response_norm``.
 
-Reference: ../shared/docs/mil-format.md §10.4; coremltools ``iOS15/normalization.py`` and
+Reference: docs/internals/mil-format.md §10.4; coremltools ``iOS15/normalization.py`` and
 ``iOS17/normalization.py`` (iOS17 lets gamma/beta/epsilon and the statistics have their own float dtype).
 ``rms_norm`` is not a MIL op in any opset up to iOS18 (§10.4), so it is not registered.
 """
@@ -69,12 +69,12 @@ class LayerNorm(_Norm):
     Args:
         x: ``tensor<[*D], T>``.
         axes: const ``int32[K]``, optional, default all axes (materialised as ``range(rank)`` like
-            coremltools; its numpy oracle mishandles an absent axes, mil-format.md §10.4).
+            coremltools; its numpy oracle mishandles an absent axes, docs/internals/mil-format.md §10.4).
         gamma, beta: const ``tensor<x.shape[axes], U>``, optional (default 1 / 0, not materialised).
         epsilon: const U scalar, optional, default 1e-5.
 
     Returns:
-        ``tensor<[*D], T>``. ANE: epsilon must have gamma/beta's dtype (mil-format.md §11 rule 3).
+        ``tensor<[*D], T>``. ANE: epsilon must have gamma/beta's dtype (docs/internals/mil-format.md §11 rule 3).
     """
 
     inputs = (

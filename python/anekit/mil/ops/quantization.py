@@ -1,6 +1,6 @@
 """Activation quantisation: ``quantize`` and ``dequantize`` (iOS17+).
 
-Reference: ../shared/docs/mil-format.md §8.4 and §10.7; coremltools ``iOS17/quantization_ops.py``. The
+Reference: docs/internals/mil-format.md §8.4 and §10.7; coremltools ``iOS17/quantization_ops.py``. The
 compressed-weight ``constexpr_*`` ops live in :mod:`.constexpr`.
 """
 
@@ -52,7 +52,7 @@ class Quantize(_Affine):
         output_dtype: const string ``"int8"`` | ``"uint8"``.
 
     Returns:
-        ``tensor<[*D], output_dtype>``. ANE: used for W8A8 (mil-format.md §8.4).
+        ``tensor<[*D], output_dtype>``. ANE: used for W8A8 (docs/internals/mil-format.md §8.4).
     """
 
     inputs = (

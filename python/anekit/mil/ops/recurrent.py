@@ -1,6 +1,6 @@
 """Recurrent layers: ``lstm``, ``gru`` and ``rnn`` (one sequence, time-major ``[s, b, I]``).
 
-Reference: ../shared/docs/mil-format.md §10.8; coremltools ``iOS15/recurrent.py`` (fp32 only),
+Reference: docs/internals/mil-format.md §10.8; coremltools ``iOS15/recurrent.py`` (fp32 only),
 ``iOS17/recurrent.py`` (adds fp16) and ``iOS18/recurrent.py`` (gru: ``reset_after``, ``input_bias``). Real
 iOS15/16 files cast to fp32 around their LSTM (the Silero VAD corpus), iOS17 files run it in fp16 (parakeet).
 """

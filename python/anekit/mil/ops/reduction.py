@@ -1,6 +1,6 @@
 """Reductions: ``reduce_*`` over axes and ``reduce_argmax``/``reduce_argmin`` over one axis.
 
-Reference: ../shared/docs/mil-format.md §10.4; coremltools ``iOS15/reduction.py`` and ``iOS17/reduction.py``
+Reference: docs/internals/mil-format.md §10.4; coremltools ``iOS15/reduction.py`` and ``iOS17/reduction.py``
 (iOS17 adds ``output_dtype`` ∈ {int32, uint16} to the arg reductions).
 """
 
@@ -28,7 +28,7 @@ class Reduction(Op):
         ``tensor<[*D'], T>``: reduced axes removed, or kept with size 1 when ``keep_dims``.
 
     Type domain: T ∈ {fp16, fp32, int32}. ANE: ``reduce_mean`` reportedly rejected in raw MIL text; upstream
-    uses ``reduce_sum`` × 1/N (mil-format.md §11 rule 12, PROBE).
+    uses ``reduce_sum`` × 1/N (docs/internals/mil-format.md §11 rule 12, PROBE).
     """
 
     inputs = (

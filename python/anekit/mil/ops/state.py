@@ -1,6 +1,6 @@
 """Program-structure ops: ``const`` and the iOS18 state ops ``read_state`` / ``write_state``.
 
-Reference: ../shared/docs/mil-format.md §7.2 (const), §7.7 and §10.6 (state).
+Reference: docs/internals/mil-format.md §7.2 (const), §7.7 and §10.6 (state).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tensor-creating ops (``shape``, ``range_1d``, ``fill``, ``fill_like``) and shape-preserving utilities
 (``identity``, ``band_part``, ``cumsum``).
 
-Reference: ../shared/docs/mil-format.md §10.5; coremltools ``iOS15/tensor_operation.py`` and
+Reference: docs/internals/mil-format.md §10.5; coremltools ``iOS15/tensor_operation.py`` and
 ``iOS16/tensor_operation.py`` (``fill_like``). Output shapes that depend on a run-time value get ``None`` dims.
 """
 

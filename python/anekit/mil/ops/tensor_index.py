@@ -1,6 +1,6 @@
 """Indexing ops: slices, gathers, scatters, ``select``, ``topk`` and ``argsort``.
 
-Reference: ../shared/docs/mil-format.md §10.5-§10.6; coremltools ``iOS15/scatter_gather.py``,
+Reference: docs/internals/mil-format.md §10.5-§10.6; coremltools ``iOS15/scatter_gather.py``,
 ``iOS15/tensor_transformation.py`` (slices), ``iOS15/tensor_operation.py`` (topk, argsort), and the iOS16
 (``batch_dims``, int16/uint16 indices), iOS17 (``validate_indices``, small-int data, ``output_indices_dtype``)
 and iOS18 (``slice_update``) overrides.
@@ -145,7 +145,7 @@ class SliceUpdate(_SliceMasks):
 class SliceBySize(Op):
     """``x[b:b+size]`` per axis; ``size`` −1 means "to the end". ``begin``, ``size`` ``int32[rank]``.
 
-    ANE: the basis of dynamic weights (mil-format.md §8.5).
+    ANE: the basis of dynamic weights (docs/internals/mil-format.md §8.5).
     """
 
     inputs = (

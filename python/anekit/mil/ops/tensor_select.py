@@ -1,6 +1,6 @@
 """Scatters, ``select``, ``topk`` and ``argsort``.
 
-Reference: ../shared/docs/mil-format.md §10.5; coremltools ``iOS15/scatter_gather.py`` (scatters),
+Reference: docs/internals/mil-format.md §10.5; coremltools ``iOS15/scatter_gather.py`` (scatters),
 ``iOS15/control_flow.py`` (select), ``iOS15``/``iOS16``/``iOS17`` ``tensor_operation.py`` (topk: ``sort`` and
 ``return_indices`` from iOS16, ``output_indices_dtype`` and k = -1 from iOS17).
 """

@@ -1,6 +1,6 @@
 """Shape-changing tensor ops: reshape, transpose, expand_dims, squeeze, concat, stack, split, tile, pad ...
 
-Reference: ../shared/docs/mil-format.md §10.5; coremltools ``iOS15/tensor_transformation.py``,
+Reference: docs/internals/mil-format.md §10.5; coremltools ``iOS15/tensor_transformation.py``,
 ``iOS15/tensor_operation.py`` and their iOS16/iOS17 overrides (iOS17 widens ``x`` to int8/uint8/int16/uint16
 and changes reshape's ``0``). Output shapes that depend on a value that is not known at compile time get
 ``None`` (``?``) dimensions.
@@ -55,7 +55,7 @@ class Reshape(_ShapeOp):
         x: ``tensor<[*D], T>``.
         shape: ``int32[K]`` (iOS17: int8/int16/int32), need not be const. ``-1`` infers one dim; ``0`` copies
             a dim: iOS15/16 only when ``K == rank(x)`` (same index), iOS17+ right-aligned against ``x.shape``
-            with out-of-range zeros becoming 1 (mil-format.md §10.5).
+            with out-of-range zeros becoming 1 (docs/internals/mil-format.md §10.5).
 
     Returns:
         ``tensor<[K dims], T>``; all dims ``?`` when ``shape`` is not known at compile time.
@@ -202,7 +202,7 @@ class Concat(_ShapeOp):
 
     Args:
         values: tuple of ``tensor<[d0, ..., d_axis_i, ..., dn], T>`` with equal rank and non-axis dims.
-        axis: const int32 scalar (the ANE rejects ``tensor<int32, [1]>``, mil-format.md §11 rule 4).
+        axis: const int32 scalar (the ANE rejects ``tensor<int32, [1]>``, docs/internals/mil-format.md §11 rule 4).
         interleave: const bool, optional, default false (the ANE wants it given explicitly); when true all
             inputs must have identical shapes.
 

@@ -1,6 +1,6 @@
 """Elementwise unary math ops, ``clip`` and ``cast``.
 
-Reference: ../shared/docs/mil-format.md §10.3; coremltools ``iOS15/elementwise_unary.py`` and
+Reference: docs/internals/mil-format.md §10.3; coremltools ``iOS15/elementwise_unary.py`` and
 ``iOS17/elementwise_unary.py`` (iOS17 lets ``epsilon`` have its own float dtype and widens ``cast``).
 """
 
@@ -250,7 +250,7 @@ class Cast(Op):
     Returns:
         ``tensor<[*D], dtype>``.
 
-    ANE: not supported on M1/M2 (mil-format.md §11 rule 6).
+    ANE: not supported on M1/M2 (docs/internals/mil-format.md §11 rule 6).
     """
 
     inputs = (InputSpec("x", _CAST17), InputSpec("dtype", ("string",), const=True, rank=(0,)))

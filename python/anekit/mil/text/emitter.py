@@ -1,4 +1,4 @@
-"""Program -> MIL text, in either dialect, deterministic byte for byte (mil-format.md §2-7).
+"""Program -> MIL text, in either dialect, deterministic byte for byte (docs/internals/mil-format.md §2-7).
 
 Style follows coremlc's output: ``program(1.0)``/``program(1.3)`` header, 4 spaces before ``func``, 12 before
 statements, 8 before ``} -> (…);``; arguments and attributes sorted alphabetically (``name`` included); floats
@@ -59,7 +59,7 @@ def resolve_dialect(program: Program, dialect: str | None) -> str:
     """``"A"`` or ``"B"``: forced by ``dialect``, else from the parsed header version, else from the opsets.
 
     A forced dialect B is refused for a program with an ios18 function: iOS18 code under ``program(1.0)`` is
-    ``InvalidMILProgram`` on the ANE (mil-format.md §3, §11 rule 2), and relabelling the function's opset
+    ``InvalidMILProgram`` on the ANE (docs/internals/mil-format.md §3, §11 rule 2), and relabelling the function's opset
     would change the meaning of ops whose definition differs between opsets. Dialect A with ios15-17
     functions stays possible (third-party ANE code uses ``program(1.3)`` with ios17, §3; the validator's
     ``header-opset`` rule warns about it).
@@ -75,7 +75,8 @@ def resolve_dialect(program: Program, dialect: str | None) -> str:
         if d == "B" and newer:
             raise MILError(
                 f"cannot write dialect B (program(1.0)) for function {newer[0]!r}: it is ios18, and the ANE "
-                "compiler rejects iOS18 code under program(1.0) (InvalidMILProgram, mil-format.md §11 rule 2); "
+                "compiler rejects iOS18 code under program(1.0) (InvalidMILProgram, docs/internals/mil-format.md §11 "
+                "rule 2); "
                 "build the program with an ios15-17 opset (e.g. Builder(opset='ios17')) for dialect B"
             )
         return d

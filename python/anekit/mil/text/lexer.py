@@ -1,4 +1,5 @@
-"""Tokenizer for MIL text (mil-format.md §4): whitespace-insensitive, ``//`` comments, hex/decimal floats.
+"""Tokenizer for MIL text (docs/internals/mil-format.md §4): whitespace-insensitive, ``//`` comments, hex/decimal
+floats.
 
 Tokens are kept in three parallel lists (kind, text, offset) for speed, ending with one ``eof`` token.
 Punctuation tokens use the character itself as kind. ``tensor<dtype, [dims]>`` written without nested

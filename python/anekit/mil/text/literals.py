@@ -1,4 +1,4 @@
-"""Typed conversion of parsed literals (mil-format.md §6) into :class:`~anekit.mil.values.Value` data.
+"""Typed conversion of parsed literals (docs/internals/mil-format.md §6) into :class:`~anekit.mil.values.Value` data.
 
 The parser reads literals generically: Python ``int``/``float``/``bool``/``str`` scalars, ``list`` for
 ``[…]``, ``tuple`` for ``(…)`` and :class:`Pairs` for dict literals ``{{k, v}, …}``. :func:`convert` then

@@ -1,4 +1,4 @@
-"""Recursive-descent parsing of MIL types, literals and typed values (mil-format.md §4-6).
+"""Recursive-descent parsing of MIL types, literals and typed values (docs/internals/mil-format.md §4-6).
 
 :class:`ValueParser` holds the token cursor and the helpers; :mod:`anekit.mil.text.parser` extends it with
 statements, functions and programs.

@@ -1,4 +1,4 @@
-"""MIL text -> :class:`~anekit.mil.ir.Program` (mil-format.md §2-7), both dialects.
+"""MIL text -> :class:`~anekit.mil.ir.Program` (docs/internals/mil-format.md §2-7), both dialects.
 
 Whitespace-insensitive; accepts ``//`` comments, decimal and hex floats, ``inf``/``nan``, tuple, list and dict
 literals, multi-output and output-less statements, attribute-style and inline-argument constexpr ops and

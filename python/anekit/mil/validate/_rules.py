@@ -173,7 +173,7 @@ def binding_type(b: Binding | None) -> TensorType | None:
 def is_runtime(b: Binding | None) -> TypeGuard[Var]:
     """Whether ``b`` is a run-time variable: a function input or the output of a computing op.
 
-    Outputs of ``const`` and ``constexpr_*`` ops are compile-time constants (mil-format.md §7.2, §7.4).
+    Outputs of ``const`` and ``constexpr_*`` ops are compile-time constants (docs/internals/mil-format.md §7.2, §7.4).
     """
     return isinstance(b, Var) and (b.op is None or not b.op.op_type.startswith("const"))
 

@@ -1,8 +1,8 @@
 """ANE rules about tensors and function I/O: dtypes, layout, spatial size, dimension limits, surfaces.
 
-Target ``"ane"``. Facts come from ane-private-api.md §12 (surfaces, ``[1, C, 1, S]``), §14 (fp16 vs fp32 I/O),
-§15 (the contradictory shape/size/multi-input claims and anekit's conservative policy §15.3) and mil-format.md
-§3, §7.6 and §11. Where the docs disagree the finding is a warning that names both sides.
+Target ``"ane"``. Facts come from docs/internals/ane-private-api.md §12 (surfaces, ``[1, C, 1, S]``), §14 (fp16 vs fp32
+I/O), §15 (the contradictory shape/size/multi-input claims and anekit's conservative policy §15.3) and
+docs/internals/mil-format.md §3, §7.6 and §11. Where the docs disagree the finding is a warning that names both sides.
 """
 
 from __future__ import annotations
@@ -23,19 +23,21 @@ __all__ = [
     "SURFACE_ALIGNMENT",
 ]
 
-#: Largest dimension reported to work (maderix/ANE#26; ane-private-api.md §15.1, §15.3 item 4).
+#: Largest dimension reported to work (maderix/ANE#26; docs/internals/ane-private-api.md §15.1, §15.3 item 4).
 MAX_DIMENSION = 65536
-#: libane's graph API limits C to 16384; anekit warns above it (ane-private-api.md §15.1, §15.3 item 4).
+#: libane's graph API limits C to 16384; anekit warns above it (docs/internals/ane-private-api.md §15.1, §15.3 item 4).
 CHANNEL_SOFT_LIMIT = 16384
-#: Spatial multiple every verified upstream configuration satisfies (ane-private-api.md §15.1, §15.3 item 2).
+#: Spatial multiple every verified upstream configuration satisfies (docs/internals/ane-private-api.md §15.1, §15.3 item
+#: 2).
 SPATIAL_MULTIPLE = 32
-#: libane 0.8.2's spatial multiple (ane-private-api.md §15.1, the other side of the conflict).
+#: libane 0.8.2's spatial multiple (docs/internals/ane-private-api.md §15.1, the other side of the conflict).
 SPATIAL_MULTIPLE_OLD = 16
-#: libane/Orion's minimum surface allocation (ane-private-api.md §15.1, "max(input sizes, 49152)").
+#: libane/Orion's minimum surface allocation (docs/internals/ane-private-api.md §15.1, "max(input sizes, 49152)").
 MIN_SURFACE_BYTES = 49152
-#: M5 ("Apple 10 family") IOSurface alignment (maderix/ANE#35, unmerged, ane-private-api.md §15.1).
+#: M5 ("Apple 10 family") IOSurface alignment (maderix/ANE#35, unmerged, docs/internals/ane-private-api.md §15.1).
 SURFACE_ALIGNMENT = 128
-#: Element dtypes 64 bits wide: never seen in MIL text (mil-format.md §5.1); MIL ops take 32-bit ints at most.
+#: Element dtypes 64 bits wide: never seen in MIL text (docs/internals/mil-format.md §5.1); MIL ops take 32-bit ints at
+#: most.
 WIDE_DTYPES = frozenset({"int64", "fp64", "uint64"})
 
 
@@ -80,7 +82,8 @@ def _surface_bytes(t: TensorType) -> int | None:
     "ane-dynamic-shape",
     severity="error",
     target="ane",
-    source="mil-format.md §7.6 (anekit compiles static shapes for the ANE); ane-private-api.md §12.1 "
+    source="docs/internals/mil-format.md §7.6 (anekit compiles static shapes for the ANE); "
+        "docs/internals/ane-private-api.md §12.1 "
     "(surfaces are exactly prod(shape) × sizeof(dtype) bytes)",
     summary="a run-time tensor has an unknown ('?') dimension",
 )
@@ -103,8 +106,9 @@ def dynamic_shape(ctx: Context) -> Iterator[Diagnostic]:
     "ane-64bit",
     severity="error",
     target="ane",
-    source="mil-format.md §5.1 (int64/fp64 exist only in the proto enum, never in text); the ANE computes "
-    "in fp16 (ane-private-api.md §12.2, §14)",
+    source="docs/internals/mil-format.md §5.1 (int64/fp64 exist only in the proto enum, never in text); the ANE "
+        "computes "
+    "in fp16 (docs/internals/ane-private-api.md §12.2, §14)",
     summary="a run-time tensor is int64, uint64 or fp64",
 )
 def wide_dtypes(ctx: Context) -> Iterator[Diagnostic]:
@@ -124,7 +128,8 @@ def wide_dtypes(ctx: Context) -> Iterator[Diagnostic]:
     "ane-io-dtype",
     severity="warning",
     target="ane",
-    source="ane-private-api.md §14 (fp16 vs fp32 I/O, [conflict]) and §12.2; mil-format.md §11 rule 6",
+    source="docs/internals/ane-private-api.md §14 (fp16 vs fp32 I/O, [conflict]) and §12.2; "
+        "docs/internals/mil-format.md §11 rule 6",
     summary="a function input/output is not fp16",
 )
 def io_dtype(ctx: Context) -> Iterator[Diagnostic]:
@@ -156,8 +161,8 @@ def io_dtype(ctx: Context) -> Iterator[Diagnostic]:
     "ane-io-layout",
     severity="warning",
     target="ane",
-    source="ane-private-api.md §12.2 (canonical [1, C, 1, S]; 4-D [1, C, H, W] in the int8 benchmark) "
-    "and §15.3; mil-format.md §11 rule 22",
+    source="docs/internals/ane-private-api.md §12.2 (canonical [1, C, 1, S]; 4-D [1, C, H, W] in the int8 benchmark) "
+    "and §15.3; docs/internals/mil-format.md §11 rule 22",
     summary="a function input/output is not a rank-4 [1, C, 1, S] tensor",
 )
 def io_layout(ctx: Context) -> Iterator[Diagnostic]:
@@ -185,7 +190,7 @@ def io_layout(ctx: Context) -> Iterator[Diagnostic]:
     "ane-spatial-multiple",
     severity="warning",
     target="ane",
-    source="ane-private-api.md §15.1 (S multiple of 16 per libane 0.8.2, of 32 per libane head and "
+    source="docs/internals/ane-private-api.md §15.1 (S multiple of 16 per libane 0.8.2, of 32 per libane head and "
     "hollance/neural-engine#44; every verified upstream config has S % 32 == 0) and §15.3 item 2",
     summary="the innermost (spatial) dimension of an input/output is not a multiple of 32",
 )
@@ -215,7 +220,8 @@ def spatial_multiple(ctx: Context) -> Iterator[Diagnostic]:
     "ane-single-token",
     severity="warning",
     target="ane",
-    source="ane-private-api.md §15.1 (dev-erik: S=1 baked-conv kernels compile but give wrong output) and §15.3 item 2",
+    source="docs/internals/ane-private-api.md §15.1 (dev-erik: S=1 baked-conv kernels compile but give wrong output) "
+        "and §15.3 item 2",
     summary="an input/output has spatial size S = 1",
 )
 def single_token(ctx: Context) -> Iterator[Diagnostic]:
@@ -234,7 +240,8 @@ def single_token(ctx: Context) -> Iterator[Diagnostic]:
     "ane-dim-limit",
     severity="error",
     target="ane",
-    source="mil-format.md §11 rule 8; ane-private-api.md §15.1 (max dimension 65536, maderix/ANE#26; "
+    source="docs/internals/mil-format.md §11 rule 8; docs/internals/ane-private-api.md §15.1 (max dimension 65536, "
+        "maderix/ANE#26; "
     "C <= 16384 in libane's graph API) and §15.3 item 4",
     summary="a run-time tensor dimension exceeds 65536 (error) or 16384 (warning)",
 )
@@ -265,7 +272,7 @@ def dim_limit(ctx: Context) -> Iterator[Diagnostic]:
     "ane-min-surface",
     severity="info",
     target="ane",
-    source="ane-private-api.md §15.1 (libane/Orion allocate max(size, 49152) bytes; smallest verified "
+    source="docs/internals/ane-private-api.md §15.1 (libane/Orion allocate max(size, 49152) bytes; smallest verified "
     "upstream kernels use 8 KB surfaces, [conflict])",
     summary="an input/output surface is smaller than 49152 bytes",
 )
@@ -286,7 +293,7 @@ def min_surface(ctx: Context) -> Iterator[Diagnostic]:
     "ane-surface-alignment",
     severity="info",
     target="ane",
-    source="ane-private-api.md §15.1 (128-byte IOSurface alignment on M5, maderix/ANE#35, [single])",
+    source="docs/internals/ane-private-api.md §15.1 (128-byte IOSurface alignment on M5, maderix/ANE#35, [single])",
     summary="an input/output surface size is not a multiple of 128 bytes",
 )
 def surface_alignment(ctx: Context) -> Iterator[Diagnostic]:
@@ -306,7 +313,7 @@ def surface_alignment(ctx: Context) -> Iterator[Diagnostic]:
     "ane-multi-input",
     severity="warning",
     target="ane",
-    source="ane-private-api.md §15.1-15.3 (multi-input requests fail with 0x1d per the maderix README; "
+    source="docs/internals/ane-private-api.md §15.1-15.3 (multi-input requests fail with 0x1d per the maderix README; "
     "work in maderix tests; need equal sizes and alphabetical names per Orion/libane; ascending sizes "
     "per maderix/ANE#47) and §13",
     summary="a function has several inputs (the multi-input rules conflict)",
@@ -335,7 +342,8 @@ def multi_input(ctx: Context) -> Iterator[Diagnostic]:
     "ane-activation-dtype",
     severity="warning",
     target="ane",
-    source="ane-private-api.md §12.2 and §14 (the ANE computes in fp16); mil-format.md §8.4 (int8 "
+    source="docs/internals/ane-private-api.md §12.2 and §14 (the ANE computes in fp16); docs/internals/mil-format.md "
+        "§8.4 (int8 "
     "activations through quantize/dequantize) and §8.1 (fp32 only at the I/O casts)",
     summary="ops produce run-time tensors of a dtype the ANE is not documented to compute in",
 )
@@ -373,7 +381,7 @@ def activation_dtype(ctx: Context) -> Iterator[Diagnostic]:
     "ane-dialect-chip",
     severity="info",
     target="ane",
-    source="mil-format.md §3 and §11 rule 1 (program(1.3)/ios18 works on M3/M4/M5, partially on M1; "
+    source="docs/internals/mil-format.md §3 and §11 rule 1 (program(1.3)/ios18 works on M3/M4/M5, partially on M1; "
     "program(1.0)/ios16 for M1/M2/M3)",
     summary="an ios18 (program(1.3)) function: not fully supported on M1/M2",
 )

@@ -1,8 +1,8 @@
 """ANE rules about individual ops.
 
-Target ``"ane"``. Facts come from mil-format.md §10 (per-op "ANE" notes), §11 (the rule table; rule numbers
-are cited) and reference-numbers.md §6 (the SRAM cliff). **PROBE** rows of §11 (single or contested reports)
-are warnings or infos, never errors.
+Target ``"ane"``. Facts come from docs/internals/mil-format.md §10 (per-op "ANE" notes), §11 (the rule table; rule
+numbers are cited) and docs/internals/reference-numbers.md §6 (the SRAM cliff). **PROBE** rows of §11 (single or
+contested reports) are warnings or infos, never errors.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ __all__ = [
     "MATMUL_INNER_MULTIPLE",
 ]
 
-#: conv with 32000 input channels is rejected (mil-format.md §11 rule 7).
+#: conv with 32000 input channels is rejected (docs/internals/mil-format.md §11 rule 7).
 CONV_REJECTED_INPUT_CHANNELS = 32000
-#: matmul inner dimension must be a multiple of 32, else silent zeros (mil-format.md §11 rule 14).
+#: matmul inner dimension must be a multiple of 32, else silent zeros (docs/internals/mil-format.md §11 rule 14).
 MATMUL_INNER_MULTIPLE = 32
 
 #: Ops used by programs that compiled and ran on the ANE according to the docs: the worked examples
-#: (mil-format.md §8.1-8.6), the per-op ANE notes of §10, §11 and the E5 comparisons of §10.10.
+#: (docs/internals/mil-format.md §8.1-8.6), the per-op ANE notes of §10, §11 and the E5 comparisons of §10.10.
 ANE_DOCUMENTED_OPS = frozenset(
     {
         "const",
@@ -53,7 +53,7 @@ ANE_DOCUMENTED_OPS = frozenset(
         "gelu",  # §10.3, §10.10 (PROBE: ane-disputed-op)
         "rsqrt",  # §10.3 (PROBE: ane-disputed-op)
         "layer_norm",  # §10.4, §11 rule 3
-        "identity",  # ane-private-api.md §14 (output through identity)
+        "identity",  # docs/internals/ane-private-api.md §14 (output through identity)
         "quantize",  # §8.4
         "dequantize",  # §8.4
         "constexpr_affine_dequantize",  # §7.4, §8.4
@@ -78,7 +78,8 @@ def _ops(ctx: Context, *types: str) -> Iterator[tuple[Function, Operation]]:
     "ane-param-dtype",
     severity="warning",
     target="ane",
-    source="mil-format.md §11 rule 3 and §10.4 (dev-erik E5 tests: layer_norm's epsilon must have the dtype of "
+    source="docs/internals/mil-format.md §11 rule 3 and §10.4 (dev-erik E5 tests: layer_norm's epsilon must have the "
+        "dtype of "
     "the normalisation parameters), §10.3 (iOS17 lets epsilon/alpha/beta have their own float dtype) and "
     "§7.2 (coremlc writes an fp16 program's epsilon as fp16)",
     summary="a float constant parameter of an op whose dtype differs from the dtype the op computes in",
@@ -130,7 +131,7 @@ def param_dtype(ctx: Context) -> Iterator[Diagnostic]:
     "ane-concat",
     severity="error",
     target="ane",
-    source="mil-format.md §11 rule 4 and §10.5 (axis an int32 scalar const, interleave mandatory)",
+    source="docs/internals/mil-format.md §11 rule 4 and §10.5 (axis an int32 scalar const, interleave mandatory)",
     summary="concat without an explicit interleave input",
 )
 def concat(ctx: Context) -> Iterator[Diagnostic]:
@@ -151,7 +152,7 @@ def concat(ctx: Context) -> Iterator[Diagnostic]:
     "ane-sdpa-mask",
     severity="warning",
     target="ane",
-    source="mil-format.md §10.6 and §11 rule 10 (maderix test_ane_sdpa5.m: attn_mask ignored, PROBE)",
+    source="docs/internals/mil-format.md §10.6 and §11 rule 10 (maderix test_ane_sdpa5.m: attn_mask ignored, PROBE)",
     summary="scaled_dot_product_attention with an attn_mask (the ANE ignores it)",
 )
 def sdpa_mask(ctx: Context) -> Iterator[Diagnostic]:
@@ -171,7 +172,8 @@ def sdpa_mask(ctx: Context) -> Iterator[Diagnostic]:
     "ane-cast",
     severity="warning",
     target="ane",
-    source="mil-format.md §10.3 and §11 rule 6; ane-private-api.md §14 (M1/M2 cannot run cast)",
+    source="docs/internals/mil-format.md §10.3 and §11 rule 6; docs/internals/ane-private-api.md §14 (M1/M2 cannot run "
+        "cast)",
     summary="cast ops (not supported by the M1/M2 ANE)",
 )
 def cast(ctx: Context) -> Iterator[Diagnostic]:
@@ -191,7 +193,7 @@ def cast(ctx: Context) -> Iterator[Diagnostic]:
     "ane-reduce-mean",
     severity="warning",
     target="ane",
-    source="mil-format.md §10.4 and §11 rule 12 (hollance/neural-engine#44, PROBE)",
+    source="docs/internals/mil-format.md §10.4 and §11 rule 12 (hollance/neural-engine#44, PROBE)",
     summary="reduce_mean (reportedly not accepted in raw MIL text)",
 )
 def reduce_mean(ctx: Context) -> Iterator[Diagnostic]:
@@ -209,7 +211,7 @@ def reduce_mean(ctx: Context) -> Iterator[Diagnostic]:
     "ane-slice-by-index",
     severity="warning",
     target="ane",
-    source="mil-format.md §10.5 and §11 rule 13 (hollance/neural-engine#44, PROBE)",
+    source="docs/internals/mil-format.md §10.5 and §11 rule 13 (hollance/neural-engine#44, PROBE)",
     summary="slice_by_index applied to a function input",
 )
 def slice_by_index(ctx: Context) -> Iterator[Diagnostic]:
@@ -230,7 +232,7 @@ def slice_by_index(ctx: Context) -> Iterator[Diagnostic]:
     "ane-softmax-axis",
     severity="warning",
     target="ane",
-    source="mil-format.md §11 rule 9 (Espresso report vs a 32000-channel softmax that compiled, PROBE)",
+    source="docs/internals/mil-format.md §11 rule 9 (Espresso report vs a 32000-channel softmax that compiled, PROBE)",
     summary="softmax over an axis whose length is not a power of 2",
 )
 def softmax_axis(ctx: Context) -> Iterator[Diagnostic]:
@@ -260,7 +262,7 @@ def softmax_axis(ctx: Context) -> Iterator[Diagnostic]:
     "ane-disputed-op",
     severity="info",
     target="ane",
-    source="mil-format.md §11 rule 16 (Orion says rejected; ANEForge and maderix emit them, PROBE)",
+    source="docs/internals/mil-format.md §11 rule 16 (Orion says rejected; ANEForge and maderix emit them, PROBE)",
     summary="gelu, concat or rsqrt (their ANE support is disputed)",
 )
 def disputed_op(ctx: Context) -> Iterator[Diagnostic]:
@@ -279,7 +281,7 @@ def disputed_op(ctx: Context) -> Iterator[Diagnostic]:
     "ane-conv-bias",
     severity="info",
     target="ane",
-    source="mil-format.md §11 rule 17 (whether conv(bias = …) compiles is unverified, PROBE)",
+    source="docs/internals/mil-format.md §11 rule 17 (whether conv(bias = …) compiles is unverified, PROBE)",
     summary="conv with a bias input",
 )
 def conv_bias(ctx: Context) -> Iterator[Diagnostic]:
@@ -300,7 +302,8 @@ def conv_bias(ctx: Context) -> Iterator[Diagnostic]:
     "ane-matmul-inner",
     severity="warning",
     target="ane",
-    source="mil-format.md §10.1 and §11 rule 14 (maderix/ANE#47: otherwise silent zeros); ane-private-api.md §15.1",
+    source="docs/internals/mil-format.md §10.1 and §11 rule 14 (maderix/ANE#47: otherwise silent zeros); "
+        "docs/internals/ane-private-api.md §15.1",
     summary="matmul whose inner (contracted) dimension is not a multiple of 32",
 )
 def matmul_inner(ctx: Context) -> Iterator[Diagnostic]:
@@ -325,7 +328,8 @@ def matmul_inner(ctx: Context) -> Iterator[Diagnostic]:
     "ane-runtime-grouped-conv",
     severity="error",
     target="ane",
-    source="mil-format.md §10.1 and §11 rule 14; ane-private-api.md §15.1 (InvalidMILProgram, maderix/ANE#47)",
+    source="docs/internals/mil-format.md §10.1 and §11 rule 14; docs/internals/ane-private-api.md §15.1 "
+        "(InvalidMILProgram, maderix/ANE#47)",
     summary="grouped or depthwise conv whose weight is a run-time tensor",
 )
 def runtime_grouped_conv(ctx: Context) -> Iterator[Diagnostic]:
@@ -349,7 +353,7 @@ def runtime_grouped_conv(ctx: Context) -> Iterator[Diagnostic]:
     "ane-conv-input-channels",
     severity="error",
     target="ane",
-    source="mil-format.md §11 rule 7 and §10.1 (conv with 32000 input channels is rejected; 32000 "
+    source="docs/internals/mil-format.md §11 rule 7 and §10.1 (conv with 32000 input channels is rejected; 32000 "
     "output channels compile)",
     summary="conv with 32000 or more input channels",
 )
@@ -374,7 +378,8 @@ def conv_input_channels(ctx: Context) -> Iterator[Diagnostic]:
     "ane-unverified-op",
     severity="info",
     target="ane",
-    source="mil-format.md §8 (worked examples), §10 (ANE notes), §11; ane-private-api.md §14",
+    source="docs/internals/mil-format.md §8 (worked examples), §10 (ANE notes), §11; docs/internals/ane-private-api.md "
+        "§14",
     summary="op types no documented ANE program uses (they may be rejected by the ANE compiler)",
 )
 def unverified_op(ctx: Context) -> Iterator[Diagnostic]:
@@ -386,5 +391,6 @@ def unverified_op(ctx: Context) -> Iterator[Diagnostic]:
                 "ane-unverified-op",
                 f"function {f.name} uses ops with no documented ANE use: {listed}",
                 f=f,
-                hint="expect to probe these on device; the worked examples (mil-format.md §8) show the known-good set",
+                hint="expect to probe these on device; the worked examples (docs/internals/mil-format.md §8) show the "
+                    "known-good set",
             )

@@ -1,11 +1,11 @@
 """Validator rule on the MIL *text*: dialect-A (iOS18) spellings under a ``program(1.0)`` header.
 
-The parser accepts both dialects' spellings anywhere (mil-format.md §4: be lenient), and the IR does not keep
-them, so this rule looks at the source text when the caller passes it (``validate(program, text=…)``, or
+The parser accepts both dialects' spellings anywhere (docs/internals/mil-format.md §4: be lenient), and the IR does not
+keep them, so this rule looks at the source text when the caller passes it (``validate(program, text=…)``, or
 ``python -m anekit check``). Target ``"any"``.
 
-Facts: mil-format.md §3 (dialect table: bare scalar types such as ``fp16 eps``, shorthand literals such as
-``string("x")``/``int32(1)`` and ``dict<string, string>`` belong to dialect A, ``program(1.3)``) and §11 rule 2
+Facts: docs/internals/mil-format.md §3 (dialect table: bare scalar types such as ``fp16 eps``, shorthand literals such
+as ``string("x")``/``int32(1)`` and ``dict<string, string>`` belong to dialect A, ``program(1.3)``) and §11 rule 2
 (iOS18 syntax under ``program(1.0)`` gives ``InvalidMILProgram``).
 """
 
@@ -45,7 +45,8 @@ def dialect_a_lines(text: str) -> list[tuple[int, str]]:
     "dialect-mix",
     severity="error",
     target="any",
-    source="mil-format.md §3 (dialect table) and §11 rule 2 (iOS18 syntax under program(1.0) -> InvalidMILProgram)",
+    source="docs/internals/mil-format.md §3 (dialect table) and §11 rule 2 (iOS18 syntax under program(1.0) -> "
+        "InvalidMILProgram)",
     summary="program(1.0) text using dialect-A (iOS18) spellings (checked only when the text is given)",
 )
 def dialect_mix(ctx: Context) -> Iterator[Diagnostic]:

@@ -1,7 +1,7 @@
 """The MIL validator: ``validate(program, target)`` -> diagnostics, ``check(program, target)`` -> raise.
 
 The ANE compiler's most common answer to a bad program is "compile FAILED" with no diagnostics
-(ane-private-api.md §11.2), and every compile spends a slot of a per-process budget (§16). The validator
+(docs/internals/ane-private-api.md §11.2), and every compile spends a slot of a per-process budget (§16). The validator
 catches what the docs know about before that happens.
 
 Rules (each its own id, with the source of the fact; :func:`rules` lists them, and so does
@@ -15,7 +15,8 @@ Rules (each its own id, with the source of the fact; :func:`rules` lists them, a
 * target ``"ane"`` adds :mod:`~anekit.mil.validate.ane_io` (I/O dtype and layout, spatial size, dimension
   limits, surfaces, static shapes, activation dtypes), :mod:`~anekit.mil.validate.ane_ops` (constant parameter
   dtypes, concat, SDPA mask, cast on M1/M2, matmul inner dimension, grouped run-time conv, …) and
-  :mod:`~anekit.mil.validate.ane_weights` (weights vs on-chip memory, weight totals).
+  :mod:`~anekit.mil.validate.ane_weights` (weights vs on-chip memory, weight totals) and
+  :mod:`~anekit.mil.validate.ane_machine` (ops that failed in this machine's ``anekit doctor`` run).
 
 Severity: ``error`` only where the docs say compilation fails (or the program is not valid MIL);
 ``warning`` where the result is reported slow, wrong or contested; ``info`` for notes. A rule that fails on a
@@ -30,7 +31,15 @@ from __future__ import annotations
 from ...errors import MILError
 from ..diagnostics import SEVERITIES, Diagnostic, Diagnostics, format_diagnostics
 from ..ir import Program
-from . import ane_io, ane_ops, ane_weights, dialect, structural, weightfile  # noqa: F401  (importing registers rules)
+from . import (  # noqa: F401  (importing registers rules)
+    ane_io,
+    ane_machine,
+    ane_ops,
+    ane_weights,
+    dialect,
+    structural,
+    weightfile,
+)
 from ._rules import RULES, TARGETS, Context, Rule
 from .structural import SUPERSEDED_IDS
 

@@ -52,7 +52,7 @@ def _specified_ops(ctx: Context) -> Iterator[tuple[Function, Operation, type[OpS
     "op-check",
     severity="error",
     target="any",
-    source="mil-format.md §7.1, §10 (op signatures); the op registry (anekit.mil.ops)",
+    source="docs/internals/mil-format.md §7.1, §10 (op signatures); the op registry (anekit.mil.ops)",
     summary="every op is known, exists in the function's opset, and its declared output types match "
     "inference (ids: " + ", ".join(OP_CHECK_IDS) + ")",
 )
@@ -68,7 +68,7 @@ def op_check(ctx: Context) -> Iterator[Diagnostic]:
     "unknown-input",
     severity="error",
     target="any",
-    source="mil-format.md §7.1 (arguments use the op's MIL input names), §10",
+    source="docs/internals/mil-format.md §7.1 (arguments use the op's MIL input names), §10",
     summary="an op is given an input its spec does not define",
 )
 def unknown_input(ctx: Context) -> Iterator[Diagnostic]:
@@ -89,7 +89,7 @@ def unknown_input(ctx: Context) -> Iterator[Diagnostic]:
     "non-const",
     severity="error",
     target="any",
-    source="mil-format.md §10 ('const' inputs), §7.2, §7.4; §11 rules 5 and 15",
+    source="docs/internals/mil-format.md §10 ('const' inputs), §7.2, §7.4; §11 rules 5 and 15",
     summary="an input the spec requires to be a compile-time constant is bound to a run-time variable",
 )
 def non_const(ctx: Context) -> Iterator[Diagnostic]:
@@ -116,7 +116,7 @@ def non_const(ctx: Context) -> Iterator[Diagnostic]:
     "undefined-var",
     severity="error",
     target="any",
-    source="mil-format.md §4 (an argument references a variable defined earlier in the function)",
+    source="docs/internals/mil-format.md §4 (an argument references a variable defined earlier in the function)",
     summary="an op reads a variable that is not a function input or the output of an earlier op",
 )
 def undefined_var(ctx: Context) -> Iterator[Diagnostic]:
@@ -149,7 +149,7 @@ def undefined_var(ctx: Context) -> Iterator[Diagnostic]:
     "duplicate-var",
     severity="error",
     target="any",
-    source="mil-format.md §4, §7.1 (SSA: one definition per variable name)",
+    source="docs/internals/mil-format.md §4, §7.1 (SSA: one definition per variable name)",
     summary="a variable name is defined twice (function input or op output)",
 )
 def duplicate_var(ctx: Context) -> Iterator[Diagnostic]:
@@ -174,7 +174,7 @@ def duplicate_var(ctx: Context) -> Iterator[Diagnostic]:
     "missing-outputs",
     severity="error",
     target="any",
-    source="mil-format.md §4 (func := … '-> (' IDENT { ',' IDENT } ')')",
+    source="docs/internals/mil-format.md §4 (func := … '-> (' IDENT { ',' IDENT } ')')",
     summary="a function returns nothing, or the program has no function",
 )
 def missing_outputs(ctx: Context) -> Iterator[Diagnostic]:
@@ -194,8 +194,8 @@ def missing_outputs(ctx: Context) -> Iterator[Diagnostic]:
     "duplicate-output",
     severity="error",
     target="any",
-    source="mil-format.md §7.5 (outputs are named variables); ane-private-api.md §13 (one surface per output, "
-    "bound by name)",
+    source="docs/internals/mil-format.md §7.5 (outputs are named variables); "
+    "docs/internals/ane-private-api.md §13 (one surface per output, bound by name)",
     summary="a function returns the same variable more than once, e.g. -> (y, y)",
 )
 def duplicate_output(ctx: Context) -> Iterator[Diagnostic]:
@@ -218,7 +218,8 @@ def duplicate_output(ctx: Context) -> Iterator[Diagnostic]:
     "empty-io",
     severity="error",
     target="any",
-    source="ane-private-api.md §13 (every input and output is bound to an IOSurface, which cannot be empty)",
+    source="docs/internals/ane-private-api.md §13 (every input and output is bound to an IOSurface, which cannot be "
+        "empty)",
     summary="a function input or output has a dimension of 0 (no surface can hold it)",
 )
 def empty_io(ctx: Context) -> Iterator[Diagnostic]:
@@ -243,7 +244,8 @@ def empty_io(ctx: Context) -> Iterator[Diagnostic]:
     "unused-input",
     severity="info",
     target="any",
-    source="mil-format.md §7.5; ane-private-api.md §13 (every input still needs a surface)",
+    source="docs/internals/mil-format.md §7.5; docs/internals/ane-private-api.md §13 (every input still needs a "
+        "surface)",
     summary="a function input is never read nor returned",
 )
 def unused_input(ctx: Context) -> Iterator[Diagnostic]:
@@ -262,7 +264,7 @@ def unused_input(ctx: Context) -> Iterator[Diagnostic]:
     "dead-op",
     severity="info",
     target="any",
-    source="mil-format.md §7.5 (only returned variables are observable)",
+    source="docs/internals/mil-format.md §7.5 (only returned variables are observable)",
     summary="ops whose outputs are never read nor returned (reported once per function)",
 )
 def dead_op(ctx: Context) -> Iterator[Diagnostic]:
@@ -283,7 +285,7 @@ def dead_op(ctx: Context) -> Iterator[Diagnostic]:
     "header-opset",
     severity="error",
     target="any",
-    source="mil-format.md §3 (program(1.0) = ios15-17, program(1.3) = ios18) and §11 rule 2",
+    source="docs/internals/mil-format.md §3 (program(1.0) = ios15-17, program(1.3) = ios18) and §11 rule 2",
     summary="the program(…) header does not match a function's opset",
 )
 def header_opset(ctx: Context) -> Iterator[Diagnostic]:
@@ -318,7 +320,8 @@ def header_opset(ctx: Context) -> Iterator[Diagnostic]:
     "ios18-syntax",
     severity="error",
     target="any",
-    source="mil-format.md §3 (dialect table), §7.4 (inline constexpr arguments), §7.7 (state), §11 rule 2",
+    source="docs/internals/mil-format.md §3 (dialect table), §7.4 (inline constexpr arguments), §7.7 (state), §11 rule "
+        "2",
     summary="iOS18-only syntax (inline op arguments, state<…> parameters) in a pre-iOS18 function",
 )
 def ios18_syntax(ctx: Context) -> Iterator[Diagnostic]:

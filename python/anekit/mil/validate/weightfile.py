@@ -1,9 +1,9 @@
 """Validator rule checking ``BLOBFILE`` references against the weight files, when weights are available.
 
 Target ``"any"``. Only the 64-byte metadata records are checked (sentinel, bounds, dtype code, size), never
-the data decoded, so checking a model is cheap. Facts: mil-format.md §7.3 (offset = metadata offset), §9.3-9.5
-(record layout, dtype codes, sizes) and §11 rule 20 (some chips validate ``sizeInBytes``; malformed headers
-upstream made only 512-channel programs compile, ane-private-api.md §15.4).
+the data decoded, so checking a model is cheap. Facts: docs/internals/mil-format.md §7.3 (offset = metadata offset),
+§9.3-9.5 (record layout, dtype codes, sizes) and §11 rule 20 (some chips validate ``sizeInBytes``; malformed headers
+upstream made only 512-channel programs compile, docs/internals/ane-private-api.md §15.4).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _blob_values(op: Operation) -> Iterator[tuple[str, Value]]:
     "blob-ref",
     severity="error",
     target="any",
-    source="mil-format.md §7.3, §9.3-9.5 and §11 rule 20",
+    source="docs/internals/mil-format.md §7.3, §9.3-9.5 and §11 rule 20",
     summary="a BLOBFILE reference does not resolve to a metadata record matching the declared type "
     "(checked only when the weights are available)",
 )

@@ -2,7 +2,7 @@
 
 Module names mirror the op-spec categories of ``anekit.mil.ops`` (``elementwise.py``, ``conv.py`` ...), so
 everything about ``add`` lives in ``mil/ops/elementwise.py`` (what it is) and ``reference/kernels/
-elementwise.py`` (what it computes) (architecture.md §4.1, §4.3).
+elementwise.py`` (what it computes) (docs/internals/architecture.md §4.1, §4.3).
 
 Calling convention
 ------------------

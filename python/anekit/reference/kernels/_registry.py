@@ -34,7 +34,7 @@ class KernelContext:
         opset: the function's opset (``ios15`` ... ``ios18``); some semantics depend on it (gather bounds).
         fp16_storage: fp16-typed values are stored on the fp16 grid (``precision="ane"``). Kernels use it
             only for default parameters whose fp16 value differs from the float one (rsqrt's 1e-12 epsilon
-            is 0 in fp16, mil-format.md §10.3); the executor rounds the outputs.
+            is 0 in fp16, docs/internals/mil-format.md §10.3); the executor rounds the outputs.
     """
 
     op_type: str

@@ -1,4 +1,4 @@
-"""Activation kernels (mil-format.md §10.3; parameters as in coremltools' iOS15 activation definitions).
+"""Activation kernels (docs/internals/mil-format.md §10.3; parameters as in coremltools' iOS15 activation definitions).
 
 ``alpha``/``beta`` parameters that are per-channel vectors (``prelu``, ``softplus_parametric``) apply along
 axis 1, the channel axis of ``[B, C, ...]``.
@@ -76,7 +76,7 @@ _GELU_MODES = ("EXACT", "TANH_APPROXIMATION", "SIGMOID_APPROXIMATION")
 
 @kernel("gelu")
 def gelu(ctx: KernelContext, x: np.ndarray, mode: Any = "EXACT") -> list[np.ndarray]:
-    """GELU in one of MIL's three modes (mil-format.md §10.3):
+    """GELU in one of MIL's three modes (docs/internals/mil-format.md §10.3):
 
     * ``EXACT``: ``0.5·x·(1 + erf(x/√2))``;
     * ``TANH_APPROXIMATION``: ``0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))``;

@@ -1,4 +1,4 @@
-"""``scaled_dot_product_attention`` (iOS18, mil-format.md §10.6)."""
+"""``scaled_dot_product_attention`` (iOS18, docs/internals/mil-format.md §10.6)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def scaled_dot_product_attention(
 
     A bool mask contributes 0 where true and −inf where false; a float mask is added. A query row whose
     every key is masked out gives NaN (softmax of all −inf), as any IEEE implementation does. The ANE is
-    reported to ignore the mask (mil-format.md §11 rule 10); this kernel defines the op's meaning, not
+    reported to ignore the mask (docs/internals/mil-format.md §11 rule 10); this kernel defines the op's meaning, not
     that defect.
     """
     q, k, v = np.asarray(query), np.asarray(key), np.asarray(value)

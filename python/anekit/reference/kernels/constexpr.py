@@ -1,4 +1,4 @@
-"""Compressed-weight decompression, the ``constexpr_*`` ops (mil-format.md §7.4, §10.7; formulas as in
+"""Compressed-weight decompression, the ``constexpr_*`` ops (docs/internals/mil-format.md §7.4, §10.7; formulas as in
 coremltools' iOS16/iOS18 constexpr definitions).
 
 The executor evaluates constexpr ops once, when it prepares a function (their operands are all constants).

@@ -1,4 +1,4 @@
-"""Convolution kernels: ``conv`` and ``conv_transpose``, 1-D to 3-D, grouped (mil-format.md §10.1).
+"""Convolution kernels: ``conv`` and ``conv_transpose``, 1-D to 3-D, grouped (docs/internals/mil-format.md §10.1).
 
 ``conv`` lowers to one matrix product per group: a 1×1 convolution with stride 1 and no padding (the ANE's
 linear layer on ``[1, C, 1, S]``) is a single GEMM on the reshaped input; any other convolution gathers the
@@ -40,7 +40,7 @@ def conv_pads(
     eff_kernel: tuple[int, ...],
     strides: tuple[int, ...],
 ) -> list[tuple[int, int]]:
-    """(before, after) padding per spatial dim for conv's pad types (mil-format.md §10.1).
+    """(before, after) padding per spatial dim for conv's pad types (docs/internals/mil-format.md §10.1).
 
     ``same``: ``d_out = ceil(D/s)``, ``total = max(0, (d_out−1)·s + dk − D)``, ``before = floor(total/2)``;
     ``same_lower`` puts the odd element before instead; ``custom`` reads ``pad`` as

@@ -1,4 +1,4 @@
-"""Elementwise binary kernels: arithmetic, comparisons and logical ops (mil-format.md §10.2).
+"""Elementwise binary kernels: arithmetic, comparisons and logical ops (docs/internals/mil-format.md §10.2).
 
 All of them broadcast like numpy. Float results are computed in the context's float dtype; the executor then
 rounds fp16-typed outputs to fp16 (``precision="ane"``).
@@ -41,8 +41,8 @@ def real_div(ctx: KernelContext, x: np.ndarray, y: np.ndarray) -> list[np.ndarra
     """``x / y``. Float division by zero gives ±inf/NaN (IEEE), as on the device.
 
     For int32 operands the quotient is truncated toward zero (C semantics; coremltools' value_inference would
-    return a float here, contradicting the op's int32 output type, mil-format.md §10.2). Integer division by
-    zero is an error.
+    return a float here, contradicting the op's int32 output type, docs/internals/mil-format.md §10.2). Integer division
+    by zero is an error.
     """
     if _int_or_float(x, y):
         xi, yi = np.asarray(x), np.asarray(y)

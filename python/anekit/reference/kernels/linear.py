@@ -1,7 +1,7 @@
-"""Linear-algebra kernels: matmul, linear, einsum (mil-format.md §10.1).
+"""Linear-algebra kernels: matmul, linear, einsum (docs/internals/mil-format.md §10.1).
 
 Float products run through numpy's BLAS in the compute dtype (float32 accumulation for ``precision="ane"``;
-the ANE's own accumulation width is an open question, mil-format.md §14).
+the ANE's own accumulation width is an open question, docs/internals/mil-format.md §14).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Normalisation kernels (mil-format.md §10.4): layer_norm, batch_norm, instance_norm, l2_norm,
+"""Normalisation kernels (docs/internals/mil-format.md §10.4): layer_norm, batch_norm, instance_norm, l2_norm,
 local_response_norm.
 
 Statistics are computed in the compute dtype (float32 for ``precision="ane"``) with the population variance

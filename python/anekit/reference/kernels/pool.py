@@ -1,6 +1,6 @@
 """Pooling kernels: avg_pool, max_pool, l2_pool over 1-D to 3-D windows (coremltools iOS15 pool.py).
 
-Pad types follow conv (mil-format.md §10.1). With ``ceil_mode`` the last window may hang past the padded
+Pad types follow conv (docs/internals/mil-format.md §10.1). With ``ceil_mode`` the last window may hang past the padded
 input; the overhang holds no values (it is ignored by max, and never counted by the average), while explicit
 padding counts as zeros unless ``exclude_padding_from_average`` (PyTorch's ``count_include_pad`` rule).
 """

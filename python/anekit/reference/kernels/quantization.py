@@ -1,4 +1,4 @@
-"""Activation ``quantize`` / ``dequantize`` (iOS17, mil-format.md §10.7)."""
+"""Activation ``quantize`` / ``dequantize`` (iOS17, docs/internals/mil-format.md §10.7)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ _Q_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
 def quantize(
     ctx: KernelContext, input: np.ndarray, scale: Any, output_dtype: Any, zero_point: Any = None, axis: Any = None
 ) -> list[np.ndarray]:
-    """``clip(round_half_even(input / scale) + zero_point)`` to the int8/uint8 range (mil-format.md §10.7);
-    NaN quantises to the zero point."""
+    """``clip(round_half_even(input / scale) + zero_point)`` to the int8/uint8 range (docs/internals/mil-format.md
+    §10.7); NaN quantises to the zero point."""
     x = np.asarray(input)
     dt = as_str(output_dtype)
     if dt not in _Q_RANGES:

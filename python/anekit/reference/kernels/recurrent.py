@@ -1,4 +1,4 @@
-"""Recurrent kernels: lstm, gru, rnn over ``x [seq, batch, input]`` (mil-format.md §10.8; semantics of
+"""Recurrent kernels: lstm, gru, rnn over ``x [seq, batch, input]`` (docs/internals/mil-format.md §10.8; semantics of
 coremltools' iOS15/iOS18 ``recurrent.py`` definitions and their reference tests).
 
 Facts encoded here:

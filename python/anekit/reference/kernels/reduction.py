@@ -1,4 +1,4 @@
-"""Reduction kernels (mil-format.md §10.4): ``reduce_*`` over ``axes`` (default all) and arg-reductions.
+"""Reduction kernels (docs/internals/mil-format.md §10.4): ``reduce_*`` over ``axes`` (default all) and arg-reductions.
 
 Float sums use numpy's pairwise summation in the compute dtype (float32 for ``precision="ane"``); only the
 result is stored as fp16. Integer means are computed exactly and stored truncated toward zero.

@@ -1,4 +1,4 @@
-"""Program-structure kernels: ``const`` and the iOS18 state ops (mil-format.md §7.2, §7.7, §10.6).
+"""Program-structure kernels: ``const`` and the iOS18 state ops (docs/internals/mil-format.md §7.2, §7.7, §10.6).
 
 The executor evaluates ``const`` itself (once, when it prepares a function) and owns the state variables:
 ``read_state`` receives the state's current tensor and ``write_state`` returns the tensor to store, which the

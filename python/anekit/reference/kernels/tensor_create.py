@@ -1,4 +1,4 @@
-"""Tensor-creating kernels (mil-format.md §10.5): shape, identity, range_1d, fill, fill_like, band_part,
+"""Tensor-creating kernels (docs/internals/mil-format.md §10.5): shape, identity, range_1d, fill, fill_like, band_part,
 cumsum."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Indexing kernels (mil-format.md §10.5-§10.6): slices and gathers.
+"""Indexing kernels (docs/internals/mil-format.md §10.5-§10.6): slices and gathers.
 
 Bounds rule for every gather (and, in tensor_select.py, every scatter) — anekit's definition, stricter than
 the device where the device is undefined: indices must lie in ``[-D, D)`` up to iOS16, where negative values
-wrap, and in ``[0, D)`` from iOS17, where negative indices are out of bounds (mil-format.md §10.5). An
+wrap, and in ``[0, D)`` from iOS17, where negative indices are out of bounds (docs/internals/mil-format.md §10.5). An
 out-of-bounds index raises a MILError whatever ``validate_indices`` says — iOS17 leaves that case undefined,
 and a reference must not invent a value silently.
 """

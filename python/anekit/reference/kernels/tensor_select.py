@@ -1,4 +1,4 @@
-"""Selecting kernels (mil-format.md §10.5): scatters, select, topk, argsort.
+"""Selecting kernels (docs/internals/mil-format.md §10.5): scatters, select, topk, argsort.
 
 Scatter indices follow the bounds rule of :mod:`.tensor_index` (``check_indices``).
 """

@@ -1,4 +1,5 @@
-"""Shape kernels (mil-format.md §10.5): reshape, transpose, expand/squeeze, concat/stack/split, tile, pad."""
+"""Shape kernels (docs/internals/mil-format.md §10.5): reshape, transpose, expand/squeeze, concat/stack/split, tile,
+pad."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ __all__ = ["reshape_target"]
 def reshape_target(ctx: KernelContext, in_shape: tuple[int, ...], shape: Any) -> tuple[int, ...]:
     """Resolve a MIL reshape ``shape`` against ``in_shape``: ``-1`` infers one dim; ``0`` copies a dim —
     iOS15/16 only when ``len(shape) == rank`` (same index), iOS17+ right-aligned against ``in_shape`` with
-    out-of-range zeros becoming 1 (mil-format.md §10.5)."""
+    out-of-range zeros becoming 1 (docs/internals/mil-format.md §10.5)."""
     target = list(as_int_tuple(shape))
     if 0 in target:
         if ctx.opset in ("ios15", "ios16"):

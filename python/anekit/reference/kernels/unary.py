@@ -1,7 +1,7 @@
-"""Elementwise unary kernels (mil-format.md §10.3): math functions, epsilon-guarded ops, clip, cast.
+"""Elementwise unary kernels (docs/internals/mil-format.md §10.3): math functions, epsilon-guarded ops, clip, cast.
 
 Domain errors follow IEEE (``sqrt(-1)`` and ``log(-1)`` are NaN, ``log(0)`` is -inf) without numpy warnings,
-because that is what a float unit produces. ANE deviations (libane clamps rsqrt/log inputs, mil-format.md
+because that is what a float unit produces. ANE deviations (libane clamps rsqrt/log inputs, docs/internals/mil-format.md
 §10.10) are not modelled.
 """
 
@@ -99,7 +99,7 @@ def floor(ctx: KernelContext, x: np.ndarray) -> list[np.ndarray]:
 
 @kernel("inverse")
 def inverse(ctx: KernelContext, x: np.ndarray, epsilon: Any = None) -> list[np.ndarray]:
-    """``1 / (x + epsilon)``, epsilon default 1e-4 (mil-format.md §10.3)."""
+    """``1 / (x + epsilon)``, epsilon default 1e-4 (docs/internals/mil-format.md §10.3)."""
     eps = epsilon_value(ctx, epsilon, 1e-4)
     return [_ieee(np.reciprocal, np.asarray(x) + eps)]
 
@@ -125,7 +125,7 @@ def round_(ctx: KernelContext, x: np.ndarray) -> list[np.ndarray]:
 
 @kernel("rsqrt")
 def rsqrt(ctx: KernelContext, x: np.ndarray, epsilon: Any = None) -> list[np.ndarray]:
-    """``1 / sqrt(x + epsilon)``, epsilon default 1e-12 (0 once stored as fp16, mil-format.md §10.3)."""
+    """``1 / sqrt(x + epsilon)``, epsilon default 1e-12 (0 once stored as fp16, docs/internals/mil-format.md §10.3)."""
     eps = epsilon_value(ctx, epsilon, 1e-12)
     return [_ieee(lambda v: 1.0 / np.sqrt(v), np.asarray(x) + eps)]
 
@@ -174,7 +174,7 @@ def tanh(ctx: KernelContext, x: np.ndarray) -> list[np.ndarray]:
 
 @kernel("clip")
 def clip(ctx: KernelContext, x: np.ndarray, alpha: Any, beta: Any) -> list[np.ndarray]:
-    """``min(max(x, alpha), beta)``; real files use ``alpha = -inf`` (mil-format.md §10.3)."""
+    """``min(max(x, alpha), beta)``; real files use ``alpha = -inf`` (docs/internals/mil-format.md §10.3)."""
     xa = np.asarray(x)
     lo = np.asarray(alpha, dtype=xa.dtype)
     hi = np.asarray(beta, dtype=xa.dtype)
@@ -210,7 +210,7 @@ def cast_values(ctx: KernelContext, x: np.ndarray, target: str) -> np.ndarray:
 
 @kernel("cast")
 def cast(ctx: KernelContext, x: np.ndarray, dtype: Any) -> list[np.ndarray]:
-    """Convert to ``dtype`` (mil-format.md §10.3).
+    """Convert to ``dtype`` (docs/internals/mil-format.md §10.3).
 
     * to fp16: IEEE round-to-nearest-even, overflow to ±inf (applied by the executor when storing fp16);
     * to an integer type: truncation toward zero (numpy ``astype``, coremltools' value_inference), and —
