@@ -1,4 +1,6 @@
-"""Core ML ML programs (MILSpec protobuf) -> :class:`~anekit.mil.ir.Program` (mil-format.md §12).
+"""Core ML ML programs (MILSpec protobuf) -> :class:`~anekit.mil.ir.Program`.
+
+The mapping is docs/internals/mil-format.md §12.
 
 The protobuf maps one to one onto anekit's IR (§12.3): functions, the block of the function's opset, ops with
 named outputs, arguments bound by name or by value (iOS18 constexpr operands), attributes, immediate values and
@@ -42,7 +44,7 @@ _UNBOUNDED = 2**31 - 1
 #: Where an ``.mlpackage`` keeps its spec and weights (the layout coremltools' ``save`` writes, §12.1).
 COREML_PACKAGE_SPEC = Path("Data") / "com.apple.CoreML" / "model.mlmodel"
 
-# MILSpec.DataType numbers -> anekit dtype names (MIL.proto enum; mil-format.md §12.4).
+# MILSpec.DataType numbers -> anekit dtype names (MIL.proto enum; docs/internals/mil-format.md §12.4).
 _DTYPES = {
     1: "bool",
     2: "string",
@@ -188,7 +190,7 @@ class _Converter:
     def dtype(self, code: int, where: str) -> DType:
         name = _DTYPES.get(code)
         if name is None:
-            raise self.err(where, f"MILSpec data type {code} is not one anekit knows (mil-format.md §12.4)")
+            raise self.err(where, f"MILSpec data type {code} is not one anekit knows")
         return dtype(name)
 
     def type(self, vt: Any, where: str) -> Type:

@@ -2,7 +2,7 @@
 
 The module is exported (``torch.export``, or traced with ``torch.jit.trace`` when coremltools cannot convert
 the exported graph), converted by ``coremltools.convert`` to an ML program (conversion needs no Mac,
-mil-format.md §12.1) and imported by :mod:`~anekit.mil.importers.coreml`; nothing is written to
+docs/internals/mil-format.md §12.1) and imported by :mod:`~anekit.mil.importers.coreml`; nothing is written to
 disk except coremltools' own temporary weight folder, which is read into memory and left to coremltools.
 torch and coremltools are imported here only, never by ``import anekit``.
 """

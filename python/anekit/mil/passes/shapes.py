@@ -1,7 +1,7 @@
 """Pin flexible input shapes so a program compiles as a static one.
 
 Flexible bundles describe their allowed shapes in the ``FlexibleShapeInformation`` function attribute
-(mil-format.md §7.6): ``DefaultShapes`` (one shape per input), ``RangeDims`` (a ``[min, max]`` pair per
+(docs/internals/mil-format.md §7.6): ``DefaultShapes`` (one shape per input), ``RangeDims`` (a ``[min, max]`` pair per
 dimension) and ``EnumeratedShapes`` (named sets of input shapes). The ANE compiles static shapes only, so the
 inputs are fixed here, every op's output type is inferred again from the pinned inputs, and the attribute is
 dropped.
