@@ -20,6 +20,7 @@ from ..infer_memo import InferMemo
 from ..ir import Function, Program
 from ..ops._spec import OP_REGISTRY, OPSETS
 from ..types import TensorType
+from .fold import fold_static
 
 __all__ = ["FLEXIBLE_SHAPES", "ShapeChoice", "flexible_shapes", "pin_shapes"]
 
@@ -155,6 +156,10 @@ def pin_shapes(
             f"({', '.join(f'{n}: {f.inputs[n].type}' for n in dynamic)})"
         )
     reinfer(f)
+    # Shapes computed at run time are now fixed: fold them and infer again, until nothing is left to fold (a
+    # folded reshape makes the next shape() static, so each round can unlock the next).
+    while fold_static(f):
+        reinfer(f)
     f.attributes.pop(FLEXIBLE_SHAPES, None)
     return program
 
