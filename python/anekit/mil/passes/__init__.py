@@ -1,12 +1,14 @@
 """Optional program-to-program passes that make an imported program fit the ANE.
 
-Each pass changes the program in place, returns it, and leaves every other part alone: ``shapes`` (pin
-flexible inputs to static shapes), ``io_fp16`` (fp32 I/O -> fp16 I/O, boundary casts removed), ``io_layout``
-(I/O reshaped to the ANE's ``[1, C, 1, S]`` layout) and ``split`` (over-limit dimensions split into chunks).
+Each pass changes the program in place and leaves every other part alone: ``shapes`` (pin flexible inputs
+to static shapes; ``fold`` turns the shape arithmetic that pinning fixes into constants) and ``io_fp16``
+(fp32 I/O -> fp16 I/O, boundary casts removed). ``mil.validate`` before and after shows what a pass changed.
 """
 
 from __future__ import annotations
 
+from .fold import fold_static
+from .io_fp16 import io_fp16
 from .shapes import flexible_shapes, pin_shapes
 
-__all__ = ["flexible_shapes", "pin_shapes"]
+__all__ = ["flexible_shapes", "fold_static", "io_fp16", "pin_shapes"]

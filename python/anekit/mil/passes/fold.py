@@ -16,7 +16,7 @@ from ..ir import Function, Operation, Var
 from ..types import TensorType
 from ..values import Value
 
-__all__ = ["fold_static"]
+__all__ = ["drop_unused_consts", "fold_static"]
 
 def _inputs(op: Operation) -> list[object]:
     return [x for b in op.inputs.values() for x in (b if isinstance(b, tuple) else (b,))]
@@ -52,7 +52,7 @@ def fold_static(f: Function) -> int:
         values = _evaluate(f, foldable)
         for op in targets:
             _make_const(op, np.asarray(values[op.outputs[0].name]))
-    _drop_unused_consts(f)
+    drop_unused_consts(f)
     return shapes + len(targets)
 
 
@@ -76,7 +76,8 @@ def _evaluate(f: Function, ops: list[Operation]) -> dict[str, object]:
         raise MILError(f"function {f.name!r}: folding the static shape computations failed: {exc}") from exc
 
 
-def _drop_unused_consts(f: Function) -> None:
+def drop_unused_consts(f: Function) -> None:
+    """Remove the ``const`` ops of ``f`` whose outputs nothing reads any more (after a pass removed the reader)."""
     while True:
         used = {id(x) for op in f.operations for x in _inputs(op) if isinstance(x, Var)}
         used.update(id(v) for v in f.outputs)
