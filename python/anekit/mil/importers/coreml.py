@@ -182,6 +182,7 @@ class _Converter:
     def __init__(self, source: WeightSource, what: str) -> None:
         self.source = source
         self.what = what
+        self.types: dict[bytes, Type] = {}  # serialized ValueType -> Type: ops repeat a few types many times
 
     def err(self, where: str, message: str) -> MILError:
         return MILError(f"{self.what}: {where}: {message}")
@@ -194,6 +195,13 @@ class _Converter:
         return dtype(name)
 
     def type(self, vt: Any, where: str) -> Type:
+        key = vt.SerializeToString()
+        found = self.types.get(key)
+        if found is None:
+            found = self.types[key] = self.new_type(vt, where)
+        return found
+
+    def new_type(self, vt: Any, where: str) -> Type:
         kind = vt.WhichOneof("type")
         if kind == "tensorType":
             tt = vt.tensorType
@@ -339,9 +347,17 @@ class _Converter:
         return f
 
     def operation(self, pop: Any, index: int, env: dict[str, Var], fname: str) -> Operation:
-        attrs = {k: self.value(v, f"attribute {k!r} of op #{index} ({pop.type})") for k, v in pop.attributes.items()}
+        attrs: dict[str, Value] = {}
+        name = None
+        for k, v in pop.attributes.items():
+            if k == "name" and v.immediateValue.tensor.WhichOneof("value") == "strings":
+                # every op has one: read the string directly instead of building a Value that is dropped
+                name = str(v.immediateValue.tensor.strings.values[0])
+                continue
+            attrs[k] = self.value(v, f"attribute {k!r} of op #{index} ({pop.type})")
         name_v = attrs.pop("name", None)
-        name = name_v.data if name_v is not None and isinstance(name_v.data, str) else None
+        if name is None and name_v is not None and isinstance(name_v.data, str):
+            name = name_v.data
         if name is None:
             name = pop.outputs[0].name if pop.outputs else f"{pop.type}_{index}"
         where = f"op {name!r} ({pop.type}) in function {fname!r}"
