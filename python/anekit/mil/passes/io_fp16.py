@@ -18,12 +18,12 @@ from ...errors import MILError
 from ..ir import Function, Operation, Program, Var
 from ..types import TensorType, dtype
 from ..values import Value
+from ._edit import const_op, fresh, replace_uses, uses
 from .fold import drop_unused_consts
 
 __all__ = ["io_fp16"]
 
 _FP16 = dtype("fp16")
-_STRING = TensorType(dtype("string"), ())
 
 
 def io_fp16(program: Program, *, function: str | None = None, integers: bool = False) -> Program:
@@ -59,59 +59,28 @@ def _cast_target(op: Operation, f: Function) -> str | None:
     return b.data if isinstance(b, Value) and isinstance(b.data, str) else None
 
 
-def _uses(f: Function, var: Var) -> list[tuple[Operation, str]]:
-    return [
-        (op, key)
-        for op in f.operations
-        for key, b in op.inputs.items()
-        if b is var or (isinstance(b, tuple) and any(x is var for x in b))
-    ]
-
-
-def _replace(f: Function, old: Var, new: Var) -> None:
-    for op in f.operations:
-        for key, b in op.inputs.items():
-            if b is old:
-                op.inputs[key] = new
-            elif isinstance(b, tuple) and any(x is old for x in b):
-                op.inputs[key] = tuple(new if x is old else x for x in b)
-    f.outputs = [new if v is old else v for v in f.outputs]
-
-
 def _cast_op(f: Function, x: Var, to: str, out_name: str) -> tuple[list[Operation], Var]:
     # Before ios18 an argument must be a variable (inline literals are iOS18 syntax), so the dtype is a const.
-    op_names = {o.name for o in f.operations}
-    const = Operation.built("const", _fresh(op_names, f"{out_name}_dtype"))
-    dt = Var(_fresh(set(f.vars()), f"{out_name}_dtype"), _STRING, const)
-    const.attrs, const.outputs = {"val": Value(_STRING, to)}, [dt]
-    op = Operation.built("cast", _fresh(op_names, f"{out_name}_cast"))
-    out = Var(_fresh(set(f.vars()) | {dt.name}, out_name), x.type.with_dtype(to), op)
+    const, dt = const_op(f, f"{out_name}_dtype", to)
+    op = Operation.built("cast", fresh({o.name for o in f.operations} | {const.name}, f"{out_name}_cast"))
+    out = Var(fresh(set(f.vars()) | {dt.name}, out_name), x.type.with_dtype(to), op)
     op.inputs = {"x": x, "dtype": dt}
     op.outputs = [out]
     return [const, op], out
 
 
-def _fresh(taken: set[str], base: str) -> str:
-    # Variable names and op names are separate namespaces (an op's name attribute vs its output's SSA name).
-    name, i = base, 0
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    return name
-
-
 def _input(f: Function, var: Var, t: TensorType) -> None:
-    uses = _uses(f, var)
+    readers = uses(f, var)
     if var in f.outputs:
         raise MILError(f"input {var.name!r} is also a function output; change its dtype by hand")
-    casts = [op for op, key in uses if op.op_type == "cast" and key == "x" and _cast_target(op, f) == "fp16"]
+    casts = [op for op, key in readers if op.op_type == "cast" and key == "x" and _cast_target(op, f) == "fp16"]
     var.type = t.with_dtype(_FP16)
     for op in casts:  # cast(x, fp16) of what is now fp16: the cast goes, its users read the input
-        _replace(f, op.outputs[0], var)
+        replace_uses(f, op.outputs[0], var)
         f.operations.remove(op)
-    if len(casts) < len(uses):  # other users keep the old dtype through one cast from fp16
+    if len(casts) < len(readers):  # other users keep the old dtype through one cast from fp16
         ops, out = _cast_op(f, var, t.dtype.name, f"{var.name}_{t.dtype.name}")
-        _replace(f, var, out)
+        replace_uses(f, var, out)
         ops[-1].inputs["x"] = var
         f.operations[:0] = ops
 
@@ -123,7 +92,7 @@ def _output(f: Function, var: Var, t: TensorType) -> Var:
         and op.op_type == "cast"
         and isinstance(op.inputs.get("x"), Var)
         and op.inputs["x"].type.dtype == _FP16
-        and len(_uses(f, var)) == 0
+        and len(uses(f, var)) == 0
         and f.outputs.count(var) == 1
     ):
         # y = cast(x_fp16, fp32) returned: return x_fp16 under y's name instead (the output keeps its name)
@@ -133,7 +102,7 @@ def _output(f: Function, var: Var, t: TensorType) -> Var:
             src.name = var.name
         return src
     name = var.name
-    var.name = _fresh(set(f.vars()), f"{name}_fp32")  # the fp16 output keeps the name callers know
+    var.name = fresh(set(f.vars()), f"{name}_fp32")  # the fp16 output keeps the name callers know
     ops, out = _cast_op(f, var, "fp16", name)
     f.operations.extend(ops)
     return out
