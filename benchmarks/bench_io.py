@@ -28,38 +28,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-import anekit
 from _timing import machine, time_call, write_json
 from anekit import fp16
-
-SHAPES = [(64, 32), (256, 256), (768, 256), (1024, 1024), (2048, 2048), (4096, 4096)]
-
-
-def bench_shape(c: int, s: int, min_time: float) -> dict[str, float]:
-    rng = np.random.default_rng(0)
-    src = rng.standard_normal((1, c, 1, s)).astype(np.float32)
-    surf = anekit.Surface((1, c, 1, s))
-    out = np.empty_like(src)
-    half = src.astype(np.float16)
-    half_dst = np.empty_like(half)
-    n = src.size
-    times = {
-        "write": time_call(lambda: surf.write(src), min_time=min_time)["median_s"],
-        "read": time_call(lambda: surf.read(out=out), min_time=min_time)["median_s"],
-        "astype": time_call(lambda: src.astype(np.float16), min_time=min_time)["median_s"],
-        "memcpy": time_call(lambda: np.copyto(half_dst, half), min_time=min_time)["median_s"],
-    }
-    # Correctness of what was timed: a benchmark that never checks its result measures nothing.
-    np.testing.assert_array_equal(surf.read(), half.astype(np.float32))
-    row: dict[str, float] = {"C": c, "S": s, "elements": n, "fp32_mib": n * 4 / 2**20}
-    for k, t in times.items():
-        row[f"{k}_s"] = t
-        row[f"{k}_gelem_s"] = n / t / 1e9
-    row["write_vs_astype"] = times["astype"] / times["write"]
-    row["write_vs_memcpy"] = times["memcpy"] / times["write"]
-    row["read_vs_memcpy"] = times["memcpy"] / times["read"]
-    return row
-
+from anekit.bench.suites.io import SHAPES, bench_shape
 
 LAYOUT_SIDE = 4096
 #: Input builders of the layout table; each returns a 4096 x 4096 array (a view where the layout allows).
@@ -128,7 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         peak_growth_child(*args.peak_child)
         return 0
     min_time = 0.05 if args.quick else 0.3
-    rows = [bench_shape(c, s, min_time) for c, s in SHAPES]
+    rows = []
+    for c, s in SHAPES:
+        row, correct = bench_shape(c, s, min_time)
+        # A benchmark that never checks its result measures nothing.
+        if not correct:
+            raise SystemExit(f"bench_io: the surface of [1,{c},1,{s}] does not hold what was written")
+        rows.append(row)
     m = machine()
     print(f"machine: {m['cpu']} ({m['cores']} cores), {m['platform']}, fp16 path {m.get('fp16_simd')}")
     print("throughput in Gelem/s")

@@ -71,4 +71,27 @@ for bench in bench_io bench_mil bench_reference bench_dispatch bench_budget benc
     "$PY" "benchmarks/$bench.py" --quick
 done
 
+step "anekit bench --quick (reference backend): result file against its schema, every plot written"
+# Self-contained: its own optional dependencies, its own output folder. Off a Mac the figures are the
+# reference executor's (the run says NOT ANE FIGURES); this checks that every suite runs, verifies and plots.
+"$PY" -m pip install --quiet --disable-pip-version-check "matplotlib>=3.7" "jsonschema>=4"
+BENCH_OUT="$(mktemp -d)"
+BENCH_T0=$(date +%s)
+"$PY" -m anekit bench --quick --quiet --json "$BENCH_OUT/quick.json" --plots "$BENCH_OUT/plots"
+echo "anekit bench --quick took $(( $(date +%s) - BENCH_T0 )) s (target <= 60 s)"
+"$PY" - "$BENCH_OUT" <<'PYCHECK'
+import json, pathlib, sys
+import jsonschema
+from anekit.bench import SCHEMA, SUITE_NAMES
+out = pathlib.Path(sys.argv[1])
+doc = json.loads((out / "quick.json").read_text())
+jsonschema.validate(doc, SCHEMA)
+assert list(doc["suites"]) == list(SUITE_NAMES), doc["suites"].keys()
+expected = {"dispatch_latency.png", "sram_curve.png", "roofline.png", "bandwidth_formats.png"}
+written = {p.name for p in (out / "plots").iterdir() if p.stat().st_size > 0}
+assert written == expected, written
+print("bench result file valid; plots:", ", ".join(sorted(written)))
+PYCHECK
+rm -rf "$BENCH_OUT"
+
 echo "all checks passed"

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "anekit._cli_verify",
     "anekit._cli_run",
     "anekit._cli_doctor",
+    "anekit._cli_bench",
 )
 
 

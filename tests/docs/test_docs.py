@@ -44,7 +44,7 @@ def test_numbered_sections_carry_their_anchors() -> None:
 
 def test_checks_detect_a_missing_anchor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     checks = _checks()
-    page = tmp_path / "internals" / "docs/internals/ane-private-api.md"
+    page = tmp_path / "internals" / "ane-private-api.md"
     page.parent.mkdir()
     page.write_text("(api-17)=\n## 17. Execution paths\n\n### 17.3 Other client paths\n")
     monkeypatch.setattr(checks, "DOCS", tmp_path)
