@@ -15,7 +15,7 @@ read a ``.mlmodel`` file or to hand over an ``MLModel``, and is imported lazily 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,9 @@ _DTYPES = {
 # Function.opset strings -> MIL text opset names (spec versions 6-9; §12.4). CoreML9 (iOS26) has no op
 # definitions in coremltools 9.0 and no known text name, so it is rejected by name.
 _OPSETS = {"CoreML5": "ios15", "CoreML6": "ios16", "CoreML7": "ios17", "CoreML8": "ios18"}
+
+#: Where a proto element sits, for error messages: a string, or a function that formats it (called on error only).
+Where = str | Callable[[], str]
 
 _NOT_MLPROGRAM = (
     "{what} holds a Core ML {kind} model, not an ML program; anekit imports ML programs only. Convert it to an ML "
@@ -183,25 +186,26 @@ class _Converter:
         self.source = source
         self.what = what
         self.types: dict[bytes, Type] = {}  # serialized ValueType -> Type: ops repeat a few types many times
+        self.tuple_inputs: dict[str, set[str]] = {}  # op type -> its tuple-valued inputs (concat's values, ...)
 
-    def err(self, where: str, message: str) -> MILError:
-        return MILError(f"{self.what}: {where}: {message}")
+    def err(self, where: Where, message: str) -> MILError:
+        return MILError(f"{self.what}: {where() if callable(where) else where}: {message}")
 
     # Types ---------------------------------------------------------------------------------------------------
-    def dtype(self, code: int, where: str) -> DType:
+    def dtype(self, code: int, where: Where) -> DType:
         name = _DTYPES.get(code)
         if name is None:
             raise self.err(where, f"MILSpec data type {code} is not one anekit knows")
         return dtype(name)
 
-    def type(self, vt: Any, where: str) -> Type:
+    def type(self, vt: Any, where: Where) -> Type:
         key = vt.SerializeToString()
         found = self.types.get(key)
         if found is None:
             found = self.types[key] = self.new_type(vt, where)
         return found
 
-    def new_type(self, vt: Any, where: str) -> Type:
+    def new_type(self, vt: Any, where: Where) -> Type:
         kind = vt.WhichOneof("type")
         if kind == "tensorType":
             tt = vt.tensorType
@@ -236,7 +240,7 @@ class _Converter:
         raise self.err(where, f"value type {kind or 'unset'!r} is not supported")
 
     # Values --------------------------------------------------------------------------------------------------
-    def value(self, v: Any, where: str) -> Value:
+    def value(self, v: Any, where: Where) -> Value:
         t = self.type(v.type, where)
         kind = v.WhichOneof("value")
         if kind == "blobFileValue":
@@ -248,7 +252,7 @@ class _Converter:
             return Value(t, self.immediate(v.immediateValue, t, where))
         raise self.err(where, f"value kind {kind or 'unset'!r} is not supported")
 
-    def immediate(self, iv: Any, t: Type, where: str) -> Any:
+    def immediate(self, iv: Any, t: Type, where: Where) -> Any:
         kind = iv.WhichOneof("value")
         if kind == "tensor":
             if not isinstance(t, TensorType):
@@ -269,7 +273,7 @@ class _Converter:
             return out
         raise self.err(where, f"immediate value {kind or 'unset'!r} does not match its type {t}")
 
-    def tensor(self, tv: Any, t: TensorType, where: str) -> Any:
+    def tensor(self, tv: Any, t: TensorType, where: Where) -> Any:
         d = t.dtype
         field = tv.WhichOneof("value")
         if field is None:  # an empty repeated field: a tensor with no elements, or an unset value
@@ -290,7 +294,7 @@ class _Converter:
             arr = np.asarray(list(values)).astype(d.np_dtype)
         return self.shaped(arr, t, where)
 
-    def unpack(self, raw: bytes, d: DType, t: TensorType, where: str) -> np.ndarray:
+    def unpack(self, raw: bytes, d: DType, t: TensorType, where: Where) -> np.ndarray:
         # Raw little-endian bytes (§9.7): byte-sized types directly, sub-byte types packed LSB first (§9.5).
         if d.name == "bf16":
             return (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
@@ -313,7 +317,7 @@ class _Converter:
             raise self.err(where, f"{len(raw)} bytes are not a whole number of {d.name} values")
         return np.frombuffer(raw, item).astype(d.np_dtype)
 
-    def shaped(self, arr: np.ndarray, t: TensorType, where: str) -> np.ndarray:
+    def shaped(self, arr: np.ndarray, t: TensorType, where: Where) -> np.ndarray:
         if t.is_static:
             if arr.size != t.numel:
                 raise self.err(where, f"literal has {arr.size} elements, its type {t} has {t.numel}")
@@ -354,21 +358,29 @@ class _Converter:
                 # every op has one: read the string directly instead of building a Value that is dropped
                 name = str(v.immediateValue.tensor.strings.values[0])
                 continue
-            attrs[k] = self.value(v, f"attribute {k!r} of op #{index} ({pop.type})")
+            attrs[k] = self.value(v, lambda k=k: f"attribute {k!r} of op #{index} ({pop.type})")
         name_v = attrs.pop("name", None)
         if name is None and name_v is not None and isinstance(name_v.data, str):
             name = name_v.data
         if name is None:
             name = pop.outputs[0].name if pop.outputs else f"{pop.type}_{index}"
-        where = f"op {name!r} ({pop.type}) in function {fname!r}"
+        # Messages are formatted only when an error is raised: this loop runs once per op of large programs.
+        op_name = name
+
+        def where() -> str:
+            return f"op {op_name!r} ({pop.type}) in function {fname!r}"
+
         if len(pop.blocks):
             raise self.err(
                 where,
                 "has nested blocks (control flow: cond / while_loop); the ANE runs straight-line programs, so "
                 "anekit does not import control flow; trace the model without data-dependent branches",
             )
-        spec = OP_REGISTRY.get(pop.type)
-        tuple_inputs = {s.name for s in spec.inputs if s.is_tuple} if spec is not None else set()
+        tuple_inputs = self.tuple_inputs.get(pop.type)
+        if tuple_inputs is None:
+            spec = OP_REGISTRY.get(pop.type)
+            tuple_inputs = {s.name for s in spec.inputs if s.is_tuple} if spec is not None else set()
+            self.tuple_inputs[pop.type] = tuple_inputs
         inputs: dict[str, Binding] = {}
         for key, arg in pop.inputs.items():
             items: list[Var | Value] = []
@@ -380,13 +392,13 @@ class _Converter:
                         raise self.err(where, f"input {key!r} uses the undefined variable {b.name!r}")
                     items.append(var)
                 elif bk == "value":
-                    items.append(self.value(b.value, f"input {key!r} of {where}"))
+                    items.append(self.value(b.value, lambda key=key: f"input {key!r} of {where()}"))
                 else:
                     raise self.err(where, f"input {key!r} has an empty binding")
             inputs[key] = tuple(items) if len(items) != 1 or key in tuple_inputs else items[0]
         outs = []
         for nv in pop.outputs:
-            v = Var(nv.name, self.type(nv.type, f"output {nv.name!r} of {where}"))
+            v = Var(nv.name, self.type(nv.type, lambda n=nv.name: f"output {n!r} of {where()}"))
             env[nv.name] = v
             outs.append(v)
         op = Operation.built(pop.type, name)
