@@ -61,5 +61,7 @@ def run(ctx: BenchContext) -> SuiteResult:
         best = max(good, key=lambda r: r.metrics["tflops"] or 0.0)
         result.summary["best"] = f"{best.name}: {best.metrics['tflops']:.4g} TFLOPS (verified)"
     result.summary["nominal fp16 peak (TFLOPS)"] = nominal
-    result.notes.append("FLOPs = 2·C·C·S·depth (1 MAC = 2 FLOPs), counted from the program by anekit.mil.flops")
+    result.notes.append(
+        "FLOPs = 2·C·C·S·depth (1 MAC = 2 FLOPs), counted from the program by anekit.mil.analysis.flops"
+    )
     return result

@@ -47,10 +47,12 @@ def load(
         flexible = coreml.flexible_from_spec(source.get_spec())
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if path.is_dir() and (path / coreml.COREML_PACKAGE_SPEC).is_file():
-            prog, flexible = coreml.load_mlpackage(path), coreml.flexible_from_spec(coreml.read_spec(path))
-        elif path.is_file() and path.suffix == ".mlmodel":
-            prog, flexible = coreml.load_mlmodel(path), coreml.flexible_from_spec(coreml.read_spec(path))
+        package = path.is_dir() and (path / coreml.COREML_PACKAGE_SPEC).is_file()
+        if package or (path.is_file() and path.suffix == ".mlmodel"):
+            spec = coreml.read_spec(path)  # once: the program and the flexible shapes both come from it
+            weights = (path / coreml.COREML_PACKAGE_SPEC).parent if package else path.parent
+            prog = coreml.program_from_spec(spec, weights=weights, what=str(path))
+            flexible = coreml.flexible_from_spec(spec)
         elif path.suffix == ".mlpackage":
             raise MILError(f"{path} is not an .mlpackage folder with {coreml.COREML_PACKAGE_SPEC}")
         else:

@@ -31,9 +31,7 @@ from ..values import BlobRef, Value, WeightSource
 __all__ = [
     "COREML_PACKAGE_SPEC",
     "flexible_from_spec",
-    "load_mlmodel",
     "load_mlmodel_object",
-    "load_mlpackage",
     "program_from_spec",
     "read_spec",
 ]
@@ -101,18 +99,6 @@ def read_spec(path: str | os.PathLike[str]) -> Any:
     except Exception as exc:  # protobuf raises its own DecodeError, which has no stable import path
         raise MILError(f"{spec_file} is not a Core ML model protobuf: {exc}") from exc
     return spec
-
-
-def load_mlpackage(path: str | os.PathLike[str]) -> Program:
-    """Import an ``.mlpackage`` directory (weights are read lazily from its ``weights/`` folder)."""
-    p = Path(path)
-    return program_from_spec(read_spec(p), weights=(p / COREML_PACKAGE_SPEC).parent, what=str(p))
-
-
-def load_mlmodel(path: str | os.PathLike[str]) -> Program:
-    """Import an ``.mlmodel`` file; its weights, if any, are looked up in a ``weights/`` folder beside it."""
-    p = Path(path)
-    return program_from_spec(read_spec(p), weights=p.parent, what=str(p))
 
 
 def load_mlmodel_object(model: Any) -> Program:
