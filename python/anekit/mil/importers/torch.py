@@ -24,8 +24,7 @@ from .coreml import flexible_from_spec, load_mlmodel_object
 
 __all__ = ["from_torch"]
 
-# Deployment targets by MIL opset name (coremltools.target members); ios16 is the first whose fp16 conversion
-# keeps fp16 I/O (§12.1), the form the ANE wants.
+# Deployment targets by MIL opset name (coremltools.target members).
 _TARGETS = {"ios15": "iOS15", "ios16": "iOS16", "ios17": "iOS17", "ios18": "iOS18"}
 
 # Input dtypes by torch dtype name: what the ANE can take (fp16 compute; integer indices as int32).
@@ -46,7 +45,7 @@ def from_torch(
     """Convert a PyTorch module to an anekit program.
 
     Args:
-        module: a ``torch.nn.Module`` (put in eval mode) or a traced ``torch.jit.ScriptModule``.
+        module: a ``torch.nn.Module`` (put in eval mode for the conversion).
         example_inputs: one tensor, a tuple of tensors, or a dict name -> tensor (the names become the
             program's input names).
         input_names: names for positional example inputs (default ``x``, or ``x0``, ``x1``, …).
