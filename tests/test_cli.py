@@ -92,7 +92,7 @@ def test_verify_unknown_function(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_verify_missing_path_and_mlpackage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _fails_with(capsys, ["verify", str(tmp_path / "nope.mil")], "does not exist")
-    _fails_with(capsys, ["verify", str(tmp_path / "M.mlpackage")], "Core ML package", "coremlcompiler")
+    _fails_with(capsys, ["verify", str(tmp_path / "M.mlpackage")], "does not exist", "mlpackage")
     _fails_with(capsys, ["verify", str(tmp_path)], "folder without model.mil")
 
 
@@ -193,3 +193,31 @@ def test_demo_on_the_reference_compares_with_fp64(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "verify PASS: reference backend, ANE fp16 semantics vs reference executor, fp64" in out
     assert "fp16 cost" not in out  # the verify table above is that comparison
+
+
+def test_shapes_option_pins_flexible_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(FLEXIBLE), "--backend", "reference", "--shapes", "x=1,3,5"]) == 0
+    assert "x" in capsys.readouterr().out
+    _fails_with(capsys, ["verify", str(FLEXIBLE), "--shapes", "x=1,2,4096"], "outside the bundle's range")
+    _fails_with(capsys, ["verify", str(FLEXIBLE), "--shapes", "x=1,a"], "--shapes: cannot read 'x=1,a'")
+    assert main(["check", str(FLEXIBLE), "--shapes", "default", "--no-summary"]) == 0
+    assert "ane-dynamic-shape" not in capsys.readouterr().out
+    main(["check", str(FLEXIBLE), "--no-summary"])
+    assert "ane-dynamic-shape" in capsys.readouterr().out
+
+
+def test_check_and_verify_read_core_ml_packages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch = pytest.importorskip("torch")
+    ct = pytest.importorskip("coremltools")
+    module = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU()).eval()
+    model = ct.convert(
+        torch.jit.trace(module, torch.randn(1, 8)),
+        inputs=[ct.TensorType(name="x", shape=(1, 8))],
+        convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS16,
+    )
+    pkg = tmp_path / "m.mlpackage"
+    model.save(str(pkg))
+    assert main(["check", str(pkg), "--target", "any"]) == 0
+    assert "m.mlpackage" in capsys.readouterr().out
+    assert main(["verify", str(pkg), "--backend", "reference"]) == 0

@@ -126,13 +126,12 @@ def test_folder_search_finds_loose_mil_files_in_subfolders_and_ends_with_a_tally
     assert out.rstrip().splitlines()[-1] == "checked 3 programs: 2 ok, 1 failed; 1 error, 0 warnings, 0 infos"
 
 
-def test_mlpackage_gets_a_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mlpackage_without_a_spec_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pkg = tmp_path / "Model.mlpackage"
     pkg.mkdir()
-    assert main(["check", str(pkg)]) == 2
-    err = capsys.readouterr().err
-    assert "Core ML package" in err
-    assert "coremlcompiler compile" in err
+    assert main(["check", str(pkg)]) == 1
+    out = capsys.readouterr().out
+    assert "is not an .mlpackage folder with Data/com.apple.CoreML/model.mlmodel" in out
 
 
 def test_module_entry_point(tmp_path: Path) -> None:

@@ -26,10 +26,12 @@ from .errors import (
     AneUnavailableError,
     CompileBudgetExceeded,
     CompileError,
+    ConversionError,
     EvaluateError,
     MILError,
     MILParseError,
 )
+from .mil.importers.torch import from_torch
 from .runtime import Kernel, VerifyReport, compile, verify
 
 __version__: str = _core.__version__
@@ -39,6 +41,7 @@ __all__ = [
     "AnekitError",
     "CompileBudgetExceeded",
     "CompileError",
+    "ConversionError",
     "EvaluateError",
     "Kernel",
     "MILError",
@@ -50,6 +53,7 @@ __all__ = [
     "compile",
     "doctor",
     "fp16",
+    "from_torch",
     "info",
     "mil",
     "verify",

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import CliError
+from ._cli_common import SHAPES_HELP, CliError, load_program, parse_shapes
 
 
 def register(sub: Any) -> None:
@@ -37,6 +37,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "-v", "--verbose", action="store_true", help="also show the infos that call for no action (hidden by default)"
     )
+    p.add_argument("--shapes", metavar="SHAPES", help=SHAPES_HELP)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--no-summary", action="store_true", help="print the diagnostics only, not the summary")
     p.add_argument(
@@ -83,17 +84,25 @@ def _failed(mil_file: Path, message: str, line: int, col: int, shown: str) -> di
     }
 
 
-def _check_one(mil_file: Path, target: str, verbose: bool = False) -> dict[str, Any]:
+def _check_one(mil_file: Path, target: str, verbose: bool = False, shapes: str | None = None) -> dict[str, Any]:
     from .errors import MILError, MILParseError
     from .mil import parse
     from .mil.analysis.summary import summarize
+    from .mil.passes import pin_shapes
     from .mil.text.parser import read_mil_text
     from .mil.validate import validate
 
+    text: str | None = None
     try:
-        text = read_mil_text(mil_file)
-        # Weights resolve like mil.load(): the file's folder stands for @model_path (read lazily).
-        program = parse(text, weights=mil_file.parent)
+        if mil_file.suffix.lower() in (".mlpackage", ".mlmodel"):
+            program = load_program(str(mil_file), shapes)  # a Core ML protobuf: no MIL text to check
+        else:
+            text = read_mil_text(mil_file)
+            # Weights resolve like mil.load(): the file's folder stands for @model_path (read lazily).
+            program = parse(text, weights=mil_file.parent)
+            pins = parse_shapes(shapes)
+            if pins is not None:
+                pin_shapes(program, pins)
     except MILParseError as exc:
         return _failed(mil_file, exc.message, exc.line, exc.col, str(exc))
     except (MILError, OSError) as exc:
@@ -152,17 +161,18 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("no PATH given", hint="`anekit check PATH` checks a model; `--list-rules` lists the rules")
     path = Path(args.path)
     if path.suffix.lower() in (".mlpackage", ".mlmodel"):
-        from ._cli_common import load_program
-
-        load_program(args.path)  # raises the hint on how to compile a Core ML package first
-    files = find_programs(path)
+        if not path.exists():
+            raise CliError(f"{path} does not exist", hint="give an .mlpackage folder or an .mlmodel file")
+        files = [path]
+    else:
+        files = find_programs(path)
     if not files:
         message = f"no MIL program at {args.path} (expected a .mil file or a folder with .mil files in it)"
         if args.json:
             print(json.dumps({"error": message}))
             return 2
         raise CliError(message, hint="point at a model.mil file, a .mlmodelc folder, or a folder of those")
-    results = [_check_one(f, args.target, args.verbose) for f in files]
+    results = [_check_one(f, args.target, args.verbose, args.shapes) for f in files]
     if args.json:
         payload = {
             "target": args.target,

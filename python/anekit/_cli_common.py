@@ -23,7 +23,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .mil.ir import Program
 
-__all__ = ["EXIT_USAGE", "CliError", "hint_for", "load_program", "report_error"]
+__all__ = ["EXIT_USAGE", "SHAPES_HELP", "CliError", "hint_for", "load_program", "parse_shapes", "report_error"]
 
 #: Exit status of every failure that is not a verdict (bad arguments, unreadable model, unusable backend).
 EXIT_USAGE = 2
@@ -78,27 +78,57 @@ def report_error(exc: BaseException, command: str | None, stream: TextIO | None 
     return EXIT_USAGE
 
 
-def load_program(path_text: str) -> Program:
-    """The program at ``path_text``: a ``.mil`` file (weights beside it) or a ``.mlmodelc``-style folder.
+#: ``--shapes`` help, shared by the subcommands that load a model.
+SHAPES_HELP = (
+    "pin flexible inputs: 'x=1,128;mask=1,128', 'default' (the model's default shapes), or an index / key of "
+    "one of its enumerated shape sets"
+)
+
+
+def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]] | str | int | None:
+    """The ``--shapes`` option as :func:`anekit.mil.load` takes it (None when not given).
+
+    Raises:
+        CliError: a malformed option (the message quotes the part that is wrong).
+    """
+    if text is None:
+        return None
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    if "=" not in text:
+        return text  # "default" or an enumerated shape key; mil.load says if it is neither
+    shapes: dict[str, tuple[int, ...]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, sep, dims = part.partition("=")
+        try:
+            shape = tuple(int(d) for d in dims.replace("x", ",").split(","))
+        except ValueError:
+            shape = ()
+        if not sep or not name.strip() or not shape:
+            raise CliError(f"--shapes: cannot read {part!r}", hint="write NAME=D0,D1,... separated by ';'")
+        shapes[name.strip()] = shape
+    return shapes
+
+
+def load_program(path_text: str, shapes: str | None = None) -> Program:
+    """The program at ``path_text``: a ``.mil`` file (weights beside it), a ``.mlmodelc``-style folder, an
+    ``.mlpackage`` folder or an ``.mlmodel`` file; ``shapes`` is the ``--shapes`` option.
 
     Raises:
         CliError: the path does not exist, or is a model format anekit does not read (with a hint).
-        MILError: the MIL text is invalid.
+        MILError: the model is invalid, or the shapes do not fit it.
     """
     from . import mil
     from .mil.text.parser import read_mil_text
 
     path = Path(path_text)
     suffix = path.suffix.lower()
+    pins = parse_shapes(shapes)
     if suffix in (".mlpackage", ".mlmodel"):
-        raise CliError(
-            f"{path} is a Core ML {'package' if suffix == '.mlpackage' else 'model'}, which holds a protobuf "
-            "model, not MIL text; anekit reads compiled models (.mlmodelc folders or model.mil files)",
-            hint=(
-                f"compile it first: on macOS `xcrun coremlcompiler compile {path} OUT/` writes "
-                f"OUT/{path.stem}.mlmodelc, then pass that folder"
-            ),
-        )
+        if not path.exists():
+            raise CliError(f"{path} does not exist", hint="give an .mlpackage folder or an .mlmodel file")
+        return mil.load(path, shapes=pins)
     if not path.exists():
         raise CliError(f"{path} does not exist", hint="give a model.mil file or a .mlmodelc folder")
     mil_file = path / "model.mil" if path.is_dir() else path
@@ -117,4 +147,7 @@ def load_program(path_text: str) -> Program:
             hint="copy the whole .mlmodelc folder (model.mil and weights/); `anekit check` works without weights",
         )
     # BLOBFILE paths resolve beside the MIL file, as mil.load does for a folder.
-    return mil.parse(text, weights=mil_file.parent)
+    program = mil.parse(text, weights=mil_file.parent)
+    if pins is not None:
+        mil.passes.pin_shapes(program, pins)
+    return program

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._cli_common import CliError
+from ._cli_common import SHAPES_HELP, CliError
 
 
 def register(sub: Any) -> None:
@@ -21,7 +21,11 @@ def register(sub: Any) -> None:
         help="run a MIL program on inputs read from .npy files and save its outputs",
         description="Run MODEL on the best usable backend (or --backend) with inputs read from .npy files.",
     )
-    p.add_argument("path", metavar="MODEL", help="a model.mil file or a .mlmodelc-style folder (model.mil + weights/)")
+    p.add_argument(
+        "path",
+        metavar="MODEL",
+        help="a model.mil file, a .mlmodelc-style folder (model.mil + weights/), an .mlpackage or an .mlmodel",
+    )
     p.add_argument(
         "--input",
         "-i",
@@ -38,6 +42,7 @@ def register(sub: Any) -> None:
         help="backend to run on: the ANE, the reference executor, or the best usable one (default)",
     )
     p.add_argument("--function", default="main", help="function of the program to run (default main)")
+    p.add_argument("--shapes", metavar="SHAPES", help=SHAPES_HELP)
     p.set_defaults(func=run)
 
 
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from ._cli_common import load_program
     from .runtime.signature import function_io
 
-    program = load_program(args.path)
+    program = load_program(args.path, args.shapes)
     files = parse_inputs(args.input)
     specs, _ = function_io(program, args.function)
     expected = {s.name: s for s in specs}

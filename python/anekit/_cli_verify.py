@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from ._cli_common import SHAPES_HELP
+
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
@@ -15,7 +17,11 @@ def register(sub: Any) -> None:
         "executor's ANE fp16 semantics. Off a Mac, the reference's fp16 semantics are compared with an fp64 "
         "run instead, which measures what fp16 costs this program.",
     )
-    p.add_argument("path", metavar="MODEL", help="a model.mil file or a .mlmodelc-style folder (model.mil + weights/)")
+    p.add_argument(
+        "path",
+        metavar="MODEL",
+        help="a model.mil file, a .mlmodelc-style folder (model.mil + weights/), an .mlpackage or an .mlmodel",
+    )
     p.add_argument(
         "--backend",
         choices=("ane", "reference", "best"),
@@ -23,6 +29,7 @@ def register(sub: Any) -> None:
         help="backend to check: the ANE, the reference executor, or the best usable one (default)",
     )
     p.add_argument("--function", default="main", help="function of the program to run (default main)")
+    p.add_argument("--shapes", metavar="SHAPES", help=SHAPES_HELP)
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)
@@ -32,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ._cli_common import load_program
     from .runtime import verify
 
-    program = load_program(args.path)
+    program = load_program(args.path, args.shapes)
     report = verify(
         program, backend=None if args.backend == "best" else args.backend, function=args.function, seed=args.seed
     )

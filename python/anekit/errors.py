@@ -34,6 +34,10 @@ class MILError(AnekitError, ValueError):
     """
 
 
+class ConversionError(MILError):
+    """A model that cannot be converted to MIL (:func:`anekit.from_torch`); the message says what to change."""
+
+
 class MILParseError(MILError):
     """MIL text that does not parse.
 

@@ -52,7 +52,7 @@ class KernelCost:
 
 
 def cost(program: mil.Program) -> KernelCost:
-    """FLOPs and bytes of ``program``'s main function (:mod:`anekit.mil.flops` conventions)."""
+    """FLOPs and bytes of ``program``'s main function (:mod:`anekit.mil.analysis.flops` conventions)."""
     s = summarize(program)
     f = program.main
     io = sum(_bytes(v.type) for v in f.inputs.values()) + sum(_bytes(v.type) for v in f.outputs)

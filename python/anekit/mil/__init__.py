@@ -7,12 +7,14 @@ program (``Program.check()`` raises on errors); ``summarize`` counts ops, parame
 from __future__ import annotations
 
 from . import ops as _ops  # noqa: F401  (registers every op spec once)
+from . import passes
 from .analysis import ProgramSummary, summarize
 from .blob import BlobFile, BlobWriter, read_blob, write_blobs
 from .builder import Builder, make_program, program
 from .diagnostics import Diagnostic
+from .importers import load
 from .ir import Function, Operation, Program, Var
-from .text import load, parse
+from .text import parse
 from .types import DType, StateType, TensorType, dtype, tensor
 from .validate import validate
 from .values import BlobRef, Value
@@ -37,6 +39,7 @@ __all__ = [
     "make_program",
     "ops",
     "parse",
+    "passes",
     "program",
     "read_blob",
     "summarize",

@@ -96,15 +96,34 @@ class WeightSource:
                     return bytes(self._mapping[key])
             return None
         if self._dir is not None:
-            if ".." in Path(rel).parts or Path(rel).is_absolute():
-                raise MILError(f"weight path {path!r} escapes the model directory")
-            candidates = [self._dir / rel]
-            if rel.startswith("weights/"):
-                candidates.append(self._dir / rel[len("weights/") :])
-            for c in candidates:
+            for c in self._candidates(path, rel):
                 if c.is_file():
                     return c.read_bytes()
         return None
+
+    def has_file(self, path: str) -> bool:
+        """Whether the file ``path`` (a ``@model_path/…`` string) can be found, without reading it."""
+        rel = path.removeprefix(MODEL_PATH_PREFIX)
+        if self._mapping is not None:
+            return any(k in self._mapping for k in (path, rel, MODEL_PATH_PREFIX + rel))
+        if self._dir is not None:
+            return any(c.is_file() for c in self._candidates(path, rel))
+        return False
+
+    def describe_missing(self, path: str) -> str:
+        """How to name the missing file ``path`` in an error: the file system path where it was looked for."""
+        if self._dir is not None:
+            return f"{self._dir / path.removeprefix(MODEL_PATH_PREFIX)} (BLOBFILE path {path!r})"
+        return repr(path) + (" (no weights were given)" if not self.available else "")
+
+    def _candidates(self, path: str, rel: str) -> list[Path]:
+        assert self._dir is not None
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
+            raise MILError(f"weight path {path!r} escapes the model directory")
+        candidates = [self._dir / rel]
+        if rel.startswith("weights/"):
+            candidates.append(self._dir / rel[len("weights/") :])
+        return candidates
 
     def file(self, path: str) -> BlobFile:
         """The parsed weight file for ``path`` (cached). Raises MILError if it is missing or invalid."""
@@ -112,7 +131,10 @@ class WeightSource:
         if found is None:
             data = self.raw_file(path)
             if data is None:
-                raise MILError(f"weight file {path!r} not found in the weights given to the parser")
+                raise MILError(
+                    f"weight file {self.describe_missing(path)} is missing: the program references it but it is "
+                    "not among the weights given (bundles are often published without their weights)"
+                )
             found = BlobFile(data, name=path)
             self._cache[path] = found
         return found

@@ -29,13 +29,15 @@ def not_a_program(caller: str, value: object) -> str:
     message = f"{caller}: expected an anekit.mil.Program, got {where}"
     if kind.__module__.split(".")[0] == "torch":
         return (
-            f"{message}. anekit does not import PyTorch models directly: convert the model to an ML program "
-            "with coremltools (ct.convert(torch.jit.trace(model, example), convert_to='mlprogram')), compile "
-            "the .mlpackage to a .mlmodelc (on macOS: xcrun coremlcompiler compile model.mlpackage out/), and "
-            "load it with anekit.mil.load('out/model.mlmodelc'); or write the network with anekit.mil.Builder"
+            f"{message}. Convert the module first: program = anekit.from_torch(module, example_inputs) "
+            "(needs coremltools and torch), then anekit.compile(program); or write the network with "
+            "anekit.mil.Builder"
         )
     if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
-        return f"{message}; to compile a model file, load it first: anekit.mil.load(path) (or mil.parse(text))"
+        return (
+            f"{message}; to compile a model file (.mlmodelc, .mlpackage, .mlmodel), load it first: "
+            "anekit.mil.load(path) (or mil.parse(text))"
+        )
     return message
 
 

@@ -34,7 +34,8 @@ def function_io(program: Program, function: str) -> tuple[list[IOSpec], list[IOS
         if not t.is_static:
             raise MILError(
                 f"{role} {name!r} of {function} has dynamic shape {t}; compile a static shape (the ANE "
-                "compiles one shape per program)"
+                "compiles one shape per program): pin it with anekit.mil.load(path, shapes={...}), "
+                "anekit.mil.passes.pin_shapes, or --shapes on the command line"
             )
         return IOSpec(name, t)
 

@@ -1,0 +1,143 @@
+"""Bring-your-own-model speed: importing a MiniLM-sized Core ML package, and what from_torch adds to conversion.
+
+Measures, in one run:
+
+* a MiniLM-sized encoder (6 layers, d=384, 12 heads, FFN 1536, vocabulary 30522, sequence 128; the shape of
+  all-MiniLM-L6-v2) converted once by coremltools and saved as an ``.mlpackage``;
+* ``anekit.mil.load(package)`` (protobuf -> typed anekit Program, weights left in ``weight.bin``) against
+  coremltools' own ``ct.models.MLModel(package, skip_model_load=True).get_spec()`` on the same package. The
+  two alternate round by round (``time_interleaved``), and the ratio is the median of the per-round ratios, so
+  load from other processes on this shared machine hits both alike. Target: anekit <= 2x coremltools;
+* conversion overhead: ``anekit.from_torch`` end to end against ``coremltools.convert`` of the same exported
+  module alone (a few runs each; the difference is anekit's import of the result).
+
+Usage: python benchmarks/bench_import.py [--json FILE] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _timing import machine, time_interleaved, write_json
+
+LAYERS, D, HEADS, FFN, VOCAB, SEQ = 6, 384, 12, 1536, 30522, 128
+
+
+def make_module(layers: int, vocab: int) -> Any:
+    import torch
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = torch.nn.Embedding(vocab, D)
+            layer = torch.nn.TransformerEncoderLayer(D, HEADS, FFN, dropout=0.0, batch_first=True)
+            self.enc = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.enc(self.emb(ids))
+
+    torch.manual_seed(0)
+    return Encoder().eval()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", help="write the results to this JSON file")
+    ap.add_argument("--quick", action="store_true", help="1 layer, small vocabulary, fewer rounds (smoke test)")
+    args = ap.parse_args()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import coremltools as ct
+            import torch
+    except ImportError as exc:
+        print(f"bench_import skipped: needs torch and coremltools ({exc})")
+        return 0
+    import anekit
+    from anekit import mil
+
+    layers, vocab = (1, 1000) if args.quick else (LAYERS, VOCAB)
+    module = make_module(layers, vocab)
+    ids = torch.randint(0, vocab, (1, SEQ), dtype=torch.int32)
+    results: dict[str, Any] = {"layers": layers, "d_model": D, "vocab": vocab, "seq": SEQ}
+
+    def ct_convert() -> Any:
+        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exported = torch.export.export(module, (ids,)).run_decompositions({})
+            return ct.convert(
+                exported,
+                inputs=[ct.TensorType(dtype=np.int32)],
+                convert_to="mlprogram",
+                minimum_deployment_target=ct.target.iOS17,
+            )
+
+    runs = 1 if args.quick else 3
+    conv, full = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        model = ct_convert()
+        conv.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with contextlib.redirect_stderr(io.StringIO()):
+            anekit.from_torch(module, ids)
+        full.append(time.perf_counter() - t0)
+    results["coremltools_convert_s"] = statistics.median(conv)
+    results["from_torch_s"] = statistics.median(full)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pkg = Path(tmp) / "minilm.mlpackage"
+        model.save(str(pkg))
+        prog = mil.load(pkg)
+        results["ops"] = len(prog.main.operations)
+        results["weight_bytes"] = (pkg / "Data" / "com.apple.CoreML" / "weights" / "weight.bin").stat().st_size
+        with contextlib.redirect_stderr(io.StringIO()):
+            timed = time_interleaved(
+                {
+                    "anekit": lambda: mil.load(pkg),
+                    "coremltools": lambda: ct.models.MLModel(str(pkg), skip_model_load=True).get_spec(),
+                },
+                rounds=5 if args.quick else 30,
+                span=0.05 if args.quick else 0.2,
+            )
+    a, c = timed["anekit"], timed["coremltools"]
+    results["anekit_load_s"] = a["median_s"]
+    results["coremltools_get_spec_s"] = c["median_s"]
+    ratios = [x / y for x, y in zip(a["round_median_s"], c["round_median_s"], strict=True)]
+    results["load_ratio_vs_coremltools"] = statistics.median(ratios)
+
+    ms = 1000.0
+    rows = [
+        (
+            f"anekit mil.load(.mlpackage) ({layers}-layer encoder, {results['ops']} ops)",
+            results["anekit_load_s"] * ms,
+            f"{results['load_ratio_vs_coremltools']:.2f}x coremltools, median of paired rounds (target <= 2x)",
+        ),
+        ("coremltools MLModel(...).get_spec() (same package)", results["coremltools_get_spec_s"] * ms, ""),
+        ("coremltools.convert (torch.export, same module)", results["coremltools_convert_s"] * ms, f"{runs} run(s)"),
+        (
+            "anekit.from_torch end to end",
+            results["from_torch_s"] * ms,
+            f"+{(results['from_torch_s'] - results['coremltools_convert_s']) * ms:.0f} ms over coremltools.convert",
+        ),
+    ]
+    print(f"{'measurement':<64} {'median ms':>10}  note")
+    for name, value, note in rows:
+        print(f"{name:<64} {value:>10.1f}  {note}")
+    write_json(args.json, {"machine": machine(), "results": results, "time": time.time()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""anekit.mil.load of Core ML ML programs: .mlpackage folders, .mlmodel files and MLModel objects made by
+coremltools here (dense and compressed weights), every immediate-value encoding, and the named errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+ct = pytest.importorskip("coremltools")
+
+from coremltools.proto import MIL_pb2, Model_pb2  # noqa: E402
+
+from anekit import mil  # noqa: E402
+from anekit.errors import MILError  # noqa: E402
+from anekit.mil.importers.coreml import _Converter, program_from_spec  # noqa: E402
+from anekit.mil.types import TensorType  # noqa: E402
+from anekit.mil.values import WeightSource  # noqa: E402
+from anekit.reference import Executor  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def mlp() -> tuple[torch.nn.Module, torch.Tensor, object]:
+    torch.manual_seed(1)
+    module = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8)).eval()
+    x = torch.randn(1, 64)
+    model = ct.convert(
+        torch.jit.trace(module, x),
+        inputs=[ct.TensorType(name="x", shape=(1, 64))],
+        convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS16,
+    )
+    return module, x, model
+
+
+@pytest.fixture(scope="module")
+def package(mlp: tuple, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pkg") / "mlp.mlpackage"
+    mlp[2].save(str(path))
+    return path
+
+
+def _run(prog: mil.Program, x: np.ndarray) -> np.ndarray:
+    (out,) = Executor(prog)({"x": x}).values()
+    return out
+
+
+def test_mlpackage_imports_and_matches_torch(mlp: tuple, package: Path) -> None:
+    module, x, _ = mlp
+    prog = mil.load(package)
+    assert prog.main.opset == "ios16" and prog.version == "1.0"
+    assert not [d for d in prog.diagnostics if d.severity == "error"]
+    with torch.no_grad():
+        np.testing.assert_allclose(_run(prog, x.numpy()), module(x).numpy(), atol=2e-3)
+
+
+def test_mlmodel_object_and_mlmodel_file_give_the_same_program(mlp: tuple, package: Path, tmp_path: Path) -> None:
+    _, x, model = mlp
+    from_object = mil.load(model)
+    spec_file = tmp_path / "model.mlmodel"
+    spec_file.write_bytes(model.get_spec().SerializeToString())
+    shutil.copytree(package / "Data" / "com.apple.CoreML" / "weights", tmp_path / "weights")
+    from_file = mil.load(spec_file)
+    assert from_object.to_mil() == from_file.to_mil() == mil.load(package).to_mil()
+    np.testing.assert_array_equal(_run(from_object, x.numpy()), _run(from_file, x.numpy()))
+
+
+def test_imported_program_round_trips_through_text(package: Path) -> None:
+    prog = mil.load(package)
+    again = mil.parse(prog.to_mil(), weights=package / "Data" / "com.apple.CoreML")
+    assert again.to_mil() == prog.to_mil()
+
+
+COMPRESSIONS = {
+    "int8_affine": lambda: ct.optimize.coreml.linear_quantize_weights,
+    "palettized": lambda: ct.optimize.coreml.palettize_weights,
+    "pruned": lambda: ct.optimize.coreml.prune_weights,
+}
+
+
+def _compress(kind: str, model: object) -> object:
+    cfg = ct.optimize.coreml
+    op_config = {
+        "int8_affine": cfg.OpLinearQuantizerConfig(mode="linear", weight_threshold=512),
+        # "uniform" needs no scikit-learn (k-means does)
+        "palettized": cfg.OpPalettizerConfig(mode="uniform", nbits=2, weight_threshold=512),
+        "pruned": cfg.OpMagnitudePrunerConfig(target_sparsity=0.5, weight_threshold=512),
+    }[kind]
+    return COMPRESSIONS[kind]()(model, cfg.OptimizationConfig(global_config=op_config))
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSIONS))
+def test_compressed_weights_match_coremltools_values(kind: str, mlp: tuple, tmp_path: Path) -> None:
+    _, x, model = mlp
+    compressed = _compress(kind, model)
+    # coremltools' own MIL semantics: each constexpr op's materialized_val_inference() is its dense weight.
+    want = {
+        op.outputs[0].name: op.materialized_val_inference()
+        for op in compressed._mil_program.functions["main"].operations
+        if op.op_type.startswith("constexpr_")
+    }
+    assert want
+    compressed.save(str(tmp_path / "c.mlpackage"))
+    prog = mil.load(tmp_path / "c.mlpackage")
+    types = {op.op_type for op in prog.main.operations}
+    assert {op.split("_", 1)[0] for op in types} >= {"constexpr"}
+    result = Executor(prog)({"x": x.numpy()}, trace=True)
+    for name, dense in want.items():
+        np.testing.assert_array_equal(np.asarray(result.trace[name]), np.asarray(dense), err_msg=name)
+    # and the whole program still computes what the uncompressed one does, within the compression's error
+    dense_out = _run(mil.load(model), x.numpy()).astype(np.float64)
+    out = next(iter(result.outputs.values())).astype(np.float64)
+    cosine = out.ravel() @ dense_out.ravel() / (np.linalg.norm(out) * np.linalg.norm(dense_out))
+    assert cosine > 0.9
+
+
+def test_missing_weight_file_is_named(package: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "noweights.mlpackage"
+    shutil.copytree(package, copy)
+    weight = copy / "Data" / "com.apple.CoreML" / "weights" / "weight.bin"
+    weight.unlink()
+    named = r"weight file .*noweights\.mlpackage/Data/com\.apple\.CoreML/weights/weight\.bin"
+    with pytest.raises(MILError, match=named):
+        mil.load(copy, require_weights=True)
+    prog = mil.load(copy)  # lazily: inspecting and validating still work
+    assert mil.summarize(prog).n_ops > 0
+    with pytest.raises(MILError, match=r"weights/weight\.bin .* is missing"):
+        Executor(prog)({"x": np.zeros((1, 64), np.float32)})
+
+
+def test_non_ml_program_specs_say_convert_first(tmp_path: Path) -> None:
+    for kind in ("neuralNetwork", "pipeline"):
+        spec = Model_pb2.Model(specificationVersion=4)
+        getattr(spec, kind).SetInParent()
+        path = tmp_path / f"{kind}.mlmodel"
+        path.write_bytes(spec.SerializeToString())
+        with pytest.raises(MILError, match=rf"holds a Core ML {kind} model, not an ML program.*convert_to='mlprogram'"):
+            mil.load(path)
+
+
+def test_not_a_model_and_bad_sources(tmp_path: Path) -> None:
+    bad = tmp_path / "junk.mlmodel"
+    bad.write_bytes(b"\xff\x00 not a protobuf")
+    with pytest.raises(MILError, match="is not a Core ML model protobuf"):
+        mil.load(bad)
+    (tmp_path / "empty.mlpackage").mkdir()
+    with pytest.raises(MILError, match=r"is not an \.mlpackage folder"):
+        mil.load(tmp_path / "empty.mlpackage")
+    with pytest.raises(MILError, match="cannot load a int"):
+        mil.load(42)
+
+
+def _spec_with(mlp: tuple, edit: object) -> object:
+    spec = Model_pb2.Model()
+    spec.CopyFrom(mlp[2].get_spec())
+    edit(spec.mlProgram.functions["main"])
+    return spec
+
+
+def test_unsupported_structures_are_named(mlp: tuple) -> None:
+    def nested_block(f: object) -> None:
+        f.block_specializations[f.opset].operations[-1].blocks.add()
+
+    with pytest.raises(MILError, match=r"op '\w+' \(linear\) in function 'main': has nested blocks"):
+        program_from_spec(_spec_with(mlp, nested_block))
+
+    def variadic(f: object) -> None:
+        f.inputs[0].type.tensorType.dimensions[0].unknown.variadic = True
+
+    with pytest.raises(MILError, match="input 'x' of function 'main': variadic-rank"):
+        program_from_spec(_spec_with(mlp, variadic))
+
+    def new_opset(f: object) -> None:
+        f.opset = "CoreML9"
+
+    with pytest.raises(MILError, match="opset 'CoreML9' is not supported"):
+        program_from_spec(_spec_with(mlp, new_opset))
+
+    def unknown_dtype(f: object) -> None:
+        f.inputs[0].type.tensorType.dataType = 99
+
+    with pytest.raises(MILError, match="MILSpec data type 99"):
+        program_from_spec(_spec_with(mlp, unknown_dtype))
+
+
+def _tensor_value(dtype: int, dims: list[int], field: str, values: object) -> object:
+    v = MIL_pb2.Value()
+    v.type.tensorType.dataType = dtype
+    v.type.tensorType.rank = len(dims)
+    for d in dims:
+        v.type.tensorType.dimensions.add().constant.size = d
+    target = getattr(v.immediateValue.tensor, field)
+    if field == "bytes":
+        target.values = values
+    else:
+        target.values.extend(values)
+    return v
+
+
+# Every TensorValue field coremltools writes (docs/internals/mil-format.md §9.7), with the data anekit must read back.
+IMMEDIATES = [
+    ("fp32 floats", 11, [3], "floats", [1.5, -2.0, 0.25], np.array([1.5, -2.0, 0.25], np.float32)),
+    ("fp64 doubles", 12, [2], "doubles", [1e-300, 2.0], np.array([1e-300, 2.0])),
+    ("int32 ints", 23, [2, 2], "ints", [1, -2, 3, -4], np.array([[1, -2], [3, -4]], np.int32)),
+    ("int16 ints", 22, [2], "ints", [-7, 7], np.array([-7, 7], np.int16)),
+    ("uint16 ints", 32, [1], "ints", [65535], np.array([65535], np.uint16)),
+    ("int64 longInts", 24, [2], "longInts", [2**40, -1], np.array([2**40, -1], np.int64)),
+    ("uint64 longInts", 34, [1], "longInts", [64], np.array([64], np.uint64)),
+    ("bool bools", 1, [3], "bools", [True, False, True], np.array([True, False, True])),
+    ("fp16 bytes", 10, [], "bytes", b"\xa8\x00", np.array(np.float16(1.0014e-5))),  # §9.7's epsilon example
+    ("int8 bytes", 21, [3], "bytes", b"\x01\xff\x80", np.array([1, -1, -128], np.int8)),
+    ("uint8 bytes", 31, [2], "bytes", b"\x00\xff", np.array([0, 255], np.uint8)),
+    ("uint32 bytes", 33, [1], "bytes", (7).to_bytes(4, "little"), np.array([7], np.uint32)),
+    ("int4 packed", 25, [4], "bytes", bytes([0xF1, 0x87]), np.array([1, -1, 7, -8], np.int8)),
+    ("uint2 packed", 36, [5], "bytes", bytes([0b11100100, 0b01]), np.array([0, 1, 2, 3, 1], np.uint8)),
+    ("uint1 packed", 37, [3], "bytes", bytes([0b101]), np.array([1, 0, 1], np.uint8)),
+    ("bf16 bytes", 13, [1], "bytes", b"\x80\x3f", np.array([1.0], np.float32)),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "dtype", "dims", "field", "values", "want"), IMMEDIATES, ids=[i[0] for i in IMMEDIATES]
+)
+def test_every_immediate_encoding(what: str, dtype: int, dims: list, field: str, values: object, want: object) -> None:
+    v = _Converter(WeightSource(), "test").value(_tensor_value(dtype, dims, field, values), what)
+    assert isinstance(v.type, TensorType) and v.type.shape == tuple(dims)
+    got = np.asarray(v.data)
+    assert got.dtype == want.dtype, what
+    np.testing.assert_array_equal(got, want)
+
+
+def test_string_tuple_list_and_dict_immediates() -> None:
+    conv = _Converter(WeightSource(), "test")
+    s = _tensor_value(2, [], "strings", ["hello"])
+    assert conv.value(s, "s").data == "hello"
+    tup = MIL_pb2.Value()
+    tup.type.tupleType.types.add().CopyFrom(s.type)
+    tup.immediateValue.tuple.values.add().CopyFrom(s)
+    assert conv.value(tup, "t").data == ("hello",)
+    lst = MIL_pb2.Value()
+    lst.type.listType.type.CopyFrom(s.type)
+    lst.type.listType.length.constant.size = 2
+    lst.immediateValue.list.values.add().CopyFrom(s)
+    lst.immediateValue.list.values.add().CopyFrom(s)
+    assert conv.value(lst, "l").data == ["hello", "hello"]
+    dct = MIL_pb2.Value()
+    dct.type.dictionaryType.keyType.CopyFrom(s.type)
+    dct.type.dictionaryType.valueType.CopyFrom(s.type)
+    kv = dct.immediateValue.dictionary.values.add()
+    kv.key.CopyFrom(s)
+    kv.value.CopyFrom(_tensor_value(2, [], "strings", ["world"]))
+    assert conv.value(dct, "d").data == {"hello": "world"}
+
+
+def test_bad_immediates_are_named() -> None:
+    conv = _Converter(WeightSource(), "spec.mlmodel")
+    with pytest.raises(MILError, match=r"spec\.mlmodel: where: literal has 3 elements, its type tensor<fp32, \[2\]>"):
+        conv.value(_tensor_value(11, [2], "floats", [1.0, 2.0, 3.0]), "where")
+    with pytest.raises(MILError, match="floats data for a tensor<bool"):
+        conv.value(_tensor_value(1, [1], "floats", [1.0]), "where")
+    with pytest.raises(MILError, match="not a whole number of fp16 values"):
+        conv.value(_tensor_value(10, [1], "bytes", b"\x00"), "where")
+    with pytest.raises(MILError, match="fp8e4m3 immediates are not supported"):
+        conv.value(_tensor_value(40, [1], "bytes", b"\x00"), "where")
