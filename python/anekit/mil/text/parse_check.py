@@ -40,9 +40,8 @@ class OpChecker:
         self.opset = f.opset if f.opset in OPSETS else OPSETS[-1]
         self.memo = InferMemo()  # repeated layers: the same op on the same input types and values
         self._plans: dict[type[OpSpec], tuple[BindPlan, bool]] = {}  # spec -> (plan, available in f's opset)
-        const = OP_REGISTRY.get("const")
-        # Whether the short check of a const statement applies in this function (the spec exists there).
-        self._const_available = const is not None and self.plan(const)[1]
+        # Whether const exists in f's opset (the short check below applies), looked up at the first const.
+        self._const_available: bool | None = None
 
     def plan(self, spec: type[OpSpec]) -> tuple[BindPlan, bool]:
         """``spec``'s binding tables for the checked opset, and whether the op exists in ``f``'s opset."""
@@ -57,7 +56,11 @@ class OpChecker:
         if op.op_type == "const" and not op.inputs and len(op.outputs) == 1:
             # Most statements: a const whose declared type is its value's (what check_op finds, in short).
             val = op.attrs.get("val")
-            if val is not None and self._const_available:
+            available = self._const_available
+            if available is None:
+                spec = OP_REGISTRY.get("const")
+                available = self._const_available = spec is not None and self.plan(spec)[1]
+            if val is not None and available:
                 declared = op.outputs[0].type
                 # Loaders intern types, so the declared type is usually the value's own object.
                 if declared is val.type or declared == val.type:
