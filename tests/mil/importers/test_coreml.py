@@ -265,3 +265,30 @@ def test_bad_immediates_are_named() -> None:
         conv.value(_tensor_value(10, [1], "bytes", b"\x00"), "where")
     with pytest.raises(MILError, match="fp8e4m3 immediates are not supported"):
         conv.value(_tensor_value(40, [1], "bytes", b"\x00"), "where")
+
+
+def test_repeated_immediates_give_independent_values() -> None:
+    # The converter decodes a repeated immediate once (consts repeat per layer); each op still gets its own Value.
+    conv = _Converter(WeightSource(), "test")
+    raw = _tensor_value(23, [2], "ints", [1, -2])
+    a, b = conv.value(raw, "a"), conv.value(raw, "b")
+    assert a is not b and a.type is b.type and a.storage == b.storage == "inline" and a.blob is b.blob is None
+    np.testing.assert_array_equal(b.data, np.array([1, -2], np.int32))
+    assert not a.data.flags.writeable and not b.data.flags.writeable  # shared data cannot be changed through either
+    b.storage = "blob"
+    assert a.storage == "inline"
+    # The same numbers under another type are another literal.
+    c = conv.value(_tensor_value(22, [2], "ints", [1, -2]), "c")
+    assert c.data.dtype == np.int16 and c.type != a.type
+    # Mutable data (a list literal) is never shared.
+    s = _tensor_value(2, [], "strings", ["x"])
+    lst = MIL_pb2.Value()
+    lst.type.listType.type.CopyFrom(s.type)
+    lst.immediateValue.list.values.add().CopyFrom(s)
+    first, second = conv.value(lst, "l1").data, conv.value(lst, "l2").data
+    assert first == second == ["x"] and first is not second
+    # A bad literal is rejected every time it appears, with its own location.
+    bad = _tensor_value(11, [2], "floats", [1.0])
+    for where in ("first", "second"):
+        with pytest.raises(MILError, match=f"{where}: literal has 1 elements"):
+            conv.value(bad, where)

@@ -57,3 +57,21 @@ def test_corpus_findings_do_not_depend_on_the_memo(bundle) -> None:
     f = parse((bundle / "model.mil").read_text()).main
     separate = [d for op in f.operations for d in check_op(op, f)]
     assert _findings(check_function(f)) == _findings(separate)
+
+
+def test_const_declared_type_is_checked_against_its_value() -> None:
+    # The checker's short path for consts accepts only a declared type equal to the value's; others are reported.
+    text = """program(1.3)
+{
+    func main<ios18>(tensor<fp16, [1, 4]> x) {
+            tensor<int32, [2]> ok = const()[name = string("ok"), val = tensor<int32, [2]>([1, 4])];
+            tensor<int32, [3]> bad = const()[name = string("bad"), val = tensor<int32, [2]>([1, 4])];
+            tensor<fp16, [1, 4]> y = reshape(x = x, shape = ok)[name = string("y")];
+        } -> (y);
+}"""
+    f = parse(text).main
+    checker = OpChecker(f)
+    by_op = {op.name: checker.check(op) for op in f.operations}
+    assert by_op["ok"] == [] and by_op["y"] == []
+    assert [d.rule for d in by_op["bad"]] == ["type-mismatch"]
+    assert _findings(by_op["bad"]) == _findings(check_op(f.operations[1], f))

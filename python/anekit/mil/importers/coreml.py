@@ -172,6 +172,10 @@ class _Converter:
         self.source = source
         self.what = what
         self.types: dict[bytes, Type] = {}  # serialized ValueType -> Type: ops repeat a few types many times
+        # serialized immediate Value -> (type, decoded read-only data): consts repeat the same axes, shapes and
+        # flags in every layer. Only immutable data is kept (read-only arrays, strings), so sharing it between
+        # the Values of different ops cannot leak a change from one to another.
+        self.immediates: dict[bytes, tuple[Type, Any]] = {}
         self.tuple_inputs: dict[str, set[str]] = {}  # op type -> its tuple-valued inputs (concat's values, ...)
 
     def err(self, where: Where, message: str) -> MILError:
@@ -227,15 +231,24 @@ class _Converter:
 
     # Values --------------------------------------------------------------------------------------------------
     def value(self, v: Any, where: Where) -> Value:
-        t = self.type(v.type, where)
         kind = v.WhichOneof("value")
+        if kind == "immediateValue":
+            key = v.SerializeToString()
+            known = self.immediates.get(key)
+            if known is not None:  # decoded and checked before: the same bytes give the same Value
+                return Value.trusted(known[0], known[1], "inline")  # type: ignore[arg-type]
+            t = self.type(v.type, where)
+            val = Value(t, self.immediate(v.immediateValue, t, where))
+            data = val._data
+            if type(data) is str or (type(data) is np.ndarray and not data.flags.writeable):
+                self.immediates[key] = (t, data)
+            return val
+        t = self.type(v.type, where)
         if kind == "blobFileValue":
             if not (isinstance(t, TensorType) and t.is_static):
                 raise self.err(where, f"a BLOBFILE value needs a static tensor type, got {t}")
             b = v.blobFileValue
             return Value(t, blob=BlobRef(b.fileName, int(b.offset)), source=self.source)
-        if kind == "immediateValue":
-            return Value(t, self.immediate(v.immediateValue, t, where))
         raise self.err(where, f"value kind {kind or 'unset'!r} is not supported")
 
     def immediate(self, iv: Any, t: Type, where: Where) -> Any:
@@ -337,24 +350,32 @@ class _Converter:
         return f
 
     def operation(self, pop: Any, index: int, env: dict[str, Var], fname: str) -> Operation:
+        # Runs once per op of large programs: each proto field is read once into a local, protobuf maps are
+        # walked by key (their items() view is a slow pure-Python mixin), and error messages are formatted
+        # only when an error is raised.
+        op_type = pop.type
         attrs: dict[str, Value] = {}
         name = None
-        for k, v in pop.attributes.items():
-            if k == "name" and v.immediateValue.tensor.WhichOneof("value") == "strings":
-                # every op has one: read the string directly instead of building a Value that is dropped
-                name = str(v.immediateValue.tensor.strings.values[0])
-                continue
-            attrs[k] = self.value(v, lambda k=k: f"attribute {k!r} of op #{index} ({pop.type})")
+        pattrs = pop.attributes
+        for k in pattrs:
+            v = pattrs[k]
+            if k == "name":
+                tv = v.immediateValue.tensor
+                if tv.WhichOneof("value") == "strings":
+                    # every op has one: read the string directly instead of building a Value that is dropped
+                    name = str(tv.strings.values[0])
+                    continue
+            attrs[k] = self.value(v, lambda k=k: f"attribute {k!r} of op #{index} ({op_type})")
         name_v = attrs.pop("name", None)
         if name is None and name_v is not None and isinstance(name_v.data, str):
             name = name_v.data
+        pouts = pop.outputs
         if name is None:
-            name = pop.outputs[0].name if pop.outputs else f"{pop.type}_{index}"
-        # Messages are formatted only when an error is raised: this loop runs once per op of large programs.
+            name = pouts[0].name if pouts else f"{op_type}_{index}"
         op_name = name
 
         def where() -> str:
-            return f"op {op_name!r} ({pop.type}) in function {fname!r}"
+            return f"op {op_name!r} ({op_type}) in function {fname!r}"
 
         if len(pop.blocks):
             raise self.err(
@@ -362,15 +383,16 @@ class _Converter:
                 "has nested blocks (control flow: cond / while_loop); the ANE runs straight-line programs, so "
                 "anekit does not import control flow; trace the model without data-dependent branches",
             )
-        tuple_inputs = self.tuple_inputs.get(pop.type)
+        tuple_inputs = self.tuple_inputs.get(op_type)
         if tuple_inputs is None:
-            spec = OP_REGISTRY.get(pop.type)
+            spec = OP_REGISTRY.get(op_type)
             tuple_inputs = {s.name for s in spec.inputs if s.is_tuple} if spec is not None else set()
-            self.tuple_inputs[pop.type] = tuple_inputs
+            self.tuple_inputs[op_type] = tuple_inputs
         inputs: dict[str, Binding] = {}
-        for key, arg in pop.inputs.items():
+        pins = pop.inputs
+        for key in pins:
             items: list[Var | Value] = []
-            for b in arg.arguments:
+            for b in pins[key].arguments:
                 bk = b.WhichOneof("binding")
                 if bk == "name":
                     var = env.get(b.name)
@@ -382,15 +404,19 @@ class _Converter:
                 else:
                     raise self.err(where, f"input {key!r} has an empty binding")
             inputs[key] = tuple(items) if len(items) != 1 or key in tuple_inputs else items[0]
-        outs = []
-        for nv in pop.outputs:
-            v = Var(nv.name, self.type(nv.type, lambda n=nv.name: f"output {n!r} of {where()}"))
-            env[nv.name] = v
+        op = Operation.built(op_type, name)
+        outs = op.outputs
+        types = self.types
+        for nv in pouts:
+            out_name = nv.name
+            vt = nv.type
+            t = types.get(vt.SerializeToString())
+            if t is None:
+                t = self.type(vt, lambda n=out_name: f"output {n!r} of {where()}")
+            v = Var(out_name, t, op)
+            env[out_name] = v
             outs.append(v)
-        op = Operation.built(pop.type, name)
-        op.inputs, op.attrs, op.outputs = inputs, attrs, outs
-        for v in outs:
-            v.op = op
+        op.inputs, op.attrs = inputs, attrs
         return op
 
 

@@ -33,13 +33,15 @@ class OpChecker:
         f: the function whose ops are checked.
     """
 
-    __slots__ = ("_plans", "f", "memo", "opset")
+    __slots__ = ("_const_available", "_plans", "f", "memo", "opset")
 
     def __init__(self, f: Function) -> None:
         self.f = f
         self.opset = f.opset if f.opset in OPSETS else OPSETS[-1]
         self.memo = InferMemo()  # repeated layers: the same op on the same input types and values
         self._plans: dict[type[OpSpec], tuple[BindPlan, bool]] = {}  # spec -> (plan, available in f's opset)
+        # Whether const exists in f's opset (the short check below applies), looked up at the first const.
+        self._const_available: bool | None = None
 
     def plan(self, spec: type[OpSpec]) -> tuple[BindPlan, bool]:
         """``spec``'s binding tables for the checked opset, and whether the op exists in ``f``'s opset."""
@@ -54,9 +56,15 @@ class OpChecker:
         if op.op_type == "const" and not op.inputs and len(op.outputs) == 1:
             # Most statements: a const whose declared type is its value's (what check_op finds, in short).
             val = op.attrs.get("val")
-            spec = OP_REGISTRY.get("const")
-            if val is not None and spec is not None and self.plan(spec)[1] and op.outputs[0].type == val.type:
-                return []
+            available = self._const_available
+            if available is None:
+                spec = OP_REGISTRY.get("const")
+                available = self._const_available = spec is not None and self.plan(spec)[1]
+            if val is not None and available:
+                declared = op.outputs[0].type
+                # Loaders intern types, so the declared type is usually the value's own object.
+                if declared is val.type or declared == val.type:
+                    return []
         return check_op(op, self.f, self)
 
 
