@@ -15,7 +15,7 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parent.parent
 # Prefer the source tree's package (it carries the freshly built extension in a developer checkout); an
 # installed anekit is used when the source tree has no extension.
-if any((_ROOT / "python" / "anekit").glob("_core*")):
+if any(p.suffix in (".so", ".pyd") for p in (_ROOT / "python" / "anekit").glob("_core*")):  # not _core.pyi
     sys.path.insert(0, str(_ROOT / "python"))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
