@@ -80,6 +80,13 @@ def info() -> dict[str, Any]:
     }
 
 
+def _shown(value: Any) -> str:
+    """A nested value of :func:`info`: a setting as ``value (source)``."""
+    if isinstance(value, dict) and set(value) == {"value", "source"}:
+        return f"{value['value']} ({value['source']})"
+    return str(value)
+
+
 def format_info(data: dict[str, Any], as_json: bool = False) -> str:
     """Render :func:`info` as an aligned two-column table (or JSON)."""
     if as_json:
@@ -88,10 +95,7 @@ def format_info(data: dict[str, Any], as_json: bool = False) -> str:
     lines = []
     for key, value in data.items():
         if isinstance(value, dict):
-            value = ", ".join(
-                f"{k}={v['value']} ({v['source']})" if isinstance(v, dict) and set(v) == {"value", "source"} else f"{k}={v}"
-                for k, v in value.items()
-            )
+            value = ", ".join(f"{k}={_shown(v)}" for k, v in value.items())
         shown = "-" if value == "" else ("yes" if value is True else "no" if value is False else str(value))
         lines.append(f"{key.ljust(width)}  {shown}")
     return "\n".join(lines)

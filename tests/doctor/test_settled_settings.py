@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +35,11 @@ def _save(findings: dict[str, object], date: str = "2026-11-30T10:00:00+00:00") 
 
 
 @pytest.fixture
-def fresh_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def fresh_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A configuration read from an environment that sets nothing but a private cache directory (the test
     suite's autouse budget fixture sets compile_limit through config.override, which would win)."""
     monkeypatch.setattr(config, "_current", config.from_env({"ANEKIT_CACHE_DIR": str(tmp_path)}))
-    yield tmp_path
+    return tmp_path
 
 
 def test_without_a_report_the_defaults_apply(fresh_config: Path) -> None:

@@ -7,7 +7,8 @@ IOSurface-backed once the backend is initialised.
 What the framework is given (:mod:`anekit.runtime.ane_io`): the program's text with its inputs and outputs
 renamed to canonical index-ordered names (so declaration and alphabetical binding agree), surfaces of one
 allocation size per side and at least 49,152 bytes by default (``ANEKIT_ANE_SURFACES``,
-``ANEKIT_ANE_MIN_SURFACE_BYTES``, else what ``anekit doctor`` settled on this machine), tensors packed at offset 0. After load, the model's ``modelAttributes`` chooses
+``ANEKIT_ANE_MIN_SURFACE_BYTES``, else what ``anekit doctor`` settled on this machine),
+tensors packed at offset 0. After load, the model's ``modelAttributes`` chooses
 each surface's request index when the framework reports it (ane-private-api.md §25.1).
 
 A model that loaded but returns all-zero outputs where the reference executor computes non-zero ones is the
