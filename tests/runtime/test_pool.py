@@ -496,3 +496,32 @@ def test_reused_segments_are_not_reachable_through_stale_handles(pool: WorkerPoo
         k2.run()
         np.testing.assert_array_equal(k2.outputs["conv_0"].read(), want(second))
     np.testing.assert_array_equal(stale.read(), np.full((1, 4, 1, 8), 99.0, np.float32))
+
+
+def test_pool_surfaces_take_every_surface_input_form(pool: WorkerPool, two_io: mil.Program) -> None:
+    # The same forms as anekit.Surface.write: exact, (C, S), and what broadcasts to either, e.g. (C, 1) (one
+    # value per channel), which does not broadcast to [1, C, 1, S] itself.
+    c, s = 8, 16
+    per_channel = np.arange(c, dtype=np.float32).reshape(c, 1)
+    channel_grid = np.broadcast_to(per_channel.reshape(1, c, 1, 1), (1, c, 1, s))
+    cs = np.arange(c * s, dtype=np.float32).reshape(c, s) / 64
+    forms = {  # form -> (value, what the surface must hold)
+        "exact": (np.full((1, c, 1, s), 3.0), np.full((1, c, 1, s), 3.0)),
+        "(C, S)": (cs, cs.reshape(1, c, 1, s)),
+        "(C, 1)": (per_channel, channel_grid),
+        "(S,)": (np.arange(s, dtype=np.float32), np.broadcast_to(np.arange(s, dtype=np.float32), (1, c, 1, s))),
+        "scalar": (2.5, np.full((1, c, 1, s), 2.5)),
+        "big-endian (C, 1)": (per_channel.astype(">f4"), channel_grid),
+    }
+    surface = pool.compile(two_io, backend="reference")
+    with surface as k:
+        for form, (value, held) in forms.items():
+            k.inputs["a"].write(value)
+            np.testing.assert_array_equal(k.inputs["a"].read(), held, err_msg=form)
+            k.inputs["b"].write(1.0)
+            k.run()
+            np.testing.assert_array_equal(next(iter(k.outputs.values())).read(), held + 1, err_msg=form)
+            results = k(a=value, b=1.0)  # the call path takes the same forms
+            np.testing.assert_array_equal(next(iter(results.values())), held + 1, err_msg=form)
+        with pytest.raises(ValueError, match=r"\(1, 8, 1, 16\), \(8, 16\) or a shape that broadcasts to either"):
+            k.inputs["a"].write(np.zeros((3, 1)))
