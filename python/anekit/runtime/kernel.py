@@ -223,6 +223,18 @@ class Kernel:
 
     # -- lifetime --------------------------------------------------------------------------------------------
 
+    def model_attributes(self) -> Any:
+        """What the framework says about the loaded model (``modelAttributes``, ane-private-api.md §25.1): its
+        input and output symbols with their indices, among others. Parsed JSON (or the framework's text when it
+        is not JSON) on the ANE backend; None on backends without a loaded framework model, or when the
+        framework reports none. For bug reports (``anekit doctor --report`` records one).
+
+        Raises:
+            RuntimeError: the kernel is closed.
+        """
+        getter = getattr(self._live(), "model_attributes", None)
+        return None if getter is None else getter()
+
     @property
     def closed(self) -> bool:
         return self._exe is None
