@@ -23,20 +23,14 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
+    """Errors propagate to the CLI's one error handler (``__main__``: ``error:`` / ``hint:`` lines, status 2)."""
+    from ._cli_common import CliError
     from .doctor import run as run_doctor
-    from .errors import AnekitError
 
     if args.no_ops and args.ops:
-        print("anekit doctor: --ops and --no-ops contradict each other", file=sys.stderr)
-        return 2
+        raise CliError("--ops and --no-ops contradict each other", hint="give one of them")
     ops: bool | list[str] = False if args.no_ops else (args.ops or True)
-    try:
-        report = run_doctor(ops=ops, budget=args.budget, save=not args.no_save, use_fake=True if args.fake else None)
-    except (AnekitError, ValueError) as exc:
-        print(f"anekit doctor: {exc}", file=sys.stderr)
-        return 2
+    report = run_doctor(ops=ops, budget=args.budget, save=not args.no_save, use_fake=True if args.fake else None)
     if args.report:
         path = report.save(args.report)
         written = f"report written to {path} (attach it to a bug report)"

@@ -32,31 +32,9 @@ from .ane_io import canonical_function, surface_allocations
 from .backend import IOSpec
 from .signature import function_io
 
-__all__ = ["AneBackend", "AneExecutable", "input_order"]
+__all__ = ["AneBackend", "AneExecutable"]
 
 _ALL_PATHS = ("standard", "realtime", "process_request", "direct")
-
-
-def input_order(inputs: list[IOSpec], rule: str) -> list[int] | None:
-    """The order in which to pass input surfaces so the device binds each to its MIL input under ``rule``.
-
-    The backend itself no longer needs this (canonical names make every rule agree, :mod:`.ane_io`); the
-    doctor's input-order probe uses it to interpret what it measures.
-
-    Args:
-        inputs: the function's inputs in declaration order.
-        rule: ``"declaration"`` (ane-private-api.md §13), ``"name"`` or ``"size"``.
-
-    Returns:
-        Indices into ``inputs`` in passing order, or None when declaration order is right.
-    """
-    if rule == "name":
-        order = sorted(range(len(inputs)), key=lambda i: inputs[i].name)
-    elif rule == "size":
-        order = sorted(range(len(inputs)), key=lambda i: inputs[i].type.numel or 0)
-    else:
-        return None
-    return None if order == list(range(len(inputs))) else order
 
 
 def _check_blobs(program: Program, function: str) -> None:
