@@ -112,7 +112,7 @@ def test_doctor_failure_is_reported(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     def broken(**_: object) -> None:
         raise anekit.AneUnavailableError("the ANE backend was not built into this anekit")
 
-    monkeypatch.setattr(doctor_module, "doctor", broken)
+    monkeypatch.setattr(doctor_module, "run", broken)
     _fails_with(capsys, ["doctor", "--no-save"], "was not built", "anekit info")
 
 

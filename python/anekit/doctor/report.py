@@ -138,7 +138,7 @@ def _applied_settings(findings: dict[str, Any], applied: bool) -> list[str]:
             mine = getattr(cfg, name)
             if mine != value:
                 lines.append(
-                    f"set: {cfg.sources[name]} keeps {name}={mine}; this machine's finding is {value} "
+                    f"set: {cfg.sources[name]} keeps {name}={mine}; this machine's finding: {text.format(value)} "
                     f"(unset {var} to use it)"
                 )
             else:
