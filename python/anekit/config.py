@@ -30,6 +30,9 @@ Variables:
 ``ANEKIT_DEBUG``                   verbosity (0 = quiet)
 ``ANEKIT_PROGRESS``                ``0``: never show progress; ``1``: always (stderr); unset: on a TTY or notebook
 =================================  =====================================================================
+
+Unset, ``ANEKIT_COMPILE_LIMIT``, ``ANEKIT_ANE_SURFACES`` and ``ANEKIT_ANE_MIN_SURFACE_BYTES`` take this machine's
+saved ``anekit doctor`` finding before their default (:func:`setting`).
 """
 
 from __future__ import annotations
