@@ -23,13 +23,13 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Errors propagate to the CLI's one error handler (``__main__``: ``error:`` / ``hint:`` lines, status 2)."""
     from ._cli_common import CliError
     from .doctor import run as run_doctor
 
     if args.no_ops and args.ops:
         raise CliError("--ops and --no-ops contradict each other", hint="give one of them")
     ops: bool | list[str] = False if args.no_ops else (args.ops or True)
-    # Failures (no backend, a bad op name, ...) reach the CLI's one error wrapper: "error: ..." + hint, exit 2.
     report = run_doctor(ops=ops, budget=args.budget, save=not args.no_save, use_fake=True if args.fake else None)
     if args.report:
         path = report.save(args.report)

@@ -35,7 +35,12 @@ def info() -> dict[str, Any]:
     Keys: ``anekit``, ``platform``, ``machine``, ``python``, ``numpy``, ``ane_built``, ``ane_usable``,
     ``ane_reason`` (why the ANE is not usable; empty when it is), ``ane_framework``, ``ane_fake`` (the bundled
     fake framework is in use), ``default_backend``,
-    ``fp16_simd``, ``surface_storage``, ``compile_count``, ``budget``.
+    ``fp16_simd``, ``surface_storage``, ``compile_count``, ``budget``, ``settings``.
+
+    ``settings`` maps each value ``anekit doctor`` settles per machine (``ane_surfaces``,
+    ``ane_min_surface_bytes``, ``compile_limit``) to ``{"value": ..., "source": ...}``, the source being
+    ``"env ANEKIT_..."``, ``"config.override"``, ``"doctor report of <date>"`` or ``"default"``
+    (:func:`anekit.config.setting`).
 
     ``budget`` is :func:`anekit.budget.report` for the default backend, as a dict: ``used`` compiles spent in
     this process (cache hits are free); ``applies``: whether a per-process compile limit applies to the default
@@ -68,7 +73,18 @@ def info() -> dict[str, Any]:
         "surface_storage": probe.storage,
         "compile_count": int(_core.compile_count()),
         "budget": budget.report(cfg.backend or ("ane" if usable else "reference")).as_dict(),
+        "settings": {
+            name: {"value": found.value, "source": found.source}
+            for name, found in ((name, config.setting(name)) for name in config.DOCTOR_SETTLED)
+        },
     }
+
+
+def _shown(value: Any) -> str:
+    """A nested value of :func:`info`: a setting as ``value (source)``."""
+    if isinstance(value, dict) and set(value) == {"value", "source"}:
+        return f"{value['value']} ({value['source']})"
+    return str(value)
 
 
 def format_info(data: dict[str, Any], as_json: bool = False) -> str:
@@ -79,7 +95,7 @@ def format_info(data: dict[str, Any], as_json: bool = False) -> str:
     lines = []
     for key, value in data.items():
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
+            value = ", ".join(f"{k}={_shown(v)}" for k, v in value.items())
         shown = "-" if value == "" else ("yes" if value is True else "no" if value is False else str(value))
         lines.append(f"{key.ljust(width)}  {shown}")
     return "\n".join(lines)

@@ -148,8 +148,10 @@ def used() -> int:
 
 
 def limit() -> int:
-    """The configured per-process compile limit (default 119, docs/internals/ane-private-api.md §16.1)."""
-    return _settings.limit if _settings.limit is not None else config.get().compile_limit
+    """The per-process compile limit: :func:`set_limit`'s, else ``ANEKIT_COMPILE_LIMIT`` / ``config.override``,
+    else the limit ``anekit doctor --budget`` measured on this machine, else 119 (docs/internals/ane-private-api.md
+    §16.1)."""
+    return _settings.limit if _settings.limit is not None else config.setting("compile_limit").value
 
 
 def safety_margin() -> int:

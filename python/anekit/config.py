@@ -5,6 +5,11 @@ configuration; the active configuration (including :func:`override` blocks) over
 defaults, which are read when this module is imported (and again by :func:`reload_from_env`). C++ never reads
 the environment: values are passed to it explicitly.
 
+Three values are settled per machine by ``anekit doctor`` (:data:`DOCTOR_SETTLED`): the ANE surface allocation
+rule, the smallest surface allocation and the compile limit. Read them with :func:`setting`, which applies the
+precedence environment variable / :func:`override` > this machine's saved doctor report > documented default and
+says where the value came from (``anekit.info()["settings"]`` shows the same).
+
 Variables:
 
 =================================  =====================================================================
@@ -25,6 +30,9 @@ Variables:
 ``ANEKIT_DEBUG``                   verbosity (0 = quiet)
 ``ANEKIT_PROGRESS``                ``0``: never show progress; ``1``: always (stderr); unset: on a TTY or notebook
 =================================  =====================================================================
+
+Unset, ``ANEKIT_COMPILE_LIMIT``, ``ANEKIT_ANE_SURFACES`` and ``ANEKIT_ANE_MIN_SURFACE_BYTES`` take this machine's
+saved ``anekit doctor`` finding before their default (:func:`setting`).
 """
 
 from __future__ import annotations
@@ -34,11 +42,20 @@ import dataclasses
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["DEFAULT_FRAMEWORK_PATH", "Config", "get", "override", "reload_from_env"]
+__all__ = [
+    "DEFAULT_FRAMEWORK_PATH",
+    "DOCTOR_SETTLED",
+    "Config",
+    "Setting",
+    "get",
+    "override",
+    "reload_from_env",
+    "setting",
+]
 
 #: Where macOS keeps the private framework (docs/internals/ane-private-api.md §3.1).
 DEFAULT_FRAMEWORK_PATH = "/System/Library/PrivateFrameworks/AppleNeuralEngine.framework/AppleNeuralEngine"
@@ -77,6 +94,10 @@ class Config:
     cache_dir: str = str(Path.home() / ".cache" / "anekit")
     debug: int = 0
     progress: bool | None = None
+    #: Field name -> where its value was set explicitly (``"env ANEKIT_..."`` or ``"config.override"``); fields
+    #: absent here hold their documented default. Lets :func:`setting` give doctor's findings precedence over a
+    #: default but never over a value the user chose.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.backend is not None and self.backend not in _BACKENDS:
@@ -148,10 +169,32 @@ def _env_bool(env: Mapping[str, str], name: str) -> bool:
     raise ValueError(f"environment variable {name} must be 0/1/true/false, got {raw!r}")
 
 
+#: Config field -> the environment variable that sets it.
+_ENV_NAMES = {
+    "backend": "ANEKIT_BACKEND",
+    "compile_limit": "ANEKIT_COMPILE_LIMIT",
+    "simulate_compile_limit": "ANEKIT_SIMULATE_COMPILE_LIMIT",
+    "simulate_compile_failure": "ANEKIT_SIMULATE_COMPILE_FAILURE",
+    "simulate_compile_latency_ms": "ANEKIT_SIMULATE_COMPILE_LATENCY_MS",
+    "budget_policy": "ANEKIT_BUDGET_POLICY",
+    "compile_safety_margin": "ANEKIT_COMPILE_SAFETY_MARGIN",
+    "pool_spread": "ANEKIT_POOL_SPREAD",
+    "cache_size": "ANEKIT_CACHE_SIZE",
+    "ane_framework": "ANEKIT_ANE_FRAMEWORK",
+    "ane_surfaces": "ANEKIT_ANE_SURFACES",
+    "ane_min_surface_bytes": "ANEKIT_ANE_MIN_SURFACE_BYTES",
+    "assert_no_compile": "ANEKIT_ASSERT_NO_COMPILE",
+    "cache_dir": "ANEKIT_CACHE_DIR",
+    "debug": "ANEKIT_DEBUG",
+    "progress": "ANEKIT_PROGRESS",
+}
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Config:
     """Build a :class:`Config` from environment variables (``os.environ`` by default)."""
     env = os.environ if env is None else env
     defaults = Config()
+    sources = {name: f"env {var}" for name, var in _ENV_NAMES.items() if env.get(var, "").strip()}
     return Config(
         backend=env.get("ANEKIT_BACKEND") or None,
         compile_limit=_env_number(env, "ANEKIT_COMPILE_LIMIT", defaults.compile_limit, int),
@@ -169,6 +212,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         cache_dir=env.get("ANEKIT_CACHE_DIR") or defaults.cache_dir,
         debug=_env_number(env, "ANEKIT_DEBUG", 0, int),
         progress=_env_bool(env, "ANEKIT_PROGRESS") if env.get("ANEKIT_PROGRESS", "").strip() else None,
+        sources=sources,
     )
 
 
@@ -198,15 +242,58 @@ def override(**changes: object) -> Iterator[Config]:
         ValueError: an invalid value (checked by :class:`Config`).
     """
     global _current
-    fields = {f.name for f in dataclasses.fields(Config)}
+    fields = {f.name for f in dataclasses.fields(Config)} - {"sources"}
     unknown = sorted(set(changes) - fields)
     if unknown:
         raise TypeError(f"unknown configuration field(s) {unknown}; expected some of {sorted(fields)}")
     with _lock:
         previous = _current
-        _current = dataclasses.replace(previous, **changes)  # type: ignore[arg-type]
+        sources = {**previous.sources, **dict.fromkeys(changes, "config.override")}
+        _current = dataclasses.replace(previous, **changes, sources=sources)  # type: ignore[arg-type]
     try:
         yield _current
     finally:
         with _lock:
             _current = previous
+
+
+#: The values ``anekit doctor`` settles per machine, which :func:`setting` takes from its saved report when the
+#: user has not set them: the surface allocation rule and minimum (docs/internals/ane-private-api.md §25.3) and the
+#: compile limit (§16.1).
+DOCTOR_SETTLED = ("ane_surfaces", "ane_min_surface_bytes", "compile_limit")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A configuration value and where it came from.
+
+    Attributes:
+        value: the value in effect.
+        source: ``"env ANEKIT_..."``, ``"config.override"``, ``"doctor report of <date>"`` or ``"default"``.
+    """
+
+    value: Any
+    source: str
+
+
+def setting(name: str) -> Setting:
+    """The value of a doctor-settled field (:data:`DOCTOR_SETTLED`) in effect now, and where it came from.
+
+    Precedence: an environment variable or :func:`override` the user set; else this machine's saved doctor
+    report (``anekit doctor``; only findings it settled, e.g. the compile limit only when it was measured); else
+    the documented default.
+
+    Raises:
+        ValueError: ``name`` is not one of :data:`DOCTOR_SETTLED`.
+    """
+    if name not in DOCTOR_SETTLED:
+        raise ValueError(f"setting: {name!r} is not settled by doctor; expected one of {DOCTOR_SETTLED}")
+    cfg = _current
+    if name in cfg.sources:
+        return Setting(getattr(cfg, name), cfg.sources[name])
+    from .doctor.report import settled_values
+
+    found = settled_values()
+    if found is not None and name in found[0]:
+        return Setting(found[0][name], found[1])
+    return Setting(getattr(cfg, name), "default")

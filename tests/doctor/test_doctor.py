@@ -132,6 +132,26 @@ def test_progress_names_each_step(cache_dir: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().err == ""
 
 
+def test_default_progress_goes_through_anekit_progress(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    from anekit import progress as progress_module
+
+    shown: list[str] = []
+
+    @contextlib.contextmanager
+    def record(label: str, **kwargs: object):
+        shown.append(label)
+        yield
+
+    monkeypatch.setattr(progress_module, "progress", record)
+    anekit.doctor(ops=False, use_fake=True, save=False)
+    assert shown[0] == "anekit doctor: [1/11] min_surface" and len(shown) == 11
+    shown.clear()
+    anekit.doctor(ops=False, use_fake=True, save=False, progress=False)
+    assert shown == []
+
+
 def test_unknown_op_names_are_refused_before_probing() -> None:
     with pytest.raises(ValueError, match="not_an_op"):
         anekit.doctor(ops=["add", "not_an_op"], use_fake=True, save=False, progress=False)
@@ -151,7 +171,12 @@ def test_cli_first_run_prints_what_it_settled(
     assert main(["doctor", "--fake", "--no-ops"]) == 0
     assert "replaces the saved report" in capsys.readouterr().out
     assert main(["doctor", "--fake", "--ops", "no_such_op"]) == 2
-    assert "no_such_op" in capsys.readouterr().err
+    err = capsys.readouterr().err  # the CLI's one error handler: error and hint lines
+    assert err.startswith("error: anekit doctor: ") and "no_such_op" in err and "\nhint: " in err
+    assert main(["doctor", "--fake", "--ops", "add", "--no-ops"]) == 2
+    assert "error: anekit doctor: --ops and --no-ops contradict each other\nhint: give one of them" in (
+        capsys.readouterr().err
+    )
 
 
 # -- machine key -------------------------------------------------------------------------------------------------

@@ -6,25 +6,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from _fake_modes import FAKE_MODES, REPRESENTATIVE_MODE
 
 import anekit
 from anekit import mil
 from anekit.runtime import available_backends
-
-#: The fake framework's unsettled behaviours (anekit.testing docstring): every binding rule and every surface
-#: rule, each pair once, with and without modelAttributes to bind by. The ANE backend must get the right numbers
-#: under all of them.
-FAKE_MODES = {
-    "decl-exact": {"binding": "declaration", "surfaces": "exact"},
-    "alpha-exact-noattrs": {"binding": "alphabetical", "surfaces": "exact", "model_attributes": False},
-    "decl-uniform49k-noattrs": {
-        "binding": "declaration",
-        "surfaces": "uniform",
-        "min_surface_bytes": 49152,
-        "model_attributes": False,
-    },
-    "alpha-uniform49k": {"binding": "alphabetical", "surfaces": "uniform", "min_surface_bytes": 49152},
-}
 
 BACKENDS = available_backends()
 # Off a Mac, the ANE backend is exercised through the real Objective-C++ path against the bundled fake
@@ -34,16 +20,31 @@ if "ane" not in BACKENDS and anekit._core.ane.built():
     BACKENDS = [*BACKENDS, *(f"ane-fake-{name}" for name in FAKE_MODES)]
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A backend name for anekit.compile; ``ane-fake-*`` params run inside the matching fake_ane block."""
-    if not request.param.startswith("ane-fake-"):
-        yield request.param
+ONE_MODE_BACKENDS = [b for b in BACKENDS if not b.startswith("ane-fake-") or b == f"ane-fake-{REPRESENTATIVE_MODE}"]
+
+
+def _enter(param: str) -> Iterator[str]:
+    if not param.startswith("ane-fake-"):
+        yield param
         return
     from anekit import testing
 
-    with testing.fake_ane(mode="reference", **FAKE_MODES[request.param.removeprefix("ane-fake-")]):
+    with testing.fake_ane(mode="reference", **FAKE_MODES[param.removeprefix("ane-fake-")]):
         yield "ane"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A backend name for anekit.compile; ``ane-fake-*`` params run inside the matching fake_ane block (every
+    binding rule and surface rule: for tests of numbers through the ANE path)."""
+    yield from _enter(request.param)
+
+
+@pytest.fixture(params=ONE_MODE_BACKENDS)
+def any_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Like ``backend`` with one fake mode (:data:`REPRESENTATIVE_MODE`): for tests of machinery above the
+    backend (cache, checkpoints) that must hold on the ANE path too."""
+    yield from _enter(request.param)
 
 
 def conv_relu_program(c: int = 64, s: int = 32, seed: int = 0) -> mil.Program:

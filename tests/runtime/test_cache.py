@@ -67,13 +67,13 @@ def test_memoised_digest_notices_mutation() -> None:
     assert program_digest(p) == changed
 
 
-def test_compile_hits_the_cache_and_spends_nothing() -> None:
+def test_compile_hits_the_cache_and_spends_nothing(any_backend: str) -> None:
     p = program()
     x = np.random.default_rng(0).standard_normal((1, 4, 1, 8))
-    with anekit.compile(p, backend="reference") as k1:
+    with anekit.compile(p, backend=any_backend) as k1:
         want = k1(x=x)
     before = budget.used()
-    with anekit.compile(program_from_text(p), backend="reference") as k2, anekit.compile(p, backend="reference") as k3:
+    with anekit.compile(program_from_text(p), backend=any_backend) as k2, anekit.compile(p, backend=any_backend) as k3:
         assert k2 is not k3
         assert k2.inputs["x"] is not k3.inputs["x"]
         for k in (k2, k3):
@@ -85,22 +85,22 @@ def program_from_text(p: mil.Program) -> mil.Program:
     return mil.parse(p.to_mil(), weights=p.weights())
 
 
-def test_cache_false_always_compiles() -> None:
+def test_cache_false_always_compiles(any_backend: str) -> None:
     p = program()
-    anekit.compile(p, backend="reference").close()
+    anekit.compile(p, backend=any_backend).close()
     before = budget.used()
-    anekit.compile(p, backend="reference", cache=False).close()
+    anekit.compile(p, backend=any_backend, cache=False).close()
     assert budget.used() == before + 1
 
 
-def test_assert_no_compile_raises_on_a_real_compile_only() -> None:
+def test_assert_no_compile_raises_on_a_real_compile_only(any_backend: str) -> None:
     p = program()
-    anekit.compile(p, backend="reference").close()
+    anekit.compile(p, backend=any_backend).close()
     with config.override(assert_no_compile=True):
-        anekit.compile(p, backend="reference").close()  # served from the cache
+        anekit.compile(p, backend=any_backend).close()  # served from the cache
         before = budget.used()
         with pytest.raises(budget.UnexpectedCompileError, match="ANEKIT_ASSERT_NO_COMPILE"):
-            anekit.compile(program(), backend="reference")
+            anekit.compile(program(), backend=any_backend)
         assert budget.used() == before
 
 
@@ -142,35 +142,35 @@ def test_capacity_zero_means_close_unloads() -> None:
     assert exe.closed == 1
 
 
-def test_closed_kernel_lease_refuses_to_run() -> None:
-    k = anekit.compile(program(), backend="reference")
+def test_closed_kernel_lease_refuses_to_run(any_backend: str) -> None:
+    k = anekit.compile(program(), backend=any_backend)
     lease = k._exe
     k.close()
     with pytest.raises(RuntimeError, match="closed"):
         lease.evaluate([], [], path="standard", qos=21)
 
 
-def test_closed_kernels_surfaces_are_reused_only_when_nobody_holds_them() -> None:
+def test_closed_kernels_surfaces_are_reused_only_when_nobody_holds_them(any_backend: str) -> None:
     p = program()
     x = np.random.default_rng(1).standard_normal((1, 4, 1, 8))
-    k1 = anekit.compile(p, backend="reference")
+    k1 = anekit.compile(p, backend=any_backend)
     want = k1(x=x)["relu_0"]
     surfaces = {id(k1.inputs["x"]), id(k1.outputs["relu_0"])}
     k1.close()
     assert k1.inputs == {} and k1.outputs == {}  # close() frees everything the kernel held
-    with anekit.compile(p, backend="reference") as k2:
+    with anekit.compile(p, backend=any_backend) as k2:
         assert {id(k2.inputs["x"]), id(k2.outputs["relu_0"])} == surfaces  # reused, not recreated
         np.testing.assert_array_equal(k2(x=x)["relu_0"], want)
         kept = k2.outputs["relu_0"]  # the caller keeps a surface past close()
-    with anekit.compile(p, backend="reference") as k3:
+    with anekit.compile(p, backend=any_backend) as k3:
         assert k3.outputs["relu_0"] is not kept
         k3(x=np.zeros((1, 4, 1, 8)))
     np.testing.assert_array_equal(kept.read(), want)  # its data was not touched by the next kernel
 
 
-def test_open_kernels_never_share_surfaces_and_eviction_drops_spares() -> None:
+def test_open_kernels_never_share_surfaces_and_eviction_drops_spares(any_backend: str) -> None:
     p = program()
-    a, b = anekit.compile(p, backend="reference"), anekit.compile(p, backend="reference")
+    a, b = anekit.compile(p, backend=any_backend), anekit.compile(p, backend=any_backend)
     assert a.inputs["x"] is not b.inputs["x"]
     entry = a._exe._entry
     a.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fake_modes import FAKE_MODES, REPRESENTATIVE_MODE
 
 import anekit
 from anekit import budget
@@ -120,21 +121,32 @@ def step_program(step, k):
         return mb.conv(x=x, weight=w, pad_type="valid")
     return prog
 
-state = anekit.budget.resume_state() or {"step": 0, "acc": np.zeros((1, 4, 1, 8), np.float32)}
-while state["step"] < 6:
-    anekit.budget.restart_if_needed(lambda: state, CKPT, needed=2)
-    for k in range(2):
-        with anekit.compile(step_program(state["step"], k), backend="reference") as kernel:
-            state["acc"] = state["acc"] + kernel(x=np.ones((1, 4, 1, 8)))["conv_0"]
-    state["step"] += 1
+import contextlib
+import anekit.testing
+framework = anekit.testing.fake_ane(mode="reference", **FAKE) if FAKE is not None else contextlib.nullcontext()
+with framework:
+    state = anekit.budget.resume_state() or {"step": 0, "acc": np.zeros((1, 4, 1, 8), np.float32)}
+    while state["step"] < 6:
+        anekit.budget.restart_if_needed(lambda: state, CKPT, needed=2)
+        for k in range(2):
+            with anekit.compile(step_program(state["step"], k), backend=BACKEND) as kernel:
+                state["acc"] = state["acc"] + kernel(x=np.ones((1, 4, 1, 8)))["conv_0"]
+        state["step"] += 1
 print("restarts", state.get("anekit_restarts", 0), "sum", float(state["acc"].sum()))
 """
 
 
 @pytest.mark.slow
-def test_a_script_restarts_itself_and_finishes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["reference", "ane-fake"])
+def test_a_script_restarts_itself_and_finishes(tmp_path: Path, where: str) -> None:
+    fake = None
+    if where == "ane-fake":  # the ANE path, against the fake in the suite's representative mode
+        if not anekit._core.ane.built():
+            pytest.skip("the ANE backend is not built here")
+        fake = FAKE_MODES[REPRESENTATIVE_MODE]
     script = tmp_path / "train.py"
-    script.write_text(f"CKPT = {str(tmp_path / 'ck.npz')!r}\n" + textwrap.dedent(SCRIPT))
+    head = f"CKPT = {str(tmp_path / 'ck.npz')!r}\nFAKE = {fake!r}\nBACKEND = {where.split('-')[0]!r}\n"
+    script.write_text(head + textwrap.dedent(SCRIPT))
     # The installed anekit, as a user's script sees it, with a simulated budget of 5 compiles per process (off
     # the ANE no limit applies otherwise) and no safety margin.
     env = dict(

@@ -154,3 +154,27 @@ def test_threads_sharing_one_kernel_each_get_their_own_result(backend: str, conv
 
         errors = run_in_threads(work, len(xs))
     assert not errors, errors[0]
+
+
+def test_model_attributes_of_the_loaded_model(backend: str, two_io: mil.Program) -> None:
+    with anekit.compile(two_io, backend=backend, cache=False) as k:
+        attributes = k.model_attributes()
+        again = anekit.compile(two_io, backend=backend)  # through the content cache's lease as well
+        cached = again.model_attributes()
+        again.close()
+    if backend != "ane":
+        assert attributes is None and cached is None
+    else:
+        from anekit import testing
+
+        reports = testing.active_fake().config.model_attributes
+        if not reports:
+            assert attributes is None
+        else:
+            # The framework sees anekit's canonical I/O names (runtime/ane_io), in declaration order.
+            description = attributes["kANEFModelDescriptionKey"]
+            assert description["kANEFModelInputSymbolsArrayKey"] == ["in_000", "in_001"]
+            assert len(description["kANEFModelOutputSymbolsArrayKey"]) == 2
+            assert cached == attributes
+    with pytest.raises(RuntimeError, match="closed"):
+        k.model_attributes()

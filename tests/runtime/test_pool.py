@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fake_modes import FAKE_MODES
 
 import anekit
 from anekit import budget, config, mil
@@ -497,3 +498,60 @@ def test_reused_segments_are_not_reachable_through_stale_handles(pool: WorkerPoo
         k2.run()
         np.testing.assert_array_equal(k2.outputs["conv_0"].read(), want(second))
     np.testing.assert_array_equal(stale.read(), np.full((1, 4, 1, 8), 99.0, np.float32))
+
+
+def test_pool_surfaces_take_every_surface_input_form(pool: WorkerPool, two_io: mil.Program) -> None:
+    # The same forms as anekit.Surface.write: exact, (C, S), and what broadcasts to either, e.g. (C, 1) (one
+    # value per channel), which does not broadcast to [1, C, 1, S] itself.
+    c, s = 8, 16
+    per_channel = np.arange(c, dtype=np.float32).reshape(c, 1)
+    channel_grid = np.broadcast_to(per_channel.reshape(1, c, 1, 1), (1, c, 1, s))
+    cs = np.arange(c * s, dtype=np.float32).reshape(c, s) / 64
+    forms = {  # form -> (value, what the surface must hold)
+        "exact": (np.full((1, c, 1, s), 3.0), np.full((1, c, 1, s), 3.0)),
+        "(C, S)": (cs, cs.reshape(1, c, 1, s)),
+        "(C, 1)": (per_channel, channel_grid),
+        "(S,)": (np.arange(s, dtype=np.float32), np.broadcast_to(np.arange(s, dtype=np.float32), (1, c, 1, s))),
+        "scalar": (2.5, np.full((1, c, 1, s), 2.5)),
+        "big-endian (C, 1)": (per_channel.astype(">f4"), channel_grid),
+    }
+    surface = pool.compile(two_io, backend="reference")
+    with surface as k:
+        for form, (value, held) in forms.items():
+            k.inputs["a"].write(value)
+            np.testing.assert_array_equal(k.inputs["a"].read(), held, err_msg=form)
+            k.inputs["b"].write(1.0)
+            k.run()
+            np.testing.assert_array_equal(next(iter(k.outputs.values())).read(), held + 1, err_msg=form)
+            results = k(a=value, b=1.0)  # the call path takes the same forms
+            np.testing.assert_array_equal(next(iter(results.values())), held + 1, err_msg=form)
+        with pytest.raises(ValueError, match=r"\(1, 8, 1, 16\), \(8, 16\) or a shape that broadcasts to either"):
+            k.inputs["a"].write(np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("mode", list(FAKE_MODES))
+def test_pool_workers_bind_right_under_every_fake_mode(mode: str, out_of_order: mil.Program) -> None:
+    """Workers compile through the Objective-C++ path against the fake in each binding and surface mode."""
+    from anekit.errors import AneUnavailableError
+
+    try:
+        from anekit.testing import fake_ane, fake_framework_path
+
+        fake_framework_path()
+    except (ImportError, AneUnavailableError) as exc:
+        pytest.skip(f"the fake ANE framework is not available in this build: {exc}")
+    settings = {"mode": "reference", **FAKE_MODES[mode]}
+    rng = np.random.default_rng(3)
+    given = {name: rng.standard_normal((1, 8, 1, 16)).astype(np.float16) for name in ("zeta", "Alpha", "mid")}
+    want_all = reference_run(out_of_order, given)
+    context = ("anekit.testing", "fake_ane", settings)
+    with fake_ane(**settings), WorkerPool(per_worker=4, worker_context=context) as p, p.compile(
+        out_of_order, backend="ane"
+    ) as k:
+        got = k(**given)
+        again = k(zeta=given["zeta"], Alpha=given["Alpha"], mid=given["mid"][0, :, 0, :1])  # (C, 1): per channel
+    assert list(got) == ["q", "k", "v"]
+    for name in ("q", "k", "v"):
+        np.testing.assert_array_equal(got[name], want_all[name].astype(np.float32), err_msg=name)
+    per_channel = dict(given, mid=np.broadcast_to(given["mid"][:, :, :, :1], (1, 8, 1, 16)))
+    np.testing.assert_array_equal(again["k"], reference_run(out_of_order, per_channel)["k"].astype(np.float32))

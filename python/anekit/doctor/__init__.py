@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .. import _core
+from .. import progress as _progress
 from ..errors import AneUnavailableError
 from .machine import host_system, machine_key
 from .probes import PROBES, ProbeResult, Settled, run_probe
@@ -44,16 +45,19 @@ def _framework(use_fake: bool | None, fake: Mapping[str, Any] | None) -> Iterato
     yield False
 
 
-def _interactive_progress() -> Callable[[str], None] | None:
-    """Progress lines on stderr when a person is watching (stderr is a terminal), else nothing."""
-    if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
-        return None
-
-    def show(message: str) -> None:
-        sys.stderr.write(f"\r\033[Kdoctor: {message}")
-        sys.stderr.flush()
-
-    return show
+@contextlib.contextmanager
+def _step(label: str, show: Callable[[str], None] | bool | None) -> Iterator[None]:
+    """One doctor step: announced to ``show`` when the caller gave a callable, silent for False, else shown by
+    :mod:`anekit.progress` (a status line with the elapsed time when someone is watching and the step takes
+    over a second; ``ANEKIT_PROGRESS`` decides, as everywhere else in anekit)."""
+    if callable(show):
+        show(label)
+        yield
+    elif show is False:
+        yield
+    else:
+        with _progress.progress(f"anekit doctor: {label}"):
+            yield
 
 
 def _device(key: dict[str, str]) -> dict[str, Any]:
@@ -81,7 +85,8 @@ def run(
         save: write the report where the runtime and the validator consult it.
         use_fake: force the fake framework (default: the fake everywhere but macOS).
         fake: :func:`anekit.testing.fake_ane` arguments for the fake (its worker processes get the same).
-        progress: called with a message before each probe (None: on stderr when it is a terminal; False: never).
+        progress: called with a message before each probe; None: :mod:`anekit.progress` shows long steps
+            (where someone is watching, per ``ANEKIT_PROGRESS``); False: never.
 
     Raises:
         AneUnavailableError: no framework to probe (on Linux: the build has no fake).
@@ -98,7 +103,7 @@ def run(
         unknown = [op for op in ops if op not in OP_REGISTRY]
         if unknown or not ops:
             raise ValueError(f"doctor: ops must name registered MIL ops, got unknown {unknown or 'none at all'}")
-    say = _interactive_progress() if progress is None else (progress or None)
+    say = progress if callable(progress) else None  # the op matrix reports each op to a callable only
     fake_args = dict(fake or {"mode": "reference"})
     settled = Settled()
     results: list[ProbeResult] = []
@@ -108,21 +113,20 @@ def run(
         steps = list(PROBES.items())
         total = len(steps) + (ops is not False) + bool(budget)
         for i, (name, probe) in enumerate(steps, start=1):
-            if say:
-                say(f"[{i}/{total}] {name}")
-            results.append(run_probe(name, lambda probe=probe: probe(settled)))
+            with _step(f"[{i}/{total}] {name}", progress):
+                results.append(run_probe(name, lambda probe=probe: probe(settled)))
         if ops is not False:
-            if say:
-                say(f"[{len(results) + 1}/{total}] op support matrix")
-            results.append(run_probe("op_support", lambda: _op_probe(ops, is_fake, fake_args, settled, say)))
+            with _step(f"[{len(results) + 1}/{total}] op support matrix", progress):
+                results.append(run_probe("op_support", lambda: _op_probe(ops, is_fake, fake_args, settled, say)))
         if budget:
-            if say:
-                say(f"[{total}/{total}] compile limit (child process)")
             from .compile_limit import probe_compile_limit
 
             child_fake = fake_args if is_fake else None
             minimum = settled.allocation.minimum
-            results.append(run_probe("compile_limit", lambda: probe_compile_limit(fake=child_fake, minimum=minimum)))
+            with _step(f"[{total}/{total}] compile limit (child process)", progress):
+                results.append(
+                    run_probe("compile_limit", lambda: probe_compile_limit(fake=child_fake, minimum=minimum))
+                )
         info = _core.ane.runtime_info()
         device = _device(key)  # while the framework is loaded: _ANEDeviceInfo lives in it
     if say:

@@ -50,6 +50,6 @@ def current_framework_is_fake() -> bool:
 
     if _core.ane.built():
         info = _core.ane.runtime_info()
-        if info.get("framework_path"):
+        if info.get("available") and info.get("framework_path"):  # a failed dlopen leaves its path behind
             return bool(info.get("is_fake"))
     return host_system() != "Darwin"

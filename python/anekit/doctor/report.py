@@ -3,8 +3,10 @@ consult it; readable as text and HTML, and exportable as one JSON file to attach
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ __all__ = [
     "load_report",
     "machine_key",
     "report_path",
+    "settled_values",
 ]
 
 #: Bumped whenever the meaning of a finding changes; older reports are then ignored. 2: probes run at the
@@ -56,17 +59,106 @@ def load_findings() -> tuple[dict[str, str], dict[str, Any]] | None:
     return None if findings is None else (key, findings)
 
 
+def runtime_values(findings: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`anekit.config.DOCTOR_SETTLED` values that ``findings`` settle; a finding that is absent, not
+    conclusive (the compile limit was not reached) or not a valid value settles nothing."""
+    values: dict[str, Any] = {}
+    alloc = findings.get("allocation")
+    if alloc in ("uniform", "exact"):
+        values["ane_surfaces"] = alloc
+    minimum = (findings.get("min_surface") or {}).get("min_surface_bytes")
+    if isinstance(minimum, int) and not isinstance(minimum, bool) and 0 <= minimum <= 1 << 30:
+        values["ane_min_surface_bytes"] = minimum
+    limit = findings.get("compile_limit")
+    if isinstance(limit, dict) and limit.get("limit_reached"):
+        ok = limit.get("compiles_ok")
+        if isinstance(ok, int) and not isinstance(ok, bool) and ok >= 1:
+            values["compile_limit"] = ok
+    return values
+
+
+_settled_lock = threading.Lock()
+#: (report path, its mtime_ns) -> what :func:`settled_values` returned for it: the runtime asks on every ANE
+#: compile, which then costs one stat instead of a JSON parse.
+_settled_cache: dict[tuple[str, int], tuple[dict[str, Any], str] | None] = {}
+
+
+def settled_values() -> tuple[dict[str, Any], str] | None:
+    """(values, source) that this machine's saved doctor report settles for the runtime, or None.
+
+    ``values`` holds the :data:`anekit.config.DOCTOR_SETTLED` fields the report settled (:func:`runtime_values`);
+    ``source`` is ``"doctor report of <date>"``. Used by :func:`anekit.config.setting`.
+    """
+    key = machine_key(current_framework_is_fake())
+    path = report_path(key)
+    try:
+        stamp = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        return None
+    with _settled_lock:
+        if stamp in _settled_cache:
+            return _settled_cache[stamp]
+    data = _read(key)
+    found = None
+    if data is not None and isinstance(data.get("findings"), dict):
+        values = runtime_values(data["findings"])
+        date = data.get("date") or datetime.datetime.fromtimestamp(stamp[1] / 1e9, datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        )
+        found = (values, f"doctor report of {date}") if values else None
+    with _settled_lock:
+        _settled_cache.clear()  # one report per process matters; keep no stale versions
+        _settled_cache[stamp] = found
+    return found
+
+
 def _short(value: Any, limit: int = 110) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def consequences(findings: dict[str, Any]) -> list[str]:
-    """What anekit does differently because of ``findings``, one line each: ``now:`` for what follows
-    automatically, ``set:`` for a setting this machine needs that differs from the current configuration."""
-    from .. import budget
+#: Runtime setting -> (environment variable, how to say its value).
+_SETTING_TEXT = {
+    "ane_surfaces": ("ANEKIT_ANE_SURFACES", "surfaces are allocated by the {} rule (the only one accepted here)"),
+    "ane_min_surface_bytes": ("ANEKIT_ANE_MIN_SURFACE_BYTES", "surfaces are at least {} bytes"),
+    "compile_limit": ("ANEKIT_COMPILE_LIMIT", "the compile limit is {} per process, measured here"),
+}
 
+
+def _applied_settings(findings: dict[str, Any], applied: bool) -> list[str]:
+    """``now:`` for each settled runtime value the runtime takes from the saved report, ``set:`` where the
+    user's own setting overrides it (or the report was not saved, so nothing is applied)."""
+    lines = []
     cfg = config.get()
+    for name, value in runtime_values(findings).items():
+        var, text = _SETTING_TEXT[name]
+        if name == "compile_limit":
+            text += f" (its end: {findings['compile_limit'].get('ended_by')})"
+        if name in cfg.sources:
+            mine = getattr(cfg, name)
+            if mine != value:
+                lines.append(
+                    f"set: {cfg.sources[name]} keeps {name}={mine}; this machine's finding: {text.format(value)} "
+                    f"(unset {var} to use it)"
+                )
+            else:
+                lines.append(f"now: {text.format(value)} (as {cfg.sources[name]} already says)")
+        elif applied:
+            lines.append(f"now: {text.format(value)} (from this report; {var} overrides it)")
+        else:
+            lines.append(f"set: {var}={value} (the report was not saved, so the runtime does not apply it)")
+    return lines
+
+
+def consequences(findings: dict[str, Any], applied: bool = True) -> list[str]:
+    """What anekit does differently because of ``findings``, one line each: ``now:`` for what follows
+    automatically (the runtime reads the saved report: :func:`anekit.config.setting`), ``set:`` for what needs
+    the user (their own setting overrides a finding, or a program must be built differently).
+
+    Args:
+        findings: probe name -> finding.
+        applied: whether the report is saved where the runtime reads it.
+    """
     lines = []
     ops = findings.get("op_support")
     if isinstance(ops, dict):
@@ -82,27 +174,12 @@ def consequences(findings: dict[str, Any]) -> list[str]:
             f"now: this framework binds {measured}; anekit submits canonical I/O names (in_000, out_000, ...) that "
             "sort the same under every rule, so your names bind right either way"
         )
-    alloc = findings.get("allocation")
-    if alloc == "exact" and cfg.ane_surfaces == "uniform":
-        lines.append("set: ANEKIT_ANE_SURFACES=exact (this machine refuses one shared allocation size per side)")
-    elif alloc == "uniform" and cfg.ane_surfaces == "exact":
-        lines.append("set: ANEKIT_ANE_SURFACES=uniform (this machine needs one allocation size per side)")
-    elif alloc is not None:
-        lines.append(f"now: anekit's surface layout ({cfg.ane_surfaces}) is accepted here")
-    minimum = (findings.get("min_surface") or {}).get("min_surface_bytes")
-    if minimum is not None and minimum > cfg.ane_min_surface_bytes:
-        lines.append(f"set: ANEKIT_ANE_MIN_SURFACE_BYTES={minimum} (smaller surfaces fail here)")
+    lines.extend(_applied_settings(findings, applied))
     dialects = findings.get("dialect")
     if isinstance(dialects, list) and "ios18" not in dialects and dialects:
         lines.append(f"set: build programs with opset {dialects[0]} (program(1.3) / ios18 text did not compile here)")
     if findings.get("fp32_io") is False:
         lines.append("set: keep program inputs and outputs fp16 and cast inside (fp32 I/O failed here)")
-    limit = findings.get("compile_limit")
-    if isinstance(limit, dict) and limit.get("limit_reached") and limit["compiles_ok"] < budget.limit():
-        lines.append(
-            f"set: ANEKIT_COMPILE_LIMIT={limit['compiles_ok']} (the compile limit here ended by "
-            f"{limit.get('ended_by')} after {limit['compiles_ok']} compiles; anekit assumes {budget.limit()})"
-        )
     return lines
 
 
@@ -120,6 +197,7 @@ class DoctorReport:
             not expose them).
         previous: the findings of the report this run replaced, or None on a first run.
         saved_to: where the report was saved, if it was.
+        date: when the probes ran (UTC, ISO 8601); ``anekit.info()`` names the report by it.
     """
 
     key: dict[str, str]
@@ -131,6 +209,9 @@ class DoctorReport:
     model_attributes: Any = None
     previous: dict[str, Any] | None = None
     saved_to: str | None = None
+    date: str = field(
+        default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    )
 
     @property
     def findings(self) -> dict[str, Any]:
@@ -145,6 +226,7 @@ class DoctorReport:
         return {
             "schema": self.schema,
             "anekit": self.anekit_version,
+            "date": self.date,
             "key": self.key,
             "device": self.device,
             "runtime": self.runtime,
@@ -186,7 +268,7 @@ class DoctorReport:
             lines.append(f"  {name}: {_short(value)}")
         for name, (before, now) in self.changes().items():
             lines.append(f"  changed since the last run: {name}: {_short(before, 50)} -> {_short(now, 50)}")
-        todo = consequences(self.findings)
+        todo = consequences(self.findings, applied=self.saved_to is not None)
         if todo:
             lines.append("what anekit does with this:")
             lines.extend(f"  - {line}" for line in todo)

@@ -7,7 +7,8 @@ IOSurface-backed once the backend is initialised.
 What the framework is given (:mod:`anekit.runtime.ane_io`): the program's text with its inputs and outputs
 renamed to canonical index-ordered names (so declaration and alphabetical binding agree), surfaces of one
 allocation size per side and at least 49,152 bytes by default (``ANEKIT_ANE_SURFACES``,
-``ANEKIT_ANE_MIN_SURFACE_BYTES``), tensors packed at offset 0. After load, the model's ``modelAttributes`` chooses
+``ANEKIT_ANE_MIN_SURFACE_BYTES``, else what ``anekit doctor`` settled on this machine),
+tensors packed at offset 0. After load, the model's ``modelAttributes`` chooses
 each surface's request index when the framework reports it (docs/internals/ane-private-api.md §25.1).
 
 A model that loaded but returns all-zero outputs where the reference executor computes non-zero ones is the
@@ -31,31 +32,9 @@ from .ane_io import canonical_function, surface_allocations
 from .backend import IOSpec
 from .signature import function_io
 
-__all__ = ["AneBackend", "AneExecutable", "input_order"]
+__all__ = ["AneBackend", "AneExecutable"]
 
 _ALL_PATHS = ("standard", "realtime", "process_request", "direct")
-
-
-def input_order(inputs: list[IOSpec], rule: str) -> list[int] | None:
-    """The order in which to pass input surfaces so the device binds each to its MIL input under ``rule``.
-
-    The backend itself no longer needs this (canonical names make every rule agree, :mod:`.ane_io`); the
-    doctor's input-order probe uses it to interpret what it measures.
-
-    Args:
-        inputs: the function's inputs in declaration order.
-        rule: ``"declaration"`` (docs/internals/ane-private-api.md §13), ``"name"`` or ``"size"``.
-
-    Returns:
-        Indices into ``inputs`` in passing order, or None when declaration order is right.
-    """
-    if rule == "name":
-        order = sorted(range(len(inputs)), key=lambda i: inputs[i].name)
-    elif rule == "size":
-        order = sorted(range(len(inputs)), key=lambda i: inputs[i].type.numel or 0)
-    else:
-        return None
-    return None if order == list(range(len(inputs))) else order
 
 
 def _check_blobs(program: Program, function: str) -> None:
@@ -139,7 +118,7 @@ class AneExecutable:
             max(used - 1, 0),
             "the framework loaded this program but its outputs are all zeros where the reference executor "
             "computes non-zero values: the silent end of the per-process ANE compile budget (observed after "
-            f"{used} compiles; configured limit {config.get().compile_limit}). Compile in a fresh process "
+            f"{used} compiles; configured limit {config.setting('compile_limit').value}). Compile in a fresh process "
             '(anekit.set_compile_policy("recycle"))',
         )
         raise self._dead
@@ -223,10 +202,10 @@ class AneBackend:
         _check_blobs(program, function)
         canonical = canonical_function(program, function)
         weights = canonical.program.weights()
-        cfg = config.get()
-        sizes = surface_allocations(inputs, cfg.ane_surfaces, cfg.ane_min_surface_bytes) + surface_allocations(
-            outputs, cfg.ane_surfaces, cfg.ane_min_surface_bytes
-        )
+        # The user's setting, else this machine's doctor finding, else the default (config.setting).
+        rule = config.setting("ane_surfaces").value
+        minimum = config.setting("ane_min_surface_bytes").value
+        sizes = surface_allocations(inputs, rule, minimum) + surface_allocations(outputs, rule, minimum)
         model = _core.ane.compile(
             canonical.program.to_mil(),
             weights,

@@ -182,6 +182,15 @@ class CachedExecutable:
         with entry.lock:
             return entry.executable.evaluate_arrays(inputs)
 
+    def model_attributes(self) -> Any:
+        """The loaded model's ``modelAttributes`` when the backend reports them (the ANE), else None."""
+        entry = self._live()
+        getter = getattr(entry.executable, "model_attributes", None)
+        if getter is None:
+            return None
+        with entry.lock:
+            return getter()
+
     def take_surfaces(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """I/O surfaces (inputs, outputs) a closed kernel of this model gave back, or None."""
         entry = self._live()

@@ -15,7 +15,34 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["host_array"]
+import numpy as np
+
+__all__ = ["fit_shape", "host_array"]
+
+
+def fit_shape(array: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray | None, tuple[int, int] | None]:
+    """``array`` in a surface's input forms, as a (possibly zero-stride) view of exactly ``shape``.
+
+    The forms :meth:`anekit.Surface.write` accepts: the shape itself, ``(C, S)`` for ``[1, C, 1, S]``, or a
+    shape that broadcasts to either (e.g. ``(C, 1)``: one value per channel).
+
+    Returns:
+        (the view, or None when ``array`` fits no form; the ``(C, S)`` form of ``shape``, or None when it has
+        none), so callers can name every accepted form in their error message.
+    """
+    cs = (shape[1], shape[3]) if len(shape) == 4 and shape[0] == shape[2] == 1 else None
+    if array.shape == shape:
+        return array, cs
+    try:
+        return np.broadcast_to(array, shape), cs
+    except ValueError:
+        pass
+    if cs is not None and array.ndim <= 2:
+        try:
+            return np.broadcast_to(array, cs).reshape(shape), cs
+        except ValueError:
+            pass
+    return None, cs
 
 
 def host_array(name: str, value: Any) -> Any:

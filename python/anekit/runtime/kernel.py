@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import _core
 from .backend import Executable, IOSpec
-from .host_arrays import host_array
+from .host_arrays import fit_shape, host_array
 
 __all__ = ["Kernel"]
 
@@ -224,6 +224,18 @@ class Kernel:
 
     # -- lifetime --------------------------------------------------------------------------------------------
 
+    def model_attributes(self) -> Any:
+        """What the framework says about the loaded model (``modelAttributes``, docs/internals/ane-private-api.md
+        §25.1): its input and output symbols with their indices, among others. Parsed JSON (or the framework's text when
+        it is not JSON) on the ANE backend; None on backends without a loaded framework model, or when the
+        framework reports none. For bug reports (``anekit doctor --report`` records one).
+
+        Raises:
+            RuntimeError: the kernel is closed.
+        """
+        getter = getattr(self._live(), "model_attributes", None)
+        return None if getter is None else getter()
+
     @property
     def closed(self) -> bool:
         return self._exe is None
@@ -361,16 +373,9 @@ def _array_input(spec: IOSpec, value: Any) -> np.ndarray:
     if any(d is None for d in shape) or arr.shape == tuple(shape):
         return arr  # symbolic dims: the executor checks them
     target = tuple(int(d) for d in shape)
-    cs = (target[1], target[3]) if len(target) == 4 and target[0] == target[2] == 1 else None
-    try:
-        return np.broadcast_to(arr, target)
-    except ValueError:
-        pass
-    if cs is not None and arr.ndim <= 2:
-        try:
-            return np.broadcast_to(arr, cs).reshape(target)
-        except ValueError:
-            pass
+    fitted, cs = fit_shape(arr, target)
+    if fitted is not None:
+        return fitted
     forms = f"{target}" + (f", {cs}" if cs is not None else "")
     raise ValueError(
         f"input {spec.name!r} ({spec.type}) cannot take an array of shape {arr.shape}; expected {forms} or a "

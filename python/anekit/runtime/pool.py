@@ -187,6 +187,7 @@ class WorkerPool(Scheduler):
 
         Raises:
             TypeError: ``program`` is not a Program.
+            MILError: ``mil.validate`` finds an error in ``function`` (checked here, before any worker sees it).
             CompileError: the program does not compile (checked on a healthy worker).
             UnexpectedCompileError: a real compile while ``ANEKIT_ASSERT_NO_COMPILE`` is on.
             WorkingSetTooLarge: without ``spread``, the kernels in use plus this one would exceed ``per_worker``
@@ -195,13 +196,17 @@ class WorkerPool(Scheduler):
             WorkerError: workers failed twice in a row.
         """
         from .. import budget
-        from .compile import resolve_backend
+        from .compile import refuse_invalid, resolve_backend
 
         if not isinstance(program, Program):
             raise TypeError(f"WorkerPool.compile: expected an anekit.mil.Program, got {type(program).__name__}")
         chosen = resolve_backend(backend)
         opts = {"qos": qos, "path": path, **options}
         key = program_key(program, chosen.name, function, opts) if cache else None
+        if key is None or key not in self._by_key:
+            # As anekit.compile does before a real compile: a program validation marks as an error never reaches
+            # a worker (a [1, 2**31, 1, 1] input would otherwise zero-fill 8 GB of shared memory there).
+            refuse_invalid(program, function)
         with self._lock:
             self._check_open()
             rec = self._by_key.get(key) if key is not None else None

@@ -9,7 +9,6 @@ standby.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import threading
 import time
@@ -190,7 +189,10 @@ class Scheduler:
         return worker
 
     def _spawn(self) -> WorkerProcess:
-        fields = {f.name: getattr(config.get(), f.name) for f in dataclasses.fields(config.Config)}
+        # Only what was set explicitly (environment or override): a field left at its default stays unset in the
+        # worker, so there too config.setting() applies this machine's doctor report (same cache directory).
+        cfg = config.get()
+        fields = {name: getattr(cfg, name) for name in cfg.sources}
         worker = WorkerProcess(next(self._ids), self.per_worker, fields, self.start_timeout, self.worker_context)
         self._workers[worker.wid] = worker
         self.stats.workers_started += 1

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._surface_view import SurfaceView
+from .host_arrays import fit_shape
 
 __all__ = ["SEGMENT_PREFIX", "SegmentStore", "SharedSurface", "attach", "np_dtype"]
 
@@ -109,27 +110,22 @@ class SharedSurface:
 
         Raises:
             TypeError: a non-numeric array.
-            ValueError: a shape that is neither the surface shape, ``(C, S)`` for ``[1, C, 1, S]``, nor broadcastable.
+            ValueError: a shape that is neither the surface shape, ``(C, S)`` for ``[1, C, 1, S]``, nor broadcasts
+                to one of them.
         """
         a = np.asarray(array)
         if a.dtype.kind not in "fiub":
             raise TypeError(
                 f"{self!r}.write: expected a real numeric array (float16/32/64, int, uint or bool), got dtype {a.dtype}"
             )
-        shp = self.shape
-        if a.shape != shp:
-            if len(shp) == 4 and shp[0] == 1 and shp[2] == 1 and a.shape == (shp[1], shp[3]):
-                a = a.reshape(shp)
-            else:
-                try:
-                    a = np.broadcast_to(a, shp)
-                except ValueError:
-                    alt = f", ({shp[1]}, {shp[3]})" if len(shp) == 4 and shp[0] == 1 and shp[2] == 1 else ""
-                    raise ValueError(
-                        f"{self!r}.write: cannot write an array of shape {a.shape}; expected {shp}{alt} or a shape "
-                        f"that broadcasts to {shp}"
-                    ) from None
-        np.copyto(self._array, a, casting="unsafe")  # numpy float16 casts round to nearest even, like the core
+        fitted, cs = fit_shape(a, self.shape)
+        if fitted is None:
+            forms = f"{self.shape}" + (f", {cs}" if cs is not None else "")
+            raise ValueError(
+                f"{self!r}.write: cannot write an array of shape {a.shape}; expected {forms} or a shape that "
+                f"broadcasts to {'either' if cs is not None else 'it'}"
+            )
+        np.copyto(self._array, fitted, casting="unsafe")  # numpy float16 casts round to nearest even, like the core
 
     def read(self, out: np.ndarray | None = None, dtype: Any = np.float32) -> np.ndarray:
         """The contents as a new array of ``dtype`` (float32 by default), or copied into ``out``."""
