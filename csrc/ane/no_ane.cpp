@@ -59,6 +59,8 @@ const std::string& Model::hex_identifier() const { not_built("ane::Model::hex_id
 const std::string& Model::model_dir() const { not_built("ane::Model::model_dir"); }
 bool Model::loaded() const { return false; }
 bool Model::closed() const { return true; }
+Binding Model::binding() const { not_built("ane::Model::binding"); }
+std::string Model::model_attributes() const { not_built("ane::Model::model_attributes"); }
 unsigned long long Model::state() const { not_built("ane::Model::state"); }
 EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& /*inputs*/,
                            const std::vector<core::SurfaceStorage*>& /*outputs*/, ExecutionPath /*path*/,
