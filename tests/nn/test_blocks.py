@@ -162,8 +162,8 @@ def test_grouped_query_causal_attention(heads: int, kvh: int) -> None:
     )
     assert "scaled_dot_product_attention" not in [op.op_type for op in prog.main.operations]
     _close(_run(prog, q=q, k=k, v=v), _attn_ref(q, k, v, heads, kvh, hd, mask.astype(np.float64)))
+    shapes = {"q": q.shape, "k": k.shape, "v": v.shape}
     with pytest.raises(ValueError, match="must divide"):
-        shapes = {"q": q.shape, "k": k.shape, "v": v.shape}
         _build(shapes, lambda mb, a, b, c: nn.attention(mb, a, b, c, mask, heads, 5, hd))
 
 
@@ -193,3 +193,30 @@ def test_pad_spatial() -> None:
     assert [nn.pad_spatial(n) for n in (1, 32, 33)] == [32, 32, 64]
     with pytest.raises(ValueError, match="positive int"):
         nn.pad_spatial(0)
+
+
+def test_blocks_not_in_the_llama_path_run_through_the_fake_framework() -> None:
+    """LayerNorm, GELU FFN and the dynamic-weight linear via the ANE backend on the fake framework (reference
+    mode); the llama tests cover the other blocks there."""
+    from anekit import testing
+    from anekit.errors import AneUnavailableError
+
+    d, f, s, oc = 64, 96, 32, 32
+    x, g, b = _x(d, s), 1 + 0.1 * RNG.standard_normal(d), 0.1 * RNG.standard_normal(d)
+    wu, wd, wdyn = _w(f, d), _w(d, f), _w(oc, d)
+
+    @mil.program(inputs={"x": mil.tensor((1, d, 1, s), "fp16"), "p": mil.tensor((1, d, 1, s + oc), "fp16")})
+    def prog(mb: mil.Builder, xv: mil.Var, pv: mil.Var) -> dict[str, mil.Var]:
+        h = nn.layer_norm(mb, xv, g, b)
+        return {"y": nn.gelu_ffn(mb, h, wu, None, wd, None), "z": nn.dynamic_linear(mb, pv, s, oc)}
+
+    packed = nn.pack_dynamic_input(x, wdyn)
+    want = anekit.reference.run(prog, {"x": x, "p": packed})
+    try:
+        with testing.fake_ane(mode="reference"), anekit.compile(prog, backend="ane", cache=False) as kernel:
+            got = kernel(x=x, p=packed)
+    except AneUnavailableError as exc:
+        pytest.skip(str(exc))
+    for name in ("y", "z"):
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-3, atol=1e-3)
+    _close(got["z"].astype(np.float64), _mm(wdyn, x))

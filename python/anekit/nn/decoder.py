@@ -4,7 +4,8 @@ RMSNorm -> SwiGLU -> residual.
 Two forms share the code: *prefill* attends over the block's own ``S`` positions, *decode* additionally reads a
 K/V cache passed as inputs. In decode the new token's K/V are placed into the cache by
 ``k_cache + k_new * slot`` with ``slot`` a one-hot ``[1, 1, 1, T]`` input (the host keeps that cache column zero),
-so no ``concat`` is needed and one program serves every position.
+so no ``concat`` is needed and one program serves every position. The decode token sits in column 0 of a
+spatial bucket padded to the safe multiple.
 """
 
 from __future__ import annotations
@@ -116,8 +117,9 @@ def decoder_block(
     """One block: returns ``(y, k, v)``.
 
     Prefill (``cache=None``): ``x[1, dim, 1, S]``, ``mask`` ``[1, 1, S, S]``; ``k``/``v`` are the block's own
-    (rotated) keys and values ``[1, kv_dim, 1, S]`` for the host's cache. Decode: ``mask`` ``[1, 1, S, T]`` covers
-    the cache, and ``k``/``v`` returned are the new token's only (the host writes them into the cache).
+    (rotated) keys and values ``[1, kv_dim, 1, S]`` for the host's cache. Decode: the token is column 0 of
+    ``x[1, dim, 1, S]`` (the other columns are padding), ``mask`` ``[1, 1, 1, T]`` covers the cache, and the
+    token's keys and values are column 0 of the returned ``k``/``v`` (the host writes them into the cache).
     """
     hd = dims.head_dim
     h = rms_norm(mb, x, w.attn_norm, dims.eps, name=f"{name}.attn_norm")
@@ -127,8 +129,11 @@ def decoder_block(
     if cache is None:
         k_all, v_all = k, v
     else:
-        k_all = mb.add(x=cache.k, y=mb.mul(x=k, y=cache.slot))
-        v_all = mb.add(x=cache.v, y=mb.mul(x=v, y=cache.slot))
+        # The token is column 0; the other columns only pad S to the safe multiple (S = 1 kernels are reported
+        # to give wrong output on the ANE, validator rule ane-single-token).
+        first = {"begin": np.zeros(4, np.int32), "size": np.array([1, dims.kv_dim, 1, 1], np.int32)}
+        k_all = mb.add(x=cache.k, y=mb.mul(x=mb.slice_by_size(x=k, **first), y=cache.slot))
+        v_all = mb.add(x=cache.v, y=mb.mul(x=mb.slice_by_size(x=v, **first), y=cache.slot))
     a = attention(mb, q, k_all, v_all, mask, dims.heads, dims.kv_heads, hd, name=f"{name}.attention")
     x = mb.add(x=x, y=linear(mb, a, w.wo, name=f"{name}.wo"))
     h = rms_norm(mb, x, w.ffn_norm, dims.eps, name=f"{name}.ffn_norm")
