@@ -19,8 +19,10 @@ fi
 
 step "Python test dependencies"
 # Oracles for the reference executor's tests. PyTorch is pinned to the CPU build: an unpinned `torch` would
-# pull a multi-GB CUDA build on Linux. coremltools provides the numpy value_inference oracle.
-"$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0" "coremltools==9.0" "ruff==0.17.6"
+# pull a multi-GB CUDA build on Linux. coremltools provides the numpy value_inference oracle; gguf writes and
+# reads the GGUF files of the llama loader's tests.
+"$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0" "coremltools==9.0" "ruff==0.17.6" \
+    "gguf==0.19.0"
 
 step "Build and install anekit (ANEKIT_BUILD_ANE=$BUILD_ANE)"
 "$PY" -m pip install --quiet --disable-pip-version-check -Ccmake.define.ANEKIT_BUILD_ANE="$BUILD_ANE" ".[test]"
