@@ -283,12 +283,11 @@ class Llama:
         for g, span in enumerate(self._groups):
             feeds: dict[str, np.ndarray] = {"x": x, "cos": cos, "sin": sin, "mask": mask, "slot": slot}
             for i in span:
-                # The slot column must be zero in the cache inputs: the program adds the new K/V there.
-                k, v = cache[i][0].copy(), cache[i][1].copy()
-                k[:, pos] = 0
-                v[:, pos] = 0
-                feeds[f"k_cache{i}"] = k.reshape(1, -1, 1, c.max_context)
-                feeds[f"v_cache{i}"] = v.reshape(1, -1, 1, c.max_context)
+                # The slot column must be zero in the cache inputs: the program adds the new K/V there (the
+                # column is overwritten with the token's K/V below, so clearing it in place loses nothing).
+                for j, label in ((0, "k"), (1, "v")):
+                    cache[i][j][:, pos] = 0
+                    feeds[f"{label}_cache{i}"] = cache[i][j].reshape(1, -1, 1, c.max_context)
             out = self.kernels[f"decode{g}"](feeds, dtype=np.float16)
             x = out["y"]
             for i in span:
