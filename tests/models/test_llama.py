@@ -131,6 +131,7 @@ def test_decode_logits_match_torch_and_greedy_tokens_agree(model_and_sd: tuple[L
     tokens = model.generate(ids, 6)
     assert tokens == _torch_greedy(sd, CONFIG, ids, 6)
     assert len(set(tokens)) > 1, tokens  # a degenerate repetition would prove little
+    assert model.generate(ids, 6, stop_tokens=[tokens[1]]) == tokens[:2]
 
 
 def test_bad_inputs_are_refused(model_and_sd: tuple[Llama, dict]) -> None:

@@ -24,7 +24,7 @@ row lookup on the CPU.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -295,8 +295,9 @@ class Llama:
                 cache[i][1][:, pos] = out[f"v{i}"][0, :, 0, 0]
         return self._logits(x[0, :, 0, 0])
 
-    def generate(self, ids: Sequence[int], max_new_tokens: int) -> list[int]:
-        """Greedy generation: the ``max_new_tokens`` tokens following ``ids``."""
+    def generate(self, ids: Sequence[int], max_new_tokens: int, *, stop_tokens: Collection[int] = ()) -> list[int]:
+        """Greedy generation: up to ``max_new_tokens`` tokens following ``ids``, ending early after any of
+        ``stop_tokens`` (e.g. the end-of-sequence id), which is included."""
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"Llama.generate: max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
         tokens = self._tokens(ids, "Llama.generate")
@@ -305,6 +306,7 @@ class Llama:
                 f"Llama.generate: {tokens.size} prompt + {max_new_tokens} new tokens exceed max_context "
                 f"({self.config.max_context})"
             )
+        stop = {int(t) for t in stop_tokens}
         cache = self.new_cache()
         out: list[int] = []
         if max_new_tokens == 0:
@@ -313,7 +315,7 @@ class Llama:
         pos = tokens.size
         while True:
             out.append(int(np.argmax(logits)))
-            if len(out) == max_new_tokens:
+            if len(out) == max_new_tokens or out[-1] in stop:
                 return out
             logits = self.decode(out[-1], pos, cache)
             pos += 1
