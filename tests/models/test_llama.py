@@ -138,6 +138,10 @@ def test_bad_inputs_are_refused(model_and_sd: tuple[Llama, dict]) -> None:
     model, _ = model_and_sd
     with pytest.raises(ValueError, match="token ids must be in"):
         model.prefill([CONFIG.vocab_size], model.new_cache())
+    with pytest.raises(ValueError, match="cache must be"):
+        model.decode(1, 0, model.new_cache()[:1])
+    with pytest.raises(ValueError, match="pos must be in"):
+        model.decode(1, CONFIG.max_context, model.new_cache())
     with pytest.raises(ValueError, match="exceed max_context"):
         model.generate([1] * 60, 10)
     with pytest.raises(ValueError, match="multiple of 32"):

@@ -158,17 +158,31 @@ class Llama:
         c = config
         self._embed = fp16_weight(weights.embed, "embed", (c.vocab_size, c.dim))
         self._weights = weights
-        groups = range(0, c.layers, c.layers_per_program)
+        self._groups = [
+            range(first, min(first + c.layers_per_program, c.layers))
+            for first in range(0, c.layers, c.layers_per_program)
+        ]
+        #: name -> program: ``prefill<g>``, ``decode<g>`` per layer group, and ``head``.
         self.programs: dict[str, mil.Program] = {}
-        for g, first in enumerate(groups):
-            span = range(first, min(first + c.layers_per_program, c.layers))
+        for g, span in enumerate(self._groups):
             self.programs[f"prefill{g}"] = self._stage_program(span, decode=False)
             self.programs[f"decode{g}"] = self._stage_program(span, decode=True)
         self.programs["head"] = self._head_program()
-        self._groups = [list(range(f, min(f + c.layers_per_program, c.layers))) for f in groups]
         from ..runtime.compile import compile as compile_program
 
+        #: name -> compiled kernel, one per program; nothing is compiled after construction.
         self.kernels = {name: compile_program(p, backend=backend) for name, p in self.programs.items()}
+
+    def close(self) -> None:
+        """Release the compiled kernels (their models and surfaces)."""
+        for kernel in self.kernels.values():
+            kernel.close()
+
+    def __enter__(self) -> Llama:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- programs ---------------------------------------------------------------------------------------------
     def _stage_program(self, span: range, *, decode: bool) -> mil.Program:
@@ -234,6 +248,18 @@ class Llama:
             )
         return arr
 
+    def _check_cache(self, cache: Any, owner: str) -> None:
+        shape = (self.config.dims.kv_dim, self.config.max_context)
+        ok = isinstance(cache, list) and len(cache) == self.config.layers
+        ok = ok and all(
+            len(kv) == 2 and all(isinstance(a, np.ndarray) and a.shape == shape and a.dtype == np.float16 for a in kv)
+            for kv in cache
+        )
+        if not ok:
+            raise ValueError(
+                f"{owner}: cache must be Llama.new_cache()'s list of {self.config.layers} (k, v) fp16 arrays {shape}"
+            )
+
     def _logits(self, hidden: np.ndarray) -> np.ndarray:
         x = np.zeros((1, self.config.dim, 1, SAFE_SPATIAL), np.float16)
         x[0, :, 0, 0] = hidden.reshape(-1)
@@ -249,6 +275,7 @@ class Llama:
         steps (same programs, no compile).
         """
         tokens = self._tokens(ids, "Llama.prefill")
+        self._check_cache(cache, "Llama.prefill")
         c = self.config
         if tokens.size > c.max_context:
             raise ValueError(f"Llama.prefill: {tokens.size} tokens exceed max_context ({c.max_context})")
@@ -272,6 +299,7 @@ class Llama:
         and returns its logits ``[vocab]``."""
         c = self.config
         self._tokens([token], "Llama.decode")
+        self._check_cache(cache, "Llama.decode")
         if not 0 <= pos < c.max_context:
             raise ValueError(f"Llama.decode: pos must be in [0, {c.max_context}), got {pos}")
         x = np.zeros((1, c.dim, 1, SAFE_SPATIAL), np.float16)
