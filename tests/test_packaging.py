@@ -29,6 +29,7 @@ def test_extras_are_named_for_what_they_bring() -> None:
     assert all(extras[name] for name in extras), "an empty extra brings nothing"
     assert any(r.startswith("coremltools") for r in extras["coreml"])
     assert any(r.startswith("matplotlib") for r in extras["bench"])  # anekit bench plots
+    assert any(r.startswith("gguf") for r in extras["llm"])  # anekit.models.gguf_loader
 
 
 def test_version_is_written_once() -> None:

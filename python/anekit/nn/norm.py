@@ -1,0 +1,48 @@
+"""RMSNorm and LayerNorm over the channel axis of ``[1, C, 1, S]``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..mil import Builder, Var
+from ._shapes import channels_of
+from .weights import fp16_weight
+
+__all__ = ["layer_norm", "rms_norm"]
+
+
+def rms_norm(mb: Builder, x: Var, weight: Any, eps: float = 1e-6, *, name: str = "rms_norm") -> Var:
+    """``x / sqrt(mean(x^2) + eps) * weight`` over channels (llama's RMSNorm), safe in fp16.
+
+    Written with ``reduce_sum`` and ``pow(-0.5)`` (mil-format.md §11: ``reduce_mean`` and ``rsqrt`` are disputed on
+    the ANE, rules 12 and 16). Squaring ``x`` directly overflows fp16 on real models: SmolLM2's residual stream
+    carries ~25000 in one channel at the first position, whose square is far beyond 65504. So each position is
+    first divided by ``m = max(max|x|, 1)``: with ``xs = x / m``, ``mean(xs^2) <= 1`` and
+    ``y = xs / sqrt(mean(xs^2) + eps / m^2)``, which is exactly ``x / sqrt(mean(x^2) + eps)``. The clamp at 1 keeps
+    all-zero (padding) positions finite and leaves small activations unscaled, so they lose no precision.
+    """
+    c = channels_of(x, name)
+    if not isinstance(eps, (int, float)) or not eps > 0:
+        raise ValueError(f"{name}: eps must be a positive number, got {eps!r}")
+    g = fp16_weight(weight, f"{name}.weight", (c,)).reshape(1, c, 1, 1)
+    axes = np.array([1], np.int32)
+    peak = mb.reduce_max(x=mb.abs(x=x), axes=axes, keep_dims=True)
+    inv_m = mb.pow(x=mb.maximum(x=peak, y=np.float16(1.0)), y=np.float16(-1.0))
+    xs = mb.mul(x=x, y=inv_m)
+    ms = mb.mul(x=mb.reduce_sum(x=mb.mul(x=xs, y=xs), axes=axes, keep_dims=True), y=np.float16(1.0 / c))
+    eps_scaled = mb.mul(x=mb.mul(x=inv_m, y=inv_m), y=np.float16(eps))
+    inv = mb.pow(x=mb.add(x=ms, y=eps_scaled), y=np.float16(-0.5))
+    return mb.mul(x=mb.mul(x=xs, y=inv), y=g)
+
+
+def layer_norm(mb: Builder, x: Var, weight: Any, bias: Any, eps: float = 1e-5, *, name: str = "layer_norm") -> Var:
+    """LayerNorm over channels with the MIL ``layer_norm`` op; ``epsilon`` is fp16 like gamma and beta
+    (mil-format.md §11 rule 3)."""
+    c = channels_of(x, name)
+    if not isinstance(eps, (int, float)) or not eps > 0:
+        raise ValueError(f"{name}: eps must be a positive number, got {eps!r}")
+    g = fp16_weight(weight, f"{name}.weight", (c,))
+    b = fp16_weight(bias, f"{name}.bias", (c,))
+    return mb.layer_norm(x=x, axes=np.array([1], np.int32), gamma=g, beta=b, epsilon=np.float16(eps))

@@ -1,0 +1,20 @@
+"""anekit.nn and anekit.models need neither torch nor gguf at import: gguf is imported when a file is loaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_nn_and_models_import_neither_torch_nor_gguf() -> None:
+    code = (
+        "import sys, anekit, anekit.nn, anekit.models, anekit.models.gguf_loader; "
+        "print(sorted(m for m in ('torch', 'gguf', 'transformers') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
