@@ -18,8 +18,8 @@ reported to compile but give wrong output on the ANE. The padding costs compute,
 by decoding several sequences (or speculative tokens) in those columns.
 
 A model of ``N`` layers compiles ``2 * ceil(N / layers_per_program) + 1`` programs: 30 layers with the default
-6 per program give 11, well inside the ~119-compile budget (ane-private-api.md §20). The token embedding is a
-row lookup on the CPU.
+6 per program give 11, well inside the ~119-compile budget (docs/internals/ane-private-api.md §20). The token embedding
+is a row lookup on the CPU.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ class Llama:
                 inputs[f"k_cache{i}"] = _fp16((1, d.kv_dim, 1, t))
                 inputs[f"v_cache{i}"] = _fp16((1, d.kv_dim, 1, t))
         # Inputs declared in name order: the order public reports say the ANE binds them by
-        # (ane-private-api.md §25.2 #3), so every plausible rule agrees.
+        # (docs/internals/ane-private-api.md §25.2 #3), so every plausible rule agrees.
         inputs = dict(sorted(inputs.items()))
         names = list(inputs)
 

@@ -1,9 +1,9 @@
 """Causal attention with grouped-query heads, written out as matmul + additive mask + softmax + matmul.
 
-``scaled_dot_product_attention`` ignores its mask on the ANE (ane-private-api.md §25.2 #6; mil-format.md §11
-rule 10), so the mask is an explicit ``add``. Grouped-query heads need no repeated K/V: the ``g = heads /
-kv_heads`` query heads that share a K/V head (Hugging Face ``repeat_kv`` order: query head ``h`` uses K/V head
-``h // g``) are stacked along the row axis, ``q[1, kv_heads, g*S, head_dim]``, and multiply one K/V head each.
+``scaled_dot_product_attention`` ignores its mask on the ANE (docs/internals/ane-private-api.md §25.2 #6;
+docs/internals/mil-format.md §11 rule 10), so the mask is an explicit ``add``. Grouped-query heads need no repeated K/V:
+the ``g = heads / kv_heads`` query heads that share a K/V head (Hugging Face ``repeat_kv`` order: query head ``h`` uses
+K/V head ``h // g``) are stacked along the row axis, ``q[1, kv_heads, g*S, head_dim]``, and multiply one K/V head each.
 """
 
 from __future__ import annotations

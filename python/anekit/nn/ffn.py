@@ -16,7 +16,7 @@ __all__ = ["gelu_ffn", "swiglu"]
 def swiglu(mb: Builder, x: Var, w_gate: Any, w_up: Any, w_down: Any, *, name: str = "swiglu") -> Var:
     """``down(silu(gate(x)) * up(x))``; gate and up run as one conv and are split after.
 
-    SiLU is ``x * sigmoid(x)`` (mil-format.md §11 recommended defaults).
+    SiLU is ``x * sigmoid(x)`` (docs/internals/mil-format.md §11 recommended defaults).
     """
     gate, up = as_array(w_gate, f"{name}.w_gate"), as_array(w_up, f"{name}.w_up")
     if gate.shape != up.shape:

@@ -1,11 +1,13 @@
 """Linear layers in the ``[1, C, 1, S]`` layout.
 
-* :func:`linear`: baked weights as a 1x1 ``conv`` (mil-format.md §11 recommended defaults: 1x1 conv for baked
+* :func:`linear`: baked weights as a 1x1 ``conv`` (docs/internals/mil-format.md §11 recommended defaults: 1x1 conv for
+  baked
   linear layers); the bias is a separate ``add`` because ``conv(bias=...)`` on the ANE is unverified
-  (mil-format.md §11 rule 17).
+  (docs/internals/mil-format.md §11 rule 17).
 * :func:`linear_chunks`: the same, split along the output channels into pieces of at most
   :data:`~anekit.nn.rules.MAX_CHANNELS` (e.g. a 49152-wide LM head).
-* :func:`dynamic_linear`: weights as an *input* (ane-private-api.md §20.2): one compiled kernel serves every
+* :func:`dynamic_linear`: weights as an *input* (docs/internals/ane-private-api.md §20.2): one compiled kernel serves
+  every
   weight value, so weight updates cost no compile. :func:`pack_dynamic_input` stages activations and weights
   into the one input surface it reads.
 """
@@ -46,7 +48,8 @@ def linear(mb: Builder, x: Var, weight: Any, bias: Any = None, *, name: str = "l
     for label, c in (("input", c_in), ("output", c_out)):
         if c > MAX_CHANNELS:
             raise ValueError(
-                f"{name}: {c} {label} channels exceed the ANE's {MAX_CHANNELS} (mil-format.md §11 rules 7-8); "
+                f"{name}: {c} {label} channels exceed the ANE's {MAX_CHANNELS} (docs/internals/mil-format.md §11 rules "
+                f"7-8); "
                 "split the layer with linear_chunks"
             )
     w16 = fp16_weight(w, f"{name}.weight", (c_out, c_in)).reshape(c_out, c_in, 1, 1)
@@ -76,9 +79,9 @@ def linear_chunks(
 def dynamic_linear(mb: Builder, packed: Var, seq: int, out_channels: int, *, name: str = "dynamic_linear") -> Var:
     """``y = W x`` with ``W`` read from the input: ``packed[1, IN, 1, seq + OUT] -> [1, OUT, 1, seq]``.
 
-    Channel row ``d`` of ``packed`` holds ``x[d, 0:seq]`` then ``W[:, d]`` (ane-private-api.md §20.2); build it
-    with :func:`pack_dynamic_input`. ``IN`` is the matmul's inner dimension and should be a multiple of 32
-    (mil-format.md §11 rule 14; the validator reports it).
+    Channel row ``d`` of ``packed`` holds ``x[d, 0:seq]`` then ``W[:, d]`` (docs/internals/ane-private-api.md
+    §20.2); build it with :func:`pack_dynamic_input`. ``IN`` is the matmul's inner dimension and should be a
+    multiple of 32 (docs/internals/mil-format.md §11 rule 14; the validator reports it).
     """
     check_positive(name, seq=seq, out_channels=out_channels)
     c_in = channels_of(packed, name)
@@ -99,7 +102,7 @@ def dynamic_linear(mb: Builder, packed: Var, seq: int, out_channels: int, *, nam
 
 def pack_dynamic_input(x: Any, weight: Any) -> np.ndarray:
     """The fp16 ``[1, IN, 1, S + OUT]`` input of :func:`dynamic_linear` from ``x[IN, S]`` (or ``[1, IN, 1, S]``)
-    and ``weight[OUT, IN]`` (PyTorch layout; transposed here, as ane-private-api.md §20.2 stores ``W`` as
+    and ``weight[OUT, IN]`` (PyTorch layout; transposed here, as docs/internals/ane-private-api.md §20.2 stores ``W`` as
     ``[IN, OUT]``)."""
     xa = as_array(x, "x")
     if xa.ndim == 4 and xa.shape[0] == 1 and xa.shape[2] == 1:

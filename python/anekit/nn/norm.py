@@ -16,9 +16,9 @@ __all__ = ["layer_norm", "rms_norm"]
 def rms_norm(mb: Builder, x: Var, weight: Any, eps: float = 1e-6, *, name: str = "rms_norm") -> Var:
     """``x / sqrt(mean(x^2) + eps) * weight`` over channels (llama's RMSNorm), safe in fp16.
 
-    Written with ``reduce_sum`` and ``pow(-0.5)`` (mil-format.md §11: ``reduce_mean`` and ``rsqrt`` are disputed on
-    the ANE, rules 12 and 16). Squaring ``x`` directly overflows fp16 on real models: SmolLM2's residual stream
-    carries ~25000 in one channel at the first position, whose square is far beyond 65504. So each position is
+    Written with ``reduce_sum`` and ``pow(-0.5)`` (docs/internals/mil-format.md §11: ``reduce_mean`` and ``rsqrt`` are
+    disputed on the ANE, rules 12 and 16). Squaring ``x`` directly overflows fp16 on real models: SmolLM2's residual
+    stream carries ~25000 in one channel at the first position, whose square is far beyond 65504. So each position is
     first divided by ``m = max(max|x|, 1)``: with ``xs = x / m``, ``mean(xs^2) <= 1`` and
     ``y = xs / sqrt(mean(xs^2) + eps / m^2)``, which is exactly ``x / sqrt(mean(x^2) + eps)``. The clamp at 1 keeps
     all-zero (padding) positions finite and leaves small activations unscaled, so they lose no precision.
@@ -39,7 +39,7 @@ def rms_norm(mb: Builder, x: Var, weight: Any, eps: float = 1e-6, *, name: str =
 
 def layer_norm(mb: Builder, x: Var, weight: Any, bias: Any, eps: float = 1e-5, *, name: str = "layer_norm") -> Var:
     """LayerNorm over channels with the MIL ``layer_norm`` op; ``epsilon`` is fp16 like gamma and beta
-    (mil-format.md §11 rule 3)."""
+    (docs/internals/mil-format.md §11 rule 3)."""
     c = channels_of(x, name)
     if not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{name}: eps must be a positive number, got {eps!r}")

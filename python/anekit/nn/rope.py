@@ -2,7 +2,7 @@
 
 ``rope(x) = x * cos + rotate_half(x) * sin`` per head, with ``rotate_half([a, b]) = [-b, a]``. The rotation is a
 baked grouped 1x1 conv (one signed permutation per head), so no ``concat`` is needed (its ANE support is disputed,
-mil-format.md §11 rule 16). ``cos`` and ``sin`` are program inputs ``[1, head_dim, 1, S]`` from
+docs/internals/mil-format.md §11 rule 16). ``cos`` and ``sin`` are program inputs ``[1, head_dim, 1, S]`` from
 :func:`rope_tables`, so one program serves every position (decode steps need no recompile).
 """
 

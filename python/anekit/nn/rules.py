@@ -1,21 +1,23 @@
 """The ANE rules every :mod:`anekit.nn` block applies by construction.
 
-* Spatial sizes (S of ``[1, C, 1, S]``) are padded to :data:`SAFE_SPATIAL` (mil-format.md §11 rule 22,
-  ane-private-api.md §25.3 item 3).
-* Run-time channel counts stay at or below :data:`MAX_CHANNELS` (libane's graph API limit, mil-format.md §11
+* Spatial sizes (S of ``[1, C, 1, S]``) are padded to :data:`SAFE_SPATIAL` (docs/internals/mil-format.md §11 rule 22,
+  docs/internals/ane-private-api.md §25.3 item 3).
+* Run-time channel counts stay at or below :data:`MAX_CHANNELS` (libane's graph API limit, docs/internals/mil-format.md
+  §11
   rule 8); wider outputs, such as a 49152-wide LM head, are split into chunks, one program output each.
-* The additive attention mask uses :data:`MASK_VALUE`, the most negative finite fp16 (mil-format.md §8.6):
-  ``scaled_dot_product_attention`` ignores its mask on the ANE (ane-private-api.md §25.2 #6).
+* The additive attention mask uses :data:`MASK_VALUE`, the most negative finite fp16 (docs/internals/mil-format.md
+  §8.6):
+  ``scaled_dot_product_attention`` ignores its mask on the ANE (docs/internals/ane-private-api.md §25.2 #6).
 """
 
 from __future__ import annotations
 
 __all__ = ["MASK_VALUE", "MAX_CHANNELS", "SAFE_SPATIAL", "channel_chunks", "check_positive", "pad_spatial"]
 
-#: S a multiple of 32 is the safe spatial size (ane-private-api.md §25.3 item 3; mil-format.md §11 rule 14 for
-#: matmul inner dimensions, which the attention's ``p @ v`` takes along S).
+#: S a multiple of 32 is the safe spatial size (docs/internals/ane-private-api.md §25.3 item 3;
+#: docs/internals/mil-format.md §11 rule 14 for matmul inner dimensions, which the attention's ``p @ v`` takes along S).
 SAFE_SPATIAL = 32
-#: libane's graph API limits C to 16384; the validator warns above it (mil-format.md §11 rule 8).
+#: libane's graph API limits C to 16384; the validator warns above it (docs/internals/mil-format.md §11 rule 8).
 MAX_CHANNELS = 16384
 #: Most negative finite fp16: exp() of it underflows to 0 after the softmax's max subtraction.
 MASK_VALUE = -65504.0
