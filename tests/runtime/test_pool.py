@@ -4,7 +4,6 @@ worker's budget, spread over workers on request), the recycle policy, and no lea
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import subprocess
@@ -18,28 +17,18 @@ import pytest
 from _fake_modes import FAKE_MODES
 
 import anekit
+from _helpers import fresh_conv_program as fresh
+from _helpers import reference_output
 from anekit import budget, config, mil
 from anekit.reference import run as reference_run
 from anekit.runtime.pool import PoolClosedError, WorkerError, WorkerPool, WorkingSetTooLarge, close_default_pool
 from anekit.runtime.shm import SharedSurface
 
-_seeds = itertools.count(30_000)
 X = np.random.default_rng(7).standard_normal((1, 4, 1, 8))
 
 
-def fresh(c: int = 4, s: int = 8) -> mil.Program:
-    w = np.random.default_rng(next(_seeds)).standard_normal((c, c, 1, 1)).astype(np.float16)
-
-    @mil.program(inputs={"x": mil.tensor((1, c, 1, s), "fp16")}, opset="ios18")
-    def prog(mb: mil.Builder, x: mil.Var) -> mil.Var:
-        return mb.conv(x=x, weight=w, pad_type="valid")
-
-    return prog
-
-
 def want(prog: mil.Program, x: np.ndarray = X) -> np.ndarray:
-    (y,) = reference_run(prog, {"x": x}).values()
-    return y.astype(np.float32)
+    return reference_output(prog, x)
 
 
 def check(kernel: anekit.Kernel, prog: mil.Program) -> None:

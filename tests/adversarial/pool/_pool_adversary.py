@@ -4,7 +4,6 @@ signal while the caller waits, and leak accounting (descriptors, child processes
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import signal
 import time
@@ -15,27 +14,16 @@ from typing import Any
 
 import numpy as np
 
+from _helpers import fresh_conv_program, reference_output
 from anekit import mil
-from anekit.reference import run as reference_run
 
-_seeds = itertools.count(70_000)
 X = np.random.default_rng(11).standard_normal((1, 4, 1, 8))
-
-
-def fresh(c: int = 4, s: int = 8) -> mil.Program:
-    """A tiny weight-bearing program never compiled before in this process (distinct weights)."""
-    w = np.random.default_rng(next(_seeds)).standard_normal((c, c, 1, 1)).astype(np.float16)
-
-    @mil.program(inputs={"x": mil.tensor((1, c, 1, s), "fp16")}, opset="ios18")
-    def prog(mb: mil.Builder, x: mil.Var) -> mil.Var:
-        return mb.conv(x=x, weight=w, pad_type="valid")
-
-    return prog
+#: A tiny weight-bearing program never built before in this process.
+fresh = fresh_conv_program
 
 
 def want(prog: mil.Program, x: np.ndarray = X) -> np.ndarray:
-    (y,) = reference_run(prog, {"x": x}).values()
-    return y.astype(np.float32)
+    return reference_output(prog, x)
 
 
 @contextlib.contextmanager
