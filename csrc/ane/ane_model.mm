@@ -523,7 +523,7 @@ Failure load_model(Model::Impl& impl, const detail::Runtime& rt, unsigned qos, c
                                 "(programHandle 0, state " + std::to_string(state) +
                                     "): it did not load. Near the end of the per-process compile budget the "
                                     "framework fails this way; recompile in a fresh process "
-                                    "(anekit.set_compile_policy(\"recycle\")).");
+                                    "(anekit.budget.set_policy(\"recycle\")).");
   }
   impl.loaded = true;
   return bind_symbols(impl, rt, model, where);  // on failure the model stays loaded; release_all unloads it

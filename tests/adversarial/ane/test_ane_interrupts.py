@@ -11,18 +11,8 @@ import pytest
 
 import anekit
 from anekit import _core, testing
-from anekit.errors import AneUnavailableError
 
 pytestmark = pytest.mark.objc
-
-
-@pytest.fixture
-def fake() -> testing.FakeAne:
-    try:
-        with testing.fake_ane(mode="reference") as handle:
-            yield handle
-    except AneUnavailableError as exc:
-        pytest.skip(str(exc))
 
 
 def test_ctrl_c_during_evaluation_is_a_keyboard_interrupt(fake: testing.FakeAne) -> None:

@@ -19,18 +19,8 @@ import pytest
 import anekit
 from _helpers import run_in_threads
 from anekit import testing
-from anekit.errors import AneUnavailableError
 
 pytestmark = pytest.mark.objc
-
-
-@pytest.fixture
-def fake() -> testing.FakeAne:
-    try:
-        with testing.fake_ane(mode="reference") as handle:
-            yield handle
-    except AneUnavailableError as exc:
-        pytest.skip(str(exc))
 
 
 def _model_dir(kernel: anekit.Kernel) -> str:
