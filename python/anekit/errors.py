@@ -19,6 +19,7 @@ __all__ = [
     "EvaluateError",
     "MILError",
     "MILParseError",
+    "TokenizerError",
 ]
 
 
@@ -96,3 +97,8 @@ class CompileBudgetExceeded(AnekitError, RuntimeError):
             f"; {hint}" if hint else ""
         )
         super().__init__(message)
+
+
+class TokenizerError(AnekitError, ValueError):
+    """A tokenizer description anekit does not support (e.g. a GGUF's ``tokenizer.ggml.model``), text or token ids
+    it cannot encode or decode, or a chat template that fails to render."""

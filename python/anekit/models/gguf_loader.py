@@ -20,7 +20,7 @@ import numpy as np
 from ..nn import DecoderWeights
 from .llama import LlamaConfig, LlamaWeights
 
-__all__ = ["load_gguf", "unpermute_rope_rows"]
+__all__ = ["load_gguf", "read_metadata", "unpermute_rope_rows"]
 
 
 def unpermute_rope_rows(w: np.ndarray, heads: int) -> np.ndarray:
@@ -43,6 +43,23 @@ def _field(reader: Any, key: str, default: Any = None) -> Any:
 def _f32(value: Any) -> float:
     """A float32 metadata value as the decimal its writer meant (1e-05, not 9.999999747378752e-06)."""
     return float(str(np.float32(value)))
+
+
+def read_metadata(path: str | os.PathLike[str], *, prefix: str = "") -> dict[str, Any]:
+    """A GGUF file's metadata whose keys start with ``prefix`` (e.g. ``"tokenizer."``), as plain Python values.
+
+    Raises:
+        ImportError: the ``gguf`` package is missing (``pip install 'anekit[llm]'``).
+        FileNotFoundError: no such file.
+    """
+    try:
+        import gguf
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("read_metadata needs the gguf package: pip install 'anekit[llm]'") from exc
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"read_metadata: no such file {os.fspath(path)!r}")
+    reader = gguf.GGUFReader(path)
+    return {k: f.contents() for k, f in reader.fields.items() if k.startswith(prefix)}
 
 
 def load_gguf(path: str | os.PathLike[str], **overrides: Any) -> tuple[LlamaConfig, LlamaWeights]:
