@@ -1,10 +1,26 @@
-"""Whole models built from :mod:`anekit.nn` blocks.
+"""Whole models built from :mod:`anekit.nn` blocks, and what running a language model needs around them.
 
-``anekit.models.gguf_loader.load_gguf`` reads llama GGUF files (needs the ``llm`` extra).
+``anekit.models.load_llm`` loads a llama GGUF file with its tokenizer and chat template (needs the ``llm`` extra);
+``anekit.models.gguf_loader.load_gguf`` reads just the configuration and weights.
 """
 
 from __future__ import annotations
 
+from .generation import CompileStats, GenerationResult
 from .llama import Llama, LlamaConfig, LlamaWeights
+from .llm import LLM, load_llm
+from .sampling import SamplingParams
+from .tokenizer import StreamDecoder, Tokenizer
 
-__all__ = ["Llama", "LlamaConfig", "LlamaWeights"]
+__all__ = [
+    "LLM",
+    "CompileStats",
+    "GenerationResult",
+    "Llama",
+    "LlamaConfig",
+    "LlamaWeights",
+    "SamplingParams",
+    "StreamDecoder",
+    "Tokenizer",
+    "load_llm",
+]

@@ -325,25 +325,10 @@ class Llama:
 
     def generate(self, ids: Sequence[int], max_new_tokens: int, *, stop_tokens: Collection[int] = ()) -> list[int]:
         """Greedy generation: up to ``max_new_tokens`` tokens following ``ids``, ending early after any of
-        ``stop_tokens`` (e.g. the end-of-sequence id), which is included."""
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"Llama.generate: max_new_tokens must be a non-negative int, got {max_new_tokens!r}")
-        tokens = self._tokens(ids, "Llama.generate")
-        if tokens.size + max_new_tokens > self.config.max_context + 1:
-            raise ValueError(
-                f"Llama.generate: {tokens.size} prompt + {max_new_tokens} new tokens exceed max_context "
-                f"({self.config.max_context})"
-            )
-        stop = {int(t) for t in stop_tokens}
-        cache = self.new_cache()
-        out: list[int] = []
-        if max_new_tokens == 0:
-            return out
-        logits = self.prefill(tokens, cache)
-        pos = tokens.size
-        while True:
-            out.append(int(np.argmax(logits)))
-            if len(out) == max_new_tokens or out[-1] in stop:
-                return out
-            logits = self.decode(out[-1], pos, cache)
-            pos += 1
+        ``stop_tokens`` (e.g. the end-of-sequence id), which is included.
+
+        Sampling, streaming, timings and text: :func:`anekit.models.generation.generate` (this delegates to it).
+        """
+        from .generation import generate
+
+        return generate(self, ids, max_new_tokens=max_new_tokens, stop_tokens=stop_tokens).ids

@@ -21,7 +21,7 @@ import codecs
 import itertools
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -299,6 +299,40 @@ class Tokenizer:
                     )
                 out.append(tid)
         return tuple(out)
+
+    # -- chat -------------------------------------------------------------------------------------------------
+    @property
+    def special_tokens(self) -> dict[str, str | None]:
+        """``bos_token``, ``eos_token``, ``unk_token``, ``pad_token``: the texts chat templates may use."""
+        ids = {"bos_token": self.bos_id, "eos_token": self.eos_id, "unk_token": self.unk_id, "pad_token": self.pad_id}
+        return {name: (self.tokens[i] if i is not None else None) for name, i in ids.items()}
+
+    def render_chat(
+        self, messages: Sequence[Mapping[str, Any]], *, add_generation_prompt: bool = True, **variables: Any
+    ) -> str:
+        """The prompt text of ``messages`` (``[{"role": ..., "content": ...}, ...]``) by the model's chat template,
+        as transformers' ``apply_chat_template(..., tokenize=False)`` renders it.
+
+        Raises:
+            TokenizerError: no chat template, malformed messages, or the template failed.
+        """
+        from .chat_template import render_chat
+
+        return render_chat(
+            self.chat_template or "",
+            messages,
+            add_generation_prompt=add_generation_prompt,
+            special_tokens=self.special_tokens,
+            **variables,
+        )
+
+    def encode_chat(
+        self, messages: Sequence[Mapping[str, Any]], *, add_generation_prompt: bool = True, **variables: Any
+    ) -> list[int]:
+        """Token ids of :meth:`render_chat`'s text (the template writes its own special tokens, so no BOS/EOS is
+        added), as transformers' ``apply_chat_template(..., tokenize=True)``."""
+        text = self.render_chat(messages, add_generation_prompt=add_generation_prompt, **variables)
+        return self.encode(text, add_special=False)
 
     # -- decoding ---------------------------------------------------------------------------------------------
     def _ids(self, ids: Iterable[int], owner: str) -> list[int]:
