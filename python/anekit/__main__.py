@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "anekit._cli_run",
     "anekit._cli_doctor",
     "anekit._cli_bench",
+    "anekit._cli_generate",
 )
 
 

