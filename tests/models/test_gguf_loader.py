@@ -3,7 +3,9 @@ permuted the way llama.cpp's converter stores them) loads back into the same mod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,9 +35,17 @@ def _permute(w: np.ndarray, heads: int) -> np.ndarray:
     return w.reshape(heads, 2, w.shape[0] // heads // 2, w.shape[1]).swapaxes(1, 2).reshape(w.shape)
 
 
-def _write(path: Path, sd: dict[str, torch.Tensor], quantize: set[str] = frozenset()) -> None:
+def _write(
+    path: Path,
+    sd: dict[str, torch.Tensor],
+    quantize: set[str] = frozenset(),
+    tokenizer: Callable[[Any], None] | None = None,
+) -> None:
+    """Write ``sd`` as a llama GGUF; ``tokenizer(writer)`` adds tokenizer metadata."""
     c = CONFIG
     w = gguf.GGUFWriter(str(path), "llama")
+    if tokenizer is not None:
+        tokenizer(w)
     w.add_block_count(c.layers)
     w.add_embedding_length(c.dim)
     w.add_feed_forward_length(c.hidden)
