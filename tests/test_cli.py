@@ -63,7 +63,7 @@ def _all_parsers() -> list[argparse.ArgumentParser]:
 def test_every_option_and_command_has_help() -> None:
     parsers = _all_parsers()
     commands = {p.prog.split()[-1] for p in parsers[1:]}
-    assert commands == {"info", "demo", "check", "explain", "verify", "run", "doctor", "bench"}
+    assert commands == {"info", "demo", "check", "explain", "verify", "run", "doctor", "bench", "generate"}
     for p in parsers:
         for action in p._actions:
             if isinstance(action, argparse._SubParsersAction):
