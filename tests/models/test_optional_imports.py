@@ -1,4 +1,5 @@
-"""anekit.nn and anekit.models need neither torch nor gguf at import: gguf is imported when a file is loaded."""
+"""anekit.nn and anekit.models need neither torch, gguf nor jinja2 at import: gguf is imported when a file is
+loaded, jinja2 when a chat template is rendered, and the tokenizer is anekit's own (never transformers')."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import subprocess
 import sys
 
 
-def test_nn_and_models_import_neither_torch_nor_gguf() -> None:
+def test_nn_and_models_import_no_optional_package() -> None:
     code = (
-        "import sys, anekit, anekit.nn, anekit.models, anekit.models.gguf_loader; "
-        "print(sorted(m for m in ('torch', 'gguf', 'transformers') if m in sys.modules))"
+        "import sys, anekit, anekit.nn, anekit.models, anekit.models.gguf_loader, anekit.models.chat_template, "
+        "anekit._cli_generate; "
+        "print(sorted(m for m in ('torch', 'gguf', 'transformers', 'tokenizers', 'jinja2') if m in sys.modules))"
     )
     # The child imports the anekit this interpreter imports (installed, or the developer's PYTHONPATH).
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
