@@ -180,7 +180,11 @@ def test_smollm2_vocabulary_matches_hugging_face() -> None:
     smollm.backend_tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
     )
-    texts = CASES + _random_mixtures(1500)
+    # Real prose and code too: this repository's guide pages and the tokenizer's own sources.
+    repo = Path(__file__).resolve().parents[2]
+    files = sorted(repo.glob("docs/guide/*.md")) + sorted(repo.glob("python/anekit/models/*.py"))
+    texts = CASES + _random_mixtures(1500) + [f.read_text(encoding="utf-8") for f in files]
+    assert len(files) > 10
     for text in texts:
         ids = ours.encode(text, add_special=False)
         assert ids == smollm.encode(text, add_special_tokens=False), repr(text)

@@ -103,7 +103,8 @@ class Tokenizer:
             raise TokenizerError(f"Tokenizer: {len(types)} token types for {n} tokens")
         self.token_types: tuple[int, ...] = tuple(types)
         for label, value in (("bos_id", bos_id), ("eos_id", eos_id), ("unk_id", unk_id), ("pad_id", pad_id)):
-            self._check_id(value, label, optional=True)
+            if value is not None:
+                self._check_id(value, label)
         self.bos_id, self.eos_id, self.unk_id, self.pad_id = bos_id, eos_id, unk_id, pad_id
         self.add_bos, self.add_eos = bool(add_bos), bool(add_eos)
         if self.add_bos and bos_id is None:
@@ -193,9 +194,7 @@ class Tokenizer:
             chat_template=meta.get("tokenizer.chat_template"),
         )
 
-    def _check_id(self, value: Any, label: str, *, optional: bool = False) -> int:
-        if value is None and optional:
-            return -1
+    def _check_id(self, value: Any, label: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(self.tokens):
             raise TokenizerError(f"Tokenizer: {label} must be a token id in [0, {len(self.tokens)}), got {value!r}")
         return value
