@@ -112,3 +112,23 @@ def test_load_llm_chats_with_the_file_tokenizer_and_counts_compiles(tmp_path: Pa
 def test_load_llm_refuses_missing_files(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_llm(tmp_path / "none.gguf")
+
+
+def test_time_in_the_callback_is_not_counted(
+    model_and_sd: tuple[Llama, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clock that only the callback advances: whatever the callback takes, the phases measure none of it."""
+    import types
+
+    from anekit.models import generation
+
+    clock = [0.0]
+    monkeypatch.setattr(generation, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    def slow(_id: int, _piece: str) -> None:
+        clock[0] += 10.0
+
+    model, _ = model_and_sd
+    result = generate(model, PROMPT, max_new_tokens=3, on_token=slow)
+    assert clock[0] == 30.0
+    assert result.prefill_seconds == 0.0 and result.decode_seconds == 0.0

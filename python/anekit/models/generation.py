@@ -3,7 +3,8 @@ stop tokens, a per-token streaming callback, timings and compile accounting.
 
 Timings come from ``time.perf_counter``: *prefill* is the prompt's pass (all of its tokens, including those past
 the prefill bucket, which the model feeds as decode steps) plus choosing the first token, so the time to the first
-token is the prefill time; *decode* covers every later token. A generation never compiles (the model's kernels are
+token is the prefill time; *decode* covers every later token. Time spent in the caller's ``on_token`` callback is
+left out of both. A generation never compiles (the model's kernels are
 compiled when it is built); :attr:`GenerationResult.compiles` counts any compile in the process during the
 generation, so a regression shows up as a non-zero number.
 """
@@ -178,14 +179,18 @@ def generate(
     stream = StreamDecoder(tokenizer) if tokenizer is not None else None
     text: list[str] = []
     out: list[int] = []
+    callback_s = 0.0  # the caller's time in on_token, kept out of the timings
     start = snapshot()
 
     def emit(token: int) -> None:
+        nonlocal callback_s
         out.append(token)
         piece = stream.push(token) if stream is not None else ""
         text.append(piece)
         if on_token is not None:
+            t = time.perf_counter()
             on_token(token, piece)
+            callback_s += time.perf_counter() - t
 
     t0 = time.perf_counter()
     stop_reason = "max_tokens"
@@ -195,23 +200,21 @@ def generate(
         logits = model.prefill(prompt, cache)
         emit(sampler(logits, prompt))
         t1 = time.perf_counter()
-        prefill_s = t1 - t0
+        prefill_s, callback_s = t1 - t0 - callback_s, 0.0
         pos = len(prompt)
         while out[-1] not in stop and len(out) < max_new_tokens:
             logits = model.decode(out[-1], pos, cache)
             pos += 1
-            emit(sampler(logits, [*prompt, *out]) if sampler.params.repetition_penalty != 1 else sampler(logits))
-        decode_s = time.perf_counter() - t1
+            emit(sampler(logits, [*prompt, *out]))
+        decode_s = time.perf_counter() - t1 - callback_s
         if out[-1] in stop:
             stop_reason = "stop_token"
     if stream is not None:
-        tail = stream.flush()
-        text.append(tail)
-    result_text = "".join(text)
+        text.append(stream.flush())
     return GenerationResult(
         prompt_ids=prompt,
         ids=out,
-        text=result_text,
+        text="".join(text),
         stop_reason=stop_reason,
         prefill_seconds=prefill_s,
         decode_seconds=decode_s,
