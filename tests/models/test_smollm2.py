@@ -63,13 +63,16 @@ def test_capital_of_france_matches_transformers() -> None:
 
 def test_capital_of_france_through_the_fake_framework() -> None:
     """load_llm on the ANE backend against the fake framework (reference mode): the chat prompt from anekit's
-    tokenizer, the first tokens of the answer streamed, and no compile after the model's 11."""
+    tokenizer in one prefill pass, the first tokens of the answer streamed, and no compile after the model's 11."""
     from anekit import testing
     from anekit.errors import AneUnavailableError
 
     path = _gguf_path()
     try:
-        with testing.fake_ane(mode="reference") as fake, load_llm(path, backend="ane", max_context=64) as llm:
+        with (
+            testing.fake_ane(mode="reference") as fake,
+            load_llm(path, backend="ane", max_context=64, prefill_bucket=64) as llm,
+        ):
             assert fake.stats()["compiles"] == llm.model.config.program_count == 11
             pieces: list[str] = []
             result = llm.chat(QUESTION, max_new_tokens=4, on_token=lambda _, piece: pieces.append(piece))
