@@ -16,9 +16,10 @@ from coremltools.proto import MIL_pb2, Model_pb2  # noqa: E402
 
 from anekit import mil  # noqa: E402
 from anekit.errors import MILError  # noqa: E402
-from anekit.mil.importers.coreml import _Converter, program_from_spec  # noqa: E402
+from anekit.mil.importers import coreml  # noqa: E402
+from anekit.mil.importers.coreml import program_from_spec  # noqa: E402
 from anekit.mil.types import TensorType  # noqa: E402
-from anekit.mil.values import WeightSource  # noqa: E402
+from anekit.mil.values import Value, WeightSource  # noqa: E402
 from anekit.reference import Executor  # noqa: E402
 
 
@@ -52,7 +53,7 @@ def test_mlpackage_imports_and_matches_torch(mlp: tuple, package: Path) -> None:
     module, x, _ = mlp
     prog = mil.load(package)
     assert prog.main.opset == "ios16" and prog.version == "1.0"
-    assert not [d for d in prog.diagnostics if d.severity == "error"]
+    assert not [d for d in mil.validate(prog, "any") if d.severity == "error"]
     with torch.no_grad():
         np.testing.assert_allclose(_run(prog, x.numpy()), module(x).numpy(), atol=2e-3)
 
@@ -200,6 +201,24 @@ def _tensor_value(dtype: int, dims: list[int], field: str, values: object) -> ob
     return v
 
 
+@pytest.fixture(params=["native", "protobuf"])
+def native(request: pytest.FixtureRequest) -> bool:
+    """Each literal test runs through both decoders: the extension's wire-format one and coremltools' protobuf."""
+    return request.param == "native"
+
+
+def _literals(native: bool, what: str = "test", **values: object) -> dict[str, Value]:
+    """``values`` imported as the program attributes of an otherwise empty MILSpec program."""
+    prog = MIL_pb2.Program()
+    for name, v in values.items():
+        prog.attributes[name].CopyFrom(v)
+    fn = prog.functions["main"]
+    fn.opset = "CoreML7"
+    fn.block_specializations["CoreML7"].SetInParent()
+    compact = coreml.decode(prog.SerializeToString(), model=False, native=native)
+    return coreml._Assembler(WeightSource(), what).model(compact)[0].attributes
+
+
 # Every TensorValue field coremltools writes (docs/internals/mil-format.md §9.7), with the data anekit must read back.
 IMMEDIATES = [
     ("fp32 floats", 11, [3], "floats", [1.5, -2.0, 0.25], np.array([1.5, -2.0, 0.25], np.float32)),
@@ -224,71 +243,74 @@ IMMEDIATES = [
 @pytest.mark.parametrize(
     ("what", "dtype", "dims", "field", "values", "want"), IMMEDIATES, ids=[i[0] for i in IMMEDIATES]
 )
-def test_every_immediate_encoding(what: str, dtype: int, dims: list, field: str, values: object, want: object) -> None:
-    v = _Converter(WeightSource(), "test").value(_tensor_value(dtype, dims, field, values), what)
+def test_every_immediate_encoding(
+    what: str, dtype: int, dims: list, field: str, values: object, want: object, native: bool
+) -> None:
+    v = _literals(native, v=_tensor_value(dtype, dims, field, values))["v"]
     assert isinstance(v.type, TensorType) and v.type.shape == tuple(dims)
     got = np.asarray(v.data)
     assert got.dtype == want.dtype, what
     np.testing.assert_array_equal(got, want)
 
 
-def test_string_tuple_list_and_dict_immediates() -> None:
-    conv = _Converter(WeightSource(), "test")
+def test_string_tuple_list_and_dict_immediates(native: bool) -> None:
     s = _tensor_value(2, [], "strings", ["hello"])
-    assert conv.value(s, "s").data == "hello"
     tup = MIL_pb2.Value()
     tup.type.tupleType.types.add().CopyFrom(s.type)
     tup.immediateValue.tuple.values.add().CopyFrom(s)
-    assert conv.value(tup, "t").data == ("hello",)
     lst = MIL_pb2.Value()
     lst.type.listType.type.CopyFrom(s.type)
     lst.type.listType.length.constant.size = 2
     lst.immediateValue.list.values.add().CopyFrom(s)
     lst.immediateValue.list.values.add().CopyFrom(s)
-    assert conv.value(lst, "l").data == ["hello", "hello"]
     dct = MIL_pb2.Value()
     dct.type.dictionaryType.keyType.CopyFrom(s.type)
     dct.type.dictionaryType.valueType.CopyFrom(s.type)
     kv = dct.immediateValue.dictionary.values.add()
     kv.key.CopyFrom(s)
     kv.value.CopyFrom(_tensor_value(2, [], "strings", ["world"]))
-    assert conv.value(dct, "d").data == {"hello": "world"}
+    got = _literals(native, s=s, t=tup, l=lst, d=dct)
+    assert got["s"].data == "hello"
+    assert got["t"].data == ("hello",)
+    assert got["l"].data == ["hello", "hello"]
+    assert got["d"].data == {"hello": "world"}
 
 
-def test_bad_immediates_are_named() -> None:
-    conv = _Converter(WeightSource(), "spec.mlmodel")
-    with pytest.raises(MILError, match=r"spec\.mlmodel: where: literal has 3 elements, its type tensor<fp32, \[2\]>"):
-        conv.value(_tensor_value(11, [2], "floats", [1.0, 2.0, 3.0]), "where")
+def test_bad_immediates_are_named(native: bool) -> None:
+    def bad(v: object) -> None:
+        _literals(native, "spec.mlmodel", where=v)
+
+    with pytest.raises(MILError, match=r"spec\.mlmodel: program attribute 'where': literal has 3 elements, its type "):
+        bad(_tensor_value(11, [2], "floats", [1.0, 2.0, 3.0]))
     with pytest.raises(MILError, match="floats data for a tensor<bool"):
-        conv.value(_tensor_value(1, [1], "floats", [1.0]), "where")
+        bad(_tensor_value(1, [1], "floats", [1.0]))
     with pytest.raises(MILError, match="not a whole number of fp16 values"):
-        conv.value(_tensor_value(10, [1], "bytes", b"\x00"), "where")
+        bad(_tensor_value(10, [1], "bytes", b"\x00"))
     with pytest.raises(MILError, match="fp8e4m3 immediates are not supported"):
-        conv.value(_tensor_value(40, [1], "bytes", b"\x00"), "where")
+        bad(_tensor_value(40, [1], "bytes", b"\x00"))
 
 
-def test_repeated_immediates_give_independent_values() -> None:
-    # The converter decodes a repeated immediate once (consts repeat per layer); each op still gets its own Value.
-    conv = _Converter(WeightSource(), "test")
+def test_repeated_immediates_give_independent_values(native: bool) -> None:
+    # A repeated immediate is decoded once (consts repeat per layer); each use still gets its own Value.
     raw = _tensor_value(23, [2], "ints", [1, -2])
-    a, b = conv.value(raw, "a"), conv.value(raw, "b")
+    s = _tensor_value(2, [], "strings", ["x"])
+    lst = MIL_pb2.Value()
+    lst.type.listType.type.CopyFrom(s.type)
+    lst.immediateValue.list.values.add().CopyFrom(s)
+    got = _literals(native, a=raw, b=raw, c=_tensor_value(22, [2], "ints", [1, -2]), l1=lst, l2=lst)
+    a, b, c = got["a"], got["b"], got["c"]
     assert a is not b and a.type is b.type and a.storage == b.storage == "inline" and a.blob is b.blob is None
     np.testing.assert_array_equal(b.data, np.array([1, -2], np.int32))
     assert not a.data.flags.writeable and not b.data.flags.writeable  # shared data cannot be changed through either
     b.storage = "blob"
     assert a.storage == "inline"
     # The same numbers under another type are another literal.
-    c = conv.value(_tensor_value(22, [2], "ints", [1, -2]), "c")
     assert c.data.dtype == np.int16 and c.type != a.type
     # Mutable data (a list literal) is never shared.
-    s = _tensor_value(2, [], "strings", ["x"])
-    lst = MIL_pb2.Value()
-    lst.type.listType.type.CopyFrom(s.type)
-    lst.immediateValue.list.values.add().CopyFrom(s)
-    first, second = conv.value(lst, "l1").data, conv.value(lst, "l2").data
+    first, second = got["l1"].data, got["l2"].data
     assert first == second == ["x"] and first is not second
-    # A bad literal is rejected every time it appears, with its own location.
+    # A bad literal is rejected wherever it appears, naming that place.
     bad = _tensor_value(11, [2], "floats", [1.0])
     for where in ("first", "second"):
-        with pytest.raises(MILError, match=f"{where}: literal has 1 elements"):
-            conv.value(bad, where)
+        with pytest.raises(MILError, match=f"'{where}': literal has 1 elements"):
+            _literals(native, **{"ok": raw, where: bad})

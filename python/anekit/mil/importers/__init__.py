@@ -43,16 +43,12 @@ def load(
             program first"), a bad shape choice, or (with ``require_weights``) a missing weight file.
     """
     if hasattr(source, "get_spec") and not isinstance(source, (str, os.PathLike)):
-        prog = coreml.load_mlmodel_object(source)
-        flexible = coreml.flexible_from_spec(source.get_spec())
+        prog, flexible = coreml.import_mlmodel(source)
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         package = path.is_dir() and (path / coreml.COREML_PACKAGE_SPEC).is_file()
         if package or (path.is_file() and path.suffix == ".mlmodel"):
-            spec = coreml.read_spec(path)  # once: the program and the flexible shapes both come from it
-            weights = (path / coreml.COREML_PACKAGE_SPEC).parent if package else path.parent
-            prog = coreml.program_from_spec(spec, weights=weights, what=str(path))
-            flexible = coreml.flexible_from_spec(spec)
+            prog, flexible = coreml.import_file(path)
         elif path.suffix == ".mlpackage":
             raise MILError(f"{path} is not an .mlpackage folder with {coreml.COREML_PACKAGE_SPEC}")
         else:
