@@ -314,3 +314,128 @@ def test_repeated_immediates_give_independent_values(native: bool) -> None:
     for where in ("first", "second"):
         with pytest.raises(MILError, match=f"'{where}': literal has 1 elements"):
             _literals(native, **{"ok": raw, where: bad})
+
+
+# The two decoders ------------------------------------------------------------------------------------------------
+def _imported(data: bytes, native: bool) -> str:
+    """What importing ``data`` through one decoder gives: the program's text, or the error message."""
+    try:
+        compact = coreml.decode(data, native=native, what="m")
+        prog, flexible = coreml._Assembler(WeightSource(), "m").model(compact)
+    except MILError as exc:
+        return f"error: {exc}"
+    return prog.to_mil() + repr(flexible)
+
+
+def test_native_and_protobuf_decoders_give_the_same_program(mlp: tuple) -> None:
+    for kind in ["dense", *COMPRESSIONS]:
+        model = mlp[2] if kind == "dense" else _compress(kind, mlp[2])
+        data = model.get_spec().SerializeToString()
+        native, proto = _imported(data, True), _imported(data, False)
+        assert not native.startswith("error") and native == proto, kind
+
+
+def test_decoders_agree_on_damaged_bytes(mlp: tuple) -> None:
+    # Every truncation point and random byte changes of a real spec: both decoders reject the bytes or both give
+    # the same program (or the same import error). The native one must never crash or read out of bounds.
+    data = mlp[2].get_spec().SerializeToString()
+    rng = np.random.default_rng(0)
+    cases = [data[:n] for n in rng.choice(len(data), 120, replace=False)]
+    for _ in range(200):
+        b = bytearray(data)
+        for i in rng.choice(len(b), int(rng.integers(1, 4)), replace=False):
+            b[i] = int(rng.integers(0, 256))
+        cases.append(bytes(b))
+    malformed = "error: m is not a Core ML model protobuf: "
+    lenient = 0
+    for i, case in enumerate(cases):
+        native, proto = _imported(case, True), _imported(case, False)
+        if native.startswith(malformed):
+            assert proto.startswith(malformed), (i, native[:200], proto[:200])  # never stricter than protobuf
+        elif proto.startswith(malformed):
+            # The native decoder skips the fields it does not read (doc strings, metadata, block inputs, ...)
+            # without parsing them, so damage there, which protobuf rejects, goes unnoticed.
+            lenient += 1
+        else:
+            assert native == proto, i
+    assert lenient < len(cases) // 4
+
+
+def test_a_valid_encoding_the_native_decoder_leaves_to_protobuf(mlp: tuple) -> None:
+    # A singular message field given twice is merged by protobuf; the native decoder hands such bytes over.
+    spec = mlp[2].get_spec()
+    extra = Model_pb2.Model()
+    extra.description.metadata.author = "second copy of the description field"
+    data = spec.SerializeToString() + extra.SerializeToString()
+    with pytest.raises(MILError, match="leaves this encoding to protobuf"):
+        coreml.decode(data, native=True)
+    prog, _ = coreml.import_bytes(data)
+    assert prog.to_mil() == coreml.import_bytes(spec.SerializeToString())[0].to_mil()
+
+
+def test_every_model_kind_is_named_by_both_decoders() -> None:
+    for field in Model_pb2.Model.DESCRIPTOR.oneofs_by_name["Type"].fields:
+        spec = Model_pb2.Model(specificationVersion=4)
+        getattr(spec, field.name).SetInParent()
+        data = spec.SerializeToString()
+        for native in (True, False):
+            assert coreml.decode(data, native=native)[0] == field.number
+        if field.name != "mlProgram":
+            with pytest.raises(MILError, match=f"holds a Core ML {field.name} model"):
+                coreml.import_bytes(data)
+
+
+def test_packed_and_unpacked_repeated_numbers_decode_alike() -> None:
+    # protobuf writes repeated numbers packed; the wire format also allows one value per tag, which a reader must
+    # take too. TensorValue.ints = [1, -2] written one per tag (field 1, varint; -2 as a 10-byte varint).
+    one_per_tag = _varint(1 << 3) + _varint(1) + _varint(1 << 3) + _varint(2**64 - 2)
+    assert MIL_pb2.TensorValue.RepeatedInts.FromString(one_per_tag).values == [1, -2]
+    typed = MIL_pb2.Value()
+    typed.type.CopyFrom(_tensor_value(23, [2], "ints", [1, -2]).type)
+    # Value.immediateValue (3) -> ImmediateValue.tensor (1) -> TensorValue.ints (2) -> the values above
+    raw = typed.SerializeToString() + _field(3, _field(1, _field(2, one_per_tag)))
+    assert MIL_pb2.Value.FromString(raw).immediateValue.tensor.ints.values == [1, -2]
+    for native in (True, False):
+        np.testing.assert_array_equal(_literals_raw(native, raw).data, np.array([1, -2], np.int32))
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _literals_raw(native: bool, value: bytes) -> Value:
+    """A serialized Value as the attribute ``v`` of a bare program, imported through one decoder."""
+    prog = MIL_pb2.Program()
+    fn = prog.functions["main"]
+    fn.opset = "CoreML7"
+    fn.block_specializations["CoreML7"].SetInParent()
+    entry = _field(1, b"v") + _field(2, value)
+    compact = coreml.decode(prog.SerializeToString() + _field(4, entry), model=False, native=native)
+    return coreml._Assembler(WeightSource(), "test").model(compact)[0].attributes["v"]
+
+
+def test_mlpackage_loads_without_coremltools(package: Path) -> None:
+    # The native decoder reads the spec itself: coremltools is needed to convert, not to import.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['coremltools'] = None\n"
+        "from anekit import mil\n"
+        f"p = mil.load({str(package)!r})\n"
+        "print(len(p.main.operations), 'coremltools' in sys.modules and sys.modules['coremltools'] is not None)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    n, imported = out.stdout.split()
+    assert int(n) == len(mil.load(package).main.operations) and imported == "False"
