@@ -19,7 +19,7 @@ from anekit.errors import MILError  # noqa: E402
 from anekit.mil.importers import coreml  # noqa: E402
 from anekit.mil.importers.coreml import program_from_spec  # noqa: E402
 from anekit.mil.types import TensorType  # noqa: E402
-from anekit.mil.values import Value, WeightSource  # noqa: E402
+from anekit.mil.values import Value  # noqa: E402
 from anekit.reference import Executor  # noqa: E402
 
 
@@ -215,8 +215,7 @@ def _literals(native: bool, what: str = "test", **values: object) -> dict[str, V
     fn = prog.functions["main"]
     fn.opset = "CoreML7"
     fn.block_specializations["CoreML7"].SetInParent()
-    compact = coreml.decode(prog.SerializeToString(), model=False, native=native)
-    return coreml._Assembler(WeightSource(), what).model(compact)[0].attributes
+    return coreml.import_bytes(prog.SerializeToString(), what=what, model=False, native=native)[0].attributes
 
 
 # Every TensorValue field coremltools writes (docs/internals/mil-format.md §9.7), with the data anekit must read back.
@@ -320,8 +319,7 @@ def test_repeated_immediates_give_independent_values(native: bool) -> None:
 def _imported(data: bytes, native: bool) -> str:
     """What importing ``data`` through one decoder gives: the program's text, or the error message."""
     try:
-        compact = coreml.decode(data, native=native, what="m")
-        prog, flexible = coreml._Assembler(WeightSource(), "m").model(compact)
+        prog, flexible = coreml.import_bytes(data, what="m", native=native)
     except MILError as exc:
         return f"error: {exc}"
     return prog.to_mil() + repr(flexible)
@@ -421,8 +419,8 @@ def _literals_raw(native: bool, value: bytes) -> Value:
     fn.opset = "CoreML7"
     fn.block_specializations["CoreML7"].SetInParent()
     entry = _field(1, b"v") + _field(2, value)
-    compact = coreml.decode(prog.SerializeToString() + _field(4, entry), model=False, native=native)
-    return coreml._Assembler(WeightSource(), "test").model(compact)[0].attributes["v"]
+    data = prog.SerializeToString() + _field(4, entry)
+    return coreml.import_bytes(data, what="test", model=False, native=native)[0].attributes["v"]
 
 
 def test_mlpackage_loads_without_coremltools(package: Path) -> None:

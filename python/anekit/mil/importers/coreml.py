@@ -195,6 +195,7 @@ def import_bytes(
     what: str = "the spec",
     model: bool = True,
     source: str | None = None,
+    native: bool | None = None,
 ) -> Imported:
     """Import a serialized Core ML ``Model`` (or, with ``model=False``, a bare MILSpec ``Program``).
 
@@ -204,6 +205,7 @@ def import_bytes(
         what: how error messages name the model (a path).
         model: whether ``data`` is a ``Model`` (else a MILSpec ``Program``).
         source: how a decoding error names the bytes (default: ``what``).
+        native: which decoder (see :func:`decode`; default: the native one when the extension has it).
 
     Returns:
         The program and the model description's flexible shapes (:func:`flexible_from_spec` form).
@@ -220,7 +222,7 @@ def import_bytes(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return assembler.model(decode(bytes(data), model=model, what=source or what))
+        return assembler.model(decode(bytes(data), model=model, native=native, what=source or what))
     finally:
         if collecting:
             gc.enable()
