@@ -94,7 +94,7 @@ py::tuple to_tuple(const std::vector<py::object>& items) {
 
 class Decoder {
  public:
-  /** (kind, program or None, description inputs, types, values) of a Model message. */
+  /** (kind, program or None, description, types, values) of a Model message. */
   py::tuple model(std::string_view data) {
     Reader r(data);
     uint32_t f = 0, w = 0, kind = 0;
@@ -125,7 +125,7 @@ class Decoder {
   /** The same tuple for a bare MILSpec Program message (kind mlProgram, no description). */
   py::tuple bare_program(std::string_view data) {
     py::object prog = program(data);
-    return py::make_tuple(kMlProgram, prog, py::tuple(), types_, values_);
+    return py::make_tuple(kMlProgram, prog, py::make_tuple(py::tuple(), str("")), types_, values_);
   }
 
  private:
@@ -722,13 +722,19 @@ class Decoder {
     return n == 1;
   }
 
-  // ModelDescription: input = 1 (FeatureDescription: name = 1, type = 3) -> ((name, shape, flexibility kind,
-  // flexibility), ...) for the multi-array inputs (FeatureType.multiArrayType = 5).
+  // ModelDescription: input = 1 (FeatureDescription: name = 1, type = 3), defaultFunctionName = 21 ->
+  // (((name, shape, flexibility kind, flexibility), ...) for the multi-array inputs (FeatureType.multiArrayType
+  // = 5), default function name).
   py::tuple description(std::string_view raw) {
     Reader r(raw);
     uint32_t f = 0, w = 0;
     std::vector<py::object> out;
+    std::string_view default_function;
     while (r.next(f, w)) {
+      if (f == 21 && w == kLen) {
+        default_function = r.bytes();
+        continue;
+      }
       if (f != 1 || w != kLen) {
         r.skip(f, w);
         continue;
@@ -766,7 +772,7 @@ class Decoder {
       }
       if (kind == 5) out.push_back(array_feature(str(name), array));
     }
-    return to_tuple(out);
+    return py::make_tuple(to_tuple(out), str(default_function));
   }
 
   // ArrayFeatureType: shape = 1 (repeated int64), enumeratedShapes = 21 {shapes = 1 {shape = 1}},

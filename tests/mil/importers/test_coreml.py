@@ -80,6 +80,15 @@ COMPRESSIONS = {
     "palettized": lambda: ct.optimize.coreml.palettize_weights,
     "pruned": lambda: ct.optimize.coreml.prune_weights,
 }
+# iOS18 spells compressed weights with other ops and sub-byte blobs: constexpr_blockwise_shift_scale over int4,
+# constexpr_lut_to_dense over uint4 / uint3 indices (per grouped channel), constexpr_sparse_to_dense over a
+# uint1 mask.
+COMPRESSIONS_IOS18 = {
+    "int4_blockwise": lambda: ct.optimize.coreml.linear_quantize_weights,
+    "palettized_4bit": lambda: ct.optimize.coreml.palettize_weights,
+    "palettized_3bit_grouped": lambda: ct.optimize.coreml.palettize_weights,
+    "pruned_ios18": lambda: ct.optimize.coreml.prune_weights,
+}
 
 
 def _compress(kind: str, model: object) -> object:
@@ -89,14 +98,34 @@ def _compress(kind: str, model: object) -> object:
         # "uniform" needs no scikit-learn (k-means does)
         "palettized": cfg.OpPalettizerConfig(mode="uniform", nbits=2, weight_threshold=512),
         "pruned": cfg.OpMagnitudePrunerConfig(target_sparsity=0.5, weight_threshold=512),
+        "int4_blockwise": cfg.OpLinearQuantizerConfig(
+            mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=16, weight_threshold=512
+        ),
+        "palettized_4bit": cfg.OpPalettizerConfig(mode="uniform", nbits=4, weight_threshold=512),
+        "palettized_3bit_grouped": cfg.OpPalettizerConfig(
+            mode="uniform", nbits=3, granularity="per_grouped_channel", group_size=16, weight_threshold=512
+        ),
+        "pruned_ios18": cfg.OpMagnitudePrunerConfig(target_sparsity=0.5, weight_threshold=512),
     }[kind]
-    return COMPRESSIONS[kind]()(model, cfg.OptimizationConfig(global_config=op_config))
+    compress = {**COMPRESSIONS, **COMPRESSIONS_IOS18}[kind]()
+    return compress(model, cfg.OptimizationConfig(global_config=op_config))
 
 
-@pytest.mark.parametrize("kind", list(COMPRESSIONS))
-def test_compressed_weights_match_coremltools_values(kind: str, mlp: tuple, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def mlp18(mlp: tuple) -> object:
+    module, x, _ = mlp
+    return ct.convert(
+        torch.jit.trace(module, x),
+        inputs=[ct.TensorType(name="x", shape=(1, 64))],
+        convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS18,
+    )
+
+
+@pytest.mark.parametrize("kind", [*COMPRESSIONS, *COMPRESSIONS_IOS18])
+def test_compressed_weights_match_coremltools_values(kind: str, mlp: tuple, mlp18: object, tmp_path: Path) -> None:
     _, x, model = mlp
-    compressed = _compress(kind, model)
+    compressed = _compress(kind, mlp18 if kind in COMPRESSIONS_IOS18 else model)
     # coremltools' own MIL semantics: each constexpr op's materialized_val_inference() is its dense weight.
     want = {
         op.outputs[0].name: op.materialized_val_inference()
@@ -108,6 +137,7 @@ def test_compressed_weights_match_coremltools_values(kind: str, mlp: tuple, tmp_
     prog = mil.load(tmp_path / "c.mlpackage")
     types = {op.op_type for op in prog.main.operations}
     assert {op.split("_", 1)[0] for op in types} >= {"constexpr"}
+    assert not [d for d in mil.validate(prog, "any") if d.severity == "error"]
     result = Executor(prog)({"x": x.numpy()}, trace=True)
     for name, dense in want.items():
         np.testing.assert_array_equal(np.asarray(result.trace[name]), np.asarray(dense), err_msg=name)
@@ -116,6 +146,63 @@ def test_compressed_weights_match_coremltools_values(kind: str, mlp: tuple, tmp_
     out = next(iter(result.outputs.values())).astype(np.float64)
     cosine = out.ravel() @ dense_out.ravel() / (np.linalg.norm(out) * np.linalg.norm(dense_out))
     assert cosine > 0.9
+
+
+def test_stateful_model_imports_its_state_and_runs(tmp_path: Path) -> None:
+    class Accumulate(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("acc", torch.zeros(1, 8))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.acc.add_(x)
+            return self.acc * 2
+
+    x = torch.randn(1, 8)
+    model = ct.convert(
+        torch.jit.trace(Accumulate().eval(), x),
+        inputs=[ct.TensorType(name="x", shape=(1, 8))],
+        states=[ct.StateType(wrapped_type=ct.TensorType(shape=(1, 8)), name="acc")],
+        convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS18,
+    )
+    model.save(str(tmp_path / "state.mlpackage"))
+    prog = mil.load(tmp_path / "state.mlpackage")
+    assert str(prog.main.inputs["acc"].type) == "state<tensor<fp16, [1, 8]>>"
+    assert {"read_state", "write_state"} <= {op.op_type for op in prog.main.operations}
+    assert not [d for d in mil.validate(prog, "any") if d.severity == "error"]
+    acc = np.full((1, 8), 3, np.float16)
+    out = Executor(prog)({"x": x.numpy(), "acc": acc})
+    want = acc.astype(np.float32) + x.numpy()
+    np.testing.assert_allclose(out["acc"], want, atol=2e-3)
+    np.testing.assert_allclose(next(iter(v for k, v in out.items() if k != "acc")), 2 * want, atol=4e-3)
+
+
+@pytest.mark.parametrize("default", ["first", "second"])
+def test_multifunction_package_imports_every_function_default_first(default: str, tmp_path: Path) -> None:
+    from coremltools.models.utils import MultiFunctionDescriptor, save_multifunction
+
+    torch.manual_seed(2)
+    x = torch.randn(1, 8)
+    modules = {"first": torch.nn.Linear(8, 4).eval(), "second": torch.nn.Linear(8, 4).eval()}
+    desc = MultiFunctionDescriptor()
+    for name, module in modules.items():
+        model = ct.convert(
+            torch.jit.trace(module, x),
+            inputs=[ct.TensorType(name="x", shape=(1, 8))],
+            convert_to="mlprogram",
+            minimum_deployment_target=ct.target.iOS18,
+        )
+        model.save(str(tmp_path / f"{name}.mlpackage"))
+        desc.add_function(str(tmp_path / f"{name}.mlpackage"), src_function_name="main", target_function_name=name)
+    desc.default_function_name = default
+    save_multifunction(desc, str(tmp_path / "multi.mlpackage"))
+    prog = mil.load(tmp_path / "multi.mlpackage")
+    assert list(prog.functions) == sorted(modules, key=lambda n: n != default)
+    for name, module in modules.items():
+        (got,) = Executor(prog, function=name)({"x": x.numpy()}).values()
+        with torch.no_grad():
+            np.testing.assert_allclose(got, module(x).numpy(), atol=2e-3)
 
 
 def test_missing_weight_file_is_named(package: Path, tmp_path: Path) -> None:

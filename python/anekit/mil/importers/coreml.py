@@ -21,9 +21,10 @@ and compares them. Re-inferring at load as well took twice as long as all the re
 Compact form (both decoders produce exactly this; type and value ids index ``types`` / ``values``, in which
 identical messages appear once):
 
-* model: ``(kind, program | None, inputs, types, values)``; ``kind`` is the field number of the ``Model.Type``
-  member set (502 = ``mlProgram``, 0 = none); ``inputs`` are the multi-array inputs of the model description as
-  ``(name, default shape, "enumeratedShapes" | "shapeRange" | None, shapes | (lower, upper) pairs)``.
+* model: ``(kind, program | None, (inputs, default function), types, values)``; ``kind`` is the field number of
+  the ``Model.Type`` member set (502 = ``mlProgram``, 0 = none); ``inputs`` are the multi-array inputs of the
+  model description as ``(name, default shape, "enumeratedShapes" | "shapeRange" | None, shapes | (lower,
+  upper) pairs)``; the default function name is ``""`` unless the model has several functions.
 * program: ``(((function name, function), ...), ((attribute, value id), ...))``.
 * function: ``(opset, ((input, type id), ...), ((attribute, value id), ...), (ops, output names) | None)``: the
   block of the function's own opset, None when it has none.
@@ -275,7 +276,7 @@ def program_from_spec(
 def flexible_from_spec(spec: Any) -> dict[str, Any]:
     """The model description's flexible shapes in :func:`~anekit.mil.passes.shapes.flexible_shapes` form."""
     desc = getattr(spec, "description", None)
-    return _flexible(_ProtoDecoder().inputs(desc) if desc is not None else ())
+    return _flexible(_ProtoDecoder().description(desc)[0] if desc is not None else ())
 
 
 def decode(data: bytes, *, model: bool = True, native: bool | None = None, what: str = "the spec") -> tuple:
@@ -376,12 +377,12 @@ class _ProtoDecoder:
         kind_name = spec.WhichOneof("Type")
         kind = type(spec).DESCRIPTOR.fields_by_name[kind_name].number if kind_name else 0
         prog = self.program(spec.mlProgram) if kind == _ML_PROGRAM else None
-        return (kind, prog, self.inputs(spec.description), self.types, self.values)
+        return (kind, prog, self.description(spec.description), self.types, self.values)
 
     def bare_program(self, prog: Any) -> tuple:
-        return (_ML_PROGRAM, self.program(prog), (), self.types, self.values)
+        return (_ML_PROGRAM, self.program(prog), ((), ""), self.types, self.values)
 
-    def inputs(self, desc: Any) -> tuple:
+    def description(self, desc: Any) -> tuple:
         out = []
         for feat in desc.input:
             if feat.type.WhichOneof("Type") != "multiArrayType":
@@ -394,7 +395,7 @@ class _ProtoDecoder:
             elif kind == "shapeRange":
                 items = tuple((int(r.lowerBound), int(r.upperBound)) for r in mat.shapeRange.sizeRanges)
             out.append((feat.name, tuple(int(d) for d in mat.shape), kind, items))
-        return tuple(out)
+        return tuple(out), desc.defaultFunctionName
 
     def program(self, prog: Any) -> tuple:
         functions = tuple((name, self.function(prog.functions[name])) for name in prog.functions)
@@ -535,15 +536,18 @@ class _Assembler:
         return MILError(f"{self.what}: {where() if callable(where) else where}: {message}")
 
     def model(self, compact: tuple) -> Imported:
-        kind, prog, inputs, self.type_descs, self.value_descs = compact
+        kind, prog, (inputs, default_function), self.type_descs, self.value_descs = compact
         self.types = [None] * len(self.type_descs)
         if kind != _ML_PROGRAM:
             name = _MODEL_KINDS.get(kind, f"type-{kind}") if kind else "empty"
             raise MILError(_NOT_MLPROGRAM.format(what=self.what, kind=name))
-        return self.program(prog), _flexible(inputs)
+        return self.program(prog, default_function), _flexible(inputs)
 
-    def program(self, prog: tuple) -> Program:
+    def program(self, prog: tuple, default_function: str = "") -> Program:
         functions, attributes = prog
+        # A multifunction model's default function first (its text order then starts with it); the others keep
+        # the spec's order.
+        functions = sorted(functions, key=lambda item: item[0] != default_function)
         funcs = [self.function(name, f) for name, f in functions]
         if not funcs:
             raise MILError(f"{self.what}: the ML program has no functions")
