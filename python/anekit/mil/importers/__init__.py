@@ -38,6 +38,10 @@ def load(
         require_weights: raise now, naming the file, when a weight file the program references is absent
             (otherwise that error comes when the weights are first read: compile, run, or ``Value.data``).
 
+    Core ML sources keep the output types their protobuf states (coremltools inferred them); ``mil.validate``
+    infers them again (rule ``op-check``) and reports a mismatch. MIL text is checked as it is parsed
+    (``program.diagnostics``).
+
     Raises:
         MILError: an unreadable or unsupported source (non-ML-program Core ML models: "convert to an ML
             program first"), a bad shape choice, or (with ``require_weights``) a missing weight file.

@@ -298,10 +298,10 @@ def decode(data: bytes, *, model: bool = True, native: bool | None = None, what:
             compact = fast(data, model=model)
         except ValueError as exc:
             raise MILError(f"{what} is not a Core ML model protobuf: {exc}") from exc
-        if compact is not None or native:
-            if compact is None:
-                raise MILError(f"{what}: the native decoder leaves this encoding to protobuf")
+        if compact is not None:
             return compact
+        if native:  # a valid encoding no serializer writes (see csrc/bindings/bind_milspec.cpp)
+            raise MILError(f"{what}: the native decoder leaves this encoding to protobuf")
     # The protobuf route: coremltools' generated message classes.
     message = _model_pb2().Model() if model else _mil_pb2().Program()
     try:
