@@ -103,11 +103,4 @@ class Reader {
   const uint8_t* end_;
 };
 
-/** A little-endian 32-/64-bit value from raw wire bytes. */
-inline uint64_t load_le(std::string_view b) {
-  uint64_t v = 0;
-  for (size_t i = b.size(); i-- > 0;) v = (v << 8) | static_cast<uint8_t>(b[i]);
-  return v;
-}
-
 }  // namespace anekit::core::protowire

@@ -524,3 +524,27 @@ def test_mlpackage_loads_without_coremltools(package: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     n, imported = out.stdout.split()
     assert int(n) == len(mil.load(package).main.operations) and imported == "False"
+
+
+def test_deeply_nested_types_are_refused_not_a_crash() -> None:
+    # 200 nested tuple types: both decoders refuse (protobuf's recursion limit, the native decoder's own at 100
+    # levels) instead of exhausting the C stack; 20 levels import.
+    def nested(levels: int) -> bytes:
+        vt = MIL_pb2.ValueType()
+        vt.tensorType.dataType = 11
+        for _ in range(levels):
+            outer = MIL_pb2.ValueType()
+            outer.tupleType.types.add().CopyFrom(vt)
+            vt = outer
+        prog = MIL_pb2.Program()
+        fn = prog.functions["main"]
+        fn.opset = "CoreML7"
+        fn.inputs.add(name="x").type.CopyFrom(vt)
+        fn.block_specializations["CoreML7"].SetInParent()
+        return prog.SerializeToString()
+
+    for native in (True, False):
+        with pytest.raises(MILError, match="is not a Core ML model protobuf"):
+            coreml.decode(nested(200), model=False, native=native)
+        prog, _ = coreml.import_bytes(nested(20), model=False, native=native)
+        assert str(prog.main.inputs["x"].type).count("tuple") == 20
