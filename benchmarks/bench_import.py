@@ -12,6 +12,11 @@ Measures, in one run:
   load plus ``Value.data`` of every blob against ``get_spec()`` plus reading ``weight.bin``;
 * anekit's import through coremltools' protobuf classes (its route when the extension has no decoder).
 
+In the with-weights pair, every anekit call leaves its Program as cyclic garbage (variables and ops refer to each
+other) that holds its weight file's bytes until the cyclic collector runs, so the next call reads into fresh
+memory and pays its page faults; coremltools' bytes are freed at once and their memory reused. That is part of
+what a loop of loads costs, and most of the difference in that row.
+
 All of them alternate round by round (``time_interleaved``) and each ratio is the median of the per-round
 ratios, so load from other processes on this shared machine hits both sides alike;
 * conversion overhead: ``anekit.from_torch`` end to end against ``coremltools.convert`` of the same exported
