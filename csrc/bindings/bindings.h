@@ -10,5 +10,6 @@ namespace py = pybind11;
 void init_fp16(pybind11::module_& m);
 void init_surface(pybind11::module_& m);
 void init_compile_counter(pybind11::module_& m);
+void init_milspec(pybind11::module_& m);
 
 }  // namespace anekit::bindings

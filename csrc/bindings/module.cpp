@@ -10,7 +10,7 @@
 #endif
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "anekit native core: fp16 conversion, ANE I/O surfaces, compile counter, ANE backend";
+  m.doc() = "anekit native core: fp16 conversion, ANE I/O surfaces, compile counter, MILSpec decoder, ANE backend";
   m.attr("__version__") = ANEKIT_VERSION;
 #ifdef ANEKIT_HAS_ANE
   m.attr("HAS_ANE") = true;
@@ -20,5 +20,6 @@ PYBIND11_MODULE(_core, m) {
   anekit::bindings::init_fp16(m);
   anekit::bindings::init_surface(m);
   anekit::bindings::init_compile_counter(m);
+  anekit::bindings::init_milspec(m);
   init_ane(m);
 }

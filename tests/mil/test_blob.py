@@ -23,7 +23,8 @@ from anekit.mil.blob import (
     unpack_subbyte,
     write_blobs,
 )
-from anekit.mil.values import Value
+from anekit.mil.types import TensorType, dtype
+from anekit.mil.values import BlobRef, Value, WeightSource
 
 
 def test_dtype_codes_match_spec_table() -> None:
@@ -248,3 +249,19 @@ def test_records_pointing_into_header_or_metadata_are_rejected(data_offset: int)
         reference.run(parsed, {"x": values})
     # The intact file still reads.
     np.testing.assert_array_equal(BlobFile(file).read(off, "fp16", (40,)), values)
+
+
+def test_blob_values_are_views_of_the_weight_file_and_read_blob_stays_a_copy() -> None:
+    # Reading a model's weights through Value.data copies each weight once (the file into memory), not twice.
+    weights = {"fp16": np.arange(8, dtype=np.float16), "int8": np.arange(-4, 4, dtype=np.int8)}
+    data, offsets = write_blobs([(w, name) for name, w in weights.items()])
+    source = WeightSource({"@model_path/weights/weight.bin": data})
+    file_bytes = source.file("@model_path/weights/weight.bin")
+    for (name, want), offset in zip(weights.items(), offsets, strict=True):
+        t = TensorType(dtype(name), want.shape)
+        got = Value(t, blob=BlobRef("@model_path/weights/weight.bin", offset), source=source).data
+        np.testing.assert_array_equal(got, want)
+        assert not got.flags.writeable and not got.flags.owndata, name
+        assert np.shares_memory(got, np.frombuffer(file_bytes._data, np.uint8)), name
+        copy = read_blob(data, offset, name, want.shape)
+        assert copy.flags.writeable and not np.shares_memory(copy, np.frombuffer(data, np.uint8)), name

@@ -205,8 +205,12 @@ def encode_array(values: np.ndarray, dt: str | DType) -> tuple[bytes, int]:
     return np.ascontiguousarray(arr, dtype=_LE[d.name]).tobytes(), 0
 
 
-def decode_array(data: bytes | memoryview, dt: str | DType, shape: Sequence[int]) -> np.ndarray:
-    """Decode blob data bytes into a numpy array of ``shape`` (held in ``DType.np_dtype``)."""
+def decode_array(data: bytes | memoryview, dt: str | DType, shape: Sequence[int], *, copy: bool = True) -> np.ndarray:
+    """Decode blob data bytes into a numpy array of ``shape`` (held in ``DType.np_dtype``).
+
+    ``copy=False``: where the stored bytes already are that array (byte-sized little-endian types), return a
+    read-only view of ``data`` instead of a copy (the view keeps ``data`` alive).
+    """
     d = _blob_dtype(dt)
     count = int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
     if d.is_subbyte:
@@ -221,7 +225,7 @@ def decode_array(data: bytes | memoryview, dt: str | DType, shape: Sequence[int]
         codes = np.frombuffer(data, dtype=np.uint8, count=count)
         return _fp8_table(d.name)[codes].reshape(tuple(shape))
     arr = np.frombuffer(data, dtype=_LE[d.name], count=count)
-    return arr.astype(d.np_dtype).reshape(tuple(shape))
+    return arr.astype(d.np_dtype, copy=copy).reshape(tuple(shape))
 
 
 # ---------------------------------------------------------------------------------------------- writer
@@ -413,8 +417,11 @@ class BlobFile:
         e = self.entry(offset)
         return bytes(self._data[e.data_offset : e.data_offset + e.size])
 
-    def read(self, offset: int, dt: str | DType, shape: Sequence[int]) -> np.ndarray:
+    def read(self, offset: int, dt: str | DType, shape: Sequence[int], *, copy: bool = True) -> np.ndarray:
         """Read the blob at metadata ``offset`` as ``dt`` with ``shape``, checking dtype code and size.
+
+        ``copy=False`` returns a read-only view of the file's bytes where no conversion is needed
+        (:func:`decode_array`).
 
         Raises:
             MILError: sentinel, dtype code, size or padding do not match the declared type.
@@ -439,7 +446,7 @@ class BlobFile:
                 f"weight file {self.name}: blob at {offset} has padding_size_in_bits {e.padding_bits}, "
                 f"expected {expected * 8 - count * d.bits}"
             )
-        return decode_array(self._data[e.data_offset : e.data_offset + e.size], d, shape)
+        return decode_array(self._data[e.data_offset : e.data_offset + e.size], d, shape, copy=copy)
 
 
 def read_blob(data: bytes | memoryview, offset: int, dt: str | DType, shape: Sequence[int]) -> np.ndarray:

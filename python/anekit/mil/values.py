@@ -237,7 +237,9 @@ class Value:
                 raise MILError(f"cannot read {self.blob.path} offset {self.blob.offset}: no weights were given")
             t = self.type
             assert isinstance(t, TensorType)
-            arr = self._source.file(self.blob.path).read(self.blob.offset, t.dtype, t.shape)
+            # A view of the weight file's bytes where they already are the array (the Value's data is read-only
+            # anyway): reading a model's weights copies each of them once, from the file, not twice.
+            arr = self._source.file(self.blob.path).read(self.blob.offset, t.dtype, t.shape, copy=False)
             arr.flags.writeable = False
             self._data = arr
         return self._data

@@ -16,9 +16,10 @@ from coremltools.proto import MIL_pb2, Model_pb2  # noqa: E402
 
 from anekit import mil  # noqa: E402
 from anekit.errors import MILError  # noqa: E402
-from anekit.mil.importers.coreml import _Converter, program_from_spec  # noqa: E402
+from anekit.mil.importers import coreml  # noqa: E402
+from anekit.mil.importers.coreml import program_from_spec  # noqa: E402
 from anekit.mil.types import TensorType  # noqa: E402
-from anekit.mil.values import WeightSource  # noqa: E402
+from anekit.mil.values import Value  # noqa: E402
 from anekit.reference import Executor  # noqa: E402
 
 
@@ -52,7 +53,7 @@ def test_mlpackage_imports_and_matches_torch(mlp: tuple, package: Path) -> None:
     module, x, _ = mlp
     prog = mil.load(package)
     assert prog.main.opset == "ios16" and prog.version == "1.0"
-    assert not [d for d in prog.diagnostics if d.severity == "error"]
+    assert not [d for d in mil.validate(prog, "any") if d.severity == "error"]
     with torch.no_grad():
         np.testing.assert_allclose(_run(prog, x.numpy()), module(x).numpy(), atol=2e-3)
 
@@ -79,6 +80,15 @@ COMPRESSIONS = {
     "palettized": lambda: ct.optimize.coreml.palettize_weights,
     "pruned": lambda: ct.optimize.coreml.prune_weights,
 }
+# iOS18 spells compressed weights with other ops and sub-byte blobs: constexpr_blockwise_shift_scale over int4,
+# constexpr_lut_to_dense over uint4 / uint3 indices (per grouped channel), constexpr_sparse_to_dense over a
+# uint1 mask.
+COMPRESSIONS_IOS18 = {
+    "int4_blockwise": lambda: ct.optimize.coreml.linear_quantize_weights,
+    "palettized_4bit": lambda: ct.optimize.coreml.palettize_weights,
+    "palettized_3bit_grouped": lambda: ct.optimize.coreml.palettize_weights,
+    "pruned_ios18": lambda: ct.optimize.coreml.prune_weights,
+}
 
 
 def _compress(kind: str, model: object) -> object:
@@ -88,14 +98,34 @@ def _compress(kind: str, model: object) -> object:
         # "uniform" needs no scikit-learn (k-means does)
         "palettized": cfg.OpPalettizerConfig(mode="uniform", nbits=2, weight_threshold=512),
         "pruned": cfg.OpMagnitudePrunerConfig(target_sparsity=0.5, weight_threshold=512),
+        "int4_blockwise": cfg.OpLinearQuantizerConfig(
+            mode="linear_symmetric", dtype="int4", granularity="per_block", block_size=16, weight_threshold=512
+        ),
+        "palettized_4bit": cfg.OpPalettizerConfig(mode="uniform", nbits=4, weight_threshold=512),
+        "palettized_3bit_grouped": cfg.OpPalettizerConfig(
+            mode="uniform", nbits=3, granularity="per_grouped_channel", group_size=16, weight_threshold=512
+        ),
+        "pruned_ios18": cfg.OpMagnitudePrunerConfig(target_sparsity=0.5, weight_threshold=512),
     }[kind]
-    return COMPRESSIONS[kind]()(model, cfg.OptimizationConfig(global_config=op_config))
+    compress = {**COMPRESSIONS, **COMPRESSIONS_IOS18}[kind]()
+    return compress(model, cfg.OptimizationConfig(global_config=op_config))
 
 
-@pytest.mark.parametrize("kind", list(COMPRESSIONS))
-def test_compressed_weights_match_coremltools_values(kind: str, mlp: tuple, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def mlp18(mlp: tuple) -> object:
+    module, x, _ = mlp
+    return ct.convert(
+        torch.jit.trace(module, x),
+        inputs=[ct.TensorType(name="x", shape=(1, 64))],
+        convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS18,
+    )
+
+
+@pytest.mark.parametrize("kind", [*COMPRESSIONS, *COMPRESSIONS_IOS18])
+def test_compressed_weights_match_coremltools_values(kind: str, mlp: tuple, mlp18: object, tmp_path: Path) -> None:
     _, x, model = mlp
-    compressed = _compress(kind, model)
+    compressed = _compress(kind, mlp18 if kind in COMPRESSIONS_IOS18 else model)
     # coremltools' own MIL semantics: each constexpr op's materialized_val_inference() is its dense weight.
     want = {
         op.outputs[0].name: op.materialized_val_inference()
@@ -107,6 +137,7 @@ def test_compressed_weights_match_coremltools_values(kind: str, mlp: tuple, tmp_
     prog = mil.load(tmp_path / "c.mlpackage")
     types = {op.op_type for op in prog.main.operations}
     assert {op.split("_", 1)[0] for op in types} >= {"constexpr"}
+    assert not [d for d in mil.validate(prog, "any") if d.severity == "error"]
     result = Executor(prog)({"x": x.numpy()}, trace=True)
     for name, dense in want.items():
         np.testing.assert_array_equal(np.asarray(result.trace[name]), np.asarray(dense), err_msg=name)
@@ -115,6 +146,63 @@ def test_compressed_weights_match_coremltools_values(kind: str, mlp: tuple, tmp_
     out = next(iter(result.outputs.values())).astype(np.float64)
     cosine = out.ravel() @ dense_out.ravel() / (np.linalg.norm(out) * np.linalg.norm(dense_out))
     assert cosine > 0.9
+
+
+def test_stateful_model_imports_its_state_and_runs(tmp_path: Path) -> None:
+    class Accumulate(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("acc", torch.zeros(1, 8))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.acc.add_(x)
+            return self.acc * 2
+
+    x = torch.randn(1, 8)
+    model = ct.convert(
+        torch.jit.trace(Accumulate().eval(), x),
+        inputs=[ct.TensorType(name="x", shape=(1, 8))],
+        states=[ct.StateType(wrapped_type=ct.TensorType(shape=(1, 8)), name="acc")],
+        convert_to="mlprogram",
+        minimum_deployment_target=ct.target.iOS18,
+    )
+    model.save(str(tmp_path / "state.mlpackage"))
+    prog = mil.load(tmp_path / "state.mlpackage")
+    assert str(prog.main.inputs["acc"].type) == "state<tensor<fp16, [1, 8]>>"
+    assert {"read_state", "write_state"} <= {op.op_type for op in prog.main.operations}
+    assert not [d for d in mil.validate(prog, "any") if d.severity == "error"]
+    acc = np.full((1, 8), 3, np.float16)
+    out = Executor(prog)({"x": x.numpy(), "acc": acc})
+    want = acc.astype(np.float32) + x.numpy()
+    np.testing.assert_allclose(out["acc"], want, atol=2e-3)
+    np.testing.assert_allclose(next(iter(v for k, v in out.items() if k != "acc")), 2 * want, atol=4e-3)
+
+
+@pytest.mark.parametrize("default", ["first", "second"])
+def test_multifunction_package_imports_every_function_default_first(default: str, tmp_path: Path) -> None:
+    from coremltools.models.utils import MultiFunctionDescriptor, save_multifunction
+
+    torch.manual_seed(2)
+    x = torch.randn(1, 8)
+    modules = {"first": torch.nn.Linear(8, 4).eval(), "second": torch.nn.Linear(8, 4).eval()}
+    desc = MultiFunctionDescriptor()
+    for name, module in modules.items():
+        model = ct.convert(
+            torch.jit.trace(module, x),
+            inputs=[ct.TensorType(name="x", shape=(1, 8))],
+            convert_to="mlprogram",
+            minimum_deployment_target=ct.target.iOS18,
+        )
+        model.save(str(tmp_path / f"{name}.mlpackage"))
+        desc.add_function(str(tmp_path / f"{name}.mlpackage"), src_function_name="main", target_function_name=name)
+    desc.default_function_name = default
+    save_multifunction(desc, str(tmp_path / "multi.mlpackage"))
+    prog = mil.load(tmp_path / "multi.mlpackage")
+    assert list(prog.functions) == sorted(modules, key=lambda n: n != default)
+    for name, module in modules.items():
+        (got,) = Executor(prog, function=name)({"x": x.numpy()}).values()
+        with torch.no_grad():
+            np.testing.assert_allclose(got, module(x).numpy(), atol=2e-3)
 
 
 def test_missing_weight_file_is_named(package: Path, tmp_path: Path) -> None:
@@ -200,6 +288,23 @@ def _tensor_value(dtype: int, dims: list[int], field: str, values: object) -> ob
     return v
 
 
+@pytest.fixture(params=["native", "protobuf"])
+def native(request: pytest.FixtureRequest) -> bool:
+    """Each literal test runs through both decoders: the extension's wire-format one and coremltools' protobuf."""
+    return request.param == "native"
+
+
+def _literals(native: bool, what: str = "test", **values: object) -> dict[str, Value]:
+    """``values`` imported as the program attributes of an otherwise empty MILSpec program."""
+    prog = MIL_pb2.Program()
+    for name, v in values.items():
+        prog.attributes[name].CopyFrom(v)
+    fn = prog.functions["main"]
+    fn.opset = "CoreML7"
+    fn.block_specializations["CoreML7"].SetInParent()
+    return coreml.import_bytes(prog.SerializeToString(), what=what, model=False, native=native)[0].attributes
+
+
 # Every TensorValue field coremltools writes (docs/internals/mil-format.md §9.7), with the data anekit must read back.
 IMMEDIATES = [
     ("fp32 floats", 11, [3], "floats", [1.5, -2.0, 0.25], np.array([1.5, -2.0, 0.25], np.float32)),
@@ -224,71 +329,222 @@ IMMEDIATES = [
 @pytest.mark.parametrize(
     ("what", "dtype", "dims", "field", "values", "want"), IMMEDIATES, ids=[i[0] for i in IMMEDIATES]
 )
-def test_every_immediate_encoding(what: str, dtype: int, dims: list, field: str, values: object, want: object) -> None:
-    v = _Converter(WeightSource(), "test").value(_tensor_value(dtype, dims, field, values), what)
+def test_every_immediate_encoding(
+    what: str, dtype: int, dims: list, field: str, values: object, want: object, native: bool
+) -> None:
+    v = _literals(native, v=_tensor_value(dtype, dims, field, values))["v"]
     assert isinstance(v.type, TensorType) and v.type.shape == tuple(dims)
     got = np.asarray(v.data)
     assert got.dtype == want.dtype, what
     np.testing.assert_array_equal(got, want)
 
 
-def test_string_tuple_list_and_dict_immediates() -> None:
-    conv = _Converter(WeightSource(), "test")
+def test_string_tuple_list_and_dict_immediates(native: bool) -> None:
     s = _tensor_value(2, [], "strings", ["hello"])
-    assert conv.value(s, "s").data == "hello"
     tup = MIL_pb2.Value()
     tup.type.tupleType.types.add().CopyFrom(s.type)
     tup.immediateValue.tuple.values.add().CopyFrom(s)
-    assert conv.value(tup, "t").data == ("hello",)
     lst = MIL_pb2.Value()
     lst.type.listType.type.CopyFrom(s.type)
     lst.type.listType.length.constant.size = 2
     lst.immediateValue.list.values.add().CopyFrom(s)
     lst.immediateValue.list.values.add().CopyFrom(s)
-    assert conv.value(lst, "l").data == ["hello", "hello"]
     dct = MIL_pb2.Value()
     dct.type.dictionaryType.keyType.CopyFrom(s.type)
     dct.type.dictionaryType.valueType.CopyFrom(s.type)
     kv = dct.immediateValue.dictionary.values.add()
     kv.key.CopyFrom(s)
     kv.value.CopyFrom(_tensor_value(2, [], "strings", ["world"]))
-    assert conv.value(dct, "d").data == {"hello": "world"}
+    got = _literals(native, s=s, t=tup, l=lst, d=dct)
+    assert got["s"].data == "hello"
+    assert got["t"].data == ("hello",)
+    assert got["l"].data == ["hello", "hello"]
+    assert got["d"].data == {"hello": "world"}
 
 
-def test_bad_immediates_are_named() -> None:
-    conv = _Converter(WeightSource(), "spec.mlmodel")
-    with pytest.raises(MILError, match=r"spec\.mlmodel: where: literal has 3 elements, its type tensor<fp32, \[2\]>"):
-        conv.value(_tensor_value(11, [2], "floats", [1.0, 2.0, 3.0]), "where")
+def test_bad_immediates_are_named(native: bool) -> None:
+    def bad(v: object) -> None:
+        _literals(native, "spec.mlmodel", where=v)
+
+    with pytest.raises(MILError, match=r"spec\.mlmodel: program attribute 'where': literal has 3 elements, its type "):
+        bad(_tensor_value(11, [2], "floats", [1.0, 2.0, 3.0]))
     with pytest.raises(MILError, match="floats data for a tensor<bool"):
-        conv.value(_tensor_value(1, [1], "floats", [1.0]), "where")
+        bad(_tensor_value(1, [1], "floats", [1.0]))
     with pytest.raises(MILError, match="not a whole number of fp16 values"):
-        conv.value(_tensor_value(10, [1], "bytes", b"\x00"), "where")
+        bad(_tensor_value(10, [1], "bytes", b"\x00"))
     with pytest.raises(MILError, match="fp8e4m3 immediates are not supported"):
-        conv.value(_tensor_value(40, [1], "bytes", b"\x00"), "where")
+        bad(_tensor_value(40, [1], "bytes", b"\x00"))
 
 
-def test_repeated_immediates_give_independent_values() -> None:
-    # The converter decodes a repeated immediate once (consts repeat per layer); each op still gets its own Value.
-    conv = _Converter(WeightSource(), "test")
+def test_repeated_immediates_give_independent_values(native: bool) -> None:
+    # A repeated immediate is decoded once (consts repeat per layer); each use still gets its own Value.
     raw = _tensor_value(23, [2], "ints", [1, -2])
-    a, b = conv.value(raw, "a"), conv.value(raw, "b")
+    s = _tensor_value(2, [], "strings", ["x"])
+    lst = MIL_pb2.Value()
+    lst.type.listType.type.CopyFrom(s.type)
+    lst.immediateValue.list.values.add().CopyFrom(s)
+    got = _literals(native, a=raw, b=raw, c=_tensor_value(22, [2], "ints", [1, -2]), l1=lst, l2=lst)
+    a, b, c = got["a"], got["b"], got["c"]
     assert a is not b and a.type is b.type and a.storage == b.storage == "inline" and a.blob is b.blob is None
     np.testing.assert_array_equal(b.data, np.array([1, -2], np.int32))
     assert not a.data.flags.writeable and not b.data.flags.writeable  # shared data cannot be changed through either
     b.storage = "blob"
     assert a.storage == "inline"
     # The same numbers under another type are another literal.
-    c = conv.value(_tensor_value(22, [2], "ints", [1, -2]), "c")
     assert c.data.dtype == np.int16 and c.type != a.type
     # Mutable data (a list literal) is never shared.
-    s = _tensor_value(2, [], "strings", ["x"])
-    lst = MIL_pb2.Value()
-    lst.type.listType.type.CopyFrom(s.type)
-    lst.immediateValue.list.values.add().CopyFrom(s)
-    first, second = conv.value(lst, "l1").data, conv.value(lst, "l2").data
+    first, second = got["l1"].data, got["l2"].data
     assert first == second == ["x"] and first is not second
-    # A bad literal is rejected every time it appears, with its own location.
+    # A bad literal is rejected wherever it appears, naming that place.
     bad = _tensor_value(11, [2], "floats", [1.0])
     for where in ("first", "second"):
-        with pytest.raises(MILError, match=f"{where}: literal has 1 elements"):
-            conv.value(bad, where)
+        with pytest.raises(MILError, match=f"'{where}': literal has 1 elements"):
+            _literals(native, **{"ok": raw, where: bad})
+
+
+# The two decoders ------------------------------------------------------------------------------------------------
+def _imported(data: bytes, native: bool) -> str:
+    """What importing ``data`` through one decoder gives: the program's text, or the error message."""
+    try:
+        prog, flexible = coreml.import_bytes(data, what="m", native=native)
+    except MILError as exc:
+        return f"error: {exc}"
+    return prog.to_mil() + repr(flexible)
+
+
+def test_native_and_protobuf_decoders_give_the_same_program(mlp: tuple) -> None:
+    for kind in ["dense", *COMPRESSIONS]:
+        model = mlp[2] if kind == "dense" else _compress(kind, mlp[2])
+        data = model.get_spec().SerializeToString()
+        native, proto = _imported(data, True), _imported(data, False)
+        assert not native.startswith("error") and native == proto, kind
+
+
+def test_decoders_agree_on_damaged_bytes(mlp: tuple) -> None:
+    # Every truncation point and random byte changes of a real spec: both decoders reject the bytes or both give
+    # the same program (or the same import error). The native one must never crash or read out of bounds.
+    data = mlp[2].get_spec().SerializeToString()
+    rng = np.random.default_rng(0)
+    cases = [data[:n] for n in rng.choice(len(data), 120, replace=False)]
+    for _ in range(200):
+        b = bytearray(data)
+        for i in rng.choice(len(b), int(rng.integers(1, 4)), replace=False):
+            b[i] = int(rng.integers(0, 256))
+        cases.append(bytes(b))
+    malformed = "error: m is not a Core ML model protobuf: "
+    lenient = 0
+    for i, case in enumerate(cases):
+        native, proto = _imported(case, True), _imported(case, False)
+        if native.startswith(malformed):
+            assert proto.startswith(malformed), (i, native[:200], proto[:200])  # never stricter than protobuf
+        elif proto.startswith(malformed):
+            # The native decoder skips the fields it does not read (doc strings, metadata, block inputs, ...)
+            # without parsing them, so damage there, which protobuf rejects, goes unnoticed.
+            lenient += 1
+        else:
+            assert native == proto, i
+    assert lenient < len(cases) // 4
+
+
+def test_a_valid_encoding_the_native_decoder_leaves_to_protobuf(mlp: tuple) -> None:
+    # A singular message field given twice is merged by protobuf; the native decoder hands such bytes over.
+    spec = mlp[2].get_spec()
+    extra = Model_pb2.Model()
+    extra.description.metadata.author = "second copy of the description field"
+    data = spec.SerializeToString() + extra.SerializeToString()
+    with pytest.raises(MILError, match="leaves this encoding to protobuf"):
+        coreml.decode(data, native=True)
+    prog, _ = coreml.import_bytes(data)
+    assert prog.to_mil() == coreml.import_bytes(spec.SerializeToString())[0].to_mil()
+
+
+def test_every_model_kind_is_named_by_both_decoders() -> None:
+    for field in Model_pb2.Model.DESCRIPTOR.oneofs_by_name["Type"].fields:
+        spec = Model_pb2.Model(specificationVersion=4)
+        getattr(spec, field.name).SetInParent()
+        data = spec.SerializeToString()
+        for native in (True, False):
+            assert coreml.decode(data, native=native)[0] == field.number
+        if field.name != "mlProgram":
+            with pytest.raises(MILError, match=f"holds a Core ML {field.name} model"):
+                coreml.import_bytes(data)
+
+
+def test_packed_and_unpacked_repeated_numbers_decode_alike() -> None:
+    # protobuf writes repeated numbers packed; the wire format also allows one value per tag, which a reader must
+    # take too. TensorValue.ints = [1, -2] written one per tag (field 1, varint; -2 as a 10-byte varint).
+    one_per_tag = _varint(1 << 3) + _varint(1) + _varint(1 << 3) + _varint(2**64 - 2)
+    assert MIL_pb2.TensorValue.RepeatedInts.FromString(one_per_tag).values == [1, -2]
+    typed = MIL_pb2.Value()
+    typed.type.CopyFrom(_tensor_value(23, [2], "ints", [1, -2]).type)
+    # Value.immediateValue (3) -> ImmediateValue.tensor (1) -> TensorValue.ints (2) -> the values above
+    raw = typed.SerializeToString() + _field(3, _field(1, _field(2, one_per_tag)))
+    assert MIL_pb2.Value.FromString(raw).immediateValue.tensor.ints.values == [1, -2]
+    for native in (True, False):
+        np.testing.assert_array_equal(_literals_raw(native, raw).data, np.array([1, -2], np.int32))
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _literals_raw(native: bool, value: bytes) -> Value:
+    """A serialized Value as the attribute ``v`` of a bare program, imported through one decoder."""
+    prog = MIL_pb2.Program()
+    fn = prog.functions["main"]
+    fn.opset = "CoreML7"
+    fn.block_specializations["CoreML7"].SetInParent()
+    entry = _field(1, b"v") + _field(2, value)
+    data = prog.SerializeToString() + _field(4, entry)
+    return coreml.import_bytes(data, what="test", model=False, native=native)[0].attributes["v"]
+
+
+def test_mlpackage_loads_without_coremltools(package: Path) -> None:
+    # The native decoder reads the spec itself: coremltools is needed to convert, not to import.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['coremltools'] = None\n"
+        "from anekit import mil\n"
+        f"p = mil.load({str(package)!r})\n"
+        "print(len(p.main.operations), 'coremltools' in sys.modules and sys.modules['coremltools'] is not None)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    n, imported = out.stdout.split()
+    assert int(n) == len(mil.load(package).main.operations) and imported == "False"
+
+
+def test_deeply_nested_types_are_refused_not_a_crash() -> None:
+    # 200 nested tuple types: both decoders refuse (protobuf's recursion limit, the native decoder's own at 100
+    # levels) instead of exhausting the C stack; 20 levels import.
+    def nested(levels: int) -> bytes:
+        vt = MIL_pb2.ValueType()
+        vt.tensorType.dataType = 11
+        for _ in range(levels):
+            outer = MIL_pb2.ValueType()
+            outer.tupleType.types.add().CopyFrom(vt)
+            vt = outer
+        prog = MIL_pb2.Program()
+        fn = prog.functions["main"]
+        fn.opset = "CoreML7"
+        fn.inputs.add(name="x").type.CopyFrom(vt)
+        fn.block_specializations["CoreML7"].SetInParent()
+        return prog.SerializeToString()
+
+    for native in (True, False):
+        with pytest.raises(MILError, match="is not a Core ML model protobuf"):
+            coreml.decode(nested(200), model=False, native=native)
+        prog, _ = coreml.import_bytes(nested(20), model=False, native=native)
+        assert str(prog.main.inputs["x"].type).count("tuple") == 20

@@ -66,6 +66,65 @@ def test_layout_changes_io_and_keeps_results(prog: mil.Program, axis: int, expec
     np.testing.assert_array_equal(got, _to_ane(want, axis % want.ndim))
 
 
+@mil.program(inputs={"x": mil.tensor([1, 160], "fp16")}, opset="ios17")
+def cancelling_model(mb, x):
+    # reshape at the input, transpose at the output that the [1, C, 1, S] conversion undoes
+    r = mb.relu(x=mb.reshape(x=x, shape=[8, 2, 10]))
+    return mb.transpose(x=r, perm=[1, 2, 0], name="y")
+
+
+@mil.program(inputs={"x": mil.tensor([1, 160], "fp16")}, opset="ios17")
+def permuting_model(mb, x):
+    r = mb.relu(x=mb.reshape(x=x, shape=[2, 8, 10]))
+    return mb.transpose(x=r, perm=[0, 2, 1], name="y")
+
+
+@mil.program(inputs={"x": mil.tensor([1, 64], "fp16")}, opset="ios17")
+def reshaping_model(mb, x):
+    return mb.reshape(x=mb.relu(x=x), shape=[1, 4, 16], name="y")
+
+
+@pytest.mark.parametrize(
+    ("prog", "axis", "before", "after"),
+    [
+        # input: their reshape reads the new input directly; output: ours undoes their transpose, neither is left
+        (cancelling_model, -1, ["reshape", "relu", "transpose"], ["reshape", "relu", "reshape"]),
+        # output: one transpose (theirs with ours composed into its perm), not two
+        (permuting_model, -1, ["reshape", "relu", "transpose"], ["reshape", "relu", "transpose", "reshape"]),
+        # output: their reshape goes straight to [1, C, 1, S] (channels first: no transpose at all)
+        (reshaping_model, 1, ["relu", "reshape"], ["reshape", "relu", "reshape"]),
+    ],
+    ids=["input-reshape-and-cancelled-output-transpose", "output-transpose-composed", "output-reshape"],
+)
+def test_boundary_reshapes_and_transposes_fold(prog: mil.Program, axis: int, before: list, after: list) -> None:
+    x = RNG.standard_normal(prog.main.inputs["x"].type.shape).astype(np.float16)
+    (want,) = Executor(prog)({"x": x}).values()
+    assert _ops(prog) == before
+    io_layout(prog, channel_axis=axis)
+    assert _ops(prog) == after
+    f = prog.main
+    assert f.outputs[0].name == "y" and f.outputs[0].type.shape == _to_ane(want, axis % want.ndim).shape
+    assert not [d for d in mil.validate(prog, "any", verbose=True) if d.severity != "info" or d.rule == "dead-op"]
+    (got,) = Executor(prog)({"x": _to_ane(x, axis % x.ndim)}).values()
+    np.testing.assert_array_equal(got, _to_ane(want, axis % want.ndim))
+
+
+def test_shared_boundary_ops_are_not_folded() -> None:
+    # An output transpose whose result something else reads too must stay; the conversion gets its own.
+    @mil.program(inputs={"x": mil.tensor([1, 160], "fp16")}, opset="ios17")
+    def shared(mb, x):
+        t = mb.transpose(x=mb.reshape(x=x, shape=[8, 2, 10]), perm=[1, 2, 0], name="t")
+        return t, mb.relu(x=t, name="z")
+
+    x = RNG.standard_normal((1, 160)).astype(np.float16)
+    want = Executor(shared)({"x": x})
+    io_layout(shared)
+    assert _ops(shared).count("transpose") == 3  # theirs, plus one conversion per output
+    got = Executor(shared)({"x": _to_ane(x, 1)})
+    for name in ("t", "z"):
+        np.testing.assert_array_equal(got[name], _to_ane(want[name], 2))
+
+
 def test_dynamic_shapes_and_bad_axes_are_named() -> None:
     @mil.program(inputs={"x": mil.tensor([1, None, 8], "fp16")}, opset="ios17")
     def flexible(mb, x):

@@ -38,21 +38,21 @@ def load(
         require_weights: raise now, naming the file, when a weight file the program references is absent
             (otherwise that error comes when the weights are first read: compile, run, or ``Value.data``).
 
+    Core ML sources keep the output types their protobuf states (coremltools inferred them); ``mil.validate``
+    infers them again (rule ``op-check``) and reports a mismatch. MIL text is checked as it is parsed
+    (``program.diagnostics``).
+
     Raises:
         MILError: an unreadable or unsupported source (non-ML-program Core ML models: "convert to an ML
             program first"), a bad shape choice, or (with ``require_weights``) a missing weight file.
     """
     if hasattr(source, "get_spec") and not isinstance(source, (str, os.PathLike)):
-        prog = coreml.load_mlmodel_object(source)
-        flexible = coreml.flexible_from_spec(source.get_spec())
+        prog, flexible = coreml.import_mlmodel(source)
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
         package = path.is_dir() and (path / coreml.COREML_PACKAGE_SPEC).is_file()
         if package or (path.is_file() and path.suffix == ".mlmodel"):
-            spec = coreml.read_spec(path)  # once: the program and the flexible shapes both come from it
-            weights = (path / coreml.COREML_PACKAGE_SPEC).parent if package else path.parent
-            prog = coreml.program_from_spec(spec, weights=weights, what=str(path))
-            flexible = coreml.flexible_from_spec(spec)
+            prog, flexible = coreml.import_file(path)
         elif path.suffix == ".mlpackage":
             raise MILError(f"{path} is not an .mlpackage folder with {coreml.COREML_PACKAGE_SPEC}")
         else:

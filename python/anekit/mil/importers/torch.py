@@ -20,7 +20,7 @@ import numpy as np
 from ...errors import ConversionError
 from ..ir import Program
 from ..passes.shapes import ShapeChoice, pin_shapes
-from .coreml import flexible_from_spec, load_mlmodel_object
+from .coreml import import_mlmodel
 
 __all__ = ["from_torch"]
 
@@ -96,11 +96,10 @@ def from_torch(
             failures.append(str(exc))
     else:
         raise ConversionError("\n".join(failures))
-    prog = load_mlmodel_object(mlmodel)
+    prog, info = import_mlmodel(mlmodel)
     renamed = dict(zip(prog.main.inputs, names, strict=False))
     _rename_inputs(prog, names)
     if shapes is not None:
-        info = flexible_from_spec(mlmodel.get_spec())
         for section, table in info.items():
             if section == "EnumeratedShapes":
                 info[section] = {k: {renamed.get(n, n): v for n, v in s.items()} for k, s in table.items()}

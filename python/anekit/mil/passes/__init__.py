@@ -3,8 +3,8 @@
 Each pass changes the program in place and leaves every other part alone: ``shapes`` (pin flexible inputs
 to static shapes; ``fold`` turns the shape arithmetic that pinning fixes into constants) and ``io_fp16``
 (fp32 I/O -> fp16 I/O, boundary casts removed), ``io_layout`` (I/O declared ``[1, C, 1, S]``, converted at
-the boundary, an input's leading transpose folded) and ``split`` (linears wider than the ANE's channel limit
-split into chunks). ``mil.validate`` before and after shows what a pass changed.
+the boundary, folded into the program's own boundary reshapes and transposes) and ``split`` (linears wider
+than the ANE's channel limit split into chunks). ``mil.validate`` before and after shows what a pass changed.
 """
 
 from __future__ import annotations

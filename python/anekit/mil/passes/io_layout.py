@@ -1,12 +1,16 @@
 """Inputs and outputs in the ANE's ``[1, C, 1, S]`` layout.
 
-The ANE's IOSurfaces hold ``[1, C, 1, S]`` tensors (channels, then a sequence of positions; docs/internals/
+The ANE's IOSurfaces hold ``[1, C, 1, S]`` tensors (channels, then a sequence of positions;
 docs/internals/ane-private-api.md §5, the validator's ``ane-io-layout``). A converted program takes its module's shapes
 (``[B, T, D]``, ``[N, C, H, W]``, …). This pass declares every tensor input and output in that layout and
 converts at the boundary inside the program: the ``channel_axis`` of the original shape becomes C and the
 other axes, in order, become S. When every axis before the channel axis has size 1 (``[1, C, H, W]``,
-``[1, C, L]``) the conversion is a ``reshape`` alone; otherwise a ``transpose`` moves the channels first, and
-when the program's first op on an input is itself a ``transpose``, the two are folded into one.
+``[1, C, L]``) the conversion is a ``reshape`` alone; otherwise a ``transpose`` moves the channels first.
+
+Where the program already reshapes or transposes at the boundary, the conversion folds into that op, exactly
+(composing reshapes, or permutations, changes no element): an input read only by a ``reshape`` (reshape-only
+boundary) or a ``transpose`` (transposing boundary), and an output that only a ``reshape`` or a ``transpose``
+produces. An output transpose that the conversion undoes disappears with it.
 """
 
 from __future__ import annotations
@@ -94,36 +98,34 @@ def _input(f: Function, var: Var, axis: int) -> None:
         raise MILError(f"input {var.name!r} is also a function output; change its layout by hand")
     readers = uses(f, var)
     var.type = t.with_shape(_ane_shape(t, axis))
-    ops: list[Operation] = []
-    src = var
     moved = all(d == 1 for d in t.shape[:axis])
     perm = _perm(t.rank, axis)
     channels_first = t.with_shape([t.shape[i] for i in perm])
-    if (
-        not moved
-        and len(readers) == 1
-        and readers[0][0].op_type == "transpose"
-        and readers[0][1] == "x"
-        and _const_perm(readers[0][0]) is not None
-    ):
+    sole = readers[0][0] if len(readers) == 1 and readers[0][1] == "x" else None
+    if moved and sole is not None and sole.op_type == "reshape" and _static_output(sole):
+        # The program reshapes the input first, and ours is a reshape too: reshape(reshape(x, t), s) is
+        # reshape(x, s) (both keep the row-major order), so the program's reshape reads the new input directly.
+        _set_const(f, sole, "shape", np.array(sole.outputs[0].type.shape, np.int32))
+        return
+    ops: list[Operation] = []
+    if not moved and sole is not None and sole.op_type == "transpose" and _const_perm(sole) is not None:
         # The program transposes the input first: undo ours inside its perm instead of adding a transpose.
-        consumer = readers[0][0]
-        theirs = _const_perm(consumer)
+        theirs = _const_perm(sole)
         assert theirs is not None
-        ops += _reshape(f, f"{var.name}_channels_first", src, channels_first)
-        src = ops[-1].outputs[0]
+        ops += _reshape(f, f"{var.name}_channels_first", var, channels_first)
+        reshaped = ops[-1].outputs[0]
         inverse = np.argsort(perm)
         folded = [int(inverse[p]) for p in theirs]  # x[perm] then theirs == channels_first[composed]
-        const, arg = const_op(f, f"{consumer.name}_perm", np.array(folded, np.int32))
+        const, arg = const_op(f, f"{sole.name}_perm", np.array(folded, np.int32))
         ops.append(const)
-        consumer.inputs["perm"] = arg
-        replace_uses(f, var, src)
+        sole.inputs["perm"] = arg
+        replace_uses(f, var, reshaped)  # before inserting: the new reshape keeps reading the input itself
         f.operations[:0] = ops
         return
     if moved:
-        ops += _reshape(f, f"{var.name}_shaped", src, t)
+        ops += _reshape(f, f"{var.name}_shaped", var, t)
     else:
-        ops += _reshape(f, f"{var.name}_channels_first", src, channels_first)
+        ops += _reshape(f, f"{var.name}_channels_first", var, channels_first)
         back = np.argsort(perm).astype(np.int32)
         ops += _op(f, "transpose", f"{var.name}_shaped", ops[-1].outputs[0], "perm", back, t)
     replace_uses(f, var, ops[-1].outputs[0])  # before inserting: the new ops keep reading the input itself
@@ -135,17 +137,55 @@ def _output(f: Function, var: Var, axis: int) -> Var:
     assert isinstance(t, TensorType)
     perm = _perm(t.rank, axis)
     target = t.with_shape(_ane_shape(t, axis))
+    moved = all(d == 1 for d in t.shape[:axis])
     name = var.name
+    producer = var.op
+    # Only an op whose result is this output alone may change: nothing else reads what it computes.
+    own = producer is not None and not uses(f, var) and f.outputs.count(var) == 1
+    if own and moved and producer.op_type == "reshape":
+        # The program ends in a reshape and ours is a reshape too: one reshape straight to [1, C, 1, S].
+        _set_const(f, producer, "shape", np.array(target.shape, np.int32))
+        var.type = target
+        return var
+    if own and not moved and producer.op_type == "transpose" and _const_perm(producer) is not None:
+        # The program ends in a transpose: ours (channels first) composes into its perm; when the two cancel,
+        # neither is left.
+        theirs = _const_perm(producer)
+        assert theirs is not None
+        composed = [theirs[p] for p in perm]  # out = src[theirs], then out[perm] == src[composed]
+        src = producer.inputs["x"]
+        assert isinstance(src, Var)
+        if composed == list(range(t.rank)):
+            f.operations.remove(producer)
+            ops = _reshape(f, name, src, target)
+        else:
+            _set_const(f, producer, "perm", np.array(composed, np.int32))
+            var.type = t.with_shape([t.shape[i] for i in perm])
+            var.name = fresh(set(f.vars()), f"{name}_unshaped")
+            ops = _reshape(f, name, var, target)
+        f.operations.extend(ops)
+        return ops[-1].outputs[0]
     var.name = fresh(set(f.vars()), f"{name}_unshaped")
     ops: list[Operation] = []
     src = var
-    if not all(d == 1 for d in t.shape[:axis]):
+    if not moved:
         channels_first = t.with_shape([t.shape[i] for i in perm])
         ops += _op(f, "transpose", f"{name}_channels_first", src, "perm", np.array(perm, np.int32), channels_first)
         src = ops[-1].outputs[0]
     ops += _reshape(f, name, src, target)
     f.operations.extend(ops)
     return ops[-1].outputs[0]
+
+
+def _static_output(op: Operation) -> bool:
+    return len(op.outputs) == 1 and isinstance(op.outputs[0].type, TensorType) and op.outputs[0].type.is_static
+
+
+def _set_const(f: Function, op: Operation, key: str, value: np.ndarray) -> None:
+    """Bind ``op``'s input ``key`` to a new const holding ``value`` (the old one may be shared with other ops)."""
+    const, arg = const_op(f, f"{op.name}_{key}", value)
+    f.operations.insert(f.operations.index(op), const)
+    op.inputs[key] = arg
 
 
 def _const_perm(op: Operation) -> list[int] | None:
