@@ -1,7 +1,7 @@
-"""``layer_norm``: cotangents of ``x``, ``gamma`` and ``beta``.
+"""``layer_norm``: the cotangent of ``x`` (``gamma`` and ``beta`` are compile-time constants in MIL).
 
 With ``x̂ = (x - μ) r``, ``r = (σ² + ε)^-1/2`` over the normalised axes (``N`` elements) and ``ĝ = g γ``:
-``dx = r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂))``, ``dγ = Σ g x̂``, ``dβ = Σ g`` (sums over the other axes). ``x̂`` and ``r`` are
+``dx = r (ĝ - mean(ĝ) - x̂ mean(ĝ x̂))``. ``x̂`` and ``r`` are
 recomputed in the backward from ``x`` (a few elementwise ops and two ``reduce_sum``; means are ``reduce_sum`` times
 ``1/N``, since ``reduce_mean`` is disputed on the ANE, docs/internals/mil-format.md §11 rule 12).
 """
@@ -41,23 +41,12 @@ def _layer_norm(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None])
     xc = mb.add(x=x, y=ctx.scale(mean(x), -1.0))
     r = mb.pow(x=mb.add(x=mean(mb.mul(x=xc, y=xc)), y=ctx.scalar(eps, x)), y=ctx.scalar(-0.5, x))
     xhat = mb.mul(x=xc, y=r)
-    out: dict[str, Var] = {}
-    if ctx.needs(op, "x"):
-        gh = g
-        if op.inputs.get("gamma") is not None:
-            gamma = mb.reshape(x=ctx.input(op, "gamma"), shape=np.array(param_shape, np.int32))
-            gh = mb.mul(x=g, y=gamma)
-        inner = mb.add(
-            x=mb.add(x=gh, y=ctx.scale(mean(gh), -1.0)),
-            y=ctx.scale(mb.mul(x=xhat, y=mean(mb.mul(x=gh, y=xhat))), -1.0),
-        )
-        out["x"] = mb.mul(x=r, y=inner)
-    other = np.array([i for i in range(rank) if i not in axes], np.int32)
-    for name, term in (("gamma", lambda: mb.mul(x=g, y=xhat)), ("beta", lambda: g)):
-        if ctx.needs(op, name):
-            t = term()
-            if other.size:
-                t = mb.reduce_sum(x=t, axes=other, keep_dims=True)
-            pshape = static_shape(op.inputs[name])  # type: ignore[arg-type]
-            out[name] = mb.reshape(x=t, shape=np.array(pshape, np.int32))
-    return out
+    gh = g
+    gamma = ctx.const(op, "gamma")
+    if gamma is not None:  # a compile-time constant (MIL requires it): folded to the broadcast shape here
+        gh = mb.mul(x=g, y=np.ascontiguousarray(np.asarray(gamma).reshape(param_shape)))
+    inner = mb.add(
+        x=mb.add(x=gh, y=ctx.scale(mean(gh), -1.0)),
+        y=ctx.scale(mb.mul(x=xhat, y=mean(mb.mul(x=gh, y=xhat))), -1.0),
+    )
+    return {"x": mb.mul(x=r, y=inner)}
