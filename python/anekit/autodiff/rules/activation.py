@@ -77,7 +77,8 @@ def _gelu(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> di
         # y' = (1 + t) / 2 + x (1 - t^2) c (1 + 3 k x^2) / 2
         x2 = mb.mul(x=x, y=x)
         u = ctx.scale(mb.add(x=x, y=mb.mul(x=ctx.scale(x2, _GELU_TANH_K), y=x)), _GELU_TANH_C)
-        t = mb.tanh(x=u)
+        # tanh(u) = 2 sigmoid(2u) - 1: sigmoid is among the ops the ANE documentation shows running, tanh is not.
+        t = mb.add(x=ctx.scale(mb.sigmoid(x=ctx.scale(u, 2.0)), 2.0), y=ctx.scalar(-1.0, u))
         half_one_plus_t = ctx.scale(mb.add(x=t, y=ctx.scalar(1.0, t)), 0.5)
         du = ctx.scale(mb.add(x=ctx.scale(x2, 3.0 * _GELU_TANH_K), y=ctx.scalar(1.0, x)), 0.5 * _GELU_TANH_C)
         sech2 = _one_minus(ctx, mb.mul(x=t, y=t))
