@@ -232,9 +232,9 @@ def test_backward_is_ane_valid(name: str) -> None:
         new = {d.rule for d in found} - fwd_rules
         allowed = {"ane-multi-input"} | (MASK_FINDINGS if "rms_norm" in name or name == "llama_block" else set())
         if save == "activations":
-            # Saved intermediates are surfaces too: softmax statistics and per-position norms are [.., 1] or
-            # [1, 1, 1, S]-shaped, which the layout and size rules report (the reason recompute is the default).
-            allowed = allowed | {"ane-io-layout", "ane-single-token", "ane-spatial-multiple"}
+            # Saved intermediates are surfaces too; they travel as [1, C, 1, S] (autodiff.context.surface_shape)
+            # but a per-head tensor's last axis can be head_dim (16 here), below the safe multiple of 32.
+            allowed = allowed | {"ane-spatial-multiple"}
         assert new <= allowed, f"{save}: new ANE findings {sorted(new - allowed)}"
         bfn = g.backward.main
         for v in [*bfn.inputs.values(), *bfn.outputs]:

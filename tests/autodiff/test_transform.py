@@ -119,24 +119,28 @@ def test_values_computed_from_constants_are_recomputed_not_saved() -> None:
 
     g = autodiff.vjp(_prog(build, x=mil.tensor((2, 3, 3), "fp32")), ["x"], save="activations")
     assert g.saved == ("saved_0",)  # the softmax output only, not the mask
-    # The softmax output is also the forward's output, so its saved copy goes out through an identity.
+    # The softmax output is also the forward's output; its saved copy goes out in the [1, C, 1, S] layout.
     saved_op = g.forward.main.outputs[1].op
-    assert saved_op is not None and saved_op.op_type == "identity"
+    assert saved_op is not None and saved_op.op_type == "reshape"
     assert saved_op.inputs["x"] is g.forward.main.outputs[0]
+    assert g.forward.main.outputs[1].type == mil.tensor((1, 6, 1, 3), "fp32")
+    assert g.backward.main.inputs["saved_0"].type == mil.tensor((1, 6, 1, 3), "fp32")
 
 
 def test_saved_names_skip_names_the_forward_uses_and_saved_outputs_go_through_identity() -> None:
+    F4 = mil.tensor((1, 3, 1, 32), "fp32")  # already a [1, C, 1, S] surface: no reshape
     def build(mb, x):  # type: ignore[no-untyped-def]
         t = mb.tanh(x=x, name="saved_0")
         e = mb.exp(x=t)
         return {"e": e, "t2": mb.mul(x=e, y=e)}
 
-    p = _prog(build, x=F32)
+    p = _prog(build, x=F4)
     g = autodiff.vjp(p, ["x"], save="activations")
     assert "saved_0" not in g.saved and len(g.saved) == 2
+    assert {v.op.op_type for v in g.forward.main.outputs[2:]} == {"identity", "tanh"}  # type: ignore[union-attr]
     names = [v.name for v in g.forward.main.outputs]
     assert names[:2] == ["e", "t2"] and names[2:] == list(g.saved)
-    x = np.linspace(-1, 1, 6).reshape(2, 3)
+    x = np.linspace(-1, 1, 96).reshape(1, 3, 1, 32)
     fwd = reference.run(g.forward, {"x": x}, precision="fp64")
     np.testing.assert_allclose(fwd["e"], np.exp(np.tanh(x)))
     check_finite_differences(p, {"x": x}, ["x"], save="activations")

@@ -8,7 +8,9 @@
   because it costs nothing at run time and saving it would waste an output surface;
 * any other value is recomputed from the forward inputs (``save="recompute"``: the ops that produce it are copied
   into the backward, each at most once) or becomes a backward input ``saved_<n>`` that the forward returns as an
-  extra output (``save="activations"``).
+  extra output (``save="activations"``); under ``"activations"`` the outputs of data-movement ops
+  (:data:`LAYOUT_OPS`) are recomputed from their operand instead, which is saved (or is an input). Saved tensors
+  travel in the ANE's ``[1, C, 1, S]`` layout (:func:`surface_shape`).
 
 The helpers stay within the ops the ANE documentation shows running (docs/internals/mil-format.md §8, §10; the
 ``ane-undocumented-op`` validator rule): negation and scaling are ``mul`` by a constant, division is ``mul`` by
@@ -29,7 +31,13 @@ from ..mil.types import TensorType
 from ..mil.values import Value
 from ._copy import copy_op
 
-__all__ = ["BackwardContext", "static_shape"]
+__all__ = ["LAYOUT_OPS", "BackwardContext", "static_shape", "surface_shape"]
+
+#: Ops that only move data: under ``save="activations"`` their outputs are recomputed from their (saved or input)
+#: operand rather than saved, so a reshaped or transposed copy never costs a surface of its own.
+LAYOUT_OPS = frozenset(
+    {"reshape", "transpose", "expand_dims", "squeeze", "identity", "slice_by_size", "slice_by_index", "split", "concat"}
+)
 
 
 def static_shape(v: Var, what: str = "") -> tuple[int, ...]:
@@ -38,6 +46,19 @@ def static_shape(v: Var, what: str = "") -> tuple[int, ...]:
     if not isinstance(t, TensorType) or not t.is_static:
         raise MILError(f"autodiff needs static tensor shapes; {what or v.name} has type {t}")
     return tuple(int(d) for d in t.shape)  # type: ignore[arg-type]
+
+
+def surface_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """The ``[1, C, 1, S]`` shape a saved tensor travels in: ``S`` its last dimension larger than 1, ``C`` the rest.
+
+    ANE inputs and outputs are ``[1, C, 1, S]`` surfaces (the ``ane-io-layout`` rule); a softmax ``[1, H, T, T]`` is
+    saved as ``[1, H*T, 1, T]`` and a per-channel ``[1, C, 1, 1]`` as ``[1, 1, 1, C]`` (``S = 1`` surfaces are
+    reported to give wrong results, ``ane-single-token``). The forward reshapes, the backward reshapes back.
+    """
+    n = int(np.prod(shape, dtype=np.int64))
+    big = [d for d in shape if d != 1]
+    s = big[-1] if big else 1
+    return (1, n // s, 1, s)
 
 
 class BackwardContext:
@@ -94,10 +115,13 @@ class BackwardContext:
         if v.op is None:
             got = self._inputs[v.name]
             self.used_inputs.add(v.name)
-        elif self.save == "activations" and v.name not in self._static:
-            got = self.mb.input(self._saved_name(len(self.saved)), v.type)
+        elif self.save == "activations" and v.name not in self._static and v.op.op_type not in LAYOUT_OPS:
+            shape = static_shape(v)
+            surface = surface_shape(shape)
+            saved_in = self.mb.input(self._saved_name(len(self.saved)), TensorType(v.type.dtype, surface))  # type: ignore[union-attr]
             self.saved.append(v)
-            self.saved_inputs.append(got)
+            self.saved_inputs.append(saved_in)
+            got = saved_in if surface == shape else self.mb.reshape(x=saved_in, shape=np.array(shape, np.int32))
         else:
             self._replay(v)
             got = self._memo[v.name]

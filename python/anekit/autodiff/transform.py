@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import MILError, NotDifferentiableError
 from ..mil import Builder, Function, Operation, Program, Var
 from ..mil.builder.program import make_program
@@ -146,7 +148,7 @@ def vjp(
     backward_fn = mb.function(results)
     _order_inputs(backward_fn, fn, ctx, grad_inputs)
     backward = make_program([backward_fn], mb.build_info)
-    forward = program if save == "recompute" else _forward_with_saved(fn, ctx, names, program)
+    forward = program if save == "recompute" else _forward_with_saved(fn, ctx, program)
     return Gradient(
         forward=forward,
         backward=backward,
@@ -274,17 +276,21 @@ def _order_inputs(bfn: Function, fn: Function, ctx: BackwardContext, grads: dict
     bfn.inputs = inputs
 
 
-def _forward_with_saved(fn: Function, ctx: BackwardContext, names: _BackwardNames, program: Program) -> Program:
-    """A copy of the forward that also returns the saved tensors, as ``saved_<n>``."""
-    saved_as = {v.name: s.name for v, s in zip(ctx.saved, ctx.saved_inputs, strict=True)}
+def _forward_with_saved(fn: Function, ctx: BackwardContext, program: Program) -> Program:
+    """A copy of the forward that also returns the saved tensors, as ``saved_<n>`` in their surface shapes."""
     returned = {v.name for v in fn.outputs}
+    saved = dict(zip((v.name for v in ctx.saved), ctx.saved_inputs, strict=True))
+    # A saved value already in its surface shape, and not returned, is renamed in place (no extra op).
+    types = {name: v.type for name, v in fn.vars().items()}
+    renamed = {name: s.name for name, s in saved.items() if name not in returned and s.type == types[name]}
     mb = Builder(fn.opset, name=fn.name, build_info=program.build_info)
     env: dict[str, Var] = {name: mb.input(name, v.type) for name, v in fn.inputs.items()}
+
     def lookup(v: Var) -> Var:
         return env[v.name]
 
     for op in fn.operations:
-        out_names = [saved_as.get(v.name, v.name) if v.name not in returned else v.name for v in op.outputs]
+        out_names = [renamed.get(v.name, v.name) for v in op.outputs]
         if op.op_type == "const":
             outs = copy_op(mb, op, lookup, name=out_names[0])
         else:
@@ -292,10 +298,13 @@ def _forward_with_saved(fn: Function, ctx: BackwardContext, names: _BackwardName
         for v, new in zip(op.outputs, outs, strict=True):
             env[v.name] = new
     results: dict[str, Var] = {v.name: env[v.name] for v in fn.outputs}
-    for v in ctx.saved:
-        name = saved_as[v.name]
-        new = env[v.name]
-        # A saved value that is also a forward output keeps its name there; the copy goes out through identity.
-        results[name] = mb.identity(x=new, name=name) if v.name in returned else new
+    for name, s in saved.items():
+        new = env[name]
+        if name in renamed:
+            results[s.name] = new
+        elif s.type == new.type:  # also a forward output, which keeps its name: the copy goes out through identity
+            results[s.name] = mb.identity(x=new, name=s.name)
+        else:
+            shape = np.array(s.type.shape, np.int32)  # type: ignore[union-attr]
+            results[s.name] = mb.reshape(x=new, shape=shape, name=s.name)
     return make_program([mb.function(results)], program.build_info)
-
