@@ -13,9 +13,9 @@
   travel in the ANE's ``[1, C, 1, S]`` layout (:func:`surface_shape`).
 
 The helpers stay within the ops the ANE documentation shows running (docs/internals/mil-format.md §8, §10; the
-``ane-undocumented-op`` validator rule): negation and scaling are ``mul`` by a constant, division is ``mul`` by
-``pow(y, -1)`` (as :func:`anekit.nn.rms_norm` does), sums over broadcast axes are ``reduce_sum``, and broadcasting a
-value back to a larger shape is ``mul`` by a small ones constant rather than ``tile``.
+``ane-unverified-op`` validator rule) where that costs no accuracy: negation and scaling are ``mul`` by a constant,
+sums over broadcast axes are ``reduce_sum``, and broadcasting a value back to a larger shape is ``mul`` by a small
+ones constant rather than ``tile``. Division is ``real_div`` (:meth:`BackwardContext.divide` says why).
 """
 
 from __future__ import annotations
@@ -178,9 +178,14 @@ class BackwardContext:
         """``x * value`` (negation is ``value=-1``)."""
         return self.mb.mul(x=x, y=self.scalar(value, x))
 
-    def reciprocal(self, x: Var) -> Var:
-        """``1 / x`` as ``pow(x, -1)`` (``real_div`` is not among the ops the ANE documentation shows)."""
-        return self.mb.pow(x=x, y=self.scalar(-1.0, x))
+    def divide(self, x: Var, y: Var) -> Var:
+        """``x / y`` in one ``real_div``.
+
+        Not ``x * pow(y, -1)``: in fp16 ``1 / y`` overflows to infinity once ``|y| < 1/65504`` (about 1.5e-5), and
+        a zero cotangent times that infinity is NaN, while the quotient itself is finite whenever the gradient is
+        (each op computes in fp32 and rounds its output once).
+        """
+        return self.mb.real_div(x=x, y=y)
 
     def sum_to(self, g: Var, shape: Sequence[int]) -> Var:
         """Reduce a broadcast cotangent ``g`` back to ``shape`` (numpy broadcasting rules)."""

@@ -72,7 +72,7 @@ def _reduce_l2_norm(ctx: BackwardContext, op: Operation, cots: Sequence[Var | No
     assert g is not None
     g, _, _ = _kept(ctx, op, g)
     y, _, _ = _kept(ctx, op, ctx.primal(op.output))
-    return {"x": ctx.mb.mul(x=ctx.input(op, "x"), y=ctx.mb.mul(x=g, y=ctx.reciprocal(y)))}
+    return {"x": ctx.mb.mul(x=ctx.input(op, "x"), y=ctx.divide(g, y))}
 
 
 @register_rule("reduce_log_sum_exp")

@@ -39,28 +39,28 @@ def _log(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dic
     eps = _eps(ctx, op)
     if eps:
         x = ctx.mb.add(x=x, y=ctx.scalar(eps, x))
-    return {"x": ctx.mb.mul(x=_g(cots), y=ctx.reciprocal(x))}
+    return {"x": ctx.divide(_g(cots), x)}
 
 
 @register_rule("sqrt")
 def _sqrt(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # sqrt(x)' = 0.5 / sqrt(x)
-    return {"x": ctx.mb.mul(x=_g(cots), y=ctx.scale(ctx.reciprocal(ctx.primal(op.output)), 0.5))}
+    return {"x": ctx.divide(ctx.scale(_g(cots), 0.5), ctx.primal(op.output))}
 
 
 @register_rule("rsqrt")
 def _rsqrt(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    # ((x + eps)^-1/2)' = -1/2 (x + eps)^-3/2 = -1/2 y^3
-    y = ctx.primal(op.output)
-    cube = ctx.mb.pow(x=y, y=ctx.scalar(3.0, y))
-    return {"x": ctx.mb.mul(x=_g(cots), y=ctx.scale(cube, -0.5))}
+    # ((x + eps)^-1/2)' = -1/2 (x + eps)^-3/2 = -1/2 y^3, multiplied onto g one factor at a time: y^3 alone
+    # overflows fp16 for y > 40 (x < 6e-4) where the product with a small g does not.
+    y, mb = ctx.primal(op.output), ctx.mb
+    return {"x": mb.mul(x=mb.mul(x=mb.mul(x=ctx.scale(_g(cots), -0.5), y=y), y=y), y=y)}
 
 
 @register_rule("inverse")
 def _inverse(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # (1 / (x + eps))' = -y^2
-    y = ctx.primal(op.output)
-    return {"x": ctx.mb.mul(x=_g(cots), y=ctx.scale(ctx.mb.mul(x=y, y=y), -1.0))}
+    y, mb = ctx.primal(op.output), ctx.mb
+    return {"x": mb.mul(x=mb.mul(x=ctx.scale(_g(cots), -1.0), y=y), y=y)}
 
 
 @register_rule("tanh")
