@@ -64,6 +64,7 @@ _W = {
     "grouped": np.linspace(-1, 1, 48, dtype=np.float32).reshape(12, 4, 1, 1),
     "3x3": np.linspace(-1, 1, 180, dtype=np.float32).reshape(5, 4, 3, 3),
     "2x3": np.linspace(-1, 1, 48, dtype=np.float32).reshape(4, 2, 2, 3),
+    "1d": np.linspace(-1, 1, 24, dtype=np.float32).reshape(6, 2, 2),
 }
 
 
@@ -271,6 +272,31 @@ CASES = [
             dilation=(2, 1),
             groups=2,
         ),
+        ["x"],
+    ),
+    Case(
+        "conv_3x3_stride2_runtime_weight",
+        {"x": ((2, 3, 9, 8), "any"), "w": ((4, 3, 3, 3), "any")},
+        lambda mb, x, w: mb.conv(
+            x=x, weight=w, pad_type="custom", pad=np.array([1, 0, 1, 1], i32), strides=np.array([2, 2], i32)
+        ),
+        lambda x, w: F.conv2d(F.pad(x, (1, 1, 1, 0)), w, stride=2),
+        ["x", "w"],
+    ),
+    Case(
+        "conv_2x3_dilated_strided_weight",
+        {"x": ((1, 2, 9, 11), "any"), "w": ((3, 2, 2, 3), "any")},
+        lambda mb, x, w: mb.conv(
+            x=x, weight=w, pad_type="same", strides=np.array([1, 2], i32), dilations=np.array([2, 1], i32)
+        ),
+        lambda x, w: F.conv2d(F.pad(x, (1, 1, 1, 1)), w, stride=(1, 2), dilation=(2, 1)),
+        ["x", "w"],
+    ),
+    Case(
+        "conv1d_strided_grouped_const",
+        {"x": ((1, 4, 15), "any")},
+        lambda mb, x: mb.conv(x=x, weight=_W["1d"], strides=np.array([3], i32), groups=i32(2)),
+        lambda x: F.conv1d(x, _t(_W["1d"]), stride=3, groups=2),
         ["x"],
     ),
     # layer_norm
