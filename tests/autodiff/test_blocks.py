@@ -256,3 +256,21 @@ def test_llama_backward_compiles_on_the_fake_framework_and_matches_the_reference
     for k in want:
         np.testing.assert_array_equal(got[k], want[k])
     assert fake_ane_ref.stats()["compileAttempts"] >= 1
+
+
+@pytest.mark.objc
+def test_saved_activations_travel_through_the_fake_framework(fake_ane_ref: Any) -> None:
+    """save="activations": the forward kernel's saved outputs feed the backward kernel, as on a Mac."""
+    program = L.block_program()
+    g = autodiff.vjp(program, WRT, save="activations")
+    feeds = L.feeds()
+    cots = random_cotangents(program, 1)
+    want = run_backward(g, feeds, cots, precision="ane")
+    fwd = anekit.compile(g.forward, backend="ane", cache=False)
+    bwd = anekit.compile(g.backward, backend="ane", cache=False)
+    outs = fwd(feeds)
+    assert set(g.saved) <= set(outs)
+    bfeeds = {k: outs[k] if k in g.saved else cots["y"] if k == "grad_y" else feeds[k] for k in g.backward.main.inputs}
+    got = bwd(bfeeds)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k].astype(np.float32))
