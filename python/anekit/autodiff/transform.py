@@ -103,8 +103,6 @@ def vjp(
         if not (isinstance(v.type, TensorType) and v.type.dtype.is_float):
             raise MILError(f"vjp: wrt input {name!r} has type {v.type}; only float tensors have gradients")
     out_vars = _chosen_outputs(fn, outputs)
-    from . import rules  # noqa: F401  (registers every rule)
-
     differentiable = _differentiable(fn, set(wrt_names))
     names = _BackwardNames(fn, wrt_names, out_vars)
     mb = Builder(fn.opset, name=fn.name)
@@ -119,7 +117,7 @@ def vjp(
     for op in reversed(fn.operations):
         if not any(o.name in cot for o in op.outputs):
             continue
-        outs = [_total(ctx, cot.pop(o.name)) if o.name in cot else None for o in op.outputs]
+        outs = [ctx.add_all(cot.pop(o.name)) if o.name in cot else None for o in op.outputs]
         rule = RULES.get(op.op_type)
         if rule is None:
             raise NotDifferentiableError(_no_rule_message(op, wrt_names))
@@ -140,7 +138,7 @@ def vjp(
     taken: set[int] = set()
     for name in wrt_names:
         v = fn.inputs[name]
-        g = _total(ctx, cot[name]) if name in cot else ctx.zeros(v)
+        g = ctx.add_all(cot[name]) if name in cot else ctx.zeros(v)
         if g.op is None or id(g) in taken:  # an input passed straight through, or one var for two outputs
             g = mb.identity(x=g)
         taken.add(id(g))
@@ -212,10 +210,6 @@ def _differentiable(fn: Function, wrt: set[str]) -> set[str]:
         if any(u.name in out for u in op.input_vars()):
             out.update(v.name for v in op.outputs if isinstance(v.type, TensorType) and v.type.dtype.is_float)
     return out
-
-
-def _total(ctx: BackwardContext, terms: list[Var]) -> Var:
-    return ctx.add_all(terms)
 
 
 def _shape(v: object) -> object:

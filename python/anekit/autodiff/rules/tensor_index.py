@@ -90,8 +90,8 @@ def _slice_by_index(ctx: BackwardContext, op: Operation, cots: Sequence[Var | No
 def _gather(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     table = op.inputs["x"]
     shape = static_shape(table, f"gather '{op.name}' input x")  # type: ignore[arg-type]
-    axis = int(np.asarray(ctx.const(op, "axis") if ctx.const(op, "axis") is not None else 0)) % len(shape)
-    batch_dims = int(np.asarray(ctx.const(op, "batch_dims") if ctx.const(op, "batch_dims") is not None else 0))
+    axis = int(_ints(ctx, op, "axis", 1, 0)[0]) % len(shape)
+    batch_dims = int(_ints(ctx, op, "batch_dims", 1, 0)[0])
     if axis != 0 or batch_dims != 0:
         raise NotDifferentiableError(
             f"[gather '{op.name}'] output {op.output.name}: only axis=0, batch_dims=0 (an embedding lookup) has a "

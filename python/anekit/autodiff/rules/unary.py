@@ -8,7 +8,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ...errors import NotDifferentiableError
 from ...mil import Operation, Var
 from ..context import BackwardContext
 from ..registry import register_rule
@@ -112,12 +111,7 @@ def _clip(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> di
 
 @register_rule("cast")
 def _cast(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    # Only float -> float casts reach a rule (an integer output carries no gradient); the cotangent is cast back.
-    x = op.inputs["x"]
-    dt = x.type.dtype  # type: ignore[union-attr]
+    # Only float -> float casts reach a rule (integer values carry no gradient); the cotangent is cast back.
+    dt = op.inputs["x"].type.dtype  # type: ignore[union-attr]
     g = _g(cots)
-    if not dt.is_float:
-        raise NotDifferentiableError(f"[cast '{op.name}'] input {x.name} is {dt}, which carries no gradient")  # type: ignore[union-attr]
-    if g.type.dtype == dt:  # type: ignore[union-attr]
-        return {"x": g}
-    return {"x": ctx.mb.cast(x=g, dtype=dt.name)}
+    return {"x": g if g.type.dtype == dt else ctx.mb.cast(x=g, dtype=dt.name)}  # type: ignore[union-attr]
