@@ -4,11 +4,13 @@ Slices: the cotangent is placed back into zeros with ``concat`` (:meth:`~anekit.
 embed`); only contiguous (stride 1) slices have a rule.
 
 ``gather`` (an embedding lookup, ``axis=0``): the table's cotangent is ``onehot(indices)^T @ g``, a ``matmul``
-with a one-hot matrix built from ``equal`` against a constant ``0..V-1`` row. The alternative, a scatter-add
-(``scatter`` with ``mode="add"``), is not among the ops the ANE documentation shows running, while ``matmul`` is
-(docs/internals/mil-format.md §8.5, §10.1); the one-hot product costs ``2·N·V·D`` FLOPs, which the ANE's matmul
-throughput absorbs for training-sized vocabularies, and its inner dimension is the token count ``N`` (keep it a
-multiple of 32, docs/internals/mil-format.md §11 rule 14).
+with a one-hot matrix built from ``equal`` against a constant ``0..V-1`` row and ``select``. The alternative, a
+scatter-add (``scatter`` with ``mode="add"``), is not among the ops the ANE documentation shows running, while
+``matmul`` is (docs/internals/mil-format.md §8.5, §10.1); the one-hot product costs ``2·N·V·D`` FLOPs, which the
+ANE's matmul throughput absorbs for training-sized vocabularies, and its inner dimension is the token count ``N``
+(keep it a multiple of 32, docs/internals/mil-format.md §11 rule 14). The one-hot itself needs a comparison
+(``equal``/``select`` are not documented ANE ops either); an arithmetic one-hot in fp16 such as
+``relu(1 - (id - v)^2)`` would be exact only for ids below 2048, fp16's last exact integer spacing.
 """
 
 from __future__ import annotations
