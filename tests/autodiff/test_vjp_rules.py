@@ -1,7 +1,7 @@
 """Every VJP rule against finite differences (fp64, reference executor) and PyTorch autograd.
 
 Programs are typed fp32 so the backward's constants (``0.5``, ``1/sqrt(2*pi)`` ...) are exact to ~1e-7 and the
-comparison checks the rule's math at fp64; fp16 behaviour is checked on whole blocks (tests/autodiff/test_blocks.py).
+comparison checks the rule's math at fp64; fp16 behaviour is checked on whole blocks (test_vjp_blocks.py).
 """
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ def test_nn_block_matches_torch_in_fp64(name: str) -> None:
 #: ``ane-activation-dtype`` and ``ane-unverified-op``: the gradients of ``abs``, ``maximum`` and ``reduce_max`` (the
 #: max|x| rescaling of nn.rms_norm) route the cotangent with a bool mask (``greater_equal``/``equal`` + ``select``)
 #: or ``sign``, since no op the ANE documentation shows running expresses a step function exactly; and the gradient
-#: of its ``pow(v, -0.5)`` divides with ``real_div`` (``pow(v, -1)`` overflows fp16, tests/autodiff/test_fp16_range.py).
+#: of its ``pow(v, -0.5)`` divides with ``real_div`` (``pow(v, -1)`` overflows fp16, see test_vjp_fp16_range.py).
 MASK_FINDINGS = {"ane-activation-dtype", "ane-unverified-op"}
 
 
