@@ -213,3 +213,12 @@ def test_long_chains_do_not_recurse() -> None:
     p = _prog(build, x=mil.tensor((4,), "fp32"))
     g = autodiff.vjp(p, ["x"])
     assert _ops(g.backward).count("sigmoid") == 1500
+
+
+def test_dynamic_shapes_are_refused_naming_the_op() -> None:
+    def build(mb, x):  # type: ignore[no-untyped-def]
+        return mb.reduce_sum(x=mb.exp(x=x), axes=np.array([1], np.int32), keep_dims=False, name="total")
+
+    p = _prog(build, x=mil.tensor((2, None), "fp32"))
+    with pytest.raises(NotDifferentiableError, match=r"^\[reduce_sum 'total'\] VJP rule: autodiff needs static"):
+        autodiff.vjp(p, ["x"])

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MILError
+from ..errors import MILError, NotDifferentiableError
 from ..mil import Builder, Function, Operation, Var
 from ..mil.types import TensorType
 from ..mil.values import Value
@@ -41,10 +41,13 @@ LAYOUT_OPS = frozenset(
 
 
 def static_shape(v: Var, what: str = "") -> tuple[int, ...]:
-    """The static shape of a tensor variable (MILError naming ``what`` for dynamic or non-tensor types)."""
+    """The static shape of a tensor variable; NotDifferentiableError naming ``what`` for dynamic or other types."""
     t = v.type
     if not isinstance(t, TensorType) or not t.is_static:
-        raise MILError(f"autodiff needs static tensor shapes; {what or v.name} has type {t}")
+        raise NotDifferentiableError(
+            f"autodiff needs static tensor shapes; {what or v.name} has type {t}: give the program's inputs fixed "
+            "shapes (one program per shape, as the ANE compiles them)"
+        )
     return tuple(int(d) for d in t.shape)  # type: ignore[arg-type]
 
 

@@ -121,7 +121,12 @@ def vjp(
         rule = RULES.get(op.op_type)
         if rule is None:
             raise NotDifferentiableError(_no_rule_message(op, wrt_names))
-        grads = rule(ctx, op, outs)
+        try:
+            grads = rule(ctx, op, outs)
+        except MILError as exc:
+            if str(exc).startswith("["):  # already names an op
+                raise
+            raise type(exc)(f"[{op.op_type} '{op.name}'] VJP rule: {exc}") from exc
         for key, b in op.inputs.items():
             if not ctx.needs(op, key):
                 continue
