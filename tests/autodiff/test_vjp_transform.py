@@ -222,3 +222,21 @@ def test_dynamic_shapes_are_refused_naming_the_op() -> None:
     p = _prog(build, x=mil.tensor((2, None), "fp32"))
     with pytest.raises(NotDifferentiableError, match=r"^\[reduce_sum 'total'\] VJP rule: autodiff needs static"):
         autodiff.vjp(p, ["x"])
+
+
+def test_register_rule_adds_a_rule_for_another_op() -> None:
+    from anekit.autodiff.registry import RULES
+
+    assert "softplus" not in autodiff.supported_ops()
+    try:
+
+        @autodiff.register_rule("softplus")
+        def softplus_vjp(ctx, op, cotangents):  # type: ignore[no-untyped-def]
+            # d/dx log(1 + e^x) = sigmoid(x); the example of docs/guide/autodiff.md
+            return {"x": ctx.mb.mul(x=cotangents[0], y=ctx.mb.sigmoid(x=ctx.input(op, "x")))}
+
+        assert "softplus" in autodiff.supported_ops()
+        p = _prog(lambda mb, x: mb.softplus(x=x), x=F32)
+        check_finite_differences(p, {"x": np.linspace(-2, 2, 6).reshape(2, 3)}, ["x"])
+    finally:
+        RULES.pop("softplus", None)
