@@ -31,7 +31,7 @@ from ..mil.types import TensorType
 from ..mil.values import Value
 from ._copy import copy_op
 
-__all__ = ["LAYOUT_OPS", "BackwardContext", "static_shape", "surface_shape"]
+__all__ = ["LAYOUT_OPS", "BackwardContext", "first_cotangent", "static_shape", "surface_shape"]
 
 #: Ops that only move data: under ``save="activations"`` their outputs are recomputed from their (saved or input)
 #: operand rather than saved, so a reshaped or transposed copy never costs a surface of its own.
@@ -49,6 +49,14 @@ def static_shape(v: Var, what: str = "") -> tuple[int, ...]:
             "shapes (one program per shape, as the ANE compiles them)"
         )
     return tuple(int(d) for d in t.shape)  # type: ignore[arg-type]
+
+
+def first_cotangent(cots: Sequence[Var | None]) -> Var:
+    """The cotangent of a single-output op (the transform calls a rule only when one reached an output)."""
+    g = cots[0]
+    if g is None:
+        raise MILError("autodiff: a rule of a single-output op was called without a cotangent")
+    return g
 
 
 def surface_shape(shape: Sequence[int]) -> tuple[int, ...]:

@@ -29,7 +29,7 @@ import numpy as np
 from ...errors import NotDifferentiableError
 from ...mil import Operation, Var
 from ...mil.ops import opset_index
-from ..context import BackwardContext, static_shape
+from ..context import BackwardContext, first_cotangent, static_shape
 from ..registry import register_rule
 
 __all__: list[str] = []
@@ -83,8 +83,7 @@ def _weight_t(ctx: BackwardContext, op: Operation, c_in: int, groups: int) -> Va
 
 @register_rule("conv")
 def _conv(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     mb = ctx.mb
     xshape = static_shape(op.inputs["x"], f"conv '{op.name}' input x")  # type: ignore[arg-type]
     w = op.inputs["weight"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...mil import Operation, Var
-from ..context import BackwardContext, static_shape
+from ..context import BackwardContext, first_cotangent, static_shape
 from ..registry import register_rule
 
 __all__: list[str] = []
@@ -20,8 +20,7 @@ def _shape(op: Operation, name: str) -> tuple[int, ...]:
 
 @register_rule("add", "sub")
 def _add_sub(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     out: dict[str, Var] = {}
     if ctx.needs(op, "x"):
         out["x"] = ctx.sum_to(g, _shape(op, "x"))
@@ -33,8 +32,7 @@ def _add_sub(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) ->
 
 @register_rule("mul")
 def _mul(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     mb, out = ctx.mb, {}
     if ctx.needs(op, "x"):
         out["x"] = ctx.sum_to(mb.mul(x=g, y=ctx.input(op, "y")), _shape(op, "x"))
@@ -46,8 +44,7 @@ def _mul(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dic
 @register_rule("real_div")
 def _real_div(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # z = x / y: dx = g / y, dy = -g x / y^2 = -(g / y) z.
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     mb, out = ctx.mb, {}
     g_over_y = ctx.divide(g, ctx.input(op, "y"))
     if ctx.needs(op, "x"):
@@ -66,8 +63,7 @@ def _pow(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dic
     does not (``pow(v, -0.5)``'s ``v^-1.5`` is infinite for ``v < 6e-4``, and a zero cotangent times it is NaN).
     For y >= 1, ``x^(y-1)`` is bounded by ``|x|`` and ``x`` may be 0.
     """
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     mb, out = ctx.mb, {}
     if ctx.needs(op, "x"):
         x = ctx.input(op, "x")
@@ -97,8 +93,7 @@ def _pow(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dic
 def _max_min(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # The gradient goes to the operand that was chosen; on a tie, to x (PyTorch splits ties evenly: compare away
     # from ties).
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     mb, out = ctx.mb, {}
     x, y = ctx.input(op, "x"), ctx.input(op, "y")
     picks_x = mb.greater_equal(x=x, y=y) if op.op_type == "maximum" else mb.less_equal(x=x, y=y)

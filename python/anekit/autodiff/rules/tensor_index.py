@@ -22,16 +22,10 @@ import numpy as np
 
 from ...errors import NotDifferentiableError
 from ...mil import Operation, Var
-from ..context import BackwardContext, static_shape
+from ..context import BackwardContext, first_cotangent, static_shape
 from ..registry import register_rule
 
 __all__: list[str] = []
-
-
-def _g(cots: Sequence[Var | None]) -> Var:
-    g = cots[0]
-    assert g is not None
-    return g
 
 
 def _ints(ctx: BackwardContext, op: Operation, name: str, rank: int, default: int | bool) -> list[int]:
@@ -50,7 +44,7 @@ def _slice_by_size(ctx: BackwardContext, op: Operation, cots: Sequence[Var | Non
             f"[slice_by_size '{op.name}'] output {op.output.name}: a run-time begin has no VJP rule; make begin a const"
         )
     start = [int(b) % d if d else 0 for b, d in zip(np.asarray(begin).reshape(-1), shape, strict=True)]
-    return {"x": ctx.embed(_g(cots), shape, start)}
+    return {"x": ctx.embed(first_cotangent(cots), shape, start)}
 
 
 @register_rule("slice_by_index")
@@ -82,7 +76,7 @@ def _slice_by_index(ctx: BackwardContext, op: Operation, cots: Sequence[Var | No
             )
         start.append(picked[0] if picked else 0)
         box.append(len(picked))
-    g = _g(cots)
+    g = first_cotangent(cots)
     if static_shape(g) != tuple(box):
         g = ctx.mb.reshape(x=g, shape=np.array(box, np.int32))
     return {"x": ctx.embed(g, shape, start)}
@@ -99,7 +93,7 @@ def _gather(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> 
             f"[gather '{op.name}'] output {op.output.name}: only axis=0, batch_dims=0 (an embedding lookup) has a "
             f"VJP rule, got axis={axis}, batch_dims={batch_dims}; transpose the table so the gathered axis is first"
         )
-    mb, g = ctx.mb, _g(cots)
+    mb, g = ctx.mb, first_cotangent(cots)
     vocab = shape[0]
     rest = int(np.prod(shape[1:], dtype=np.int64))
     idx = ctx.input(op, "indices")
