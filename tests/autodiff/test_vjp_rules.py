@@ -318,6 +318,13 @@ CASES = [
         lambda x: F.layer_norm(x, (3, 4), eps=1e-5),
         ["x"],
     ),
+    Case(
+        "concat_const_member",
+        {"x": A, "c": ((2, 1, 4), "any")},
+        lambda mb, x, c: mb.concat(values=(c, x, np.ones((2, 2, 4), np.float32)), axis=i32(1), interleave=False),
+        lambda x, c: torch.cat([c, x, torch.ones(2, 2, 4, dtype=torch.float64)], 1),
+        ["x"],
+    ),
     # shape ops
     Case(
         "reshape",

@@ -41,14 +41,18 @@ def _concat(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> 
     g = first_cotangent(cots)
     rank = len(static_shape(g))
     axis = int(np.asarray(ctx.const(op, "axis"))) % rank
-    # The gradient goes to the concat's own input names: one slice per tuple member, keyed "values" as a tuple.
+    # The cotangent of the tuple input "values": one slice per member that needs one (None for the others).
     begin = 0
-    parts: list[Var] = []
+    parts: list[Var | None] = []
     for v in values:
         shape = static_shape(v) if isinstance(v, Var) else tuple(np.shape(v.data))
         start = [0] * rank
         start[axis] = begin
-        parts.append(ctx.mb.slice_by_size(x=g, begin=np.array(start, np.int32), size=np.array(shape, np.int32)))
+        if isinstance(v, Var) and ctx.is_differentiable(v):
+            size = np.array(shape, np.int32)
+            parts.append(ctx.mb.slice_by_size(x=g, begin=np.array(start, np.int32), size=size))
+        else:
+            parts.append(None)
         begin += shape[axis]
     return {"values": tuple(parts)}  # type: ignore[dict-item]
 
