@@ -4,7 +4,7 @@ Measures, in one run:
 
 * the time :func:`anekit.autodiff.vjp` takes to derive the backward of one llama decoder block and of a 6-layer
   model (the blocks chained in one program), with every weight a function input (as a training loop feeds them),
-  for ``save="recompute"`` and ``save="activations"``;
+  under each save policy (``recompute``, ``activations``, ``selective``);
 * op counts (``const`` excluded) of the forward and of each backward;
 * reference-executor run times (``precision="ane"``, fp16 storage) of the block's forward and backward, and
   their ratio (forward and backward samples alternate, so machine load hits both alike).

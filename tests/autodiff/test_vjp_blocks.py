@@ -29,12 +29,12 @@ ANE_TOLERANCE = 1e-2
 WRT = ["x", *L.WEIGHTS]
 
 
-@pytest.mark.parametrize("save", ["recompute", "activations"])
+@pytest.mark.parametrize("save", autodiff.SAVE_POLICIES)
 def test_llama_block_matches_torch_in_fp64(save: str) -> None:
     check_torch(L.block_program(), L.feeds(), WRT, L.torch_block, save=save, rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("save", ["recompute", "activations"])
+@pytest.mark.parametrize("save", autodiff.SAVE_POLICIES)
 def test_llama_block_at_ane_precision_stays_within_tolerance_of_torch(save: str) -> None:
     program = L.block_program()
     g = autodiff.vjp(program, WRT, save=save)
@@ -233,7 +233,7 @@ def test_backward_is_ane_valid(name: str) -> None:
         fwd_rules = {d.rule for d in program.validate()}
         new = {d.rule for d in found} - fwd_rules
         allowed = {"ane-multi-input"} | (MASK_FINDINGS if "rms_norm" in name or name == "llama_block" else set())
-        if save == "activations":
+        if save != "recompute":
             # Saved intermediates are surfaces too; they travel as [1, C, 1, S] (autodiff.context.surface_shape)
             # but a per-head tensor's last axis can be head_dim (16 here), below the safe multiple of 32.
             allowed = allowed | {"ane-spatial-multiple"}
@@ -260,10 +260,11 @@ def test_llama_backward_compiles_on_the_fake_framework_and_matches_the_reference
 
 
 @pytest.mark.objc
-def test_saved_activations_travel_through_the_fake_framework(fake_ane_ref: Any) -> None:
-    """save="activations": the forward kernel's saved outputs feed the backward kernel, as on a Mac."""
+@pytest.mark.parametrize("save", ["activations", "selective"])
+def test_saved_activations_travel_through_the_fake_framework(fake_ane_ref: Any, save: str) -> None:
+    """The forward kernel's saved outputs feed the backward kernel, as on a Mac."""
     program = L.block_program()
-    g = autodiff.vjp(program, WRT, save="activations")
+    g = autodiff.vjp(program, WRT, save=save)
     feeds = L.feeds()
     cots = random_cotangents(program, 1)
     want = run_backward(g, feeds, cots, precision="ane")

@@ -416,7 +416,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{i:02d}-{c.name}" for i, c in enumerate(CASES)])
-@pytest.mark.parametrize("save", ["recompute", "activations"])
+@pytest.mark.parametrize("save", autodiff.SAVE_POLICIES)
 def test_rule_matches_finite_differences(case: Case, save: str) -> None:
     check_finite_differences(
         case.program(), case.feeds(), case.wrt, save=save, outputs=case.outputs, rtol=case.rtol_fd

@@ -240,3 +240,26 @@ def test_register_rule_adds_a_rule_for_another_op() -> None:
         check_finite_differences(p, {"x": np.linspace(-2, 2, 6).reshape(2, 3)}, ["x"])
     finally:
         RULES.pop("softplus", None)
+
+
+def test_selective_saves_contractions_and_recomputes_the_rest() -> None:
+    def build(mb, x, w):  # type: ignore[no-untyped-def]
+        h = mb.matmul(x=x, y=w)
+        s = mb.sigmoid(x=h)
+        return mb.softmax(x=mb.mul(x=h, y=s), axis=np.int32(-1))
+
+    p = _prog(build, x=mil.tensor((4, 32), "fp32"), w=mil.tensor((32, 32), "fp32"))
+    g = autodiff.vjp(p, ["x", "w"], save="selective")
+    def source(name: str) -> str:  # the op a saved output copies (through its [1, C, 1, S] reshape)
+        op = g.forward.main.vars()[name].op
+        assert op is not None and op.op_type == "reshape"
+        return op.inputs["x"].op.op_type  # type: ignore[union-attr]
+
+    assert sorted(source(n) for n in g.saved) == ["matmul", "softmax"]
+    ops = _ops(g.backward)
+    assert "sigmoid" in ops and "matmul" in ops  # sigmoid recomputed from the saved matmul output
+    a = autodiff.vjp(p, ["x", "w"], save="activations")
+    assert len(a.saved) == 3  # the matmul, the sigmoid and the softmax
+    rng = np.random.default_rng(0)
+    feeds = {"x": rng.standard_normal((4, 32)), "w": rng.standard_normal((32, 32))}
+    check_finite_differences(p, feeds, ["x", "w"], save="selective")

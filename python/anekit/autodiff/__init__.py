@@ -16,8 +16,11 @@ each ``wrt`` input. The backward is an ordinary MIL program: it runs on the refe
   the arithmetic for small layers, this is usually the cheaper choice.
 * ``save="activations"``: the forward returns each needed intermediate as an extra output ``saved_<n>`` and the
   backward takes them as inputs (``Gradient.saved`` lists them). No recomputation; more surfaces.
+* ``save="selective"``: only the outputs of the contractions and normalisations (``matmul``, ``conv``, ``softmax``
+  …, :data:`anekit.autodiff.context.SELECTIVE_SAVE_OPS`) are saved; the cheap elementwise ops, reductions and
+  data movement between them are recomputed. Far fewer surfaces than ``"activations"``, little recomputation.
 
-Under both policies values computed from constants only (masks, scales, rotation tables) are recomputed in the
+Under every policy values computed from constants only (masks, scales, rotation tables) are recomputed in the
 backward, and constant operands are folded in numpy (a constant weight's transpose is a constant).
 
 **Precision.** Backward programs keep the forward's dtypes: an fp16 forward gets an fp16 backward, since the ANE

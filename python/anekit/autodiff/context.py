@@ -9,8 +9,9 @@
 * any other value is recomputed from the forward inputs (``save="recompute"``: the ops that produce it are copied
   into the backward, each at most once) or becomes a backward input ``saved_<n>`` that the forward returns as an
   extra output (``save="activations"``); under ``"activations"`` the outputs of data-movement ops
-  (:data:`LAYOUT_OPS`) are recomputed from their operand instead, which is saved (or is an input). Saved tensors
-  travel in the ANE's ``[1, C, 1, S]`` layout (:func:`surface_shape`).
+  (:data:`LAYOUT_OPS`) are recomputed from their operand instead, which is saved (or is an input);
+  ``save="selective"`` saves only the outputs of :data:`SELECTIVE_SAVE_OPS` and recomputes the rest from them.
+  Saved tensors travel in the ANE's ``[1, C, 1, S]`` layout (:func:`surface_shape`).
 
 The helpers stay within the ops the ANE documentation shows running (docs/internals/mil-format.md §8, §10; the
 ``ane-unverified-op`` validator rule) where that costs no accuracy: negation and scaling are ``mul`` by a constant,
@@ -31,12 +32,19 @@ from ..mil.types import TensorType
 from ..mil.values import Value
 from ._copy import copy_op
 
-__all__ = ["LAYOUT_OPS", "BackwardContext", "first_cotangent", "static_shape", "surface_shape"]
+__all__ = ["LAYOUT_OPS", "SELECTIVE_SAVE_OPS", "BackwardContext", "first_cotangent", "static_shape", "surface_shape"]
 
 #: Ops that only move data: under ``save="activations"`` their outputs are recomputed from their (saved or input)
 #: operand rather than saved, so a reshaped or transposed copy never costs a surface of its own.
 LAYOUT_OPS = frozenset(
     {"reshape", "transpose", "expand_dims", "squeeze", "identity", "slice_by_size", "slice_by_index", "split", "concat"}
+)
+
+#: Ops whose outputs ``save="selective"`` saves: the contractions (most of a transformer's FLOPs) and the ops that
+#: normalise over an axis. Everything else — elementwise ops, reductions, data movement — is recomputed from these
+#: and the forward inputs, as selective activation checkpointing does in PyTorch training loops.
+SELECTIVE_SAVE_OPS = frozenset(
+    {"matmul", "linear", "conv", "conv_transpose", "softmax", "layer_norm", "gather", "scaled_dot_product_attention"}
 )
 
 
@@ -78,8 +86,8 @@ class BackwardContext:
     Attributes:
         mb: the backward program's builder; rules emit their ops with it.
         fn: the forward function.
-        save: ``"recompute"`` or ``"activations"``.
-        saved: forward variables the backward takes as ``saved_<n>`` inputs, in order (activations only).
+        save: ``"recompute"``, ``"activations"`` or ``"selective"``.
+        saved: forward variables the backward takes as ``saved_<n>`` inputs, in order (not for recompute).
         used_inputs: names of the forward inputs the backward reads.
     """
 
@@ -126,7 +134,7 @@ class BackwardContext:
         if v.op is None:
             got = self._inputs[v.name]
             self.used_inputs.add(v.name)
-        elif self.save == "activations" and v.name not in self._static and v.op.op_type not in LAYOUT_OPS:
+        elif not self._recomputed(v):
             shape = static_shape(v)
             surface = surface_shape(shape)
             saved_in = self.mb.input(self._saved_name(len(self.saved)), TensorType(v.type.dtype, surface))  # type: ignore[union-attr]
@@ -138,6 +146,15 @@ class BackwardContext:
             got = self._memo[v.name]
         self._memo[v.name] = got
         return got
+
+    def _recomputed(self, v: Var) -> bool:
+        """Whether the backward recomputes forward variable ``v`` (produced by an op) rather than taking it saved."""
+        if self.save == "recompute" or v.name in self._static:
+            return True
+        op_type = v.op.op_type  # type: ignore[union-attr]
+        if self.save == "activations":
+            return op_type in LAYOUT_OPS
+        return op_type not in SELECTIVE_SAVE_OPS
 
     def input(self, op: Operation, name: str) -> Var:
         """The forward value of input ``name`` of ``op`` as a backward variable (inline literals become consts)."""
@@ -164,9 +181,8 @@ class BackwardContext:
             seen.add(id(op))
             todo.append(op)
             for u in op.input_vars():
-                if u.op is None or u.name in self._memo:
-                    continue
-                if self.save == "recompute" or u.name in self._static:
+                # Walked here, not by recursion through primal(): chains of recomputed ops can be long.
+                if u.op is not None and u.name not in self._memo and self._recomputed(u):
                     stack.append(u.op)
         todo.sort(key=lambda o: self._order[id(o)])
         for op in todo:

@@ -18,7 +18,7 @@ from .registry import RULES
 __all__ = ["SAVE_POLICIES", "Gradient", "vjp"]
 
 #: The two save policies (see the :mod:`anekit.autodiff` docstring).
-SAVE_POLICIES = ("recompute", "activations")
+SAVE_POLICIES = ("recompute", "activations", "selective")
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,10 @@ class Gradient:
     """The result of :func:`vjp`.
 
     Attributes:
-        forward: the forward program; with ``save="activations"`` it returns the saved tensors as extra outputs
-            ``saved_<n>`` after its own outputs, with ``save="recompute"`` it is the input program itself.
+        forward: the forward program; with ``save="activations"`` or ``"selective"`` it returns the saved tensors as
+            extra outputs ``saved_<n>`` after its own outputs, with ``save="recompute"`` it is the input program itself.
         backward: the backward program. Inputs, in order: the forward inputs it reads (same names and types), the
-            saved tensors (``save="activations"``), and ``grad_<out>`` for each differentiated forward output
+            saved tensors (not for ``save="recompute"``), and ``grad_<out>`` for each differentiated forward output
             (typed like that output). Outputs: ``grad_<name>`` for each ``wrt`` name, in ``wrt`` order, typed like
             that input.
         saved: names of the saved tensors (empty for ``save="recompute"``).
@@ -73,9 +73,10 @@ def vjp(
         program: the forward program.
         wrt: names of the function inputs to differentiate against (float tensors).
         function: the function to differentiate.
-        save: ``"recompute"`` (the backward recomputes the forward values it needs from the forward inputs) or
+        save: ``"recompute"`` (the backward recomputes the forward values it needs from the forward inputs),
             ``"activations"`` (the forward returns them as extra outputs ``saved_<n>``, the backward takes them as
-            inputs). Values computed from constants only are recomputed under both policies.
+            inputs) or ``"selective"`` (only the outputs of matmuls, convs, softmax and the like are saved, the rest
+            is recomputed from them). Values computed from constants only are always recomputed.
         outputs: the forward outputs to differentiate (default: all of them); the backward takes one cotangent
             ``grad_<out>`` for each.
 
@@ -151,7 +152,7 @@ def vjp(
     backward_fn = mb.function(results)
     _order_inputs(backward_fn, fn, ctx, grad_inputs)
     backward = make_program([backward_fn], mb.build_info)
-    forward = program if save == "recompute" else _forward_with_saved(fn, ctx, program)
+    forward = program if not ctx.saved else _forward_with_saved(fn, ctx, program)
     return Gradient(
         forward=forward,
         backward=backward,
