@@ -133,7 +133,8 @@ class Executor:
             in_vars = op.input_vars()
             if all(v.name in known for v in in_vars) and not any(isinstance(v.type, StateType) for v in in_vars):
                 # Constant-only dependencies (constexpr decompression, mask construction ...): evaluate once.
-                self._execute(step, self._consts)
+                with np.errstate(all="ignore"):
+                    self._execute(step, self._consts)
                 known.update(v.name for v in op.outputs)
             else:
                 self._steps.append(step)
@@ -208,9 +209,7 @@ class Executor:
             args[name] = env[ref]
         for name, refs in step.tuple_args:
             args[name] = tuple(self._resolve(r, env) for r in refs)
-        # IEEE results (inf, NaN, subnormals) are the semantics, not events worth a warning.
-        with np.errstate(all="ignore"):
-            results = step.kernel.fn(step.ctx, **args)
+        results = step.kernel.fn(step.ctx, **args)
         if step.op.op_type == "write_state":
             # The op has no MIL outputs; its kernel returns the new value of the state (docs/internals/mil-format.md
             # §7.7).
@@ -251,8 +250,11 @@ class Executor:
         env: dict[str, Any] = dict(self._consts)
         for name, arr in arrays.items():
             env[name] = self._input_storers[name](arr)
-        for step in self._steps:
-            self._execute(step, env)
+        # IEEE results (inf, NaN, subnormals) are the semantics, not events worth a warning. Entered once per
+        # call, not per op: numpy's errstate context costs as much as a small kernel.
+        with np.errstate(all="ignore"):
+            for step in self._steps:
+                self._execute(step, env)
         export = self.storage.export
         outputs = {name: export(env[name], t) for name, t in self._exports.items()}
         if not trace:
