@@ -36,6 +36,7 @@ from ..nn import (
     DecoderDims,
     DecoderWeights,
     KVCache,
+    QuantizedWeight,
     causal_mask,
     channel_chunks,
     decoder_block,
@@ -108,12 +109,13 @@ class LlamaConfig:
 @dataclass(frozen=True)
 class LlamaWeights:
     """All weights, PyTorch layout: ``embed [vocab, dim]``, one :class:`DecoderWeights` per layer, the final
-    ``norm [dim]`` and ``lm_head [vocab, dim]``."""
+    ``norm [dim]`` and ``lm_head [vocab, dim]``. ``embed`` and ``lm_head`` may be :class:`~anekit.nn.QuantizedWeight`
+    (the embedding is then decompressed once, for the host's row lookup; the head stays compressed)."""
 
-    embed: np.ndarray
+    embed: np.ndarray | QuantizedWeight
     layers: tuple[DecoderWeights, ...]
     norm: np.ndarray
-    lm_head: np.ndarray
+    lm_head: np.ndarray | QuantizedWeight
 
     @classmethod
     def from_state_dict(cls, sd: Mapping[str, Any], config: LlamaConfig) -> LlamaWeights:
