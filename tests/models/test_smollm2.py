@@ -59,3 +59,18 @@ def test_capital_of_france_matches_transformers() -> None:
         want = hf.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False)[0, len(ids) :].tolist()
     assert got == want
     assert tok.decode(got, skip_special_tokens=True) == "The capital of France is Paris."
+
+
+def test_keep_quantized_gives_the_same_logits_from_smaller_weight_files() -> None:
+    # SmolLM2's projections are Q4_1 (kept as per-block lookup tables), its tied embedding/LM head Q8_0 (kept as
+    # int8 blocks): the decompressed weights are gguf's own values, so the logits are bit-identical.
+    path = _gguf_path()
+    ids = [1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365]
+    logits, sizes = [], []
+    for keep in (False, True):
+        config, weights = load_gguf(path, max_context=64, keep_quantized=keep)
+        with Llama(config, weights, backend="reference") as model:
+            logits.append(model.prefill(ids, model.new_cache()))
+            sizes.append(sum(len(b) for p in model.programs.values() for b in p.weights().values()))
+    np.testing.assert_array_equal(logits[1], logits[0])
+    assert sizes[1] < 0.75 * sizes[0], sizes
