@@ -122,3 +122,24 @@ def test_bad_blocks_are_refused() -> None:
         QuantizedWeight.concat_rows([])
     with pytest.raises(ValueError, match=r"weight must be \[OUT, 32\]"):
         _linear_program(QuantizedWeight.from_gguf_blocks("Q4_0", raw, (4, 64)), 32)
+
+
+def test_two_quantized_layers_with_one_name_and_the_opset_rule() -> None:
+    raw, want = _blocks("Q8_0", (32, 32), seed=8)
+    q = QuantizedWeight.from_gguf_blocks("Q8_0", raw, (32, 32))
+
+    @mil.program(inputs={"x": mil.tensor((1, 32, 1, 32), "fp16")})
+    def twice(mb: mil.Builder, x: mil.Var) -> dict[str, mil.Var]:
+        return {"y": nn.linear(mb, nn.linear(mb, x, q), q)}  # both named "linear"
+
+    x = {"x": np.random.default_rng(9).standard_normal((1, 32, 1, 32)).astype(np.float16)}
+    dense = _linear_program(want.astype(np.float32), 32)
+    once = anekit.reference.run(dense, x)["y"]
+    np.testing.assert_array_equal(
+        _bits(anekit.reference.run(twice, x)["y"]), _bits(anekit.reference.run(dense, {"x": once})["y"])
+    )
+    with pytest.raises(anekit.errors.MILError, match="needs opset ios18"):
+
+        @mil.program(inputs={"x": mil.tensor((1, 32, 1, 32), "fp16")}, opset="ios17")
+        def old(mb: mil.Builder, x: mil.Var) -> dict[str, mil.Var]:
+            return {"y": nn.linear(mb, x, q, name="proj")}

@@ -54,7 +54,7 @@ def linear(mb: Builder, x: Var, weight: Any, bias: Any = None, *, name: str = "l
                 "split the layer with linear_chunks"
             )
     if isinstance(w, QuantizedWeight):
-        w16: Any = w.emit(mb, name=_var_name(name))  # kept compressed: a constexpr op decompresses it
+        w16: Any = w.emit(mb, name=name)  # kept compressed: a constexpr op decompresses it
     else:
         w16 = fp16_weight(w, f"{name}.weight", (c_out, c_in)).reshape(c_out, c_in, 1, 1)
     y = mb.conv(x=x, weight=w16, pad_type="valid")
@@ -62,11 +62,6 @@ def linear(mb: Builder, x: Var, weight: Any, bias: Any = None, *, name: str = "l
         b16 = fp16_weight(bias, f"{name}.bias", (c_out,)).reshape(1, c_out, 1, 1)
         y = mb.add(x=y, y=b16)
     return y
-
-
-def _var_name(label: str) -> str:
-    """A MIL identifier from a block label such as ``layer3.wq`` or ``lm_head[0:16384]``."""
-    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in label)
 
 
 def _rows(w: np.ndarray | QuantizedWeight, start: int, n: int) -> np.ndarray | QuantizedWeight:

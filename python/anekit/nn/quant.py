@@ -29,7 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import MILError
 from ..mil import Builder, Var, tensor
+from ..mil.ops._spec import opset_index
 from ..mil.values import Value
 
 __all__ = ["BLOCK", "QUANTIZED_FORMATS", "QuantizedWeight"]
@@ -151,27 +153,37 @@ class QuantizedWeight:
         return cls(parts[0].source, np.concatenate([p.codes for p in parts]), scale=cat("scale"), lut=cat("lut"))
 
     # -- MIL --------------------------------------------------------------------------------------------------
-    def emit(self, mb: Builder, *, name: str) -> Var:
-        """The decompression op for a 1x1 conv weight: an fp16 ``[out, in, 1, 1]`` Var (needs opset ios18)."""
+    def emit(self, mb: Builder, *, name: str = "weight") -> Var:
+        """The decompression op for a 1x1 conv weight: an fp16 ``[out, in, 1, 1]`` Var.
+
+        Raises:
+            MILError: the builder's opset is older than ios18 (the iOS18 forms of both ops are used), naming
+                ``name``.
+        """
+        if opset_index(mb.opset) < opset_index("ios18"):
+            raise MILError(
+                f"{name}: a {self.source} weight kept quantized needs opset ios18 (iOS18 constexpr ops), the program "
+                f"is {mb.opset}; pass the dequantized weight (QuantizedWeight.dequantize()) instead"
+            )
         out, inp = self.shape
         nb = inp // BLOCK
 
-        def const(data: np.ndarray, dtype: str, label: str) -> Var:
-            return mb.const(Value(tensor(data.shape, dtype), data, storage="blob"), name=f"{name}_{label}")
+        def const(data: np.ndarray, dtype: str) -> Var:
+            return mb.const(Value(tensor(data.shape, dtype), data, storage="blob"))
 
         if self.lut is not None:
             return mb.constexpr_lut_to_dense(
-                indices=const(self.codes.reshape(out, inp, 1, 1), "uint4", "indices"),
-                lut=const(self.lut.reshape(out, nb, 1, 1, 16, 1), "fp16", "lut"),
+                indices=const(self.codes.reshape(out, inp, 1, 1), "uint4"),
+                lut=const(self.lut.reshape(out, nb, 1, 1, 16, 1), "fp16"),
             )
         assert self.scale is not None
-        scale = const(self.scale.reshape(out, nb, 1, 1), "fp16", "scale")
+        scale = const(self.scale.reshape(out, nb, 1, 1), "fp16")
         if self.source == "Q8_0":
             return mb.constexpr_blockwise_shift_scale(
-                data=const(self.codes.reshape(out, inp, 1, 1), "int8", "data"), scale=scale
+                data=const(self.codes.reshape(out, inp, 1, 1), "int8"), scale=scale
             )
         return mb.constexpr_blockwise_shift_scale(
-            data=const(self.codes.reshape(out, inp, 1, 1), "uint4", "data"),
+            data=const(self.codes.reshape(out, inp, 1, 1), "uint4"),
             scale=scale,
-            offset=const(np.full((out, nb, 1, 1), 8, np.uint8), "uint4", "offset"),
+            offset=const(np.full((out, nb, 1, 1), 8, np.uint8), "uint4"),
         )
