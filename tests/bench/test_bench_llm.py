@@ -81,3 +81,13 @@ def test_disagreeing_logits_flag_the_row(monkeypatch: pytest.MonkeyPatch) -> Non
     assert all(r.verified is False and r.flagged and "cosine 0.50000" in r.note for r in suite.rows)
     summary = suite.summary["tokens/s (cf. docs/internals/reference-numbers.md §8)"]
     assert all(v is None for fig in summary.values() for v in fig.values())  # no headline from wrong outputs
+
+
+@pytest.mark.usefixtures("no_cached_kernels", "small_random_model")
+def test_a_model_that_cannot_compile_is_reported_not_fatal() -> None:
+    from anekit import budget
+
+    with budget.simulate(limit=budget.used() + 1, failure="raise"):
+        results = run("llm", quick=True, fake=False)
+    rows = results.suites["llm"].rows
+    assert len(rows) == 2 and all(r.flagged and "CompileBudgetExhausted" in r.error for r in rows)
