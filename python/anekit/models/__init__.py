@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from .llama import CompileReport, Llama, LlamaConfig, LlamaWeights
+from .llama import Llama, LlamaConfig, LlamaWeights
 from .safetensors_loader import load_hf_checkpoint, read_safetensors
 
-__all__ = ["CompileReport", "Llama", "LlamaConfig", "LlamaWeights", "load_hf_checkpoint", "read_safetensors"]
+__all__ = ["Llama", "LlamaConfig", "LlamaWeights", "load_hf_checkpoint", "read_safetensors"]

@@ -20,8 +20,7 @@ by decoding several sequences (or speculative tokens) in those columns.
 A model of ``N`` layers compiles ``2 * ceil(N / layers_per_program) + 1`` programs: 30 layers with the default
 6 per program give 11, well inside the ~119-compile budget (docs/internals/ane-private-api.md §20). The token embedding
 is a row lookup on the CPU. Every program goes through anekit's content cache, so constructing the same model
-again (same configuration and weights, e.g. after ``close()``) compiles nothing: :attr:`Llama.compile_report` says
-what a construction compiled and what the cache served.
+again (same configuration and weights, e.g. after ``close()``) compiles nothing.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ from ..nn import (
 from ..nn.rules import MASK_VALUE, SAFE_SPATIAL
 from ..nn.weights import as_array, fp16_weight
 
-__all__ = ["CompileReport", "Llama", "LlamaConfig", "LlamaWeights"]
+__all__ = ["Llama", "LlamaConfig", "LlamaWeights"]
 
 
 @dataclass(frozen=True)
@@ -138,25 +137,6 @@ class LlamaWeights:
         return cls(embed, layers, as_array(sd["model.norm.weight"], "model.norm.weight"), head)
 
 
-@dataclass(frozen=True)
-class CompileReport:
-    """The compiles one :class:`Llama` construction spent.
-
-    Attributes:
-        programs: programs the model runs (``LlamaConfig.program_count``).
-        compiled: programs compiled (content-cache misses); the rest were served by the cache, so a second model
-            with the same configuration and weights compiles nothing.
-        cache_hits: programs served from the content cache (``anekit.runtime.cache``).
-        budget_used: compiles counted by :func:`anekit.budget.used` (what the ANE's ~119-per-process limit,
-            docs/internals/ane-private-api.md §16, is checked against on the ``ane`` backend).
-    """
-
-    programs: int
-    compiled: int
-    cache_hits: int
-    budget_used: int
-
-
 def _fp16(shape: tuple[int, ...]) -> mil.TensorType:
     return mil.tensor(shape, "fp16")
 
@@ -191,21 +171,10 @@ class Llama:
             self.programs[f"prefill{g}"] = self._stage_program(span, decode=False)
             self.programs[f"decode{g}"] = self._stage_program(span, decode=True)
         self.programs["head"] = self._head_program()
-        from .. import budget
-        from ..runtime.cache import default_cache
         from ..runtime.compile import compile as compile_program
 
-        stats, used = default_cache().stats, budget.used()
-        misses, hits = stats.misses, stats.hits
         #: name -> compiled kernel, one per program; nothing is compiled after construction.
         self.kernels = {name: compile_program(p, backend=backend) for name, p in self.programs.items()}
-        #: What construction cost in compiles (see :class:`CompileReport`).
-        self.compile_report = CompileReport(
-            programs=len(self.programs),
-            compiled=stats.misses - misses,
-            cache_hits=stats.hits - hits,
-            budget_used=budget.used() - used,
-        )
 
     def close(self) -> None:
         """Release the compiled kernels (their models and surfaces)."""
