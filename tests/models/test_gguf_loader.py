@@ -3,7 +3,7 @@ permuted the way llama.cpp's converter stores them) loads back into the same mod
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from test_llama import CONFIG, _agree, _state_dict, _torch_logits
 
 from anekit.models import Llama
 from anekit.models.gguf_loader import load_gguf, unpermute_rope_rows
+from anekit.nn import QuantizedWeight
 
 gguf = pytest.importorskip("gguf")
 torch = pytest.importorskip("torch")
@@ -38,10 +39,12 @@ def _permute(w: np.ndarray, heads: int) -> np.ndarray:
 def _write(
     path: Path,
     sd: dict[str, torch.Tensor],
-    quantize: set[str] = frozenset(),
+    quantize: Collection[str] | Mapping[str, str] = (),
     tokenizer: Callable[[Any], None] | None = None,
 ) -> None:
-    """Write ``sd`` as a llama GGUF; ``tokenizer(writer)`` adds tokenizer metadata."""
+    """Write ``sd`` as a llama GGUF; tensors named in ``quantize`` are stored as Q4_1 (or as the type it maps
+    them to); ``tokenizer(writer)`` adds tokenizer metadata."""
+    types = dict(quantize) if isinstance(quantize, Mapping) else dict.fromkeys(quantize, "Q4_1")
     c = CONFIG
     w = gguf.GGUFWriter(str(path), "llama")
     if tokenizer is not None:
@@ -57,9 +60,10 @@ def _write(
 
     def put(name: str, t: torch.Tensor) -> None:
         a = t.float().numpy()
-        if name in quantize:
-            q = gguf.quants.quantize(a, gguf.GGMLQuantizationType.Q4_1)
-            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=gguf.GGMLQuantizationType.Q4_1)
+        if name in types:
+            qtype = getattr(gguf.GGMLQuantizationType, types[name])
+            q = gguf.quants.quantize(a, qtype)
+            w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
         else:
             w.add_tensor(name, a)
 
@@ -114,6 +118,36 @@ def test_q4_1_tensors_dequantize_within_a_block_step(tmp_path: Path) -> None:
         step = ((blocks.max(-1) - blocks.min(-1)) / 15).repeat(32, axis=1)
         assert np.all(np.abs(got - want) <= 0.51 * step + 1e-2 * np.abs(want) + 1e-6)
         assert not np.array_equal(got, want)  # really quantized
+
+
+def test_keep_quantized_keeps_q4_and_q8_blocks_with_bit_identical_logits(tmp_path: Path) -> None:
+    sd = _state_dict(CONFIG, seed=4)
+    kinds = {"token_embd.weight": "Q8_0", "output.weight": "Q8_0", "blk.0.attn_q.weight": "Q4_0"}
+    kinds |= {f"blk.{i}.{n}": "Q4_1" for i in range(CONFIG.layers) for n in ("attn_k.weight", "ffn_up.weight")}
+    kinds |= {"blk.1.ffn_gate.weight": "Q4_1", "blk.2.ffn_down.weight": "Q8_0", "blk.2.attn_v.weight": "Q5_0"}
+    _write(tmp_path / "q.gguf", sd, quantize=kinds)
+    opts = {"max_context": CONFIG.max_context, "layers_per_program": 2}
+    _, dense = load_gguf(tmp_path / "q.gguf", **opts)
+    config, kept = load_gguf(tmp_path / "q.gguf", keep_quantized=True, **opts)
+    assert isinstance(kept.embed, QuantizedWeight) and kept.embed.source == "Q8_0"
+    assert isinstance(kept.layers[0].wq, QuantizedWeight) and kept.layers[0].wq.source == "Q4_0"
+    assert isinstance(kept.layers[2].wk, QuantizedWeight) and kept.layers[2].wk.source == "Q4_1"  # rows unpermuted
+    assert isinstance(kept.layers[2].wv, np.ndarray)  # Q5_0 has no exact constexpr form here: dequantized
+    assert isinstance(kept.layers[0].attn_norm, np.ndarray)
+    for got, want in ((kept.layers[0].wq, dense.layers[0].wq), (kept.layers[2].wk, dense.layers[2].wk)):
+        np.testing.assert_array_equal(got.dequantize(), want.astype(np.float16))
+    a = Llama(config, kept, backend="reference")
+    b = Llama(config, dense, backend="reference")
+    def constexprs(name: str) -> list[str]:
+        return [op.op_type for op in a.programs[name].main.operations if op.op_type.startswith("constexpr")]
+
+    # Layers 0-1: q (Q4_0), k (Q4_1) twice, layer 1's fused gate+up (both Q4_1); layer 0's up joins an F32 gate
+    # in one conv, so that pair is fp16. Layer 2: k (Q4_1) and down (Q8_0). Head: the Q8_0 output weight.
+    assert sorted(constexprs("decode0")) == ["constexpr_blockwise_shift_scale"] + ["constexpr_lut_to_dense"] * 3
+    assert sorted(constexprs("prefill1")) == ["constexpr_blockwise_shift_scale", "constexpr_lut_to_dense"]
+    assert constexprs("head") == ["constexpr_blockwise_shift_scale"]
+    ids = [5, 17, 250, 3, 99]
+    np.testing.assert_array_equal(a.prefill(ids, a.new_cache()), b.prefill(ids, b.new_cache()))
 
 
 def test_bad_files_are_refused(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from anekit import mil
 from anekit.models import Llama, LlamaConfig, LlamaWeights
+from anekit.nn import rope_tables
 
 torch = pytest.importorskip("torch")
 
@@ -134,6 +135,37 @@ def test_decode_logits_match_torch_and_greedy_tokens_agree(model_and_sd: tuple[L
     assert model.generate(ids, 6, stop_tokens=[tokens[1]]) == tokens[:2]
 
 
+def test_decode_padding_columns_do_not_reach_the_token(model_and_sd: tuple[Llama, dict]) -> None:
+    # Llama.decode fills the 31 padding columns with copies of the token (the reference executor then computes
+    # each 1x1 conv on one column); the token's column must come out the same as with zero padding, up to the
+    # float32 summation order of the products.
+    model, _ = model_and_sd
+    c, d = CONFIG, CONFIG.dims
+    rng = np.random.default_rng(3)
+    token = rng.standard_normal((1, c.dim, 1, 1)).astype(np.float16)
+    pos = 9
+    feeds = {
+        "mask": np.where(np.arange(c.max_context) <= pos, 0, -65504).astype(np.float16).reshape(1, 1, 1, -1),
+        "slot": (np.arange(c.max_context) == pos).astype(np.float16).reshape(1, 1, 1, -1),
+    }
+    feeds["cos"], feeds["sin"] = rope_tables(d.head_dim, np.full(32, pos), c.rope_theta)
+    for i in range(c.layers_per_program):
+        for label in ("k", "v"):
+            kv = rng.standard_normal((1, d.kv_dim, 1, c.max_context)).astype(np.float16)
+            kv[..., pos] = 0
+            feeds[f"{label}_cache{i}"] = kv
+    zero_pad = np.concatenate([token, np.zeros((1, c.dim, 1, 31), np.float16)], axis=3)
+    copies = np.repeat(token, 32, axis=3)
+    a = model.kernels["decode0"]({**feeds, "x": zero_pad}, dtype=np.float16)
+    b = model.kernels["decode0"]({**feeds, "x": copies}, dtype=np.float16)
+    for name in a:
+        np.testing.assert_allclose(
+            b[name][..., 0].astype(np.float32), a[name][..., 0].astype(np.float32), rtol=4e-3, atol=2e-3
+        )
+        # With copies every column is the token's: the padding carries no other value.
+        np.testing.assert_array_equal(b[name], np.repeat(b[name][..., :1], 32, axis=3))
+
+
 def test_bad_inputs_are_refused(model_and_sd: tuple[Llama, dict]) -> None:
     model, _ = model_and_sd
     with pytest.raises(ValueError, match="token ids must be in"):
@@ -155,8 +187,9 @@ def test_bad_inputs_are_refused(model_and_sd: tuple[Llama, dict]) -> None:
 def test_fake_framework_wires_kv_caches_and_chunked_head() -> None:
     """The same generation through the ANE backend on the fake framework (reference mode): canonical I/O names,
     padded surfaces, K/V caches as inputs and a head split into chunks; no compile after construction."""
-    from anekit import testing
+    from anekit import budget, testing
     from anekit.errors import AneUnavailableError
+    from anekit.runtime.cache import default_cache
 
     config = LlamaConfig(**{**_fields(CONFIG), "vocab_size": 70, "head_chunk": 32})
     sd = _state_dict(config, seed=2)
@@ -171,6 +204,18 @@ def test_fake_framework_wires_kv_caches_and_chunked_head() -> None:
             assert compiles == config.program_count
             assert model.generate(ids, 4) == want
             assert fake.stats()["compiles"] == compiles
+            # The same model again (same programs, same weights): every program comes from the content cache,
+            # the framework compiles nothing and the budget is untouched.
+            model.close()
+            stats, used, hits = default_cache().stats, budget.used(), default_cache().stats.hits
+            again = Llama(config, LlamaWeights.from_state_dict(sd, config), backend="ane")
+            assert (stats.hits - hits, budget.used() - used) == (config.program_count, 0)
+            assert fake.stats()["compiles"] == compiles
+            assert again.generate(ids, 4) == want
+            # Other weights are other programs: compiled, not served from the cache.
+            Llama(config, LlamaWeights.from_state_dict(_state_dict(config, seed=9), config), backend="ane")
+            assert budget.used() - used == config.program_count
+            assert fake.stats()["compiles"] == 2 * compiles
     except AneUnavailableError as exc:
         pytest.skip(str(exc))
 

@@ -80,3 +80,62 @@ def test_capital_of_france_through_the_fake_framework() -> None:
             assert result.compiles == 0 and fake.stats()["compiles"] == 11
     except AneUnavailableError as exc:
         pytest.skip(str(exc))
+
+
+PROMPTS = ["What is the capital of France?", "Write a haiku about the sea.", "List three prime numbers."]
+STEPS = 32
+
+
+def test_greedy_decoding_follows_transformers_for_32_steps_or_parts_at_a_near_tie() -> None:
+    """Several chat prompts, stop tokens ignored: last-position logits agree (cosine, top-1, top-5), and greedy
+    decoding gives transformers' tokens for 32 steps. Where the two part, transformers' own logits must show a
+    near tie there: its chosen token and ours within 2x the largest logit error measured on the prompts, so fp16
+    rounding (not a wiring bug) decides."""
+    path = _gguf_path()
+    tok = Tokenizer.from_gguf(path)
+    hf = transformers.AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    config, weights = load_gguf(path, max_context=128)
+    prompts = [tok.encode_chat([{"role": "user", "content": p}]) for p in PROMPTS]
+    with Llama(config, weights, backend="reference") as model:
+        errors = []
+        for ids in prompts:
+            ours = model.prefill(ids, model.new_cache()).astype(np.float64)
+            with torch.no_grad():
+                ref = hf(torch.tensor([ids])).logits[0, -1].double().numpy()
+            assert float(ours @ ref / (np.linalg.norm(ours) * np.linalg.norm(ref))) > 0.9999
+            assert np.argmax(ours) == np.argmax(ref)
+            assert set(np.argsort(-ours)[:5]) == set(np.argsort(-ref)[:5])
+            errors.append(float(np.max(np.abs(ours - ref))))
+        tie = 2 * max(errors)
+        full = 0
+        for ids in prompts:
+            got = model.generate(ids, STEPS)
+            with torch.no_grad():
+                want = hf.generate(
+                    torch.tensor([ids]), max_new_tokens=STEPS, min_new_tokens=STEPS, do_sample=False
+                )[0, len(ids) :].tolist()
+            assert len(got) == len(want) == STEPS
+            part = next((i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b), None)
+            if part is None:
+                full += 1
+                continue
+            with torch.no_grad():
+                logits = hf(torch.tensor([ids + want[:part]])).logits[0, -1].double().numpy()
+            margin = logits[want[part]] - logits[got[part]]
+            assert 0 <= margin < tie, (PROMPTS[prompts.index(ids)], part, margin, tie)
+    assert full >= 2, f"only {full} of {len(PROMPTS)} prompts agree for {STEPS} steps"
+
+
+def test_keep_quantized_gives_the_same_logits_from_smaller_weight_files() -> None:
+    # SmolLM2's projections are Q4_1 (kept as per-block lookup tables), its tied embedding/LM head Q8_0 (kept as
+    # int8 blocks): the decompressed weights are gguf's own values, so the logits are bit-identical.
+    path = _gguf_path()
+    ids = [1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365]
+    logits, sizes = [], []
+    for keep in (False, True):
+        config, weights = load_gguf(path, max_context=64, keep_quantized=keep)
+        with Llama(config, weights, backend="reference") as model:
+            logits.append(model.prefill(ids, model.new_cache()))
+            sizes.append(sum(len(b) for p in model.programs.values() for b in p.weights().values()))
+    np.testing.assert_array_equal(logits[1], logits[0])
+    assert sizes[1] < 0.75 * sizes[0], sizes

@@ -181,3 +181,37 @@ def test_conv_transpose_output_sizes_per_pad_type():
     shaped = call1("conv_transpose", x=x, weight=w, strides=np.int32([2]), output_shape=np.int32([1, 3, 13]))
     np.testing.assert_array_equal(shaped[:, :, :12], full)
     np.testing.assert_array_equal(shaped[:, :, 12], 0)
+
+
+def _repeat_tail(x: np.ndarray, distinct: int) -> np.ndarray:
+    """``x [1, C, 1, S]`` with columns ``distinct..S-1`` replaced by copies of column ``distinct``."""
+    out = x.copy()
+    out[..., distinct + 1 :] = out[..., distinct : distinct + 1]
+    return out
+
+
+@pytest.mark.parametrize("distinct", [0, 1, 5, 30])
+def test_conv_1x1_identical_columns_give_identical_outputs(distinct: int) -> None:
+    # A 1x1 conv's output column depends on its input column alone, so repeated input columns must give
+    # bit-identical outputs (decode's 32 padded copies of one token rely on it). One GEMM over all columns
+    # does not: OpenBLAS sums some column panels in another order. Sizes as SmolLM2's projections.
+    x = _repeat_tail(randn(1, 576, 1, 32, seed=4), distinct)
+    w = randn(192, 576, 1, 1, seed=5)
+    y = call1("conv", x=x, weight=w)
+    for j in range(distinct + 1, 32):
+        np.testing.assert_array_equal(y[..., j], y[..., distinct])
+    want = np.einsum("oi,is->os", w[:, :, 0, 0].astype(np.float64), x[0, :, 0, :].astype(np.float64))
+    np.testing.assert_allclose(y[0, :, 0, :], want, rtol=1e-5, atol=1e-4)
+
+
+def test_conv_1x1_repeated_non_finite_columns_keep_ieee_results() -> None:
+    # Columns are matched by their bits, so a repeated column holding inf is shared too; its outputs must still
+    # be what the product gives (0 * inf = NaN, inf + finite = inf) in every copy.
+    x = _repeat_tail(randn(1, 8, 1, 6, seed=6), 2)
+    x[0, 0, 0, 2:] = np.inf
+    w = randn(3, 8, 1, 1, seed=7)
+    w[0, 0] = 0.0
+    with np.errstate(invalid="ignore"):  # 0 * inf: the executor runs kernels under this errstate too
+        y = call1("conv", x=x, weight=w)
+    assert np.isnan(y[0, 0, 0, 2:]).all() and np.isinf(y[0, 1:, 0, 2:]).all()
+    assert np.isfinite(y[..., :2]).all()

@@ -58,3 +58,28 @@ def test_einsum_follows_numpy():
     np.testing.assert_allclose(got, np.einsum("bij,bjk->bik", a, b), rtol=1e-5)
     with pytest.raises(MILError, match="einsum equation"):
         call1("einsum", values=(a, b), equation="ij,jk->ik")
+
+
+@pytest.mark.parametrize(("runs", "k", "n"), [((32, 32, 32), 64, 128), ((1, 31, 32, 32), 128, 64), ((5, 1, 2), 16, 8)])
+def test_matmul_repeated_rows_give_identical_output_rows(runs: tuple[int, ...], k: int, n: int) -> None:
+    # Output row i depends on row i of x alone: repeated rows (a decode step's padded queries) must give
+    # bit-identical rows. numpy's batched product over all rows does not: some rows come out in another order.
+    rng = np.random.default_rng(len(runs))
+    x = np.concatenate([np.repeat(rng.standard_normal((1, 3, 1, k)), r, axis=2) for r in runs], axis=2)
+    x = x.astype(np.float32)
+    y = rng.standard_normal((1, 3, k, n)).astype(np.float32)
+    got = call1("matmul", x=x, y=y)
+    start = 0
+    for r in runs:
+        for i in range(start + 1, start + r):
+            np.testing.assert_array_equal(got[:, :, i], got[:, :, start])
+        start += r
+    np.testing.assert_allclose(got, np.matmul(x.astype(np.float64), y), rtol=1e-5, atol=1e-4)
+
+
+def test_matmul_rows_repeated_in_one_batch_only_are_not_shared() -> None:
+    x = np.ones((2, 4, 3), np.float32)
+    x[1, 2] = 5.0  # batch 1's row 2 differs from its row 1
+    y = np.arange(6, dtype=np.float32).reshape(3, 2)
+    got = call1("matmul", x=x, y=y)
+    np.testing.assert_array_equal(got, np.matmul(x, y))

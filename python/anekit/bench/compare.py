@@ -25,6 +25,7 @@ HEADLINES: dict[str, tuple[tuple[str, str], ...]] = {
     "sram": (("tflops", "higher"), ("gflops_per_mb", "higher")),
     "bandwidth": (("gbps", "higher"),),
     "quant": (("ms", "lower"), ("fp16_equiv_gbps", "higher")),
+    "llm": (("tok_s", "higher"),),
     "compile": (("compile_ms", "lower"), ("hit_us", "lower"), ("stall_ms", "lower")),
 }
 

@@ -86,7 +86,7 @@ def run(
 
     Args:
         suites: suite names (``"io"``, ``"dispatch"``, ``"peak"``, ``"sram"``, ``"bandwidth"``, ``"quant"``,
-            ``"compile"``); None for all.
+            ``"llm"``, ``"compile"``); None for all.
         backend: ``"ane"`` (a Mac), ``"reference"`` (the CPU reference executor: not ANE figures), or None for
             the ANE when usable, else the reference executor.
         quick: fewer sizes and shorter timing; stays within one process's compile budget.

@@ -1,7 +1,10 @@
 """Llama-architecture weights and configuration from a GGUF file (llama.cpp's format), via the ``gguf`` package.
 
-Tensors are dequantized to float32 on the host by ``gguf.quants.dequantize`` and baked as fp16: no format stays
-quantized on the ANE yet. The architecture is read from the file's metadata (``llama.block_count``,
+Tensors are dequantized to float32 on the host by ``gguf.quants.dequantize`` and baked as fp16, or, with
+``keep_quantized=True``, the projections stored as ``Q4_0``, ``Q4_1`` or ``Q8_0`` stay compressed in the programs
+as :class:`~anekit.nn.QuantizedWeight` (exact MIL ``constexpr`` expressions of those formats, see
+:mod:`anekit.nn.quant`); K-quants, F16 and F32 tensors are dequantized either way. The architecture is read
+from the file's metadata (``llama.block_count``,
 ``llama.embedding_length``, ...), so any llama-family GGUF loads. ``gguf`` is the ``llm`` extra; it is imported
 only when a file is loaded.
 
@@ -17,17 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from ..nn import DecoderWeights
+from ..nn import DecoderWeights, QuantizedWeight
+from ..nn.quant import BLOCK, QUANTIZED_FORMATS
 from .llama import LlamaConfig, LlamaWeights
 
 __all__ = ["load_gguf", "read_metadata", "unpermute_rope_rows"]
 
 
-def unpermute_rope_rows(w: np.ndarray, heads: int) -> np.ndarray:
+def unpermute_rope_rows(w: np.ndarray | QuantizedWeight, heads: int) -> np.ndarray | QuantizedWeight:
     """Undo llama.cpp's per-head row order of ``attn_q``/``attn_k`` (interleaved pairs -> rotate-half halves)."""
     rows, cols = w.shape
     if rows % (2 * heads):
         raise ValueError(f"unpermute_rope_rows: {rows} rows do not split into {heads} heads of even size")
+    if isinstance(w, QuantizedWeight):  # blocks run along a row, so whole rows move
+        return w.take_rows(unpermute_rope_rows(np.arange(rows)[:, None], heads)[:, 0])
     return w.reshape(heads, rows // heads // 2, 2, cols).swapaxes(1, 2).reshape(rows, cols)
 
 
@@ -62,11 +68,16 @@ def read_metadata(path: str | os.PathLike[str], *, prefix: str = "") -> dict[str
     return {k: f.contents() for k, f in reader.fields.items() if k.startswith(prefix)}
 
 
-def load_gguf(path: str | os.PathLike[str], **overrides: Any) -> tuple[LlamaConfig, LlamaWeights]:
+def load_gguf(
+    path: str | os.PathLike[str], *, keep_quantized: bool = False, **overrides: Any
+) -> tuple[LlamaConfig, LlamaWeights]:
     """Read a llama-architecture GGUF file.
 
     Args:
         path: the ``.gguf`` file.
+        keep_quantized: keep ``Q4_0``/``Q4_1``/``Q8_0`` projection weights (and a tied LM head) compressed
+            (:class:`~anekit.nn.QuantizedWeight`, decompressed by the programs' ``constexpr`` ops, bit-identical
+            to the dequantized fp16 weights); the token embedding is looked up on the host from the same values.
         **overrides: :class:`LlamaConfig` fields to set instead of the defaults (``max_context``,
             ``prefill_bucket``, ``layers_per_program``, ...).
 
@@ -89,6 +100,9 @@ def load_gguf(path: str | os.PathLike[str], **overrides: Any) -> tuple[LlamaConf
         raise ValueError(f"load_gguf: {os.fspath(path)!r} is a {arch!r} model; only 'llama' is supported")
     tensors = {t.name: t for t in reader.tensors}
 
+    if not isinstance(keep_quantized, bool):
+        raise TypeError(f"load_gguf: keep_quantized must be a bool, got {keep_quantized!r}")
+
     def tensor(name: str) -> np.ndarray:
         if name not in tensors:
             raise ValueError(f"load_gguf: the file has no tensor {name!r}")
@@ -96,9 +110,18 @@ def load_gguf(path: str | os.PathLike[str], **overrides: Any) -> tuple[LlamaConf
         data = gguf.quants.dequantize(t.data, t.tensor_type)
         return np.asarray(data, np.float32).reshape(tuple(int(d) for d in reversed(t.shape)))
 
+    def weight(name: str) -> np.ndarray | QuantizedWeight:
+        """A projection: compressed when asked and the format has an exact MIL expression, else dequantized."""
+        t = tensors.get(name)
+        shape = tuple(int(d) for d in reversed(t.shape)) if t is not None else ()
+        kept = keep_quantized and t is not None and t.tensor_type.name in QUANTIZED_FORMATS
+        if kept and len(shape) == 2 and shape[1] % BLOCK == 0:
+            return QuantizedWeight.from_gguf_blocks(t.tensor_type.name, t.data, (shape[0], shape[1]))
+        return tensor(name)
+
     heads = int(_field(reader, "llama.attention.head_count"))
     kv_heads = int(_field(reader, "llama.attention.head_count_kv", heads))
-    embed = tensor("token_embd.weight")
+    embed = weight("token_embd.weight")
     tied = "output.weight" not in tensors
     fields = {
         "vocab_size": int(embed.shape[0]),
@@ -118,15 +141,15 @@ def load_gguf(path: str | os.PathLike[str], **overrides: Any) -> tuple[LlamaConf
         layers.append(
             DecoderWeights(
                 attn_norm=tensor(p + "attn_norm.weight"),
-                wq=unpermute_rope_rows(tensor(p + "attn_q.weight"), heads),
-                wk=unpermute_rope_rows(tensor(p + "attn_k.weight"), kv_heads),
-                wv=tensor(p + "attn_v.weight"),
-                wo=tensor(p + "attn_output.weight"),
+                wq=unpermute_rope_rows(weight(p + "attn_q.weight"), heads),
+                wk=unpermute_rope_rows(weight(p + "attn_k.weight"), kv_heads),
+                wv=weight(p + "attn_v.weight"),
+                wo=weight(p + "attn_output.weight"),
                 ffn_norm=tensor(p + "ffn_norm.weight"),
-                w_gate=tensor(p + "ffn_gate.weight"),
-                w_up=tensor(p + "ffn_up.weight"),
-                w_down=tensor(p + "ffn_down.weight"),
+                w_gate=weight(p + "ffn_gate.weight"),
+                w_up=weight(p + "ffn_up.weight"),
+                w_down=weight(p + "ffn_down.weight"),
             )
         )
-    head = embed if tied else tensor("output.weight")
+    head = embed if tied else weight("output.weight")
     return config, LlamaWeights(embed, tuple(layers), tensor("output_norm.weight"), head)

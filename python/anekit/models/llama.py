@@ -19,7 +19,8 @@ by decoding several sequences (or speculative tokens) in those columns.
 
 A model of ``N`` layers compiles ``2 * ceil(N / layers_per_program) + 1`` programs: 30 layers with the default
 6 per program give 11, well inside the ~119-compile budget (docs/internals/ane-private-api.md §20). The token embedding
-is a row lookup on the CPU.
+is a row lookup on the CPU. Every program goes through anekit's content cache, so constructing the same model
+again (same configuration and weights, e.g. after ``close()``) compiles nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from ..nn import (
     DecoderDims,
     DecoderWeights,
     KVCache,
+    QuantizedWeight,
     causal_mask,
     channel_chunks,
     decoder_block,
@@ -108,12 +110,13 @@ class LlamaConfig:
 @dataclass(frozen=True)
 class LlamaWeights:
     """All weights, PyTorch layout: ``embed [vocab, dim]``, one :class:`DecoderWeights` per layer, the final
-    ``norm [dim]`` and ``lm_head [vocab, dim]``."""
+    ``norm [dim]`` and ``lm_head [vocab, dim]``. ``embed`` and ``lm_head`` may be :class:`~anekit.nn.QuantizedWeight`
+    (the embedding is then decompressed once, for the host's row lookup; the head stays compressed)."""
 
-    embed: np.ndarray
+    embed: np.ndarray | QuantizedWeight
     layers: tuple[DecoderWeights, ...]
     norm: np.ndarray
-    lm_head: np.ndarray
+    lm_head: np.ndarray | QuantizedWeight
 
     @classmethod
     def from_state_dict(cls, sd: Mapping[str, Any], config: LlamaConfig) -> LlamaWeights:
@@ -261,8 +264,8 @@ class Llama:
             )
 
     def _logits(self, hidden: np.ndarray) -> np.ndarray:
-        x = np.zeros((1, self.config.dim, 1, SAFE_SPATIAL), np.float16)
-        x[0, :, 0, 0] = hidden.reshape(-1)
+        # Padding columns are copies of the position, as in decode (the head is column-wise).
+        x = np.repeat(np.asarray(hidden, np.float16).reshape(1, -1, 1, 1), SAFE_SPATIAL, axis=3)
         out = self.kernels["head"](x=x)
         chunks = channel_chunks(self.config.vocab_size, self.config.head_chunk)
         parts = [out[f"logits{i}"][0, :, 0, 0] for i in range(len(chunks))]
@@ -302,9 +305,11 @@ class Llama:
         self._check_cache(cache, "Llama.decode")
         if not 0 <= pos < c.max_context:
             raise ValueError(f"Llama.decode: pos must be in [0, {c.max_context}), got {pos}")
-        x = np.zeros((1, c.dim, 1, SAFE_SPATIAL), np.float16)
-        x[0, :, 0, 0] = self._embed[token]
-        # Column 0 is the token; the padding columns get position pos too (any finite value would do).
+        # Column 0 is the token. The padding columns never reach column 0 (every op but attention is
+        # column-wise, and attention reads keys and values from the cache and column 0 only), so any finite
+        # content would do: copies of the token make every column of every activation identical, which the
+        # reference executor computes once (a 1x1 conv shares a repeated tail of columns), not 32 times.
+        x = np.repeat(self._embed[token].reshape(1, -1, 1, 1), SAFE_SPATIAL, axis=3)
         cos, sin = rope_tables(c.dims.head_dim, np.full(SAFE_SPATIAL, pos), c.rope_theta)
         mask = np.where(np.arange(c.max_context) <= pos, 0.0, MASK_VALUE).reshape(1, 1, 1, -1)
         slot = (np.arange(c.max_context) == pos).astype(np.float16).reshape(1, 1, 1, -1)

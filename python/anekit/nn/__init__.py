@@ -11,6 +11,7 @@ from .decoder import DecoderDims, DecoderWeights, KVCache, decoder_block
 from .ffn import gelu_ffn, swiglu
 from .linear import dynamic_linear, linear, linear_chunks, pack_dynamic_input
 from .norm import layer_norm, rms_norm
+from .quant import QUANTIZED_FORMATS, QuantizedWeight
 from .rope import apply_rope, rope_tables
 from .rules import MASK_VALUE, MAX_CHANNELS, SAFE_SPATIAL, channel_chunks, pad_spatial
 from .weights import state_dict_arrays
@@ -18,10 +19,12 @@ from .weights import state_dict_arrays
 __all__ = [
     "MASK_VALUE",
     "MAX_CHANNELS",
+    "QUANTIZED_FORMATS",
     "SAFE_SPATIAL",
     "DecoderDims",
     "DecoderWeights",
     "KVCache",
+    "QuantizedWeight",
     "apply_rope",
     "attention",
     "causal_mask",

@@ -21,6 +21,7 @@ from .attention import attention
 from .ffn import swiglu
 from .linear import linear
 from .norm import rms_norm
+from .quant import QuantizedWeight
 from .rope import apply_rope
 from .weights import as_array
 
@@ -60,17 +61,18 @@ class DecoderDims:
 
 @dataclass(frozen=True)
 class DecoderWeights:
-    """One block's weights in PyTorch layout (``[out, in]`` for projections)."""
+    """One block's weights in PyTorch layout (``[out, in]`` for projections, which may also be kept compressed as
+    :class:`~anekit.nn.QuantizedWeight`)."""
 
     attn_norm: np.ndarray
-    wq: np.ndarray
-    wk: np.ndarray
-    wv: np.ndarray
-    wo: np.ndarray
+    wq: np.ndarray | QuantizedWeight
+    wk: np.ndarray | QuantizedWeight
+    wv: np.ndarray | QuantizedWeight
+    wo: np.ndarray | QuantizedWeight
     ffn_norm: np.ndarray
-    w_gate: np.ndarray
-    w_up: np.ndarray
-    w_down: np.ndarray
+    w_gate: np.ndarray | QuantizedWeight
+    w_up: np.ndarray | QuantizedWeight
+    w_down: np.ndarray | QuantizedWeight
 
     @classmethod
     def from_state_dict(cls, sd: Mapping[str, Any], prefix: str) -> DecoderWeights:

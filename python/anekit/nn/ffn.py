@@ -8,6 +8,7 @@ import numpy as np
 
 from ..mil import Builder, Var
 from .linear import linear
+from .quant import QuantizedWeight
 from .weights import as_array
 
 __all__ = ["gelu_ffn", "swiglu"]
@@ -18,11 +19,16 @@ def swiglu(mb: Builder, x: Var, w_gate: Any, w_up: Any, w_down: Any, *, name: st
 
     SiLU is ``x * sigmoid(x)`` (docs/internals/mil-format.md §11 recommended defaults).
     """
-    gate, up = as_array(w_gate, f"{name}.w_gate"), as_array(w_up, f"{name}.w_up")
+    both_kept = all(isinstance(w, QuantizedWeight) for w in (w_gate, w_up)) and w_gate.source == w_up.source
+    if both_kept:
+        gate, up = w_gate, w_up
+    else:
+        gate, up = as_array(w_gate, f"{name}.w_gate"), as_array(w_up, f"{name}.w_up")
     if gate.shape != up.shape:
         raise ValueError(f"{name}: w_gate {gate.shape} and w_up {up.shape} must have the same shape")
     hidden = int(gate.shape[0])
-    both = linear(mb, x, np.concatenate([gate, up], axis=0), name=f"{name}.gate_up")
+    fused = QuantizedWeight.concat_rows([gate, up]) if both_kept else np.concatenate([gate, up], axis=0)
+    both = linear(mb, x, fused, name=f"{name}.gate_up")
     g, u = mb.split(x=both, split_sizes=np.array([hidden, hidden], np.int32), axis=np.int32(1))
     act = mb.mul(x=mb.mul(x=g, y=mb.sigmoid(x=g)), y=u)
     return linear(mb, act, w_down, name=f"{name}.down")

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..mil import Builder, Var
 from ._shapes import channels_of, spatial_of
+from .quant import QuantizedWeight
 from .rules import MAX_CHANNELS, channel_chunks, check_positive
 from .weights import as_array, fp16_weight
 
@@ -41,8 +42,8 @@ def linear(mb: Builder, x: Var, weight: Any, bias: Any = None, *, name: str = "l
             :func:`linear_chunks` for wide outputs).
     """
     c_in = channels_of(x, name)
-    w = as_array(weight, f"{name}.weight")
-    if w.ndim != 2 or w.shape[1] != c_in:
+    w = weight if isinstance(weight, QuantizedWeight) else as_array(weight, f"{name}.weight")
+    if len(w.shape) != 2 or w.shape[1] != c_in:
         raise ValueError(f"{name}: weight must be [OUT, {c_in}] for an input of {c_in} channels, got {w.shape}")
     c_out = int(w.shape[0])
     for label, c in (("input", c_in), ("output", c_out)):
@@ -52,7 +53,10 @@ def linear(mb: Builder, x: Var, weight: Any, bias: Any = None, *, name: str = "l
                 f"7-8); "
                 "split the layer with linear_chunks"
             )
-    w16 = fp16_weight(w, f"{name}.weight", (c_out, c_in)).reshape(c_out, c_in, 1, 1)
+    if isinstance(w, QuantizedWeight):
+        w16: Any = w.emit(mb, name=name)  # kept compressed: a constexpr op decompresses it
+    else:
+        w16 = fp16_weight(w, f"{name}.weight", (c_out, c_in)).reshape(c_out, c_in, 1, 1)
     y = mb.conv(x=x, weight=w16, pad_type="valid")
     if bias is not None:
         b16 = fp16_weight(bias, f"{name}.bias", (c_out,)).reshape(1, c_out, 1, 1)
@@ -60,18 +64,22 @@ def linear(mb: Builder, x: Var, weight: Any, bias: Any = None, *, name: str = "l
     return y
 
 
+def _rows(w: np.ndarray | QuantizedWeight, start: int, n: int) -> np.ndarray | QuantizedWeight:
+    return w.take_rows(slice(start, start + n)) if isinstance(w, QuantizedWeight) else w[start : start + n]
+
+
 def linear_chunks(
     mb: Builder, x: Var, weight: Any, bias: Any = None, *, limit: int = MAX_CHANNELS, name: str = "linear"
 ) -> list[Var]:
     """:func:`linear` split along the output channels into pieces of at most ``limit`` channels, in order."""
-    w = as_array(weight, f"{name}.weight")
-    if w.ndim != 2:
+    w = weight if isinstance(weight, QuantizedWeight) else as_array(weight, f"{name}.weight")
+    if len(w.shape) != 2:
         raise ValueError(f"{name}: weight must be [OUT, IN], got shape {w.shape}")
     b = None if bias is None else as_array(bias, f"{name}.bias")
     if b is not None and b.shape != (w.shape[0],):
         raise ValueError(f"{name}: bias must be [{w.shape[0]}], got {b.shape}")
     return [
-        linear(mb, x, w[s : s + n], None if b is None else b[s : s + n], name=f"{name}[{s}:{s + n}]")
+        linear(mb, x, _rows(w, s, n), None if b is None else b[s : s + n], name=f"{name}[{s}:{s + n}]")
         for s, n in channel_chunks(int(w.shape[0]), limit)
     ]
 

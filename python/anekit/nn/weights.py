@@ -7,11 +7,16 @@ from typing import Any
 
 import numpy as np
 
+from .quant import QuantizedWeight
+
 __all__ = ["as_array", "fp16_weight", "state_dict_arrays"]
 
 
 def as_array(value: Any, name: str) -> np.ndarray:
-    """``value`` as a float numpy array; PyTorch tensors are detached and moved to the CPU (bf16 widened)."""
+    """``value`` as a float numpy array; PyTorch tensors are detached and moved to the CPU (bf16 widened), a
+    :class:`~anekit.nn.quant.QuantizedWeight` is decompressed (fp16)."""
+    if isinstance(value, QuantizedWeight):
+        return value.dequantize()
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch.Tensor, without importing torch
         t = value.detach().cpu()
         if str(t.dtype) == "torch.bfloat16":

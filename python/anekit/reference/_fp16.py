@@ -71,5 +71,5 @@ def round_fp16(a: np.ndarray) -> np.ndarray:
     name, fn = _resolve()
     if name == "numpy" or arr.ndim == 0:
         return round_fp16_numpy(arr)
-    out = fn(arr)
-    return np.asarray(out, dtype=np.float32).reshape(arr.shape)
+    out = fn(arr)  # a new C-contiguous float32 array of arr's shape (anekit.fp16.round_fp16)
+    return out if out.shape == arr.shape else out.reshape(arr.shape)

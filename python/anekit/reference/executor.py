@@ -51,6 +51,7 @@ class _Output:
     var: Var
     store: StoreFn
     tensor: TensorType | None
+    shape: tuple[int | None, ...] | None  # tensor.shape, looked up once (checked after every op)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class _Step:
     var_args: tuple[tuple[str, str], ...]  # (kernel arg, var name)
     tuple_args: tuple[tuple[str, tuple[Any, ...]], ...]  # (kernel arg, refs: var name | ("lit", value) | tuple)
     outputs: tuple[_Output, ...]
+    writes_state: bool  # a write_state op: its kernel returns the state's new value (no MIL outputs)
 
 
 def _select_function(program: Program | Function, function: str) -> Function:
@@ -133,7 +135,8 @@ class Executor:
             in_vars = op.input_vars()
             if all(v.name in known for v in in_vars) and not any(isinstance(v.type, StateType) for v in in_vars):
                 # Constant-only dependencies (constexpr decompression, mask construction ...): evaluate once.
-                self._execute(step, self._consts)
+                with np.errstate(all="ignore"):
+                    self._execute(step, self._consts)
                 known.update(v.name for v in op.outputs)
             else:
                 self._steps.append(step)
@@ -176,7 +179,7 @@ class Executor:
             fp16_storage=self.storage.fp16_grid,
         )
         outputs = tuple(self._output(v, k.preserves_values) for v in op.outputs)
-        return _Step(op, k, ctx, literals, tuple(var_args), tuple(tuple_args), outputs)
+        return _Step(op, k, ctx, literals, tuple(var_args), tuple(tuple_args), outputs, op.op_type == "write_state")
 
     def _binding(self, b: Any) -> Any:
         if isinstance(b, Var):
@@ -191,7 +194,7 @@ class Executor:
         t = var.type.wrapped if isinstance(var.type, StateType) else var.type
         tensor = t if isinstance(t, TensorType) else None
         store = self.storage.storer(var.type, already_on_grid=preserves_values)
-        return _Output(var, store, tensor)
+        return _Output(var, store, tensor, None if tensor is None else tuple(tensor.shape))
 
     # ------------------------------------------------------------------ execution
     @staticmethod
@@ -208,10 +211,8 @@ class Executor:
             args[name] = env[ref]
         for name, refs in step.tuple_args:
             args[name] = tuple(self._resolve(r, env) for r in refs)
-        # IEEE results (inf, NaN, subnormals) are the semantics, not events worth a warning.
-        with np.errstate(all="ignore"):
-            results = step.kernel.fn(step.ctx, **args)
-        if step.op.op_type == "write_state":
+        results = step.kernel.fn(step.ctx, **args)
+        if step.writes_state:
             # The op has no MIL outputs; its kernel returns the new value of the state (docs/internals/mil-format.md
             # §7.7).
             state = step.op.inputs.get("input")
@@ -228,10 +229,10 @@ class Executor:
             stored = out.store(value)
             # (a declared shape with unknown dims never equals a concrete one: _fits decides those)
             if (
-                out.tensor is not None
+                out.shape is not None
                 and isinstance(stored, np.ndarray)
-                and stored.shape != out.tensor.shape
-                and not _fits(stored.shape, out.tensor.shape)
+                and stored.shape != out.shape
+                and not _fits(stored.shape, out.shape)
             ):
                 raise MILError(
                     f"[{step.op.op_type} '{step.op.name}'] kernel produced shape {list(stored.shape)} for "
@@ -251,8 +252,11 @@ class Executor:
         env: dict[str, Any] = dict(self._consts)
         for name, arr in arrays.items():
             env[name] = self._input_storers[name](arr)
-        for step in self._steps:
-            self._execute(step, env)
+        # IEEE results (inf, NaN, subnormals) are the semantics, not events worth a warning. Entered once per
+        # call, not per op: numpy's errstate context costs as much as a small kernel.
+        with np.errstate(all="ignore"):
+            for step in self._steps:
+                self._execute(step, env)
         export = self.storage.export
         outputs = {name: export(env[name], t) for name, t in self._exports.items()}
         if not trace:

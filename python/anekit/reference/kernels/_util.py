@@ -53,7 +53,10 @@ def as_float(v: Any) -> float:
 
 def as_int_tuple(v: Any) -> tuple[int, ...]:
     """An integer vector input (or scalar) as a tuple of ``int``."""
-    return tuple(int(i) for i in np.asarray(v).reshape(-1))
+    arr = np.asarray(v).reshape(-1)
+    if arr.dtype.kind in "iu":
+        return tuple(arr.tolist())  # Python ints in one C call (this runs for every shape-like literal per op)
+    return tuple(int(i) for i in arr)
 
 
 def to_float(ctx: KernelContext, v: Any) -> np.ndarray:

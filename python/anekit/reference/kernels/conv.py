@@ -19,6 +19,8 @@ from ._util import as_int, as_int_tuple, as_str
 __all__ = ["conv_pads"]
 
 _PAD_TYPES = ("valid", "same", "same_lower", "custom")
+#: Unsigned integer views for comparing values by their bits (see _gemm_repeated_tail).
+_UINT_OF_SIZE = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _spatial_param(ctx: KernelContext, v: Any, n: int, default: int, what: str) -> tuple[int, ...]:
@@ -122,11 +124,38 @@ def conv(
         order = (0, 1, *range(2 + nsp, 2 + 2 * nsp), *range(2, 2 + nsp))
         cols = view.transpose(order).reshape(n, g, cg * math.prod(ksz), math.prod(outs))
     # One GEMM in the common case (N = 1, G = 1); else a batched product [N, G, Cout/G, P].
-    y = (wg[0] @ cols[0, 0])[None, None] if n == 1 and g == 1 else np.matmul(wg[None], cols)
+    y = _gemm_repeated_tail(wg[0], cols[0, 0])[None, None] if n == 1 and g == 1 else np.matmul(wg[None], cols)
     y = y.reshape(n, c_out, *outs)
     if bias is not None:
         y += np.asarray(bias, dtype=y.dtype).reshape((1, c_out) + (1,) * nsp)
     return [y]
+
+
+def _gemm_repeated_tail(w: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``w @ cols`` computing a trailing run of bit-identical columns once.
+
+    Single-token programs pad their one position to 32 columns (validator rule ane-single-token), and a host
+    that fills the padding with copies of the token (as :meth:`anekit.models.Llama.decode` does) makes every
+    column of every activation identical: a product over all 32 would cost 32 times the arithmetic of one
+    column. Output column ``j`` of a 1x1 convolution depends on input column ``j`` alone, so identical input
+    columns have identical outputs and each is computed once. The match is on the bit patterns (``-0`` and
+    ``+0`` differ, a NaN column matches only the same NaN bits), so the values are exactly those of the same
+    columns in the full product *in real arithmetic*; in float32 the one difference is BLAS's summation order,
+    which depends on the number of columns (as it does on the BLAS build and thread count), a last-bit effect
+    before the fp16 rounding of the output.
+    """
+    s = cols.shape[1]
+    if s < 2 or cols.dtype.itemsize not in _UINT_OF_SIZE:
+        return w @ cols
+    bits = cols.view(_UINT_OF_SIZE[cols.dtype.itemsize])
+    same = np.all(bits == bits[:, -1:], axis=0)  # [S]: column j equals the last column
+    distinct = s - int(np.argmin(same[::-1])) if not same.all() else 0  # columns before the repeated tail
+    if distinct >= s - 1:
+        return w @ cols  # no run of two or more to share
+    y = np.empty((w.shape[0], s), dtype=np.result_type(w, cols))
+    y[:, : distinct + 1] = w @ cols[:, : distinct + 1]
+    y[:, distinct + 1 :] = y[:, distinct : distinct + 1]
+    return y
 
 
 @kernel("conv_transpose")

@@ -45,7 +45,34 @@ def matmul(
     if xa.dtype != ya.dtype:
         common = np.result_type(xa, ya)
         xa, ya = xa.astype(common, copy=False), ya.astype(common, copy=False)
-    return [_product(xa, ya)]
+    return [_product_repeated_rows(xa, ya)]
+
+
+#: Unsigned integer views for comparing values by their bits (see _product_repeated_rows).
+_UINT_OF_SIZE = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _product_repeated_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`_product`, computing each run of bit-identical consecutive rows of ``x`` once.
+
+    Output row ``i`` of a matrix product depends on row ``i`` of ``x`` alone. A decode step's attention has one
+    query per padded column, and the host fills the 31 padding columns with copies of the token
+    (:meth:`anekit.models.Llama.decode`), so ``q @ k`` and ``p @ v`` see runs of 32 identical rows; each run is
+    computed once and repeated. Rows match by their bits in every batch (a NaN row only matches the same bits).
+    As for the 1x1 conv's repeated columns, this is exact in real arithmetic, and in float32 differs only by the
+    summation order BLAS picks for the number of rows.
+    """
+    m = x.shape[-2] if x.ndim >= 2 else 0
+    if m < 2 or y.ndim < 2 or x.dtype.itemsize not in _UINT_OF_SIZE or x.dtype.kind != "f":
+        return _product(x, y)
+    bits = x.view(_UINT_OF_SIZE[x.dtype.itemsize])
+    same = np.all(bits[..., 1:, :] == bits[..., :-1, :], axis=-1)  # [..., M-1]: row i+1 equals row i
+    same = same.reshape(-1, m - 1).all(axis=0)  # in every batch
+    starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
+    if 2 * starts.size > m:
+        return _product(x, y)
+    counts = np.diff(np.append(starts, m))
+    return np.repeat(_product(np.ascontiguousarray(x[..., starts, :]), y), counts, axis=-2)
 
 
 def _product(x: np.ndarray, y: np.ndarray) -> np.ndarray:
