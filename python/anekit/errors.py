@@ -19,6 +19,7 @@ __all__ = [
     "EvaluateError",
     "MILError",
     "MILParseError",
+    "TrainingError",
 ]
 
 
@@ -96,3 +97,7 @@ class CompileBudgetExceeded(AnekitError, RuntimeError):
             f"; {hint}" if hint else ""
         )
         super().__init__(message)
+
+
+class TrainingError(AnekitError, RuntimeError):
+    """A training step cannot go on: the forward pass overflowed fp16, or a checkpoint does not fit the model."""

@@ -22,11 +22,14 @@ def rms_norm(mb: Builder, x: Var, weight: Any, eps: float = 1e-6, *, name: str =
     first divided by ``m = max(max|x|, 1)``: with ``xs = x / m``, ``mean(xs^2) <= 1`` and
     ``y = xs / sqrt(mean(xs^2) + eps / m^2)``, which is exactly ``x / sqrt(mean(x^2) + eps)``. The clamp at 1 keeps
     all-zero (padding) positions finite and leaves small activations unscaled, so they lose no precision.
+
+    ``weight`` is ``[C]`` (numpy or torch, baked), or a Var ``[1, C, 1, 1]`` read at run time (a function input,
+    as a training loop passes it).
     """
     c = channels_of(x, name)
     if not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{name}: eps must be a positive number, got {eps!r}")
-    g = fp16_weight(weight, f"{name}.weight", (c,)).reshape(1, c, 1, 1)
+    g = _gain(weight, c, name)
     axes = np.array([1], np.int32)
     peak = mb.reduce_max(x=mb.abs(x=x), axes=axes, keep_dims=True)
     inv_m = mb.pow(x=mb.maximum(x=peak, y=np.float16(1.0)), y=np.float16(-1.0))
@@ -35,6 +38,16 @@ def rms_norm(mb: Builder, x: Var, weight: Any, eps: float = 1e-6, *, name: str =
     eps_scaled = mb.mul(x=mb.mul(x=inv_m, y=inv_m), y=np.float16(eps))
     inv = mb.pow(x=mb.add(x=ms, y=eps_scaled), y=np.float16(-0.5))
     return mb.mul(x=mb.mul(x=xs, y=inv), y=g)
+
+
+def _gain(weight: Any, c: int, name: str) -> Var | np.ndarray:
+    """The ``[1, C, 1, 1]`` gain: a Var of that shape as given, or an array converted to fp16."""
+    if isinstance(weight, Var):
+        shape = getattr(weight.type, "shape", None)
+        if shape is None or tuple(shape) != (1, c, 1, 1):
+            raise ValueError(f"{name}: a weight Var must be [1, {c}, 1, 1], got {weight.type}")
+        return weight
+    return fp16_weight(weight, f"{name}.weight", (c,)).reshape(1, c, 1, 1)
 
 
 def layer_norm(mb: Builder, x: Var, weight: Any, bias: Any, eps: float = 1e-5, *, name: str = "layer_norm") -> Var:
