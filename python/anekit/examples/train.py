@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         line = stats.line()
         losses.append(stats.loss)
         if oracle is not None:
-            ref = oracle.step()
+            ref = oracle.step(apply=not stats.skipped)
             reference.append(ref)
             line += f"  torch {ref:.4f}  diff {stats.loss - ref:+.4f}"
         if first:

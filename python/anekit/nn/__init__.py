@@ -10,7 +10,7 @@ from .attention import attention, causal_mask
 from .decoder import DecoderDims, DecoderWeights, KVCache, decoder_block
 from .ffn import gelu_ffn, swiglu
 from .linear import dynamic_linear, linear, linear_chunks, pack_dynamic_input, weight_input_shape
-from .norm import layer_norm, rms_norm
+from .norm import layer_norm, rms_norm, rms_norm_trainable
 from .rope import apply_rope, rope_tables
 from .rules import MASK_VALUE, MAX_CHANNELS, SAFE_SPATIAL, channel_chunks, pad_spatial
 from .weights import state_dict_arrays
@@ -35,6 +35,7 @@ __all__ = [
     "pack_dynamic_input",
     "pad_spatial",
     "rms_norm",
+    "rms_norm_trainable",
     "rope_tables",
     "state_dict_arrays",
     "swiglu",

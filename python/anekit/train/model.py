@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import mil
-from ..nn import DecoderDims, DecoderWeights, causal_mask, decoder_block, linear, rms_norm, rope_tables
+from ..nn import DecoderDims, DecoderWeights, causal_mask, decoder_block, linear, rms_norm_trainable, rope_tables
 from ..nn.rules import SAFE_SPATIAL, check_positive
 
 __all__ = [
@@ -178,7 +178,9 @@ def layer_program(config: ModelConfig) -> mil.Program:
     w = {name: mb.input(name, _fp16(shapes[name])) for name in LAYER_WEIGHTS}
     for name in ("attn_norm", "ffn_norm"):
         w[name] = _gain(mb, w[name], c.dim)
-    y, _, _ = decoder_block(mb, x, DecoderWeights(**w), c.dims, cos, sin, causal_mask(c.seq), name="layer")
+    y, _, _ = decoder_block(
+        mb, x, DecoderWeights(**w), c.dims, cos, sin, causal_mask(c.seq), norm=rms_norm_trainable, name="layer"
+    )
     return mb.build({"y": y})
 
 
@@ -190,7 +192,7 @@ def head_program(config: ModelConfig) -> mil.Program:
     x = mb.input("x", _fp16((1, c.dim, 1, c.seq)))
     g = _gain(mb, mb.input("norm", _fp16((1, 1, 1, c.dim))), c.dim)
     w = mb.input("output", _fp16((1, c.dim, 1, c.vocab_size)))
-    logits = linear(mb, rms_norm(mb, x, g, c.eps, name="norm"), w, name="output")
+    logits = linear(mb, rms_norm_trainable(mb, x, g, c.eps, name="norm"), w, name="output")
     return mb.build({"logits": logits})
 
 

@@ -84,17 +84,24 @@ class TorchTrainer:
         logits = self._rms(x, p["norm"]) @ p["output"].T
         return torch.nn.functional.cross_entropy(logits, torch.from_numpy(targets))
 
-    def step(self) -> float:
-        """One step (the same micro-batches as :meth:`anekit.train.Trainer.step`); returns the mean loss."""
+    def step(self, apply: bool = True) -> float:
+        """One step (the same micro-batches as :meth:`anekit.train.Trainer.step`); returns the mean loss.
+
+        ``apply=False`` computes the loss and consumes the batches but leaves the weights alone: pass it for the
+        steps the anekit run skipped (an fp16 gradient overflow under dynamic loss scaling, as
+        ``torch.amp.GradScaler`` skips them too), so the two runs stay comparable step for step.
+        """
         self.optimizer.zero_grad(set_to_none=True)
         total = 0.0
         for _ in range(self.config.accum):
             loss = self.loss(*self.sampler.next()) / self.config.accum
-            loss.backward()
+            if apply:
+                loss.backward()
             total += float(loss.detach())
-        self.torch.nn.utils.clip_grad_norm_(list(self.params.values()), self.config.grad_clip)
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.config, self.step_count)
-        self.optimizer.step()
+        if apply:
+            self.torch.nn.utils.clip_grad_norm_(list(self.params.values()), self.config.grad_clip)
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate(self.config, self.step_count)
+            self.optimizer.step()
         self.step_count += 1
         return total

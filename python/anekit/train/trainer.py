@@ -258,6 +258,7 @@ class Trainer:
         for i in range(n_layers + 1):
             phase, idx = (layer, i) if i < n_layers else (head, 0)
             fwd = phase.forward[idx]
+            _check_activation(x, f"layer {i}" if i < n_layers else "the head", self.step_count + 1)
             timer.write(fwd, "x", x)
             timer.run(fwd)
             acts.append(x)
@@ -343,3 +344,18 @@ class Trainer:
             raise TrainingError(f"checkpoint: step must be a non-negative int, got {step!r}")
         self.step_count = step
         self._staged = False
+
+
+#: Largest root mean square over channels of an activation entering an RMSNorm: the norm computes ``mean(x^2)`` in
+#: fp16, which overflows at 256^2 = 65536, after which it silently outputs zeros (:func:`anekit.nn.rms_norm_trainable`).
+#: The margin covers the rounding of the fp16 sum.
+ACTIVATION_RMS_LIMIT = 240.0
+
+
+def _check_activation(x: np.ndarray, where: str, step: int) -> None:
+    rms = float(np.sqrt(np.max(np.mean(np.square(x.astype(np.float64)), axis=1))))
+    if not rms < ACTIVATION_RMS_LIMIT:  # also catches NaN
+        raise TrainingError(
+            f"step {step}: the residual stream entering {where} reached a root mean square of {rms:g}, beyond the "
+            f"{ACTIVATION_RMS_LIMIT:g} fp16 RMSNorm can square; lower the learning rate or the initialisation scale"
+        )
