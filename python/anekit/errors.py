@@ -19,6 +19,7 @@ __all__ = [
     "EvaluateError",
     "MILError",
     "MILParseError",
+    "NotDifferentiableError",
     "TrainingError",
 ]
 
@@ -58,6 +59,14 @@ class MILParseError(MILError):
         if excerpt:
             text = f"{text}\n{excerpt}"
         super().__init__(text)
+
+
+class NotDifferentiableError(MILError):
+    """A program that :func:`anekit.autodiff.vjp` cannot differentiate.
+
+    The message names the op, its output variable and what to do (rewrite it with ops that have a rule, listed by
+    :func:`anekit.autodiff.supported_ops`, or feed the value as an input so no gradient flows through it).
+    """
 
 
 class AneUnavailableError(AnekitError, RuntimeError):
