@@ -60,6 +60,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig: {label} must be a positive int, got {v!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"TrainConfig: seed must be a non-negative int, got {self.seed!r}")
+        if self.save not in ("recompute", "activations"):
+            raise ValueError(f"TrainConfig: save must be 'recompute' or 'activations', got {self.save!r}")
         if not (isinstance(self.grad_clip, (int, float)) and self.grad_clip > 0):
             raise ValueError(f"TrainConfig: grad_clip must be positive (inf for none), got {self.grad_clip!r}")
 
@@ -207,9 +209,10 @@ class Trainer:
         scale = self.scaler.scale
         grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         loss_sum = 0.0
-        for _ in range(self.config.accum):
-            inputs, targets = self.sampler.next()
-            loss_sum += self._micro_batch(kernels, inputs, targets, grads, scale, timer)
+        with np.errstate(over="ignore", invalid="ignore"):  # an fp16 overflow is detected below, not warned about
+            for _ in range(self.config.accum):
+                inputs, targets = self.sampler.next()
+                loss_sum += self._micro_batch(kernels, inputs, targets, grads, scale, timer)
         finite = all(np.isfinite(g).all() for g in grads.values())
         grad_norm = math.nan
         lr = learning_rate(self.config, self.step_count)
