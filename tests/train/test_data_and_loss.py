@@ -45,7 +45,7 @@ def test_cross_entropy_and_its_gradient_match_torch() -> None:
     want.backward()
     assert loss == pytest.approx(float(want.detach()), rel=1e-6)
     np.testing.assert_allclose(grad, t.grad.numpy(), atol=1e-7)
-    with pytest.raises(ValueError, match="non-finite|NaN"):
+    with pytest.raises(ValueError, match="NaN or infinity"):
         cross_entropy(np.full((2, 4), np.inf, np.float32), np.array([0, 1]))
     with pytest.raises(ValueError, match="targets"):
         cross_entropy(logits, np.full(16, 256))

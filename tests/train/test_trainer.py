@@ -3,6 +3,8 @@ framework."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -65,7 +67,7 @@ def test_overflowing_gradients_skip_the_step_and_halve_the_scale() -> None:
     assert not all(np.array_equal(before[k], v) for k, v in trainer.params.items())
 
 
-def test_checkpoint_resume_gives_the_same_losses(tmp_path) -> None:  # noqa: ANN001
+def test_checkpoint_resume_gives_the_same_losses(tmp_path: Path) -> None:
     cfg = TrainConfig(seed=4, scale_growth_interval=2)  # the loss scale changes during the run
     full = Trainer(SMALL, cfg, TOKENS, backend="reference")
     want = _losses(full, 6)
