@@ -271,7 +271,13 @@ def test_rms_norm_and_swiglu_with_weight_vars_match_baked() -> None:
         return nn.swiglu(mb, nn.rms_norm(mb, x, gv), a, b, d)
 
     want = _run(_build({"x": (1, c, 1, s)}, baked), x=x)
-    shapes = {"x": (1, c, 1, s), "g": (1, c, 1, 1), "a": (1, c, 1, hidden), "b": (1, c, 1, hidden), "d": (1, hidden, 1, c)}
+    shapes = {
+        "x": (1, c, 1, s),
+        "g": (1, c, 1, 1),
+        "a": (1, c, 1, hidden),
+        "b": (1, c, 1, hidden),
+        "d": (1, hidden, 1, c),
+    }
     got = _run(
         _build(shapes, runtime),
         x=x,

@@ -47,7 +47,7 @@ def rms_norm_trainable(mb: Builder, x: Var, weight: Any, eps: float = 1e-5, *, n
     fp16 (65504) once ``mean(x^2)`` falls below about 6e-4, which a freshly initialised model's residual stream
     (embeddings of standard deviation 0.02) does; its rescaling by the peak adds a gradient path that cancels
     exactly. Here the norm is ``x / sqrt(v)`` (``sqrt`` and ``real_div``), so every intermediate of the backward
-    program :func:`anekit.autodiff.vjp` derives stays within ``|g| / sqrt(eps)`` (316 |g| for 1e-5). The price is
+    program :func:`anekit.autodiff.vjp` derives stays within ``abs(g) / sqrt(eps)`` (316 times for 1e-5). The price is
     the forward square: the root mean square of ``x`` over channels must stay below 256 (``mean(x^2)`` overflows
     fp16 beyond, and the norm then returns zeros), as it does in a model trained from scratch at these sizes;
     :class:`anekit.train.Trainer` checks it. ``weight`` as in :func:`rms_norm`.
