@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,36 @@ def test_config_checks() -> None:
         ModelConfig(heads=8, kv_heads=3)
     with pytest.raises(TypeError, match="ModelConfig"):
         init_params("small", 0)  # type: ignore[arg-type]
+
+
+def _norm_program(norm: Callable[..., mil.Var], c: int = 256, s: int = 32) -> mil.Program:
+    mb = mil.Builder("ios18")
+    x = mb.input("x", mil.tensor((1, c, 1, s), "fp16"))
+    return mb.build({"y": norm(mb, x, np.ones(c, np.float32), 1e-5)})
+
+
+def test_rms_norm_trainable_matches_rms_norm_where_its_sum_of_squares_would_overflow() -> None:
+    from anekit import nn
+
+    rng = np.random.default_rng(0)
+    for scale in (0.02, 1.0, 60.0):  # 60: sum over 256 channels of x^2 is ~9e5, far beyond fp16
+        x = (rng.standard_normal((1, 256, 1, 32)) * scale).astype(np.float32)
+        want = x / np.sqrt(np.mean(x.astype(np.float64) ** 2, axis=1, keepdims=True) + 1e-5)
+        got = anekit.reference.run(_norm_program(nn.rms_norm_trainable), {"x": x})["y"]
+        np.testing.assert_allclose(got, want, atol=1e-2 * np.max(np.abs(want)))
+
+
+def test_rms_norm_trainable_backward_stays_finite_for_small_activations() -> None:
+    torch = pytest.importorskip("torch")
+    from anekit import autodiff, nn
+
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((1, 256, 1, 32)) * 0.02).astype(np.float16).astype(np.float32)  # a fresh embedding
+    g = rng.standard_normal((1, 256, 1, 32)).astype(np.float32)
+    backward = autodiff.vjp(_norm_program(nn.rms_norm_trainable), wrt=["x"]).backward
+    got = anekit.reference.run(backward, {"x": x, "grad_y": g})["grad_x"]
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    (t * torch.rsqrt(t.pow(2).mean(1, keepdim=True) + 1e-5)).backward(torch.tensor(g, dtype=torch.float64))
+    want = t.grad.numpy()
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, want, atol=2e-2 * np.max(np.abs(want)))
