@@ -13,7 +13,7 @@ from types import ModuleType
 __all__ = ["SUITE_NAMES", "suite_module"]
 
 #: Suite names in run order (cheap and foundational first: io, dispatch; the compile suite last).
-SUITE_NAMES: tuple[str, ...] = ("io", "dispatch", "peak", "sram", "bandwidth", "quant", "compile")
+SUITE_NAMES: tuple[str, ...] = ("io", "dispatch", "peak", "sram", "bandwidth", "quant", "train", "compile")
 
 _MODULES = {
     "io": "io",
@@ -22,6 +22,7 @@ _MODULES = {
     "sram": "sram",
     "bandwidth": "bandwidth",
     "quant": "quant",
+    "train": "train",
     "compile": "compile_cost",
 }
 
