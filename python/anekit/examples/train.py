@@ -108,9 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             reference.append(ref)
             line += f"  torch {ref:.4f}  diff {stats.loss - ref:+.4f}"
         if first:
-            k = trainer.kernels
-            assert k is not None
-            line += f"  [compiled {stats.compiles} programs on {k.backend}; {stats.dispatches} kernel dispatches/step]"
+            where = trainer.kernels.backend if trainer.kernels is not None else "?"
+            line += f"  [compiled {stats.compiles} programs on {where}; {stats.dispatches} kernel dispatches/step]"
         print(line, flush=True)
     later = trainer.history[1:]
     print(

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from .. import budget
 from ..mil import Program
 from ..runtime import Kernel, compile
-from .model import LAYER_WEIGHTS, ModelConfig, head_program, layer_program, rope_inputs
+from .model import LAYER_WEIGHTS, ModelConfig, head_program, layer_program, rope_inputs, to_input
 
 __all__ = ["HEAD_WEIGHTS", "Phase", "StepKernels", "Timer"]
 
@@ -61,10 +61,8 @@ class Phase:
 
     forward: list[Kernel]
     backward: list[Kernel]
-    #: backward input -> the forward output it takes (the saved activations of ``save="activations"``).
-    saved: dict[str, str] = field(default_factory=dict)
-    #: backward inputs that are forward inputs (activations, weights, tables) — written where the forward's are.
-    shared: tuple[str, ...] = ()
+    #: The forward outputs a backward kernel takes as inputs of the same name (``save="activations"``).
+    saved: tuple[str, ...] = ()
 
     def close(self) -> None:
         for k in (*self.forward, *self.backward):
@@ -103,11 +101,9 @@ class StepKernels:
         self.head = self._phase(head_program(config), ["x", *HEAD_WEIGHTS], 1, backend)
         self.compiles = budget.used() - before
         self.backend = self.layer.forward[0].backend
-        for k in self.layer.forward:
-            for name, value in rope_inputs(config).items():
-                k.inputs[name].write(value)
-        for k in self.layer.backward:
-            for name, value in rope_inputs(config).items():
+        rope = rope_inputs(config)  # constant tables: written once, never again
+        for k in (*self.layer.forward, *self.layer.backward):
+            for name, value in rope.items():
                 if name in k.inputs:
                     k.inputs[name].write(value)
 
@@ -115,11 +111,7 @@ class StepKernels:
         forward, backward, saved = _gradient(program, wrt, self.save)
         fwd = [compile(forward, backend=backend) for _ in range(copies)]
         bwd = [compile(backward, backend=backend) for _ in range(copies)]
-        fwd_inputs = set(fwd[0].inputs)
-        fwd_outputs = set(fwd[0].outputs)
-        shared = tuple(n for n in bwd[0].inputs if n in fwd_inputs)
-        saved_map = {n: n for n in bwd[0].inputs if n in saved and n in fwd_outputs}
-        return Phase(fwd, bwd, saved_map, shared)
+        return Phase(fwd, bwd, tuple(n for n in bwd[0].inputs if n in saved and n in fwd[0].outputs))
 
     @property
     def kernels_per_micro_batch(self) -> int:
@@ -129,8 +121,6 @@ class StepKernels:
     def stage_weights(self, params: Mapping[str, np.ndarray], timer: Timer) -> None:
         """Write every weight (in program layout, :func:`~anekit.train.model.to_input`) into the kernels that take
         it. Called after each optimizer update."""
-        from .model import to_input
-
         for i in range(self.config.layers):
             for name in LAYER_WEIGHTS:
                 value = to_input(params[f"layers.{i}.{name}"])
