@@ -60,7 +60,8 @@ class DecoderDims:
 
 @dataclass(frozen=True)
 class DecoderWeights:
-    """One block's weights in PyTorch layout (``[out, in]`` for projections)."""
+    """One block's weights in PyTorch layout (``[out, in]`` for projections), or Vars of the program (function
+    inputs: ``[1, in, 1, out]`` projections and ``[1, C, 1, 1]`` gains, see :func:`~anekit.nn.linear`)."""
 
     attn_norm: np.ndarray
     wq: np.ndarray
