@@ -197,7 +197,8 @@ class Trainer:
         """One optimizer step over ``config.accum`` micro-batches; returns its :class:`StepStats`.
 
         Raises:
-            TrainingError: the forward pass produced non-finite logits (the weights left fp16 range).
+            TrainingError: the residual stream grew beyond what fp16 RMSNorm can square, or the forward pass
+                produced non-finite logits (the step's weights are left as they were).
         """
         t_start = time.perf_counter()
         compiles_before = budget.used()
