@@ -8,12 +8,15 @@
   because it costs nothing at run time and saving it would waste an output surface;
 * any other value is recomputed from the forward inputs (``save="recompute"``: the ops that produce it are copied
   into the backward, each at most once) or becomes a backward input ``saved_<n>`` that the forward returns as an
-  extra output (``save="activations"``).
+  extra output (``save="activations"``); under ``"activations"`` the outputs of data-movement ops
+  (:data:`LAYOUT_OPS`) are recomputed from their operand instead, which is saved (or is an input);
+  ``save="selective"`` saves only the outputs of :data:`SELECTIVE_SAVE_OPS` and recomputes the rest from them.
+  Saved tensors travel in the ANE's ``[1, C, 1, S]`` layout (:func:`surface_shape`).
 
 The helpers stay within the ops the ANE documentation shows running (docs/internals/mil-format.md §8, §10; the
-``ane-undocumented-op`` validator rule): negation and scaling are ``mul`` by a constant, division is ``mul`` by
-``pow(y, -1)`` (as :func:`anekit.nn.rms_norm` does), sums over broadcast axes are ``reduce_sum``, and broadcasting a
-value back to a larger shape is ``mul`` by a small ones constant rather than ``tile``.
+``ane-unverified-op`` validator rule) where that costs no accuracy: negation and scaling are ``mul`` by a constant,
+sums over broadcast axes are ``reduce_sum``, and broadcasting a value back to a larger shape is ``mul`` by a small
+ones constant rather than ``tile``. Division is ``real_div`` (:meth:`BackwardContext.divide` says why).
 """
 
 from __future__ import annotations
@@ -23,21 +26,58 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MILError
+from ..errors import MILError, NotDifferentiableError
 from ..mil import Builder, Function, Operation, Var
 from ..mil.types import TensorType
 from ..mil.values import Value
 from ._copy import copy_op
 
-__all__ = ["BackwardContext", "static_shape"]
+__all__ = ["LAYOUT_OPS", "SELECTIVE_SAVE_OPS", "BackwardContext", "first_cotangent", "static_shape", "surface_shape"]
+
+#: Ops that only move data: under ``save="activations"`` their outputs are recomputed from their (saved or input)
+#: operand rather than saved, so a reshaped or transposed copy never costs a surface of its own.
+LAYOUT_OPS = frozenset(
+    {"reshape", "transpose", "expand_dims", "squeeze", "identity", "slice_by_size", "slice_by_index", "split", "concat"}
+)
+
+#: Ops whose outputs ``save="selective"`` saves: the contractions (most of a transformer's FLOPs) and the ops that
+#: normalise over an axis. Everything else — elementwise ops, reductions, data movement — is recomputed from these
+#: and the forward inputs, as selective activation checkpointing does in PyTorch training loops.
+SELECTIVE_SAVE_OPS = frozenset(
+    {"matmul", "linear", "conv", "conv_transpose", "softmax", "layer_norm", "gather", "scaled_dot_product_attention"}
+)
 
 
 def static_shape(v: Var, what: str = "") -> tuple[int, ...]:
-    """The static shape of a tensor variable (MILError naming ``what`` for dynamic or non-tensor types)."""
+    """The static shape of a tensor variable; NotDifferentiableError naming ``what`` for dynamic or other types."""
     t = v.type
     if not isinstance(t, TensorType) or not t.is_static:
-        raise MILError(f"autodiff needs static tensor shapes; {what or v.name} has type {t}")
+        raise NotDifferentiableError(
+            f"autodiff needs static tensor shapes; {what or v.name} has type {t}: give the program's inputs fixed "
+            "shapes (one program per shape, as the ANE compiles them)"
+        )
     return tuple(int(d) for d in t.shape)  # type: ignore[arg-type]
+
+
+def first_cotangent(cots: Sequence[Var | None]) -> Var:
+    """The cotangent of a single-output op (the transform calls a rule only when one reached an output)."""
+    g = cots[0]
+    if g is None:
+        raise MILError("autodiff: a rule of a single-output op was called without a cotangent")
+    return g
+
+
+def surface_shape(shape: Sequence[int]) -> tuple[int, ...]:
+    """The ``[1, C, 1, S]`` shape a saved tensor travels in: ``S`` its last dimension larger than 1, ``C`` the rest.
+
+    ANE inputs and outputs are ``[1, C, 1, S]`` surfaces (the ``ane-io-layout`` rule); a softmax ``[1, H, T, T]`` is
+    saved as ``[1, H*T, 1, T]`` and a per-channel ``[1, C, 1, 1]`` as ``[1, 1, 1, C]`` (``S = 1`` surfaces are
+    reported to give wrong results, ``ane-single-token``). The forward reshapes, the backward reshapes back.
+    """
+    n = int(np.prod(shape, dtype=np.int64))
+    big = [d for d in shape if d != 1]
+    s = big[-1] if big else 1
+    return (1, n // s, 1, s)
 
 
 class BackwardContext:
@@ -46,8 +86,8 @@ class BackwardContext:
     Attributes:
         mb: the backward program's builder; rules emit their ops with it.
         fn: the forward function.
-        save: ``"recompute"`` or ``"activations"``.
-        saved: forward variables the backward takes as ``saved_<n>`` inputs, in order (activations only).
+        save: ``"recompute"``, ``"activations"`` or ``"selective"``.
+        saved: forward variables the backward takes as ``saved_<n>`` inputs, in order (not for recompute).
         used_inputs: names of the forward inputs the backward reads.
     """
 
@@ -94,15 +134,27 @@ class BackwardContext:
         if v.op is None:
             got = self._inputs[v.name]
             self.used_inputs.add(v.name)
-        elif self.save == "activations" and v.name not in self._static:
-            got = self.mb.input(self._saved_name(len(self.saved)), v.type)
+        elif not self._recomputed(v):
+            shape = static_shape(v)
+            surface = surface_shape(shape)
+            saved_in = self.mb.input(self._saved_name(len(self.saved)), TensorType(v.type.dtype, surface))  # type: ignore[union-attr]
             self.saved.append(v)
-            self.saved_inputs.append(got)
+            self.saved_inputs.append(saved_in)
+            got = saved_in if surface == shape else self.mb.reshape(x=saved_in, shape=np.array(shape, np.int32))
         else:
             self._replay(v)
             got = self._memo[v.name]
         self._memo[v.name] = got
         return got
+
+    def _recomputed(self, v: Var) -> bool:
+        """Whether the backward recomputes forward variable ``v`` (produced by an op) rather than taking it saved."""
+        if self.save == "recompute" or v.name in self._static:
+            return True
+        op_type = v.op.op_type  # type: ignore[union-attr]
+        if self.save == "activations":
+            return op_type in LAYOUT_OPS
+        return op_type not in SELECTIVE_SAVE_OPS
 
     def input(self, op: Operation, name: str) -> Var:
         """The forward value of input ``name`` of ``op`` as a backward variable (inline literals become consts)."""
@@ -129,9 +181,8 @@ class BackwardContext:
             seen.add(id(op))
             todo.append(op)
             for u in op.input_vars():
-                if u.op is None or u.name in self._memo:
-                    continue
-                if self.save == "recompute" or u.name in self._static:
+                # Walked here, not by recursion through primal(): chains of recomputed ops can be long.
+                if u.op is not None and u.name not in self._memo and self._recomputed(u):
                     stack.append(u.op)
         todo.sort(key=lambda o: self._order[id(o)])
         for op in todo:
@@ -154,9 +205,14 @@ class BackwardContext:
         """``x * value`` (negation is ``value=-1``)."""
         return self.mb.mul(x=x, y=self.scalar(value, x))
 
-    def reciprocal(self, x: Var) -> Var:
-        """``1 / x`` as ``pow(x, -1)`` (``real_div`` is not among the ops the ANE documentation shows)."""
-        return self.mb.pow(x=x, y=self.scalar(-1.0, x))
+    def divide(self, x: Var, y: Var) -> Var:
+        """``x / y`` in one ``real_div``.
+
+        Not ``x * pow(y, -1)``: in fp16 ``1 / y`` overflows to infinity once ``|y| < 1/65504`` (about 1.5e-5), and
+        a zero cotangent times that infinity is NaN, while the quotient itself is finite whenever the gradient is
+        (each op computes in fp32 and rounds its output once).
+        """
+        return self.mb.real_div(x=x, y=y)
 
     def sum_to(self, g: Var, shape: Sequence[int]) -> Var:
         """Reduce a broadcast cotangent ``g`` back to ``shape`` (numpy broadcasting rules)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import MILError, NotDifferentiableError
 from ..mil import Builder, Function, Operation, Program, Var
 from ..mil.builder.program import make_program
@@ -16,7 +18,7 @@ from .registry import RULES
 __all__ = ["SAVE_POLICIES", "Gradient", "vjp"]
 
 #: The two save policies (see the :mod:`anekit.autodiff` docstring).
-SAVE_POLICIES = ("recompute", "activations")
+SAVE_POLICIES = ("recompute", "activations", "selective")
 
 
 @dataclass(frozen=True)
@@ -24,10 +26,10 @@ class Gradient:
     """The result of :func:`vjp`.
 
     Attributes:
-        forward: the forward program; with ``save="activations"`` it returns the saved tensors as extra outputs
-            ``saved_<n>`` after its own outputs, with ``save="recompute"`` it is the input program itself.
+        forward: the forward program; with ``save="activations"`` or ``"selective"`` it returns the saved tensors as
+            extra outputs ``saved_<n>`` after its own outputs, with ``save="recompute"`` it is the input program itself.
         backward: the backward program. Inputs, in order: the forward inputs it reads (same names and types), the
-            saved tensors (``save="activations"``), and ``grad_<out>`` for each differentiated forward output
+            saved tensors (not for ``save="recompute"``), and ``grad_<out>`` for each differentiated forward output
             (typed like that output). Outputs: ``grad_<name>`` for each ``wrt`` name, in ``wrt`` order, typed like
             that input.
         saved: names of the saved tensors (empty for ``save="recompute"``).
@@ -71,9 +73,10 @@ def vjp(
         program: the forward program.
         wrt: names of the function inputs to differentiate against (float tensors).
         function: the function to differentiate.
-        save: ``"recompute"`` (the backward recomputes the forward values it needs from the forward inputs) or
+        save: ``"recompute"`` (the backward recomputes the forward values it needs from the forward inputs),
             ``"activations"`` (the forward returns them as extra outputs ``saved_<n>``, the backward takes them as
-            inputs). Values computed from constants only are recomputed under both policies.
+            inputs) or ``"selective"`` (only the outputs of matmuls, convs, softmax and the like are saved, the rest
+            is recomputed from them). Values computed from constants only are always recomputed.
         outputs: the forward outputs to differentiate (default: all of them); the backward takes one cotangent
             ``grad_<out>`` for each.
 
@@ -101,8 +104,6 @@ def vjp(
         if not (isinstance(v.type, TensorType) and v.type.dtype.is_float):
             raise MILError(f"vjp: wrt input {name!r} has type {v.type}; only float tensors have gradients")
     out_vars = _chosen_outputs(fn, outputs)
-    from . import rules  # noqa: F401  (registers every rule)
-
     differentiable = _differentiable(fn, set(wrt_names))
     names = _BackwardNames(fn, wrt_names, out_vars)
     mb = Builder(fn.opset, name=fn.name)
@@ -117,11 +118,16 @@ def vjp(
     for op in reversed(fn.operations):
         if not any(o.name in cot for o in op.outputs):
             continue
-        outs = [_total(ctx, cot.pop(o.name)) if o.name in cot else None for o in op.outputs]
+        outs = [ctx.add_all(cot.pop(o.name)) if o.name in cot else None for o in op.outputs]
         rule = RULES.get(op.op_type)
         if rule is None:
             raise NotDifferentiableError(_no_rule_message(op, wrt_names))
-        grads = rule(ctx, op, outs)
+        try:
+            grads = rule(ctx, op, outs)
+        except MILError as exc:
+            if str(exc).startswith("["):  # already names an op
+                raise
+            raise type(exc)(f"[{op.op_type} '{op.name}'] VJP rule: {exc}") from exc
         for key, b in op.inputs.items():
             if not ctx.needs(op, key):
                 continue
@@ -138,7 +144,7 @@ def vjp(
     taken: set[int] = set()
     for name in wrt_names:
         v = fn.inputs[name]
-        g = _total(ctx, cot[name]) if name in cot else ctx.zeros(v)
+        g = ctx.add_all(cot[name]) if name in cot else ctx.zeros(v)
         if g.op is None or id(g) in taken:  # an input passed straight through, or one var for two outputs
             g = mb.identity(x=g)
         taken.add(id(g))
@@ -146,7 +152,7 @@ def vjp(
     backward_fn = mb.function(results)
     _order_inputs(backward_fn, fn, ctx, grad_inputs)
     backward = make_program([backward_fn], mb.build_info)
-    forward = program if save == "recompute" else _forward_with_saved(fn, ctx, names, program)
+    forward = program if not ctx.saved else _forward_with_saved(fn, ctx, program)
     return Gradient(
         forward=forward,
         backward=backward,
@@ -212,10 +218,6 @@ def _differentiable(fn: Function, wrt: set[str]) -> set[str]:
     return out
 
 
-def _total(ctx: BackwardContext, terms: list[Var]) -> Var:
-    return ctx.add_all(terms)
-
-
 def _shape(v: object) -> object:
     t = getattr(v, "type", None)
     return getattr(t, "shape", None)
@@ -274,17 +276,21 @@ def _order_inputs(bfn: Function, fn: Function, ctx: BackwardContext, grads: dict
     bfn.inputs = inputs
 
 
-def _forward_with_saved(fn: Function, ctx: BackwardContext, names: _BackwardNames, program: Program) -> Program:
-    """A copy of the forward that also returns the saved tensors, as ``saved_<n>``."""
-    saved_as = {v.name: s.name for v, s in zip(ctx.saved, ctx.saved_inputs, strict=True)}
+def _forward_with_saved(fn: Function, ctx: BackwardContext, program: Program) -> Program:
+    """A copy of the forward that also returns the saved tensors, as ``saved_<n>`` in their surface shapes."""
     returned = {v.name for v in fn.outputs}
+    saved = dict(zip((v.name for v in ctx.saved), ctx.saved_inputs, strict=True))
+    # A saved value already in its surface shape, and not returned, is renamed in place (no extra op).
+    types = {name: v.type for name, v in fn.vars().items()}
+    renamed = {name: s.name for name, s in saved.items() if name not in returned and s.type == types[name]}
     mb = Builder(fn.opset, name=fn.name, build_info=program.build_info)
     env: dict[str, Var] = {name: mb.input(name, v.type) for name, v in fn.inputs.items()}
+
     def lookup(v: Var) -> Var:
         return env[v.name]
 
     for op in fn.operations:
-        out_names = [saved_as.get(v.name, v.name) if v.name not in returned else v.name for v in op.outputs]
+        out_names = [renamed.get(v.name, v.name) for v in op.outputs]
         if op.op_type == "const":
             outs = copy_op(mb, op, lookup, name=out_names[0])
         else:
@@ -292,10 +298,13 @@ def _forward_with_saved(fn: Function, ctx: BackwardContext, names: _BackwardName
         for v, new in zip(op.outputs, outs, strict=True):
             env[v.name] = new
     results: dict[str, Var] = {v.name: env[v.name] for v in fn.outputs}
-    for v in ctx.saved:
-        name = saved_as[v.name]
-        new = env[v.name]
-        # A saved value that is also a forward output keeps its name there; the copy goes out through identity.
-        results[name] = mb.identity(x=new, name=name) if v.name in returned else new
+    for name, s in saved.items():
+        new = env[name]
+        if name in renamed:
+            results[s.name] = new
+        elif s.type == new.type:  # also a forward output, which keeps its name: the copy goes out through identity
+            results[s.name] = mb.identity(x=new, name=s.name)
+        else:
+            shape = np.array(s.type.shape, np.int32)  # type: ignore[union-attr]
+            results[s.name] = mb.reshape(x=new, shape=shape, name=s.name)
     return make_program([mb.function(results)], program.build_info)
-

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...errors import NotDifferentiableError
 from ...mil import Operation, Var
-from ..context import BackwardContext
+from ..context import BackwardContext, first_cotangent
 from ..registry import register_rule
 
 __all__: list[str] = []
@@ -24,12 +24,6 @@ _GELU_TANH_K = 0.044715
 _GELU_SIGMOID_K = 1.702
 
 
-def _g(cots: Sequence[Var | None]) -> Var:
-    g = cots[0]
-    assert g is not None
-    return g
-
-
 def _one_minus(ctx: BackwardContext, v: Var) -> Var:
     return ctx.mb.add(x=ctx.scale(v, -1.0), y=ctx.scalar(1.0, v))
 
@@ -37,7 +31,7 @@ def _one_minus(ctx: BackwardContext, v: Var) -> Var:
 @register_rule("relu")
 def _relu(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # relu'(x) = 1 for x > 0, else 0 (0 at 0, as in PyTorch)
-    g, x = _g(cots), ctx.input(op, "x")
+    g, x = first_cotangent(cots), ctx.input(op, "x")
     positive = ctx.mb.greater(x=x, y=ctx.scalar(0.0, x))
     return {"x": ctx.mb.select(cond=positive, a=g, b=ctx.scalar(0.0, g))}
 
@@ -46,7 +40,7 @@ def _relu(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> di
 def _sigmoid(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # s' = s (1 - s)
     s = ctx.primal(op.output)
-    return {"x": ctx.mb.mul(x=_g(cots), y=ctx.mb.mul(x=s, y=_one_minus(ctx, s)))}
+    return {"x": ctx.mb.mul(x=first_cotangent(cots), y=ctx.mb.mul(x=s, y=_one_minus(ctx, s)))}
 
 
 def _sigmoid_gate(ctx: BackwardContext, x: Var, k: float) -> Var:
@@ -59,7 +53,7 @@ def _sigmoid_gate(ctx: BackwardContext, x: Var, k: float) -> Var:
 
 @register_rule("silu")
 def _silu(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    return {"x": ctx.mb.mul(x=_g(cots), y=_sigmoid_gate(ctx, ctx.input(op, "x"), 1.0))}
+    return {"x": ctx.mb.mul(x=first_cotangent(cots), y=_sigmoid_gate(ctx, ctx.input(op, "x"), 1.0))}
 
 
 @register_rule("gelu")
@@ -87,13 +81,13 @@ def _gelu(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> di
         d = _sigmoid_gate(ctx, x, _GELU_SIGMOID_K)
     else:
         raise NotDifferentiableError(f"[gelu '{op.name}'] unknown mode {mode!r}")
-    return {"x": mb.mul(x=_g(cots), y=d)}
+    return {"x": mb.mul(x=first_cotangent(cots), y=d)}
 
 
 @register_rule("softmax")
 def _softmax(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # dx = y (g - sum(g y, axis))
-    mb, g, y = ctx.mb, _g(cots), ctx.primal(op.output)
+    mb, g, y = ctx.mb, first_cotangent(cots), ctx.primal(op.output)
     axis = ctx.const(op, "axis")
     axis = -1 if axis is None else int(np.asarray(axis).reshape(-1)[0])
     dot = mb.reduce_sum(x=mb.mul(x=g, y=y), axes=np.array([axis], np.int32), keep_dims=True)

@@ -2,16 +2,22 @@
 
 * Input, 1x1 kernel, stride 1, no padding (the linear layers of :mod:`anekit.nn`, any ``groups``): a 1x1 ``conv``
   of the cotangent with the per-group transposed weight. A constant weight is transposed here in numpy; a
-  run-time weight with ``reshape``/``transpose`` ops (the ANE rejects run-time weights in grouped convs,
-  docs/internals/mil-format.md §11 rule 14, so that form is for ``groups=1``).
+  run-time weight with a ``transpose`` op (``groups=1``: the ANE rejects run-time weights in grouped convs,
+  docs/internals/mil-format.md §11 rule 14).
 * Input, larger kernels, stride 1, constant weight: the "full" correlation with the flipped, transposed kernel,
-  padded by ``dilation·(K-1) - pad`` on each side.
+  padded by ``dilation·(K-1) - pad`` on each side (a plain ``conv``).
+* Input, any other form (strides, a run-time weight with a larger kernel): ``conv_transpose`` of the cotangent with
+  the same weight, strides, dilations, padding and groups, its ``output_shape`` the input's shape (positions no
+  output window reads get zeros). ``conv_transpose`` is not among the ops the ANE documentation shows running.
 * Weight, 1x1 kernel, stride 1, no padding: ``dW[o, i] = Σ_s g[o, s] x[i, s]``, one batched ``matmul`` per group
   whose inner dimension is the spatial size (keep it a multiple of 32, docs/internals/mil-format.md §11 rule 14).
+* Weight, any other form with ``groups=1``: the correlation of the input with the cotangent, batch and channel
+  axes swapped — ``conv(x^T, g^T)`` with the forward's dilations as strides and its strides as dilations, cut to
+  the kernel size.
 * Bias: ``g`` summed over the batch and spatial axes.
 
-Other forms (strided or padded convs w.r.t. the weight, strided convs w.r.t. the input, run-time weights with
-larger kernels) raise :class:`~anekit.errors.NotDifferentiableError` naming the op.
+The weight gradient of a grouped conv with a kernel larger than 1x1 (or strides or padding) raises
+:class:`~anekit.errors.NotDifferentiableError` naming the op.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import numpy as np
 
 from ...errors import NotDifferentiableError
 from ...mil import Operation, Var
-from ..context import BackwardContext, static_shape
+from ...mil.ops import opset_index
+from ..context import BackwardContext, first_cotangent, static_shape
 from ..registry import register_rule
 
 __all__: list[str] = []
@@ -76,8 +83,7 @@ def _weight_t(ctx: BackwardContext, op: Operation, c_in: int, groups: int) -> Va
 
 @register_rule("conv")
 def _conv(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     mb = ctx.mb
     xshape = static_shape(op.inputs["x"], f"conv '{op.name}' input x")  # type: ignore[arg-type]
     w = op.inputs["weight"]
@@ -113,18 +119,45 @@ def _conv(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> di
                 groups=np.int32(groups),
             )
         else:
-            raise _unsupported(op, "the input gradient of a strided conv or of a run-time weight with a kernel > 1")
+            w_in = ctx.const(op, "weight")
+            if w_in is None and opset_index(mb.opset) < opset_index("ios17"):
+                raise _unsupported(op, f"the input gradient with a run-time weight before ios17 (opset {mb.opset})")
+            out["x"] = mb.conv_transpose(
+                x=g,
+                weight=np.asarray(w_in) if w_in is not None else ctx.input(op, "weight"),
+                pad_type="custom",
+                pad=np.array(pads, np.int32),
+                strides=np.array(strides, np.int32),
+                dilations=np.array(dil, np.int32),
+                groups=np.int32(groups),
+                output_shape=np.array(xshape, np.int32),
+            )
     if ctx.needs(op, "weight"):
-        if not pointwise:
-            raise _unsupported(op, "the weight gradient of a conv with a kernel > 1, strides or padding")
-        p = int(np.prod(xshape[2:], dtype=np.int64))
-        cig, cog = c_in // groups, c_out // groups
-        g4 = mb.reshape(x=g, shape=np.array([n, groups, cog, p], np.int32))
-        x4 = mb.reshape(x=ctx.input(op, "x"), shape=np.array([n, groups, cig, p], np.int32))
-        dw = mb.matmul(x=g4, y=x4, transpose_x=False, transpose_y=True)  # [N, G, C_out/G, C_in/G]
-        if n > 1:
-            dw = mb.reduce_sum(x=dw, axes=np.array([0], np.int32), keep_dims=False)
-        out["weight"] = mb.reshape(x=dw, shape=np.array(wshape, np.int32))
+        if pointwise:
+            p = int(np.prod(xshape[2:], dtype=np.int64))
+            cig, cog = c_in // groups, c_out // groups
+            g4 = mb.reshape(x=g, shape=np.array([n, groups, cog, p], np.int32))
+            x4 = mb.reshape(x=ctx.input(op, "x"), shape=np.array([n, groups, cig, p], np.int32))
+            dw = mb.matmul(x=g4, y=x4, transpose_x=False, transpose_y=True)  # [N, G, C_out/G, C_in/G]
+            if n > 1:
+                dw = mb.reduce_sum(x=dw, axes=np.array([0], np.int32), keep_dims=False)
+            out["weight"] = mb.reshape(x=dw, shape=np.array(wshape, np.int32))
+        elif groups == 1:
+            swap = np.array([1, 0, *range(2, 2 + s)], np.int32)
+            dw = mb.conv(
+                x=mb.transpose(x=ctx.input(op, "x"), perm=swap),  # [C_in, N, *D]
+                weight=mb.transpose(x=g, perm=swap),  # [C_out, N, *D_out]
+                pad_type="custom",
+                pad=np.array(pads, np.int32),
+                strides=np.array(dil, np.int32),
+                dilations=np.array(strides, np.int32),
+            )  # [C_in, C_out, *K'] with K' >= K: the windows past the kernel are cut off
+            if static_shape(dw)[2:] != tuple(k):
+                size = np.array([c_in, c_out, *k], np.int32)
+                dw = mb.slice_by_size(x=dw, begin=np.zeros(2 + s, np.int32), size=size)
+            out["weight"] = mb.transpose(x=dw, perm=swap)
+        else:
+            raise _unsupported(op, "the weight gradient of a grouped conv with a kernel > 1, strides or padding")
     if ctx.needs(op, "bias"):
         axes = np.array([0, *range(2, 2 + s)], np.int32)
         out["bias"] = mb.reduce_sum(x=g, axes=axes, keep_dims=False)

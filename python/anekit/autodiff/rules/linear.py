@@ -24,7 +24,7 @@ import numpy as np
 
 from ...errors import NotDifferentiableError
 from ...mil import Operation, Var
-from ..context import BackwardContext, static_shape
+from ..context import BackwardContext, first_cotangent, static_shape
 from ..registry import register_rule
 
 __all__: list[str] = []
@@ -37,8 +37,7 @@ def _flag(ctx: BackwardContext, op: Operation, name: str) -> bool:
 
 @register_rule("matmul")
 def _matmul(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     xs = static_shape(op.inputs["x"], f"matmul '{op.name}' input x")  # type: ignore[arg-type]
     ys = static_shape(op.inputs["y"], f"matmul '{op.name}' input y")  # type: ignore[arg-type]
     if len(xs) < 2 or len(ys) < 2:
@@ -67,8 +66,7 @@ def _matmul(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> 
 @register_rule("linear")
 def _linear(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # z = x W^T + b with W, b compile-time constants: dx = g W, as a linear with the constant weight W^T.
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     w = ctx.const(op, "weight")
     if w is None:
         raise NotDifferentiableError(f"[linear '{op.name}'] weight is not a compile-time constant")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...mil import Operation, Var
-from ..context import BackwardContext, static_shape
+from ..context import BackwardContext, first_cotangent, static_shape
 from ..registry import register_rule
 
 __all__: list[str] = []
@@ -21,8 +21,7 @@ __all__: list[str] = []
 
 @register_rule("layer_norm")
 def _layer_norm(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     mb = ctx.mb
     xshape = static_shape(op.inputs["x"], f"layer_norm '{op.name}' input x")  # type: ignore[arg-type]
     rank = len(xshape)

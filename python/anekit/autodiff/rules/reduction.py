@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...mil import Operation, Var
-from ..context import BackwardContext, static_shape
+from ..context import BackwardContext, first_cotangent, static_shape
 from ..registry import register_rule
 
 __all__: list[str] = []
@@ -39,8 +39,7 @@ def _kept(ctx: BackwardContext, op: Operation, v: Var) -> tuple[Var, tuple[int, 
 
 @register_rule("reduce_sum", "reduce_mean")
 def _reduce_sum(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     g, xshape, axes = _kept(ctx, op, g)
     if op.op_type == "reduce_mean":
         g = ctx.scale(g, 1.0 / float(np.prod([xshape[i] for i in axes])))
@@ -49,8 +48,7 @@ def _reduce_sum(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None])
 
 @register_rule("reduce_max", "reduce_min")
 def _reduce_extreme(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     g, _, _ = _kept(ctx, op, g)
     y, _, _ = _kept(ctx, op, ctx.primal(op.output))
     hit = ctx.mb.equal(x=ctx.input(op, "x"), y=y)
@@ -59,8 +57,7 @@ def _reduce_extreme(ctx: BackwardContext, op: Operation, cots: Sequence[Var | No
 
 @register_rule("reduce_sum_square")
 def _reduce_sum_square(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     g, _, _ = _kept(ctx, op, g)
     return {"x": ctx.mb.mul(x=ctx.scale(ctx.input(op, "x"), 2.0), y=g)}
 
@@ -68,18 +65,16 @@ def _reduce_sum_square(ctx: BackwardContext, op: Operation, cots: Sequence[Var |
 @register_rule("reduce_l2_norm")
 def _reduce_l2_norm(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # d|x| = x / |x|
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     g, _, _ = _kept(ctx, op, g)
     y, _, _ = _kept(ctx, op, ctx.primal(op.output))
-    return {"x": ctx.mb.mul(x=ctx.input(op, "x"), y=ctx.mb.mul(x=g, y=ctx.reciprocal(y)))}
+    return {"x": ctx.mb.mul(x=ctx.input(op, "x"), y=ctx.divide(g, y))}
 
 
 @register_rule("reduce_log_sum_exp")
 def _reduce_log_sum_exp(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     # d lse = softmax(x) = exp(x - lse)
-    g = cots[0]
-    assert g is not None
+    g = first_cotangent(cots)
     g, _, _ = _kept(ctx, op, g)
     y, _, _ = _kept(ctx, op, ctx.primal(op.output))
     p = ctx.mb.exp(x=ctx.mb.add(x=ctx.input(op, "x"), y=ctx.scale(y, -1.0)))

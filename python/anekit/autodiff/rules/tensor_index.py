@@ -4,11 +4,13 @@ Slices: the cotangent is placed back into zeros with ``concat`` (:meth:`~anekit.
 embed`); only contiguous (stride 1) slices have a rule.
 
 ``gather`` (an embedding lookup, ``axis=0``): the table's cotangent is ``onehot(indices)^T @ g``, a ``matmul``
-with a one-hot matrix built from ``equal`` against a constant ``0..V-1`` row. The alternative, a scatter-add
-(``scatter`` with ``mode="add"``), is not among the ops the ANE documentation shows running, while ``matmul`` is
-(docs/internals/mil-format.md §8.5, §10.1); the one-hot product costs ``2·N·V·D`` FLOPs, which the ANE's matmul
-throughput absorbs for training-sized vocabularies, and its inner dimension is the token count ``N`` (keep it a
-multiple of 32, docs/internals/mil-format.md §11 rule 14).
+with a one-hot matrix built from ``equal`` against a constant ``0..V-1`` row and ``select``. The alternative, a
+scatter-add (``scatter`` with ``mode="add"``), is not among the ops the ANE documentation shows running, while
+``matmul`` is (docs/internals/mil-format.md §8.5, §10.1); the one-hot product costs ``2·N·V·D`` FLOPs, which the
+ANE's matmul throughput absorbs for training-sized vocabularies, and its inner dimension is the token count ``N``
+(keep it a multiple of 32, docs/internals/mil-format.md §11 rule 14). The one-hot itself needs a comparison
+(``equal``/``select`` are not documented ANE ops either); an arithmetic one-hot in fp16 such as
+``relu(1 - (id - v)^2)`` would be exact only for ids below 2048, fp16's last exact integer spacing.
 """
 
 from __future__ import annotations
@@ -20,16 +22,10 @@ import numpy as np
 
 from ...errors import NotDifferentiableError
 from ...mil import Operation, Var
-from ..context import BackwardContext, static_shape
+from ..context import BackwardContext, first_cotangent, static_shape
 from ..registry import register_rule
 
 __all__: list[str] = []
-
-
-def _g(cots: Sequence[Var | None]) -> Var:
-    g = cots[0]
-    assert g is not None
-    return g
 
 
 def _ints(ctx: BackwardContext, op: Operation, name: str, rank: int, default: int | bool) -> list[int]:
@@ -48,7 +44,7 @@ def _slice_by_size(ctx: BackwardContext, op: Operation, cots: Sequence[Var | Non
             f"[slice_by_size '{op.name}'] output {op.output.name}: a run-time begin has no VJP rule; make begin a const"
         )
     start = [int(b) % d if d else 0 for b, d in zip(np.asarray(begin).reshape(-1), shape, strict=True)]
-    return {"x": ctx.embed(_g(cots), shape, start)}
+    return {"x": ctx.embed(first_cotangent(cots), shape, start)}
 
 
 @register_rule("slice_by_index")
@@ -80,7 +76,7 @@ def _slice_by_index(ctx: BackwardContext, op: Operation, cots: Sequence[Var | No
             )
         start.append(picked[0] if picked else 0)
         box.append(len(picked))
-    g = _g(cots)
+    g = first_cotangent(cots)
     if static_shape(g) != tuple(box):
         g = ctx.mb.reshape(x=g, shape=np.array(box, np.int32))
     return {"x": ctx.embed(g, shape, start)}
@@ -90,14 +86,14 @@ def _slice_by_index(ctx: BackwardContext, op: Operation, cots: Sequence[Var | No
 def _gather(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     table = op.inputs["x"]
     shape = static_shape(table, f"gather '{op.name}' input x")  # type: ignore[arg-type]
-    axis = int(np.asarray(ctx.const(op, "axis") if ctx.const(op, "axis") is not None else 0)) % len(shape)
-    batch_dims = int(np.asarray(ctx.const(op, "batch_dims") if ctx.const(op, "batch_dims") is not None else 0))
+    axis = int(_ints(ctx, op, "axis", 1, 0)[0]) % len(shape)
+    batch_dims = int(_ints(ctx, op, "batch_dims", 1, 0)[0])
     if axis != 0 or batch_dims != 0:
         raise NotDifferentiableError(
             f"[gather '{op.name}'] output {op.output.name}: only axis=0, batch_dims=0 (an embedding lookup) has a "
             f"VJP rule, got axis={axis}, batch_dims={batch_dims}; transpose the table so the gathered axis is first"
         )
-    mb, g = ctx.mb, _g(cots)
+    mb, g = ctx.mb, first_cotangent(cots)
     vocab = shape[0]
     rest = int(np.prod(shape[1:], dtype=np.int64))
     idx = ctx.input(op, "indices")

@@ -1,7 +1,7 @@
 """Every VJP rule against finite differences (fp64, reference executor) and PyTorch autograd.
 
 Programs are typed fp32 so the backward's constants (``0.5``, ``1/sqrt(2*pi)`` ...) are exact to ~1e-7 and the
-comparison checks the rule's math at fp64; fp16 behaviour is checked on whole blocks (tests/autodiff/test_blocks.py).
+comparison checks the rule's math at fp64; fp16 behaviour is checked on whole blocks (test_vjp_blocks.py).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ _W = {
     "grouped": np.linspace(-1, 1, 48, dtype=np.float32).reshape(12, 4, 1, 1),
     "3x3": np.linspace(-1, 1, 180, dtype=np.float32).reshape(5, 4, 3, 3),
     "2x3": np.linspace(-1, 1, 48, dtype=np.float32).reshape(4, 2, 2, 3),
+    "1d": np.linspace(-1, 1, 24, dtype=np.float32).reshape(6, 2, 2),
 }
 
 
@@ -273,6 +274,31 @@ CASES = [
         ),
         ["x"],
     ),
+    Case(
+        "conv_3x3_stride2_runtime_weight",
+        {"x": ((2, 3, 9, 8), "any"), "w": ((4, 3, 3, 3), "any")},
+        lambda mb, x, w: mb.conv(
+            x=x, weight=w, pad_type="custom", pad=np.array([1, 0, 1, 1], i32), strides=np.array([2, 2], i32)
+        ),
+        lambda x, w: F.conv2d(F.pad(x, (1, 1, 1, 0)), w, stride=2),
+        ["x", "w"],
+    ),
+    Case(
+        "conv_2x3_dilated_strided_weight",
+        {"x": ((1, 2, 9, 11), "any"), "w": ((3, 2, 2, 3), "any")},
+        lambda mb, x, w: mb.conv(
+            x=x, weight=w, pad_type="same", strides=np.array([1, 2], i32), dilations=np.array([2, 1], i32)
+        ),
+        lambda x, w: F.conv2d(F.pad(x, (1, 1, 1, 1)), w, stride=(1, 2), dilation=(2, 1)),
+        ["x", "w"],
+    ),
+    Case(
+        "conv1d_strided_grouped_const",
+        {"x": ((1, 4, 15), "any")},
+        lambda mb, x: mb.conv(x=x, weight=_W["1d"], strides=np.array([3], i32), groups=i32(2)),
+        lambda x: F.conv1d(x, _t(_W["1d"]), stride=3, groups=2),
+        ["x"],
+    ),
     # layer_norm
     Case(
         "layer_norm",
@@ -290,6 +316,13 @@ CASES = [
         {"x": ((2, 3, 4), "any")},
         lambda mb, x: mb.layer_norm(x=x, axes=np.array([1, 2], i32), epsilon=np.float32(1e-5)),
         lambda x: F.layer_norm(x, (3, 4), eps=1e-5),
+        ["x"],
+    ),
+    Case(
+        "concat_const_member",
+        {"x": A, "c": ((2, 1, 4), "any")},
+        lambda mb, x, c: mb.concat(values=(c, x, np.ones((2, 2, 4), np.float32)), axis=i32(1), interleave=False),
+        lambda x, c: torch.cat([c, x, torch.ones(2, 2, 4, dtype=torch.float64)], 1),
         ["x"],
     ),
     # shape ops
@@ -383,7 +416,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{i:02d}-{c.name}" for i, c in enumerate(CASES)])
-@pytest.mark.parametrize("save", ["recompute", "activations"])
+@pytest.mark.parametrize("save", autodiff.SAVE_POLICIES)
 def test_rule_matches_finite_differences(case: Case, save: str) -> None:
     check_finite_differences(
         case.program(), case.feeds(), case.wrt, save=save, outputs=case.outputs, rtol=case.rtol_fd
