@@ -26,9 +26,9 @@ __all__ = ["DEFAULT_TOLERANCE", "WINDOW", "main"]
 
 #: Largest accepted difference between anekit's and PyTorch's loss curves, in nats, on the mean over
 #: :data:`WINDOW` consecutive steps. Each step's loss is one batch's: once fp16 rounding has moved the weights a
-#: little, single-batch losses differ by more than the curves do (on the default model the raw per-step difference
-#: stays below 0.005 for ~20 steps, then reaches ~0.25 at single steps while the windowed difference stays below
-#: ~0.04 over 50 steps; docs/guide/training.md).
+#: little, single-batch losses differ by more than the curves do (on the default model the per-step difference
+#: stays within 0.002 for 20 steps, then reaches 0.28 at one step while the 5-step mean stays within 0.05 over
+#: 50 steps; docs/guide/training.md).
 DEFAULT_TOLERANCE = 0.1
 #: Steps per window of the compared means.
 WINDOW = 5
