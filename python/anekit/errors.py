@@ -21,6 +21,7 @@ __all__ = [
     "MILParseError",
     "NotDifferentiableError",
     "TokenizerError",
+    "TrainingError",
 ]
 
 
@@ -111,3 +112,7 @@ class CompileBudgetExceeded(AnekitError, RuntimeError):
 class TokenizerError(AnekitError, ValueError):
     """A tokenizer description anekit does not support (e.g. a GGUF's ``tokenizer.ggml.model``), text or token ids
     it cannot encode or decode, or a chat template that fails to render."""
+
+
+class TrainingError(AnekitError, RuntimeError):
+    """A training step cannot go on: the forward pass overflowed fp16, or a checkpoint does not fit the model."""

@@ -230,3 +230,70 @@ def test_blocks_not_in_the_llama_path_run_through_the_fake_framework() -> None:
     for name in ("y", "z"):
         np.testing.assert_allclose(got[name], want[name], rtol=1e-3, atol=1e-3)
     _close(got["z"].astype(np.float64), _mm(wdyn, x))
+
+
+def test_linear_with_a_weight_var_matches_the_baked_conv() -> None:
+    w = RNG.standard_normal((48, 64)).astype(np.float32) / 8
+    x = _x(64, 32)
+    baked = _run(_build({"x": (1, 64, 1, 32)}, lambda mb, x: nn.linear(mb, x, w)), x=x)
+    shape = nn.weight_input_shape(48, 64)
+    assert shape == (1, 64, 1, 48)
+    runtime = _run(
+        _build({"x": (1, 64, 1, 32), "w": shape}, lambda mb, x, wv: nn.linear(mb, x, wv)),
+        x=x,
+        w=np.ascontiguousarray(w.T).reshape(shape),
+    )
+    _close(runtime, baked)
+
+
+def test_linear_weight_var_checks() -> None:
+    mb = mil.Builder("ios18")
+    x = mb.input("x", mil.tensor((1, 64, 1, 32), "fp16"))
+    w = mb.input("w", mil.tensor((1, 32, 1, 48), "fp16"))
+    with pytest.raises(ValueError, match=r"\[1, 64, 1, OUT\]"):
+        nn.linear(mb, x, w)
+    w_ok = mb.input("w_ok", mil.tensor((1, 64, 1, 48), "fp16"))
+    with pytest.raises(ValueError, match="bias"):
+        nn.linear(mb, x, w_ok, np.zeros(48))
+
+
+def test_rms_norm_and_swiglu_with_weight_vars_match_baked() -> None:
+    c, hidden, s = 64, 96, 32
+    g = (1 + 0.1 * RNG.standard_normal(c)).astype(np.float32)
+    wg, wu = (RNG.standard_normal((hidden, c)) / 8 for _ in range(2))
+    wd = RNG.standard_normal((c, hidden)) / 10
+    x = _x(c, s)
+
+    def baked(mb: mil.Builder, x: mil.Var) -> mil.Var:
+        return nn.swiglu(mb, nn.rms_norm(mb, x, g), wg, wu, wd)
+
+    def runtime(mb: mil.Builder, x: mil.Var, gv: mil.Var, a: mil.Var, b: mil.Var, d: mil.Var) -> mil.Var:
+        return nn.swiglu(mb, nn.rms_norm(mb, x, gv), a, b, d)
+
+    want = _run(_build({"x": (1, c, 1, s)}, baked), x=x)
+    shapes = {
+        "x": (1, c, 1, s),
+        "g": (1, c, 1, 1),
+        "a": (1, c, 1, hidden),
+        "b": (1, c, 1, hidden),
+        "d": (1, hidden, 1, c),
+    }
+    got = _run(
+        _build(shapes, runtime),
+        x=x,
+        g=g.reshape(1, c, 1, 1),
+        a=wg.T.reshape(shapes["a"]),
+        b=wu.T.reshape(shapes["b"]),
+        d=wd.T.reshape(shapes["d"]),
+    )
+    _close(got, want)
+
+
+def test_swiglu_refuses_a_mix_of_vars_and_arrays() -> None:
+    mb = mil.Builder("ios18")
+    x = mb.input("x", mil.tensor((1, 64, 1, 32), "fp16"))
+    a = mb.input("a", mil.tensor((1, 64, 1, 96), "fp16"))
+    with pytest.raises(ValueError, match="all as Vars"):
+        nn.swiglu(mb, x, a, np.zeros((96, 64)), np.zeros((64, 96)))
+    with pytest.raises(ValueError, match=r"\[1, 64, 1, 1\]"):
+        nn.rms_norm(mb, x, a)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from .attention import attention, causal_mask
 from .decoder import DecoderDims, DecoderWeights, KVCache, decoder_block
 from .ffn import gelu_ffn, swiglu
-from .linear import dynamic_linear, linear, linear_chunks, pack_dynamic_input
-from .norm import layer_norm, rms_norm
+from .linear import dynamic_linear, linear, linear_chunks, pack_dynamic_input, weight_input_shape
+from .norm import layer_norm, rms_norm, rms_norm_trainable
 from .quant import QUANTIZED_FORMATS, QuantizedWeight
 from .rope import apply_rope, rope_tables
 from .rules import MASK_VALUE, MAX_CHANNELS, SAFE_SPATIAL, channel_chunks, pad_spatial
@@ -38,7 +38,9 @@ __all__ = [
     "pack_dynamic_input",
     "pad_spatial",
     "rms_norm",
+    "rms_norm_trainable",
     "rope_tables",
     "state_dict_arrays",
     "swiglu",
+    "weight_input_shape",
 ]

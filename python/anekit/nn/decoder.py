@@ -10,7 +10,7 @@ spatial bucket padded to the safe multiple.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,8 @@ class DecoderDims:
 @dataclass(frozen=True)
 class DecoderWeights:
     """One block's weights in PyTorch layout (``[out, in]`` for projections, which may also be kept compressed as
-    :class:`~anekit.nn.QuantizedWeight`)."""
+    :class:`~anekit.nn.QuantizedWeight`), or Vars of the program (function inputs: ``[1, in, 1, out]``
+    projections and ``[1, C, 1, 1]`` gains, see :func:`~anekit.nn.linear`)."""
 
     attn_norm: np.ndarray
     wq: np.ndarray | QuantizedWeight
@@ -114,6 +115,7 @@ def decoder_block(
     mask: Var | np.ndarray,
     cache: KVCache | None = None,
     *,
+    norm: Callable[..., Var] = rms_norm,
     name: str = "layer",
 ) -> tuple[Var, Var, Var]:
     """One block: returns ``(y, k, v)``.
@@ -122,9 +124,12 @@ def decoder_block(
     (rotated) keys and values ``[1, kv_dim, 1, S]`` for the host's cache. Decode: the token is column 0 of
     ``x[1, dim, 1, S]`` (the other columns are padding), ``mask`` ``[1, 1, 1, T]`` covers the cache, and the
     token's keys and values are column 0 of the returned ``k``/``v`` (the host writes them into the cache).
+
+    The weights are arrays (baked) or Vars (function inputs, see :func:`~anekit.nn.linear`); ``norm`` is the
+    RMSNorm block (``rms_norm_trainable`` for programs that are differentiated).
     """
     hd = dims.head_dim
-    h = rms_norm(mb, x, w.attn_norm, dims.eps, name=f"{name}.attn_norm")
+    h = norm(mb, x, w.attn_norm, dims.eps, name=f"{name}.attn_norm")
     q = apply_rope(mb, linear(mb, h, w.wq, name=f"{name}.wq"), cos, sin, dims.heads, hd, name=f"{name}.rope_q")
     k = apply_rope(mb, linear(mb, h, w.wk, name=f"{name}.wk"), cos, sin, dims.kv_heads, hd, name=f"{name}.rope_k")
     v = linear(mb, h, w.wv, name=f"{name}.wv")
@@ -138,6 +143,6 @@ def decoder_block(
         v_all = mb.add(x=cache.v, y=mb.mul(x=mb.slice_by_size(x=v, **first), y=cache.slot))
     a = attention(mb, q, k_all, v_all, mask, dims.heads, dims.kv_heads, hd, name=f"{name}.attention")
     x = mb.add(x=x, y=linear(mb, a, w.wo, name=f"{name}.wo"))
-    h = rms_norm(mb, x, w.ffn_norm, dims.eps, name=f"{name}.ffn_norm")
+    h = norm(mb, x, w.ffn_norm, dims.eps, name=f"{name}.ffn_norm")
     f = swiglu(mb, h, w.w_gate, w.w_up, w.w_down, name=f"{name}.mlp")
     return mb.add(x=x, y=f), k, v

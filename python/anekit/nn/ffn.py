@@ -17,8 +17,18 @@ __all__ = ["gelu_ffn", "swiglu"]
 def swiglu(mb: Builder, x: Var, w_gate: Any, w_up: Any, w_down: Any, *, name: str = "swiglu") -> Var:
     """``down(silu(gate(x)) * up(x))``; gate and up run as one conv and are split after.
 
-    SiLU is ``x * sigmoid(x)`` (docs/internals/mil-format.md §11 recommended defaults).
+    SiLU is ``x * sigmoid(x)`` (docs/internals/mil-format.md §11 recommended defaults). With weight Vars
+    (``[1, IN, 1, OUT]`` function inputs, see :func:`~anekit.nn.linear`) the three projections run as three
+    runtime-weight matmuls.
     """
+    vars_given = [isinstance(w, Var) for w in (w_gate, w_up, w_down)]
+    if any(vars_given):
+        if not all(vars_given):
+            raise ValueError(f"{name}: pass w_gate, w_up and w_down all as Vars or all as arrays, not a mix")
+        g = linear(mb, x, w_gate, name=f"{name}.gate")
+        u = linear(mb, x, w_up, name=f"{name}.up")
+        act = mb.mul(x=mb.mul(x=g, y=mb.sigmoid(x=g)), y=u)
+        return linear(mb, act, w_down, name=f"{name}.down")
     both_kept = all(isinstance(w, QuantizedWeight) for w in (w_gate, w_up)) and w_gate.source == w_up.source
     if both_kept:
         gate, up = w_gate, w_up

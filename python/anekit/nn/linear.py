@@ -10,6 +10,9 @@
   every
   weight value, so weight updates cost no compile. :func:`pack_dynamic_input` stages activations and weights
   into the one input surface it reads.
+* :func:`linear` given a weight *Var* (a function input ``[1, IN, 1, OUT]``) runs the same runtime-operand matmul
+  as :func:`dynamic_linear` on a separate weight input: the form a training loop uses, where every weight is an
+  input of its own and gradients are derived with respect to it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from .quant import QuantizedWeight
 from .rules import MAX_CHANNELS, channel_chunks, check_positive
 from .weights import as_array, fp16_weight
 
-__all__ = ["dynamic_linear", "linear", "linear_chunks", "pack_dynamic_input"]
+__all__ = ["dynamic_linear", "linear", "linear_chunks", "pack_dynamic_input", "weight_input_shape"]
 
 
 def linear(mb: Builder, x: Var, weight: Any, bias: Any = None, *, name: str = "linear") -> Var:
@@ -33,14 +36,20 @@ def linear(mb: Builder, x: Var, weight: Any, bias: Any = None, *, name: str = "l
     Args:
         mb: the builder.
         x: input Var ``[1, IN, 1, S]``.
-        weight: ``[OUT, IN]`` (PyTorch ``nn.Linear.weight`` layout), numpy or torch.
-        bias: optional ``[OUT]``.
+        weight: ``[OUT, IN]`` (PyTorch ``nn.Linear.weight`` layout), numpy or torch, baked into the program; or a
+            Var ``[1, IN, 1, OUT]`` (``W`` transposed, the layout of docs/internals/ane-private-api.md §20.2),
+            typically a function input, read at run time (see :func:`weight_input_shape`).
+        bias: optional ``[OUT]`` (baked weights only).
         name: label used in error messages.
 
     Raises:
         ValueError: a wrong layout or weight shape, or a channel count above ``MAX_CHANNELS`` (use
             :func:`linear_chunks` for wide outputs).
     """
+    if isinstance(weight, Var):
+        if bias is not None:
+            raise ValueError(f"{name}: a bias is supported with baked weights only, not with a weight Var")
+        return _runtime_weight_matmul(mb, x, weight, name)
     c_in = channels_of(x, name)
     w = weight if isinstance(weight, QuantizedWeight) else as_array(weight, f"{name}.weight")
     if len(w.shape) != 2 or w.shape[1] != c_in:
@@ -100,6 +109,27 @@ def dynamic_linear(mb: Builder, packed: Var, seq: int, out_channels: int, *, nam
     w = mb.slice_by_size(
         x=packed, begin=np.array([0, 0, 0, seq], np.int32), size=np.array([1, c_in, 1, out_channels], np.int32)
     )
+    return _runtime_weight_matmul(mb, x, w, name)
+
+
+def weight_input_shape(out_channels: int, in_channels: int) -> tuple[int, int, int, int]:
+    """Shape ``[1, IN, 1, OUT]`` of the weight Var :func:`linear` takes for an ``[OUT, IN]`` layer."""
+    check_positive("weight_input_shape", out_channels=out_channels, in_channels=in_channels)
+    return (1, in_channels, 1, out_channels)
+
+
+def _runtime_weight_matmul(mb: Builder, x: Var, w: Var, name: str) -> Var:
+    """``x[1, IN, 1, S]`` times the runtime operand ``w[1, IN, 1, OUT]`` -> ``[1, OUT, 1, S]`` (the MIL sequence of
+    docs/internals/ane-private-api.md §20.2)."""
+    c_in, seq = channels_of(x, name), spatial_of(x, name)
+    if channels_of(w, f"{name}.weight") != c_in:
+        raise ValueError(f"{name}: weight Var must be [1, {c_in}, 1, OUT] for {c_in} input channels, got {w.type}")
+    out_channels = spatial_of(w, f"{name}.weight")
+    if out_channels > MAX_CHANNELS:
+        raise ValueError(
+            f"{name}: {out_channels} output channels exceed the ANE's {MAX_CHANNELS} (docs/internals/mil-format.md "
+            "§11 rules 7-8); split the weight into several Vars"
+        )
     xt = mb.reshape(x=x, shape=np.array([1, 1, c_in, seq], np.int32))
     xt = mb.transpose(x=xt, perm=np.array([0, 1, 3, 2], np.int32))
     w4 = mb.reshape(x=w, shape=np.array([1, 1, c_in, out_channels], np.int32))

@@ -13,7 +13,7 @@ from types import ModuleType
 __all__ = ["SUITE_NAMES", "suite_module"]
 
 #: Suite names in run order (cheap and foundational first: io, dispatch; the compile suite last).
-SUITE_NAMES: tuple[str, ...] = ("io", "dispatch", "peak", "sram", "bandwidth", "quant", "llm", "compile")
+SUITE_NAMES: tuple[str, ...] = ("io", "dispatch", "peak", "sram", "bandwidth", "quant", "llm", "train", "compile")
 
 _MODULES = {
     "io": "io",
@@ -23,6 +23,7 @@ _MODULES = {
     "bandwidth": "bandwidth",
     "quant": "quant",
     "llm": "llm",
+    "train": "train",
     "compile": "compile_cost",
 }
 

@@ -1,0 +1,105 @@
+"""train: ms per training step and ANE TFLOPS for a llama model trained with :mod:`anekit.train` (forward and
+backward kernels with the weights as inputs, AdamW on the CPU).
+
+On the ANE the model has Stories110M's body (dim 768, hidden 2048, 12 heads, 12 layers, sequence 256; byte
+vocabulary, so the LM head is one kernel; the example's 4-layer dim-256 model with ``--quick``), for comparison with
+the 60-110 ms/step published for Stories110M (docs/internals/reference-numbers.md §7). Elsewhere a tiny model runs
+a few steps on the reference executor, which checks the suite end to end; its figures are the CPU's, not the
+ANE's (the reference executor takes seconds per Stories110M step). TFLOPS count the training FLOPs
+(:meth:`anekit.train.ModelConfig.flops_per_token`) over the kernels' time.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from ...train import ModelConfig, TrainConfig, Trainer, pydoc_topics_bytes
+from ..context import BenchContext
+from ..results import Row, SuiteResult
+
+NAME = "train"
+DESCRIPTION = "llama training step (forward + derived backward kernels, AdamW on CPU): ms/step, TFLOPS"
+
+STORIES110M = ModelConfig(dim=768, hidden=2048, heads=12, kv_heads=12, layers=12, seq=256)
+EXAMPLE = ModelConfig()
+TINY = ModelConfig(dim=64, layers=2, heads=4, kv_heads=2, hidden=128, seq=32)
+#: Steps timed after the first (which compiles).
+STEPS, QUICK_STEPS = 5, 2
+#: Compiles of one model: the layer and head programs, forward and backward.
+COMPILES_PER_MODEL = 4
+
+
+def _model(ctx: BenchContext) -> tuple[str, ModelConfig]:
+    if not ctx.ane_figures:
+        return "tiny (reference check)", TINY
+    return ("example", EXAMPLE) if ctx.quick else ("stories110m", STORIES110M)
+
+
+def planned_compiles(ctx: BenchContext) -> int:
+    return COMPILES_PER_MODEL
+
+
+def run(ctx: BenchContext) -> SuiteResult:
+    name, model = _model(ctx)
+    result = SuiteResult(
+        NAME,
+        DESCRIPTION,
+        {"steps_timed": QUICK_STEPS if ctx.quick else STEPS, "statistic": "median", "clock": "time.perf_counter"},
+        columns={
+            "ms_per_step": ("step", "ms"),
+            "kernel_ms": ("kernels", "ms"),
+            "io_ms": ("I/O", "ms"),
+            "cpu_ms": ("CPU", "ms"),
+            "tokens_per_s": ("tokens/s", ""),
+            "tflops": ("kernels", "TFLOPS"),
+            "kernels_per_step": ("dispatches", ""),
+            "compiles_after_first": ("recompiles", ""),
+        },
+    )
+    row = Row(name, {"dim": model.dim, "layers": model.layers, "hidden": model.hidden, "seq": model.seq})
+    steps = 1 + (QUICK_STEPS if ctx.quick else STEPS)
+
+    def body() -> None:
+        ctx.say(f"train: {name}, {steps} steps")
+        trainer = Trainer(model, TrainConfig(accum=1), pydoc_topics_bytes(), backend=ctx.backend)
+        try:
+            for _ in range(steps):
+                trainer.step()
+        finally:
+            trainer.close()
+        warm = trainer.history[1:]
+        kernel_s = statistics.median(s.kernel_s for s in warm)
+        seconds = statistics.median(s.seconds for s in warm)
+        tokens = warm[0].tokens
+        row.metrics = {
+            "ms_per_step": seconds * 1e3,
+            "kernel_ms": kernel_s * 1e3,
+            "io_ms": statistics.median(s.io_s for s in warm) * 1e3,
+            "cpu_ms": statistics.median(s.cpu_s for s in warm) * 1e3,
+            "tokens_per_s": tokens / seconds,
+            "tflops": model.flops_per_token() * tokens / kernel_s / 1e12,
+            "kernels_per_step": float(warm[0].dispatches),
+            "compiles_after_first": float(sum(s.compiles for s in warm)),
+        }
+        # A freshly initialised model (weights of std 0.02) predicts about uniformly: its first loss is ln(vocab).
+        # Wrong kernels give another first loss, or non-finite ones.
+        first = trainer.history[0].loss
+        finite = all(math.isfinite(s.loss) for s in trainer.history)
+        row.verified = finite and abs(first - math.log(model.vocab_size)) < 0.1
+        row.max_abs_error = abs(first - math.log(model.vocab_size))
+        if not row.verified:
+            uniform = math.log(model.vocab_size)
+            row.note = f"first loss {first:.4f}, expected about ln({model.vocab_size}) = {uniform:.4f}"
+
+    ctx.guarded(row, body)
+    result.rows.append(row)
+    if not ctx.ane_figures:
+        result.notes.append(
+            "not on an ANE: a tiny model on the reference executor checks the suite; Stories110M dimensions run "
+            "only on the ANE (benchmarks/bench_train.py measures them on the reference backend beside PyTorch)"
+        )
+    result.notes.append(
+        "verified: the first loss is within 0.1 of ln(vocab) (a fresh model's uniform guess) and every loss is finite"
+    )
+    return result

@@ -1,0 +1,138 @@
+"""The compiled kernels of a training step and the timing of their I/O and evaluation.
+
+A :class:`StepKernels` holds, for a :class:`~anekit.train.model.ModelConfig`, the forward and backward programs of
+one decoder layer and of the head (the backward programs derived by :func:`anekit.autodiff.vjp`), compiled once, and
+one :class:`~anekit.Kernel` *instance* per layer of each: the instances after the first come from the compile cache
+(no compile, no budget), and each has its own input surfaces, so every layer's weights are staged into its
+surfaces once per optimizer update rather than rewritten before every dispatch (the arrangement of
+docs/internals/ane-private-api.md §20.2: "each layer gets its own input surface with its weights staged").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import budget
+from ..mil import Program
+from ..runtime import Kernel, compile
+from .model import LAYER_WEIGHTS, ModelConfig, head_program, layer_program, rope_inputs, to_input
+
+__all__ = ["HEAD_WEIGHTS", "Phase", "StepKernels", "Timer"]
+
+#: The head's weights, in program-input order.
+HEAD_WEIGHTS = ("norm", "output")
+
+
+@dataclass
+class Timer:
+    """Seconds spent per category during one step: ``kernel`` (evaluation on the backend: the ANE, or the
+    reference executor), ``io`` (writing input surfaces and reading output surfaces) and ``cpu`` (the rest:
+    embedding, loss, optimizer), plus the number of kernel dispatches."""
+
+    kernel: float = 0.0
+    io: float = 0.0
+    dispatches: int = 0
+
+    def write(self, kernel: Kernel, name: str, value: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        kernel.inputs[name].write(value)
+        self.io += time.perf_counter() - t0
+
+    def read(self, kernel: Kernel, name: str) -> np.ndarray:
+        t0 = time.perf_counter()
+        out = kernel.outputs[name].read(dtype=np.float32)
+        self.io += time.perf_counter() - t0
+        return out
+
+    def run(self, kernel: Kernel) -> None:
+        t0 = time.perf_counter()
+        kernel.run()
+        self.kernel += time.perf_counter() - t0
+        self.dispatches += 1
+
+
+@dataclass
+class Phase:
+    """One program's forward and backward kernels, one instance per use (layer), and the backward's wiring."""
+
+    forward: list[Kernel]
+    backward: list[Kernel]
+    #: The forward outputs a backward kernel takes as inputs of the same name (``save="activations"``).
+    saved: tuple[str, ...] = ()
+
+    def close(self) -> None:
+        for k in (*self.forward, *self.backward):
+            k.close()
+
+
+def _gradient(program: Program, wrt: list[str], save: str) -> tuple[Program, Program, tuple[str, ...]]:
+    from .. import autodiff  # the reverse-mode transform; imported here so `import anekit.train` stays light
+
+    g = autodiff.vjp(program, wrt=wrt, save=save)
+    return g.forward, g.backward, tuple(g.saved)
+
+
+class StepKernels:
+    """Compile the step's kernels for ``config`` on ``backend`` (``"reference"``, ``"ane"`` or None for the best).
+
+    Args:
+        config: the model.
+        backend: the backend name passed to :func:`anekit.compile`.
+        save: what the backward programs take from the forward pass: ``"recompute"`` (only the layer's inputs;
+            the backward recomputes the activations it needs, less I/O) or ``"activations"`` (the forward kernel
+            also outputs the tensors the backward needs, which the host passes on).
+
+    Attributes:
+        layer, head: the :class:`Phase` of the decoder layers and of the head.
+        compiles: real compiles this construction spent (:func:`anekit.budget.used` before and after).
+    """
+
+    def __init__(self, config: ModelConfig, *, backend: str | None = None, save: str = "recompute") -> None:
+        if save not in ("recompute", "activations"):
+            raise ValueError(f"StepKernels: save must be 'recompute' or 'activations', got {save!r}")
+        before = budget.used()
+        self.config = config
+        self.save = save
+        self.layer = self._phase(layer_program(config), ["x", *LAYER_WEIGHTS], config.layers, backend)
+        self.head = self._phase(head_program(config), ["x", *HEAD_WEIGHTS], 1, backend)
+        self.compiles = budget.used() - before
+        self.backend = self.layer.forward[0].backend
+        rope = rope_inputs(config)  # constant tables: written once, never again
+        for k in (*self.layer.forward, *self.layer.backward):
+            for name, value in rope.items():
+                if name in k.inputs:
+                    k.inputs[name].write(value)
+
+    def _phase(self, program: Program, wrt: list[str], copies: int, backend: str | None) -> Phase:
+        forward, backward, saved = _gradient(program, wrt, self.save)
+        fwd = [compile(forward, backend=backend) for _ in range(copies)]
+        bwd = [compile(backward, backend=backend) for _ in range(copies)]
+        return Phase(fwd, bwd, tuple(n for n in bwd[0].inputs if n in saved and n in fwd[0].outputs))
+
+    @property
+    def kernels_per_micro_batch(self) -> int:
+        """Kernel dispatches of one micro-batch: a forward and a backward per layer, and for the head."""
+        return 2 * (self.config.layers + 1)
+
+    def stage_weights(self, params: Mapping[str, np.ndarray], timer: Timer) -> None:
+        """Write every weight (in program layout, :func:`~anekit.train.model.to_input`) into the kernels that take
+        it. Called after each optimizer update."""
+        for i in range(self.config.layers):
+            for name in LAYER_WEIGHTS:
+                value = to_input(params[f"layers.{i}.{name}"])
+                timer.write(self.layer.forward[i], name, value)
+                if name in self.layer.backward[i].inputs:
+                    timer.write(self.layer.backward[i], name, value)
+        for name in HEAD_WEIGHTS:
+            value = to_input(params[name])
+            timer.write(self.head.forward[0], name, value)
+            if name in self.head.backward[0].inputs:
+                timer.write(self.head.backward[0], name, value)
+
+    def close(self) -> None:
+        self.layer.close()
+        self.head.close()
