@@ -12,9 +12,11 @@ generation, so a regression shows up as a non-zero number.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .sampling import Sampler, SamplingParams
 
@@ -136,6 +138,18 @@ def _check_ids(ids: Sequence[int], vocab: int) -> list[int]:
     return out
 
 
+def _check_stop_tokens(stop_tokens: Collection[int]) -> set[int]:
+    # int() alone would take "12" or 3.7 and fail on a bare id with "'int' object is not iterable".
+    if isinstance(stop_tokens, (str, bytes)) or not isinstance(stop_tokens, Iterable):
+        raise ValueError(f"generate: stop_tokens must be a collection of token ids, got {stop_tokens!r}")
+    stop = set()
+    for t in stop_tokens:
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ValueError(f"generate: stop_tokens must hold token ids (ints >= 0), got {t!r}")
+        stop.add(int(t))
+    return stop
+
+
 def generate(
     model: Llama,
     prompt_ids: Sequence[int],
@@ -174,7 +188,7 @@ def generate(
         )
     if on_token is not None and not callable(on_token):
         raise TypeError(f"generate: on_token must be callable, got {type(on_token).__name__}")
-    stop = {int(t) for t in stop_tokens}
+    stop = _check_stop_tokens(stop_tokens)
     sampler = Sampler(sampling)
     stream = StreamDecoder(tokenizer) if tokenizer is not None else None
     text: list[str] = []

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from .. import mil
+from ..errors import EvaluateError
+from ..mil.validate.ane_io import MAX_DIMENSION
 from ..nn import (
     MAX_CHANNELS,
     DecoderDims,
@@ -93,6 +95,13 @@ class LlamaConfig:
                 f"LlamaConfig: prefill_bucket must be a multiple of {SAFE_SPATIAL}, got {self.prefill_bucket}"
             )
         object.__setattr__(self, "max_context", pad_spatial(self.max_context))
+        if self.max_context > MAX_DIMENSION:
+            # The K/V cache inputs and the attention scores carry max_context as a dimension: a larger one fails
+            # every decode program's ane-dim-limit check, after the whole model was read and built.
+            raise ValueError(
+                f"LlamaConfig: max_context must be at most {MAX_DIMENSION} (the ANE's largest dimension), "
+                f"got {self.max_context}"
+            )
         if self.prefill_bucket > self.max_context:
             raise ValueError(
                 f"LlamaConfig: prefill_bucket ({self.prefill_bucket}) exceeds max_context ({self.max_context})"
@@ -175,11 +184,27 @@ class Llama:
 
         #: name -> compiled kernel, one per program; nothing is compiled after construction.
         self.kernels = {name: compile_program(p, backend=backend) for name, p in self.programs.items()}
+        self._closed = False
+
+    @property
+    def backend(self) -> str:
+        """The backend the kernels were compiled for (``"ane"`` or ``"reference"``; what ``backend=None`` chose)."""
+        return self.kernels["head"].backend
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`: the kernels are released and the model cannot run."""
+        return self._closed
 
     def close(self) -> None:
         """Release the compiled kernels (their models and surfaces)."""
+        self._closed = True
         for kernel in self.kernels.values():
             kernel.close()
+
+    def _check_open(self, owner: str) -> None:
+        if self._closed:
+            raise EvaluateError(f"{owner}: the model is closed (its kernels were released); load it again")
 
     def __enter__(self) -> Llama:
         return self
@@ -277,6 +302,7 @@ class Llama:
         Up to ``prefill_bucket`` tokens go through the prefill programs in one pass; the rest are fed as decode
         steps (same programs, no compile).
         """
+        self._check_open("Llama.prefill")
         tokens = self._tokens(ids, "Llama.prefill")
         self._check_cache(cache, "Llama.prefill")
         c = self.config
@@ -301,6 +327,7 @@ class Llama:
         """One token at position ``pos`` (earlier positions already in ``cache``); writes its K/V into ``cache``
         and returns its logits ``[vocab]``."""
         c = self.config
+        self._check_open("Llama.decode")
         self._tokens([token], "Llama.decode")
         self._check_cache(cache, "Llama.decode")
         if not 0 <= pos < c.max_context:
