@@ -5,9 +5,9 @@ columns it computes once, a prefill step 32 columns, by weights of at most a few
 which numpy's Linux wheels bundle (``scipy-openblas``), splits even those over one worker thread per core. Its
 workers busy-wait for work; when other processes hold the cores, every product waits for a descheduled worker and
 the executor becomes 5-30 times slower. One thread made a 32-token prefill about half again slower while the
-2-core test machine had a core to spare, and won several times over once it was loaded; the figures are in docs/guide/llm.md ("Speed of
-the reference backend"). So the executor asks for :data:`DEFAULT_THREADS` while it runs and gives the previous
-count back afterwards; numpy work outside the executor keeps the process's setting.
+2-core test machine had a core to spare, and won several times over once it was loaded; the figures are in
+docs/guide/llm.md ("Speed of the reference backend"). So the executor asks for :data:`DEFAULT_THREADS` while it
+runs and gives the previous count back afterwards; numpy work outside the executor keeps the process's setting.
 
 The library is found among the shared objects the process has mapped (``/proc/self/maps`` on Linux; elsewhere the
 process-wide symbol table), and called through its exported ``*_set_num_threads`` / ``*_get_num_threads``. Where
