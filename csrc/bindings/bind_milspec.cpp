@@ -161,13 +161,20 @@ class Decoder {
 
   // Types (MILSpec.ValueType), interned by their bytes ---------------------------------------------------------
   int type_id(std::string_view raw) {
-    auto it = type_ids_.find(raw);
-    if (it != type_ids_.end()) return it->second;
+    return intern(raw, type_ids_, types_, [this](std::string_view bytes) { return value_type(bytes); });
+  }
+
+  // The index of the message `raw` in `table`, decoding it with `decode` the first time its bytes are seen: a
+  // program repeats the same types and values many times, and their descriptions are shared by index.
+  template <class Decode>
+  int intern(std::string_view raw, std::unordered_map<std::string_view, int>& ids, py::list& table, Decode decode) {
+    auto it = ids.find(raw);
+    if (it != ids.end()) return it->second;
     Depth guard(depth_);
-    py::object desc = value_type(raw);
-    const int id = static_cast<int>(py::len(types_));
-    types_.append(desc);
-    type_ids_.emplace(raw, id);
+    py::object desc = decode(raw);
+    const int id = static_cast<int>(py::len(table));
+    table.append(desc);
+    ids.emplace(raw, id);
     return id;
   }
 
@@ -310,14 +317,7 @@ class Decoder {
 
   // Values (MILSpec.Value), interned by their bytes: (type id, kind, a, b) ----------------------------------------
   int value_id(std::string_view raw) {
-    auto it = value_ids_.find(raw);
-    if (it != value_ids_.end()) return it->second;
-    Depth guard(depth_);
-    py::object desc = value(raw);
-    const int id = static_cast<int>(py::len(values_));
-    values_.append(desc);
-    value_ids_.emplace(raw, id);
-    return id;
+    return intern(raw, value_ids_, values_, [this](std::string_view bytes) { return value(bytes); });
   }
 
   // Value: docString = 1, type = 2, immediateValue = 3, blobFileValue = 5 (oneof value).

@@ -6,8 +6,9 @@ which numpy's Linux wheels bundle (``scipy-openblas``), splits even those over o
 workers busy-wait for work; when other processes hold the cores, every product waits for a descheduled worker and
 the executor becomes 5-30 times slower. One thread made a 32-token prefill about half again slower while the
 2-core test machine had a core to spare, and won several times over once it was loaded; the figures are in
-docs/guide/llm.md ("Speed of the reference backend"). So the executor asks for :data:`DEFAULT_THREADS` while it
-runs and gives the previous count back afterwards; numpy work outside the executor keeps the process's setting.
+docs/guide/llm.md ("Speed of the reference backend"). So the executor asks for one thread (the default of
+``ANEKIT_REFERENCE_BLAS_THREADS``) while it runs and gives the previous count back afterwards; numpy work outside
+the executor keeps the process's setting.
 
 The library is found among the shared objects the process has mapped (``/proc/self/maps`` on Linux; elsewhere the
 process-wide symbol table), and called through its exported ``*_set_num_threads`` / ``*_get_num_threads``. Where
@@ -17,17 +18,12 @@ says so. ``ANEKIT_REFERENCE_BLAS_THREADS`` (:mod:`anekit.config`) sets the count
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import threading
-from collections.abc import Iterator
 from functools import lru_cache
 
-__all__ = ["DEFAULT_THREADS", "controllable", "get_threads", "limit", "set_threads"]
-
-#: Threads the reference executor lets OpenBLAS use (``ANEKIT_REFERENCE_BLAS_THREADS`` overrides).
-DEFAULT_THREADS = 1
+__all__ = ["controllable", "get_threads", "limit", "set_threads"]
 
 #: Exported names of the thread-count functions: scipy-openblas (numpy >= 2 wheels, 64-bit integer interface, with
 #: and without the ``64_`` suffix), then a plain OpenBLAS build.
@@ -138,21 +134,27 @@ class _Limiter:
 _LIMITER = _Limiter()
 
 
-@contextlib.contextmanager
-def limit(count: int) -> Iterator[None]:
+class limit:  # lower-case: used like a function, ``with limit(1):``
     """At most ``count`` OpenBLAS threads inside the block (``0``: leave BLAS alone); the count before the first
     concurrent block is restored when the last one ends.
+
+    Entering and leaving costs about 2 us (three calls into OpenBLAS) on the test machine, once per executor call.
 
     Raises:
         ValueError: ``count`` is not an int >= 0.
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValueError(f"limit: count must be an int >= 0 (0 leaves BLAS alone), got {count!r}")
-    if count == 0 or _api() is None:
-        yield
-        return
-    _LIMITER.enter(count)
-    try:
-        yield
-    finally:
-        _LIMITER.exit()
+
+    __slots__ = ("_count",)
+
+    def __init__(self, count: int) -> None:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"limit: count must be an int >= 0 (0 leaves BLAS alone), got {count!r}")
+        self._count = count if _api() is not None else 0
+
+    def __enter__(self) -> None:
+        if self._count:
+            _LIMITER.enter(self._count)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._count:
+            _LIMITER.exit()
