@@ -63,6 +63,25 @@ class Once {
   uint64_t seen_ = 0;
 };
 
+/** The member set in a oneof whose members are the length-delimited fields 1..`last` of the message `raw`: its
+ *  field number (0 when none is set; the last one when several are, as protobuf parses) and its bytes in `body`.
+ *  A member repeated throws NeedsProtobuf (Once), like every field this reader takes once. */
+uint32_t oneof_message(std::string_view raw, uint32_t last, std::string_view& body) {
+  Reader r(raw);
+  uint32_t f = 0, w = 0, kind = 0;
+  Once once;
+  while (r.next(f, w)) {
+    if (f >= 1 && f <= last && w == kLen) {
+      once(f);
+      kind = f;
+      body = r.bytes();
+    } else {
+      r.skip(f, w);
+    }
+  }
+  return kind;
+}
+
 /** A (key, object) list where a repeated key replaces the earlier entry (protobuf map semantics). */
 class MapEntries {
  public:
@@ -179,19 +198,9 @@ class Decoder {
   }
 
   py::object value_type(std::string_view raw) {
-    Reader r(raw);
-    uint32_t f = 0, w = 0, kind = 0;
     std::string_view body;
-    Once once;
-    while (r.next(f, w)) {
-      if (f >= 1 && f <= 5 && w == kLen) {  // tensorType, listType, tupleType, dictionaryType, stateType
-        once(f);
-        kind = f;
-        body = r.bytes();
-      } else {
-        r.skip(f, w);
-      }
-    }
+    const uint32_t kind = oneof_message(raw, 5, body);  // tensorType, listType, tupleType, dictionaryType, stateType
+    uint32_t f = 0, w = 0;
     switch (kind) {
       case 1: return tensor_type(body);
       case 2: {  // ListType: type = 1, length = 2 (a Dimension)
@@ -364,19 +373,9 @@ class Decoder {
 
   // ImmediateValue: tensor = 1, tuple = 2, list = 3, dictionary = 4 (oneof value).
   void immediate(std::string_view raw, py::object& kind_out, py::object& data) {
-    Reader r(raw);
-    uint32_t f = 0, w = 0, kind = 0;
     std::string_view body;
-    Once once;
-    while (r.next(f, w)) {
-      if (f >= 1 && f <= 4 && w == kLen) {
-        once(f);
-        kind = f;
-        body = r.bytes();
-      } else {
-        r.skip(f, w);
-      }
-    }
+    const uint32_t kind = oneof_message(raw, 4, body);
+    uint32_t f = 0, w = 0;
     if (kind == 1) {
       kind_out = str("tensor");
       data = tensor_value(body);
@@ -425,19 +424,9 @@ class Decoder {
   py::object tensor_value(std::string_view raw) {
     static constexpr std::array<const char*, 8> kFields = {nullptr,    "floats",  "ints",    "bools",
                                                             "strings", "longInts", "doubles", "bytes"};
-    Reader r(raw);
-    uint32_t f = 0, w = 0, kind = 0;
     std::string_view body;
-    Once once;
-    while (r.next(f, w)) {
-      if (f >= 1 && f <= 7 && w == kLen) {
-        once(f);
-        kind = f;
-        body = r.bytes();
-      } else {
-        r.skip(f, w);
-      }
-    }
+    const uint32_t kind = oneof_message(raw, 7, body);
+    uint32_t f = 0, w = 0;
     if (kind == 0) return py::make_tuple(py::none(), py::none());
     py::object name = str(kFields[kind]);
     Reader vr(body);
