@@ -162,6 +162,17 @@ def test_bad_files_are_refused(tmp_path: Path) -> None:
         load_gguf(tmp_path / "g.gguf")
 
 
+def test_only_build_settings_override_the_file(tmp_path: Path) -> None:
+    """Before: a typo reached LlamaConfig ("__init__() got an unexpected keyword argument"), and an architecture
+    field such as dim replaced the file's and failed later against the weights."""
+    _write(tmp_path / "m.gguf", _state_dict(CONFIG, seed=0))
+    with pytest.raises(TypeError, match=r"load_gguf: unexpected keyword argument.* max_ctx; the architecture is read"):
+        load_gguf(tmp_path / "m.gguf", max_ctx=64)
+    with pytest.raises(TypeError, match=r"argument.* dim;"):
+        load_gguf(tmp_path / "m.gguf", dim=32)
+    assert load_gguf(tmp_path / "m.gguf", max_context=40)[0].max_context == 64
+
+
 def test_files_that_are_not_gguf_are_named(tmp_path: Path) -> None:
     """Before: gguf's reader failed with a numpy dtype message that named neither the file nor the format."""
     from anekit.models import Tokenizer

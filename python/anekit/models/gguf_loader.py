@@ -22,7 +22,7 @@ import numpy as np
 
 from ..nn import DecoderWeights, QuantizedWeight
 from ..nn.quant import BLOCK, QUANTIZED_FORMATS
-from .llama import LlamaConfig, LlamaWeights
+from .llama import LlamaConfig, LlamaWeights, config_from_file
 
 __all__ = ["load_gguf", "read_metadata", "unpermute_rope_rows"]
 
@@ -96,8 +96,8 @@ def load_gguf(
         keep_quantized: keep ``Q4_0``/``Q4_1``/``Q8_0`` projection weights (and a tied LM head) compressed
             (:class:`~anekit.nn.QuantizedWeight`, decompressed by the programs' ``constexpr`` ops, bit-identical
             to the dequantized fp16 weights); the token embedding is looked up on the host from the same values.
-        **overrides: :class:`LlamaConfig` fields to set instead of the defaults (``max_context``,
-            ``prefill_bucket``, ``layers_per_program``, ...).
+        **overrides: the build settings (:data:`~anekit.models.llama.BUILD_FIELDS`: ``max_context``,
+            ``prefill_bucket``, ``layers_per_program``, ``head_chunk``); the architecture comes from the file.
 
     Returns:
         The configuration (architecture from the metadata) and the weights, dequantized.
@@ -105,6 +105,7 @@ def load_gguf(
     Raises:
         ImportError: the ``gguf`` package is missing (``pip install 'anekit[llm]'``).
         FileNotFoundError: no such file.
+        TypeError: an override that is not a build setting.
         ValueError: not a GGUF file, not a llama-architecture one, or metadata or tensors missing.
     """
     import gguf
@@ -149,7 +150,7 @@ def load_gguf(
         "rope_theta": _f32(_field(reader, "llama.rope.freq_base", 10000.0)),
         "tie_embeddings": tied,
     }
-    config = LlamaConfig(**{**fields, **overrides})
+    config = config_from_file(fields, overrides, "load_gguf")
     layers = []
     for i in range(config.layers):
         p = f"blk.{i}."

@@ -116,6 +116,27 @@ class LlamaConfig:
         return 2 * -(-self.layers // self.layers_per_program) + 1
 
 
+#: The :class:`LlamaConfig` fields a file loader takes from its caller; the others describe the architecture and are
+#: read from the file (a different ``dim`` or ``layers`` would not match the weights).
+BUILD_FIELDS = ("max_context", "prefill_bucket", "layers_per_program", "head_chunk")
+
+
+def config_from_file(architecture: Mapping[str, Any], settings: Mapping[str, Any], owner: str) -> LlamaConfig:
+    """The configuration of a model file: ``architecture`` as read from it, with the caller's :data:`BUILD_FIELDS`.
+
+    Raises:
+        TypeError: a setting that is not one of :data:`BUILD_FIELDS` (named, with the accepted ones).
+        ValueError: a value out of range (:class:`LlamaConfig`).
+    """
+    unknown = sorted(set(settings) - set(BUILD_FIELDS))
+    if unknown:
+        raise TypeError(
+            f"{owner}: unexpected keyword argument(s) {', '.join(unknown)}; the architecture is read from the file, "
+            f"and the settings are {', '.join(BUILD_FIELDS)}"
+        )
+    return LlamaConfig(**{**architecture, **settings})
+
+
 @dataclass(frozen=True)
 class LlamaWeights:
     """All weights, PyTorch layout: ``embed [vocab, dim]``, one :class:`DecoderWeights` per layer, the final

