@@ -133,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        result = llm.generate_ids(ids, max_new_tokens=args.max_tokens, sampling=sampling, on_token=show)
+        try:
+            result = llm.generate_ids(ids, max_new_tokens=args.max_tokens, sampling=sampling, on_token=show)
+        except KeyboardInterrupt:
+            if streamed:  # end the partial answer's line, so "interrupted" and the shell prompt start a fresh one
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+            raise
         sys.stdout.write(result.text[len("".join(streamed)) :] + "\n")  # an incomplete character at the very end
         sys.stdout.flush()
     print(result.summary(), file=sys.stderr)

@@ -75,6 +75,24 @@ def test_auto_reports_the_backend_it_chose(tiny_gguf: Path, capsys: pytest.Captu
     assert f"on the {chosen} backend: LLM(" in err and "backend auto" not in err
 
 
+def test_ctrl_c_ends_the_partial_answer_line(
+    tiny_gguf: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the answer streams: status 130, "interrupted" on stderr, and stdout's partial answer ends with a
+    newline (before: the shell prompt continued the answer's last line)."""
+    from anekit.models import LLM
+
+    def interrupted(self: LLM, ids: list[int], *, on_token: object, **_: object) -> None:
+        on_token(5, "Par")  # type: ignore[operator]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LLM, "generate_ids", interrupted)
+    argv = ["generate", "--gguf", str(tiny_gguf), "--prompt", "hi", "--backend", "reference"]
+    assert main(argv) == 130
+    out, err = capsys.readouterr()
+    assert out == "Par\n" and err.rstrip().endswith("interrupted")
+
+
 def test_refusals(tiny_gguf: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     g = ["--gguf", str(tiny_gguf), "--backend", "reference"]
     _fails(capsys, ["--gguf", str(tmp_path / "no.gguf"), "--prompt", "x"], "no such file")
