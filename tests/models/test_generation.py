@@ -74,6 +74,15 @@ def test_bad_requests_are_refused(model_and_sd: tuple[Llama, dict]) -> None:
         generate(model, PROMPT, max_new_tokens=1, on_token="print")  # type: ignore[arg-type]
 
 
+def test_numpy_counts_and_ids_are_accepted(model_and_sd: tuple[Llama, dict]) -> None:
+    """Before: ``max_new_tokens=np.int64(2)`` was refused as "not an int"."""
+    import numpy as np
+
+    model, _ = model_and_sd
+    want = generate(model, PROMPT, max_new_tokens=2, stop_tokens=[7]).ids
+    assert generate(model, PROMPT, max_new_tokens=np.int64(2), stop_tokens=np.array([7])).ids == want
+
+
 @pytest.mark.parametrize("stop", [7, "12", [3.0], [-1], [True]])
 def test_stop_tokens_that_are_not_ids_are_refused(model_and_sd: tuple[Llama, dict], stop: object) -> None:
     """A bare id, a string or non-int ids name the argument (before: "'int' object is not iterable", or "12"

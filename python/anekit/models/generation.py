@@ -11,6 +11,7 @@ generation, so a regression shows up as a non-zero number.
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -118,9 +119,10 @@ class GenerationResult:
 
 
 def _check_count(value: object, label: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    # numpy integers count too (a budget computed with numpy); bools and floats do not.
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"generate: {label} must be an int >= 0, got {value!r}")
-    return value
+    return int(value)
 
 
 def _check_ids(ids: Sequence[int], vocab: int) -> list[int]:
@@ -178,7 +180,7 @@ def generate(
     """
     from .tokenizer import StreamDecoder
 
-    _check_count(max_new_tokens, "max_new_tokens")
+    max_new_tokens = _check_count(max_new_tokens, "max_new_tokens")
     prompt = _check_ids(prompt_ids, model.config.vocab_size)
     limit = model.config.max_context
     if len(prompt) + max_new_tokens > limit + 1:
