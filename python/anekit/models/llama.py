@@ -51,7 +51,7 @@ from ..nn import (
 from ..nn.rules import MASK_VALUE, SAFE_SPATIAL
 from ..nn.weights import as_array, fp16_weight
 
-__all__ = ["Llama", "LlamaConfig", "LlamaWeights"]
+__all__ = ["BUILD_FIELDS", "Llama", "LlamaConfig", "LlamaWeights", "config_from_file"]
 
 
 @dataclass(frozen=True)
