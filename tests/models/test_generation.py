@@ -9,6 +9,7 @@ import pytest
 from _tiny_vocab import tiny_tokenizer, write_metadata
 from test_llama import CONFIG, _state_dict, _torch_greedy
 
+from anekit.errors import TokenizerError
 from anekit.models import LLM, GenerationResult, Llama, LlamaWeights, SamplingParams, load_llm
 from anekit.models.generation import generate
 
@@ -143,6 +144,10 @@ def test_load_llm_chats_with_the_file_tokenizer_and_counts_compiles(tmp_path: Pa
             llm.generate("hello", sampling=SamplingParams(), temperature=1.0)
         with pytest.raises(ValueError, match="non-empty str"):
             llm.generate("")
+        with pytest.raises(ValueError, match=r"LLM\.chat: the message must be a non-blank str"):
+            llm.chat(" \n")
+        with pytest.raises(TokenizerError, match="has role 'usr'"):
+            llm.chat([{"role": "usr", "content": "hello"}])
 
 
 def test_load_llm_refuses_missing_files(tmp_path: Path) -> None:

@@ -154,6 +154,8 @@ class LLM:
         user message as a string. The chat template adds the assistant's header; the answer stops at the end of its
         turn. Other arguments as for :meth:`generate`."""
         if isinstance(messages, str):
+            if not messages.strip():  # as generate("") does: an empty question is a caller's mistake, not a prompt
+                raise ValueError(f"LLM.chat: the message must be a non-blank str, got {messages!r}")
             messages = [{"role": "user", "content": messages}]
         ids = self.tokenizer.encode_chat(messages, add_generation_prompt=True)
         return self.generate_ids(
