@@ -34,6 +34,8 @@ def test_environment_is_parsed() -> None:
     assert cfg.ane_framework == "/tmp/fake.so"
     assert cfg.pool_spread is True
     assert config.from_env({"ANEKIT_POOL_SPREAD": "off"}).pool_spread is False
+    assert config.from_env({}).reference_blas_threads == 1
+    assert config.from_env({"ANEKIT_REFERENCE_BLAS_THREADS": "0"}).reference_blas_threads == 0
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,7 @@ def test_environment_is_parsed() -> None:
         ({"ANEKIT_SIMULATE_COMPILE_FAILURE": "maybe"}, "simulate_compile_failure"),
         ({"ANEKIT_ASSERT_NO_COMPILE": "perhaps"}, "ANEKIT_ASSERT_NO_COMPILE"),
         ({"ANEKIT_POOL_SPREAD": "2"}, "ANEKIT_POOL_SPREAD must be 0/1/true/false"),
+        ({"ANEKIT_REFERENCE_BLAS_THREADS": "-1"}, "reference_blas_threads must be an int >= 0"),
     ],
 )
 def test_bad_environment_values_are_named(env: dict[str, str], match: str) -> None:

@@ -63,6 +63,25 @@ class Once {
   uint64_t seen_ = 0;
 };
 
+/** The member set in a oneof whose members are the length-delimited fields 1..`last` of the message `raw`: its
+ *  field number (0 when none is set; the last one when several are, as protobuf parses) and its bytes in `body`.
+ *  A member repeated throws NeedsProtobuf (Once), like every field this reader takes once. */
+uint32_t oneof_message(std::string_view raw, uint32_t last, std::string_view& body) {
+  Reader r(raw);
+  uint32_t f = 0, w = 0, kind = 0;
+  Once once;
+  while (r.next(f, w)) {
+    if (f >= 1 && f <= last && w == kLen) {
+      once(f);
+      kind = f;
+      body = r.bytes();
+    } else {
+      r.skip(f, w);
+    }
+  }
+  return kind;
+}
+
 /** A (key, object) list where a repeated key replaces the earlier entry (protobuf map semantics). */
 class MapEntries {
  public:
@@ -161,30 +180,27 @@ class Decoder {
 
   // Types (MILSpec.ValueType), interned by their bytes ---------------------------------------------------------
   int type_id(std::string_view raw) {
-    auto it = type_ids_.find(raw);
-    if (it != type_ids_.end()) return it->second;
+    return intern(raw, type_ids_, types_, [this](std::string_view bytes) { return value_type(bytes); });
+  }
+
+  // The index of the message `raw` in `table`, decoding it with `decode` the first time its bytes are seen: a
+  // program repeats the same types and values many times, and their descriptions are shared by index.
+  template <class Decode>
+  int intern(std::string_view raw, std::unordered_map<std::string_view, int>& ids, py::list& table, Decode decode) {
+    auto it = ids.find(raw);
+    if (it != ids.end()) return it->second;
     Depth guard(depth_);
-    py::object desc = value_type(raw);
-    const int id = static_cast<int>(py::len(types_));
-    types_.append(desc);
-    type_ids_.emplace(raw, id);
+    py::object desc = decode(raw);
+    const int id = static_cast<int>(py::len(table));
+    table.append(desc);
+    ids.emplace(raw, id);
     return id;
   }
 
   py::object value_type(std::string_view raw) {
-    Reader r(raw);
-    uint32_t f = 0, w = 0, kind = 0;
     std::string_view body;
-    Once once;
-    while (r.next(f, w)) {
-      if (f >= 1 && f <= 5 && w == kLen) {  // tensorType, listType, tupleType, dictionaryType, stateType
-        once(f);
-        kind = f;
-        body = r.bytes();
-      } else {
-        r.skip(f, w);
-      }
-    }
+    const uint32_t kind = oneof_message(raw, 5, body);  // tensorType, listType, tupleType, dictionaryType, stateType
+    uint32_t f = 0, w = 0;
     switch (kind) {
       case 1: return tensor_type(body);
       case 2: {  // ListType: type = 1, length = 2 (a Dimension)
@@ -310,14 +326,7 @@ class Decoder {
 
   // Values (MILSpec.Value), interned by their bytes: (type id, kind, a, b) ----------------------------------------
   int value_id(std::string_view raw) {
-    auto it = value_ids_.find(raw);
-    if (it != value_ids_.end()) return it->second;
-    Depth guard(depth_);
-    py::object desc = value(raw);
-    const int id = static_cast<int>(py::len(values_));
-    values_.append(desc);
-    value_ids_.emplace(raw, id);
-    return id;
+    return intern(raw, value_ids_, values_, [this](std::string_view bytes) { return value(bytes); });
   }
 
   // Value: docString = 1, type = 2, immediateValue = 3, blobFileValue = 5 (oneof value).
@@ -364,19 +373,9 @@ class Decoder {
 
   // ImmediateValue: tensor = 1, tuple = 2, list = 3, dictionary = 4 (oneof value).
   void immediate(std::string_view raw, py::object& kind_out, py::object& data) {
-    Reader r(raw);
-    uint32_t f = 0, w = 0, kind = 0;
     std::string_view body;
-    Once once;
-    while (r.next(f, w)) {
-      if (f >= 1 && f <= 4 && w == kLen) {
-        once(f);
-        kind = f;
-        body = r.bytes();
-      } else {
-        r.skip(f, w);
-      }
-    }
+    const uint32_t kind = oneof_message(raw, 4, body);
+    uint32_t f = 0, w = 0;
     if (kind == 1) {
       kind_out = str("tensor");
       data = tensor_value(body);
@@ -425,19 +424,9 @@ class Decoder {
   py::object tensor_value(std::string_view raw) {
     static constexpr std::array<const char*, 8> kFields = {nullptr,    "floats",  "ints",    "bools",
                                                             "strings", "longInts", "doubles", "bytes"};
-    Reader r(raw);
-    uint32_t f = 0, w = 0, kind = 0;
     std::string_view body;
-    Once once;
-    while (r.next(f, w)) {
-      if (f >= 1 && f <= 7 && w == kLen) {
-        once(f);
-        kind = f;
-        body = r.bytes();
-      } else {
-        r.skip(f, w);
-      }
-    }
+    const uint32_t kind = oneof_message(raw, 7, body);
+    uint32_t f = 0, w = 0;
     if (kind == 0) return py::make_tuple(py::none(), py::none());
     py::object name = str(kFields[kind]);
     Reader vr(body);

@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), hint="pip install 'anekit[llm]'") from None
     if args.max_tokens < 1:
         raise CliError(f"--max-tokens must be at least 1, got {args.max_tokens}")
+    if not args.prompt.strip():
+        # An unset shell variable (`--prompt "$Q"`) is the usual cause; a model answering nothing in particular, or
+        # a plain-text continuation of no tokens at all, is never what was meant.
+        raise CliError("--prompt is empty", hint="give the message (or, with --no-chat, the text to continue)")
     if args.system is not None and args.no_chat:
         raise CliError("--system needs the chat template; drop --no-chat or --system")
     sampling = SamplingParams(
@@ -112,13 +116,16 @@ def run(args: argparse.Namespace) -> int:
     bucket = min(pad_spatial(len(ids)), pad_spatial(max_context))
     backend = None if args.backend == "auto" else args.backend
     print(
-        f"loading {path.name} (prompt {len(ids)} tokens, prefill bucket {bucket}, max_context {max_context}, "
-        f"backend {args.backend})...",
+        f"loading {path.name} (prompt {len(ids)} tokens, prefill bucket {bucket}, max_context {max_context})...",
         file=sys.stderr,
     )
     t0 = time.perf_counter()
     with load_llm(path, backend=backend, max_context=max_context, prefill_bucket=bucket, tokenizer=tokenizer) as llm:
-        print(f"loaded in {time.perf_counter() - t0:.1f} s: {llm}; {llm.load_stats}", file=sys.stderr)
+        # The backend the kernels were compiled for, which --backend auto only decides while loading.
+        print(
+            f"loaded in {time.perf_counter() - t0:.1f} s on the {llm.model.backend} backend: {llm}; {llm.load_stats}",
+            file=sys.stderr,
+        )
         streamed: list[str] = []
 
         def show(token: int, piece: str) -> None:
@@ -126,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(piece)
             sys.stdout.flush()
 
-        result = llm.generate_ids(ids, max_new_tokens=args.max_tokens, sampling=sampling, on_token=show)
+        try:
+            result = llm.generate_ids(ids, max_new_tokens=args.max_tokens, sampling=sampling, on_token=show)
+        except KeyboardInterrupt:
+            if streamed:  # end the partial answer's line, so "interrupted" and the shell prompt start a fresh one
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+            raise
         sys.stdout.write(result.text[len("".join(streamed)) :] + "\n")  # an incomplete character at the very end
         sys.stdout.flush()
     print(result.summary(), file=sys.stderr)

@@ -29,6 +29,7 @@ Variables:
 ``ANEKIT_CACHE_DIR``               where persistent artefacts live
 ``ANEKIT_DEBUG``                   verbosity (0 = quiet)
 ``ANEKIT_PROGRESS``                ``0``: never show progress; ``1``: always (stderr); unset: on a TTY or notebook
+``ANEKIT_REFERENCE_BLAS_THREADS``  OpenBLAS threads while the reference executor runs (default 1; 0: leave alone)
 =================================  =====================================================================
 
 Unset, ``ANEKIT_COMPILE_LIMIT``, ``ANEKIT_ANE_SURFACES`` and ``ANEKIT_ANE_MIN_SURFACE_BYTES`` take this machine's
@@ -94,6 +95,8 @@ class Config:
     cache_dir: str = str(Path.home() / ".cache" / "anekit")
     debug: int = 0
     progress: bool | None = None
+    #: OpenBLAS threads during reference-executor runs (:mod:`anekit.reference.blas_threads`); 0 leaves BLAS alone.
+    reference_blas_threads: int = 1
     #: Field name -> where its value was set explicitly (``"env ANEKIT_..."`` or ``"config.override"``); fields
     #: absent here hold their documented default. Lets :func:`setting` give doctor's findings precedence over a
     #: default but never over a value the user chose.
@@ -130,6 +133,9 @@ class Config:
             )
         if not isinstance(self.pool_spread, bool):
             raise ValueError(f"pool_spread must be a bool, got {self.pool_spread!r}")
+        threads = self.reference_blas_threads
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ValueError(f"reference_blas_threads must be an int >= 0 (0: leave BLAS alone), got {threads!r}")
         if not isinstance(self.cache_size, int) or self.cache_size < 0:
             raise ValueError(f"cache_size must be a non-negative int, got {self.cache_size!r}")
         if self.ane_surfaces not in ("uniform", "exact"):
@@ -187,6 +193,7 @@ _ENV_NAMES = {
     "cache_dir": "ANEKIT_CACHE_DIR",
     "debug": "ANEKIT_DEBUG",
     "progress": "ANEKIT_PROGRESS",
+    "reference_blas_threads": "ANEKIT_REFERENCE_BLAS_THREADS",
 }
 
 
@@ -212,6 +219,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         cache_dir=env.get("ANEKIT_CACHE_DIR") or defaults.cache_dir,
         debug=_env_number(env, "ANEKIT_DEBUG", 0, int),
         progress=_env_bool(env, "ANEKIT_PROGRESS") if env.get("ANEKIT_PROGRESS", "").strip() else None,
+        reference_blas_threads=_env_number(
+            env, "ANEKIT_REFERENCE_BLAS_THREADS", defaults.reference_blas_threads, int
+        ),
         sources=sources,
     )
 

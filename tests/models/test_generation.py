@@ -9,6 +9,7 @@ import pytest
 from _tiny_vocab import tiny_tokenizer, write_metadata
 from test_llama import CONFIG, _state_dict, _torch_greedy
 
+from anekit.errors import TokenizerError
 from anekit.models import LLM, GenerationResult, Llama, LlamaWeights, SamplingParams, load_llm
 from anekit.models.generation import generate
 
@@ -74,6 +75,42 @@ def test_bad_requests_are_refused(model_and_sd: tuple[Llama, dict]) -> None:
         generate(model, PROMPT, max_new_tokens=1, on_token="print")  # type: ignore[arg-type]
 
 
+def test_numpy_counts_and_ids_are_accepted(model_and_sd: tuple[Llama, dict]) -> None:
+    """Before: ``max_new_tokens=np.int64(2)`` was refused as "not an int"."""
+    import numpy as np
+
+    model, _ = model_and_sd
+    want = generate(model, PROMPT, max_new_tokens=2, stop_tokens=[7]).ids
+    assert generate(model, PROMPT, max_new_tokens=np.int64(2), stop_tokens=np.array([7])).ids == want
+
+
+@pytest.mark.parametrize("stop", [7, "12", [3.0], [-1], [True]])
+def test_stop_tokens_that_are_not_ids_are_refused(model_and_sd: tuple[Llama, dict], stop: object) -> None:
+    """A bare id, a string or non-int ids name the argument (before: "'int' object is not iterable", or "12"
+    silently read as the ids 1 and 2)."""
+    model, _ = model_and_sd
+    with pytest.raises(ValueError, match="stop_tokens must"):
+        generate(model, PROMPT, max_new_tokens=1, stop_tokens=stop)  # type: ignore[arg-type]
+
+
+def test_an_interrupted_stream_leaves_the_model_usable(model_and_sd: tuple[Llama, dict]) -> None:
+    """Ctrl-C in the streaming callback (a KeyboardInterrupt mid-generation) propagates, and the next generation
+    gives the same tokens as an uninterrupted one: every generation starts from a fresh K/V cache."""
+    model, _ = model_and_sd
+    want = generate(model, PROMPT, max_new_tokens=5).ids
+    seen: list[int] = []
+
+    def interrupt(token: int, _piece: str) -> None:
+        seen.append(token)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(model, PROMPT, max_new_tokens=5, on_token=interrupt)
+    assert seen == want[:3]
+    assert generate(model, PROMPT, max_new_tokens=5).ids == want
+
+
 def write_tiny_llm(path: Path, sd: dict) -> None:
     """test_gguf_loader's llama GGUF of ``sd`` with the tiny vocabulary's tokenizer metadata."""
     from test_gguf_loader import _write
@@ -107,11 +144,30 @@ def test_load_llm_chats_with_the_file_tokenizer_and_counts_compiles(tmp_path: Pa
             llm.generate("hello", sampling=SamplingParams(), temperature=1.0)
         with pytest.raises(ValueError, match="non-empty str"):
             llm.generate("")
+        with pytest.raises(ValueError, match=r"LLM\.chat: the message must be a non-blank str"):
+            llm.chat(" \n")
+        with pytest.raises(TokenizerError, match="has role 'usr'"):
+            llm.chat([{"role": "usr", "content": "hello"}])
 
 
 def test_load_llm_refuses_missing_files(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
         load_llm(tmp_path / "none.gguf")
+
+
+def test_a_closed_model_says_so(tmp_path: Path) -> None:
+    """After the ``with`` block, generating names the model as closed (an anekit error), not a kernel's
+    RuntimeError; the backend the kernels were compiled for is reported."""
+    from anekit.errors import EvaluateError
+
+    model = Llama(CONFIG, LlamaWeights.from_state_dict(_state_dict(CONFIG, seed=0), CONFIG), backend="reference")
+    assert model.backend == "reference" and not model.closed
+    model.close()
+    assert model.closed
+    with pytest.raises(EvaluateError, match=r"Llama\.prefill: the model is closed"):
+        generate(model, PROMPT, max_new_tokens=1)
+    with pytest.raises(EvaluateError, match=r"Llama\.decode: the model is closed"):
+        model.decode(1, 0, model.new_cache())
 
 
 def test_time_in_the_callback_is_not_counted(

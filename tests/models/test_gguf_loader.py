@@ -160,3 +160,30 @@ def test_bad_files_are_refused(tmp_path: Path) -> None:
     w.close()
     with pytest.raises(ValueError, match="only 'llama'"):
         load_gguf(tmp_path / "g.gguf")
+
+
+def test_only_build_settings_override_the_file(tmp_path: Path) -> None:
+    """Before: a typo reached LlamaConfig ("__init__() got an unexpected keyword argument"), and an architecture
+    field such as dim replaced the file's and failed later against the weights."""
+    _write(tmp_path / "m.gguf", _state_dict(CONFIG, seed=0))
+    with pytest.raises(TypeError, match=r"load_gguf: unexpected keyword argument.* max_ctx; the architecture is read"):
+        load_gguf(tmp_path / "m.gguf", max_ctx=64)
+    with pytest.raises(TypeError, match=r"argument.* dim;"):
+        load_gguf(tmp_path / "m.gguf", dim=32)
+    assert load_gguf(tmp_path / "m.gguf", max_context=40)[0].max_context == 64
+
+
+def test_files_that_are_not_gguf_are_named(tmp_path: Path) -> None:
+    """Before: gguf's reader failed with a numpy dtype message that named neither the file nor the format."""
+    from anekit.models import Tokenizer
+
+    text = tmp_path / "model.safetensors"
+    text.write_bytes(b"not a gguf file at all, but long enough to be read")
+    with pytest.raises(ValueError, match=r"load_gguf: .*model\.safetensors' is not a GGUF file"):
+        load_gguf(text)
+    with pytest.raises(ValueError, match=r"read_metadata: .* is not a GGUF file"):
+        Tokenizer.from_gguf(text)
+    truncated = tmp_path / "cut.gguf"
+    truncated.write_bytes(b"GGUF\x03\x00\x00\x00garbage")
+    with pytest.raises(ValueError, match="is not a readable GGUF file"):
+        load_gguf(truncated)

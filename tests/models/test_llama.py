@@ -180,6 +180,11 @@ def test_bad_inputs_are_refused(model_and_sd: tuple[Llama, dict]) -> None:
         LlamaConfig(vocab_size=10, dim=64, layers=1, heads=4, kv_heads=2, hidden=96, prefill_bucket=20)
     with pytest.raises(ValueError, match="must divide"):
         LlamaConfig(vocab_size=10, dim=64, layers=1, heads=4, kv_heads=3, hidden=96)
+    # The K/V cache's length is a program dimension: above the ANE's limit every decode program would fail
+    # validation after the whole model was read (before: 68 ane-dim-limit errors from the compile).
+    LlamaConfig(vocab_size=10, dim=64, layers=1, heads=4, kv_heads=2, hidden=96, max_context=65536)
+    with pytest.raises(ValueError, match="max_context must be at most 65536"):
+        LlamaConfig(vocab_size=10, dim=64, layers=1, heads=4, kv_heads=2, hidden=96, max_context=65537)
     with pytest.raises(KeyError, match=r"missing lm_head\.weight"):
         LlamaWeights.from_state_dict({"model.embed_tokens.weight": np.zeros((10, 64)), "model.norm.weight": 1}, CONFIG)
 

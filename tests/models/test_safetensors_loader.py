@@ -133,3 +133,13 @@ def test_checkpoint_folder_errors(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({**cfg, "num_hidden_layers": 4}))
     with pytest.raises(ValueError, match=r"missing model\.layers\.3\."):
         load_hf_checkpoint(tmp_path)
+    # Before: a bare KeyError('hidden_size'), a JSONDecodeError, and LlamaConfig's own TypeError for a typo.
+    (tmp_path / "config.json").write_text(json.dumps({k: v for k, v in cfg.items() if k != "hidden_size"}))
+    with pytest.raises(ValueError, match=r"config\.json has no hidden_size"):
+        load_hf_checkpoint(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="is not JSON"):
+        load_hf_checkpoint(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(TypeError, match=r"load_hf_checkpoint: unexpected keyword argument.* max_ctx"):
+        load_hf_checkpoint(tmp_path, max_ctx=64)

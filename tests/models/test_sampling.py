@@ -74,11 +74,19 @@ def test_a_seed_reproduces_the_draws() -> None:
         ({"repetition_penalty": 0}, "repetition_penalty must be > 0"),
         ({"seed": -3}, "seed must be None or an int"),
         ({"seed": True}, "seed must be None or an int"),
+        ({"seed": np.bool_(True)}, "seed must be None or an int"),
+        ({"top_k": np.float64(3)}, "top_k must be an int"),
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SamplingParams(**kwargs)
+
+
+def test_numpy_integers_are_ints() -> None:
+    """Before: ``seed=np.int64(3)`` (a seed drawn or computed with numpy) was refused as "not an int"."""
+    p = SamplingParams(temperature=0.7, top_k=np.int32(5), seed=np.int64(3))
+    assert p == SamplingParams(temperature=0.7, top_k=5, seed=3) and type(p.seed) is int and type(p.top_k) is int
 
 
 def test_bad_logits_are_refused() -> None:

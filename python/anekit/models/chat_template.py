@@ -19,9 +19,14 @@ from typing import Any
 
 from ..errors import TokenizerError
 
-__all__ = ["render_chat"]
+__all__ = ["CHAT_ROLES", "render_chat"]
 
 _ROLES_HINT = "each message must be a dict with a 'role' and a 'content' string"
+#: The roles chat templates know: OpenAI's and Hugging Face's (system, user, assistant, tool, developer) and those of
+#: Llama 3.1's (ipython) and older function-calling templates (function). A template renders any other role without
+#: complaint (SmolLM2's turns it into a header of that name), so a typo such as "usr" would silently change the
+#: prompt instead of failing.
+CHAT_ROLES = ("system", "user", "assistant", "tool", "developer", "ipython", "function")
 
 
 def _jinja() -> Any:
@@ -66,6 +71,8 @@ def _check_messages(messages: Any) -> list[dict[str, Any]]:
     for i, m in enumerate(messages):
         if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
             raise TokenizerError(f"chat: message {i} is {m!r}; {_ROLES_HINT}")
+        if m["role"] not in CHAT_ROLES:
+            raise TokenizerError(f"chat: message {i} has role {m['role']!r}; expected one of {', '.join(CHAT_ROLES)}")
         # transformers drops keys whose value is None before rendering; templates test for missing keys.
         out.append({k: v for k, v in m.items() if v is not None})
     return out

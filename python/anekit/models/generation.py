@@ -11,10 +11,13 @@ generation, so a regression shows up as a non-zero number.
 
 from __future__ import annotations
 
+import numbers
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .sampling import Sampler, SamplingParams
 
@@ -116,9 +119,10 @@ class GenerationResult:
 
 
 def _check_count(value: object, label: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    # numpy integers count too (a budget computed with numpy); bools and floats do not.
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
         raise ValueError(f"generate: {label} must be an int >= 0, got {value!r}")
-    return value
+    return int(value)
 
 
 def _check_ids(ids: Sequence[int], vocab: int) -> list[int]:
@@ -134,6 +138,18 @@ def _check_ids(ids: Sequence[int], vocab: int) -> list[int]:
     if bad:
         raise ValueError(f"generate: token ids must be in [0, {vocab}), got {bad[:5]}")
     return out
+
+
+def _check_stop_tokens(stop_tokens: Collection[int]) -> set[int]:
+    # int() alone would take "12" or 3.7 and fail on a bare id with "'int' object is not iterable".
+    if isinstance(stop_tokens, (str, bytes)) or not isinstance(stop_tokens, Iterable):
+        raise ValueError(f"generate: stop_tokens must be a collection of token ids, got {stop_tokens!r}")
+    stop = set()
+    for t in stop_tokens:
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ValueError(f"generate: stop_tokens must hold token ids (ints >= 0), got {t!r}")
+        stop.add(int(t))
+    return stop
 
 
 def generate(
@@ -164,7 +180,7 @@ def generate(
     """
     from .tokenizer import StreamDecoder
 
-    _check_count(max_new_tokens, "max_new_tokens")
+    max_new_tokens = _check_count(max_new_tokens, "max_new_tokens")
     prompt = _check_ids(prompt_ids, model.config.vocab_size)
     limit = model.config.max_context
     if len(prompt) + max_new_tokens > limit + 1:
@@ -174,7 +190,7 @@ def generate(
         )
     if on_token is not None and not callable(on_token):
         raise TypeError(f"generate: on_token must be callable, got {type(on_token).__name__}")
-    stop = {int(t) for t in stop_tokens}
+    stop = _check_stop_tokens(stop_tokens)
     sampler = Sampler(sampling)
     stream = StreamDecoder(tokenizer) if tokenizer is not None else None
     text: list[str] = []

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..nn import DecoderWeights, QuantizedWeight
 from ..nn.quant import BLOCK, QUANTIZED_FORMATS
-from .llama import LlamaConfig, LlamaWeights
+from .llama import LlamaConfig, LlamaWeights, config_from_file
 
 __all__ = ["load_gguf", "read_metadata", "unpermute_rope_rows"]
 
@@ -51,20 +51,38 @@ def _f32(value: Any) -> float:
     return float(str(np.float32(value)))
 
 
+#: The first four bytes of every GGUF file (llama.cpp's gguf.h ``GGUF_MAGIC``).
+_MAGIC = b"GGUF"
+
+
+def _open(path: str | os.PathLike[str], owner: str) -> Any:
+    """A ``gguf.GGUFReader`` on ``path``, or an error naming ``owner``, the file and what is wrong with it."""
+    try:
+        import gguf
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(f"{owner} needs the gguf package: pip install 'anekit[llm]'") from exc
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{owner}: no such file {os.fspath(path)!r}")
+    with open(path, "rb") as f:
+        magic = f.read(len(_MAGIC))
+    if magic != _MAGIC:
+        # gguf's reader would fail later with a numpy dtype message that names neither the file nor the format.
+        raise ValueError(f"{owner}: {os.fspath(path)!r} is not a GGUF file (it starts with {magic!r}, not {_MAGIC!r})")
+    try:
+        return gguf.GGUFReader(path)
+    except (ValueError, IndexError, OSError) as exc:  # a truncated or corrupt file
+        raise ValueError(f"{owner}: {os.fspath(path)!r} is not a readable GGUF file ({exc})") from None
+
+
 def read_metadata(path: str | os.PathLike[str], *, prefix: str = "") -> dict[str, Any]:
     """A GGUF file's metadata whose keys start with ``prefix`` (e.g. ``"tokenizer."``), as plain Python values.
 
     Raises:
         ImportError: the ``gguf`` package is missing (``pip install 'anekit[llm]'``).
         FileNotFoundError: no such file.
+        ValueError: not a GGUF file, or a truncated or corrupt one.
     """
-    try:
-        import gguf
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("read_metadata needs the gguf package: pip install 'anekit[llm]'") from exc
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"read_metadata: no such file {os.fspath(path)!r}")
-    reader = gguf.GGUFReader(path)
+    reader = _open(path, "read_metadata")
     return {k: f.contents() for k, f in reader.fields.items() if k.startswith(prefix)}
 
 
@@ -78,23 +96,21 @@ def load_gguf(
         keep_quantized: keep ``Q4_0``/``Q4_1``/``Q8_0`` projection weights (and a tied LM head) compressed
             (:class:`~anekit.nn.QuantizedWeight`, decompressed by the programs' ``constexpr`` ops, bit-identical
             to the dequantized fp16 weights); the token embedding is looked up on the host from the same values.
-        **overrides: :class:`LlamaConfig` fields to set instead of the defaults (``max_context``,
-            ``prefill_bucket``, ``layers_per_program``, ...).
+        **overrides: the build settings (:data:`~anekit.models.llama.BUILD_FIELDS`: ``max_context``,
+            ``prefill_bucket``, ``layers_per_program``, ``head_chunk``); the architecture comes from the file.
 
     Returns:
         The configuration (architecture from the metadata) and the weights, dequantized.
 
     Raises:
         ImportError: the ``gguf`` package is missing (``pip install 'anekit[llm]'``).
-        ValueError: not a llama-architecture file, or metadata or tensors missing.
+        FileNotFoundError: no such file.
+        TypeError: an override that is not a build setting.
+        ValueError: not a GGUF file, not a llama-architecture one, or metadata or tensors missing.
     """
-    try:
-        import gguf
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("load_gguf needs the gguf package: pip install 'anekit[llm]'") from exc
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"load_gguf: no such file {os.fspath(path)!r}")
-    reader = gguf.GGUFReader(path)
+    import gguf
+
+    reader = _open(path, "load_gguf")
     arch = _field(reader, "general.architecture")
     if arch != "llama":
         raise ValueError(f"load_gguf: {os.fspath(path)!r} is a {arch!r} model; only 'llama' is supported")
@@ -134,7 +150,7 @@ def load_gguf(
         "rope_theta": _f32(_field(reader, "llama.rope.freq_base", 10000.0)),
         "tie_embeddings": tied,
     }
-    config = LlamaConfig(**{**fields, **overrides})
+    config = config_from_file(fields, overrides, "load_gguf")
     layers = []
     for i in range(config.layers):
         p = f"blk.{i}."

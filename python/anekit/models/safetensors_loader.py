@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .llama import LlamaConfig, LlamaWeights
+from .llama import LlamaConfig, LlamaWeights, config_from_file
 
 __all__ = ["load_hf_checkpoint", "read_safetensors"]
 
@@ -126,7 +126,12 @@ def _config(folder: Path, overrides: dict[str, Any]) -> LlamaConfig:
     path = folder / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"load_hf_checkpoint: no config.json in {os.fspath(folder)!r}")
-    cfg = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"load_hf_checkpoint: {os.fspath(path)!r} is not JSON ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"load_hf_checkpoint: {os.fspath(path)!r} is not a JSON object")
     if cfg.get("model_type") != "llama":
         raise ValueError(f"load_hf_checkpoint: model_type is {cfg.get('model_type')!r}; only 'llama' is supported")
     # Variants the blocks do not implement: refuse them rather than compute something else.
@@ -139,6 +144,10 @@ def _config(folder: Path, overrides: dict[str, Any]) -> LlamaConfig:
     for key, (got, want) in unsupported.items():
         if got != want:
             raise ValueError(f"load_hf_checkpoint: config.json {key}={got!r} is not supported (only {want!r})")
+    required = ("num_attention_heads", "hidden_size", "vocab_size", "num_hidden_layers", "intermediate_size")
+    missing = [k for k in required if k not in cfg]
+    if missing:
+        raise ValueError(f"load_hf_checkpoint: config.json has no {', '.join(missing)}")
     heads = int(cfg["num_attention_heads"])
     dim = int(cfg["hidden_size"])
     if cfg.get("head_dim") not in (None, dim // heads):
@@ -154,7 +163,7 @@ def _config(folder: Path, overrides: dict[str, Any]) -> LlamaConfig:
         "rope_theta": float(cfg.get("rope_theta", 10000.0)),
         "tie_embeddings": bool(cfg.get("tie_word_embeddings", False)),
     }
-    return LlamaConfig(**{**fields, **overrides})
+    return config_from_file(fields, overrides, "load_hf_checkpoint")
 
 
 def load_hf_checkpoint(folder: str | os.PathLike[str], **overrides: Any) -> tuple[LlamaConfig, LlamaWeights]:
@@ -162,10 +171,12 @@ def load_hf_checkpoint(folder: str | os.PathLike[str], **overrides: Any) -> tupl
 
     Args:
         folder: holds ``config.json`` and ``model.safetensors``, or shards with ``model.safetensors.index.json``.
-        **overrides: :class:`LlamaConfig` fields to set instead of the defaults (``max_context``, ...).
+        **overrides: the build settings (:data:`~anekit.models.llama.BUILD_FIELDS`: ``max_context``, ...); the
+            architecture comes from config.json.
 
     Raises:
         FileNotFoundError: the folder, its config or a listed shard is missing.
+        TypeError: an override that is not a build setting.
         ValueError: not a llama config, an unsupported variant, a malformed file, or missing tensors.
     """
     root = Path(folder)

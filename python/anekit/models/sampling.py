@@ -10,12 +10,18 @@ Probabilities are computed in float64 from the fp16/float32 logits, and the draw
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = ["Sampler", "SamplingParams"]
+
+
+def _is_int(value: object) -> bool:
+    """An integer, numpy's included (``seed=np.int64(3)`` from a numpy computation), but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _number(value: object, label: str) -> float:
@@ -51,8 +57,9 @@ class SamplingParams:
     def __post_init__(self) -> None:
         if _number(self.temperature, "temperature") < 0:
             raise ValueError(f"SamplingParams: temperature must be >= 0 (0 is greedy), got {self.temperature}")
-        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
+        if not _is_int(self.top_k) or self.top_k < 0:
             raise ValueError(f"SamplingParams: top_k must be an int >= 0 (0 is off), got {self.top_k!r}")
+        object.__setattr__(self, "top_k", int(self.top_k))
         if not 0 < _number(self.top_p, "top_p") <= 1:
             raise ValueError(f"SamplingParams: top_p must be in (0, 1] (1 is off), got {self.top_p}")
         if not 0 <= _number(self.min_p, "min_p") < 1:
@@ -61,8 +68,10 @@ class SamplingParams:
             raise ValueError(
                 f"SamplingParams: repetition_penalty must be > 0 (1 is off), got {self.repetition_penalty}"
             )
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0):
-            raise ValueError(f"SamplingParams: seed must be None or an int >= 0, got {self.seed!r}")
+        if self.seed is not None:
+            if not _is_int(self.seed) or self.seed < 0:
+                raise ValueError(f"SamplingParams: seed must be None or an int >= 0, got {self.seed!r}")
+            object.__setattr__(self, "seed", int(self.seed))
 
     @property
     def greedy(self) -> bool:

@@ -156,6 +156,7 @@ class Tokenizer:
             TokenizerError: the file's ``tokenizer.ggml.model`` is not one of :data:`SUPPORTED_MODELS`, or its
                 tokenizer metadata is missing.
             FileNotFoundError: no such file.
+            ValueError: not a GGUF file.
             ImportError: the ``gguf`` package is missing.
         """
         from .gguf_loader import read_metadata

@@ -19,10 +19,12 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
+from .. import config
 from ..errors import MILError
 from ..mil.ir import DUPLICATE_OUTPUT_HINT, Function, Operation, Program, Var, duplicate_output_message
 from ..mil.types import StateType, TensorType
 from ..mil.values import Value
+from . import blas_threads
 from ._storage import Storage, StoreFn, check_inputs
 from .kernels import KERNELS, Kernel, KernelContext
 
@@ -253,8 +255,9 @@ class Executor:
         for name, arr in arrays.items():
             env[name] = self._input_storers[name](arr)
         # IEEE results (inf, NaN, subnormals) are the semantics, not events worth a warning. Entered once per
-        # call, not per op: numpy's errstate context costs as much as a small kernel.
-        with np.errstate(all="ignore"):
+        # call, not per op: numpy's errstate context costs as much as a small kernel. OpenBLAS's busy-waiting
+        # worker threads make these small products several times slower on a loaded machine (blas_threads).
+        with blas_threads.limit(config.get().reference_blas_threads), np.errstate(all="ignore"):
             for step in self._steps:
                 self._execute(step, env)
         export = self.storage.export

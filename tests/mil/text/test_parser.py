@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from _corpus import CORPUS, CORPUS_WITH_WEIGHTS
@@ -322,9 +324,11 @@ def test_non_string_input_rejected() -> None:
         parse(b"program(1.0)")  # type: ignore[arg-type]
 
 
-def test_load_errors() -> None:
-    with pytest.raises(MILError, match=r"no model\.mil"):
+def test_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(MILError, match="no such file or folder"):
         load("/nonexistent/folder")
+    with pytest.raises(MILError, match=r"no model\.mil"):
+        load(tmp_path)
 
 
 def test_multi_function_text() -> None:

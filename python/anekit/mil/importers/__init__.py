@@ -50,6 +50,9 @@ def load(
         prog, flexible = coreml.import_mlmodel(source)
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if not path.exists():
+            # Otherwise a mistyped .mlmodel or .mlpackage path is reported as "no model.mil in ...".
+            raise MILError(f"{path}: no such file or folder")
         package = path.is_dir() and (path / coreml.COREML_PACKAGE_SPEC).is_file()
         if package or (path.is_file() and path.suffix == ".mlmodel"):
             prog, flexible = coreml.import_file(path)
