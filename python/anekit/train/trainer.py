@@ -16,9 +16,9 @@ from .. import budget
 from ..errors import TrainingError
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
 from .data import BatchSampler
-from .kernels import HEAD_WEIGHTS, StepKernels, Timer
+from .kernels import StepKernels, Timer
 from .loss import cross_entropy
-from .model import LAYER_WEIGHTS, ModelConfig, from_input, init_params
+from .model import LAYER_WEIGHTS, ModelConfig, from_input, head_outputs, init_params
 from .optim import AdamW, LossScaler, clip_grad_norm
 
 __all__ = ["StepStats", "TrainConfig", "Trainer", "learning_rate"]
@@ -254,9 +254,10 @@ class Trainer:
         timer: Timer,
     ) -> float:
         """Forward, loss and backward of one sequence; adds its (unscaled) gradients into ``grads``."""
-        n_layers = self.model.layers
+        m = self.model
+        n_layers = m.layers
         layer, head = kernels.layer, kernels.head
-        x = self.params["tok_embeddings"][inputs].T.reshape(1, self.model.dim, 1, self.model.seq)
+        x = self.params["tok_embeddings"][inputs].T.reshape(1, m.dim, 1, m.seq)
         acts: list[np.ndarray] = []
         saved: list[dict[str, np.ndarray]] = []
         for i in range(n_layers + 1):
@@ -267,8 +268,11 @@ class Trainer:
             timer.run(fwd)
             acts.append(x)
             saved.append({name: timer.read(fwd, name) for name in phase.saved})
-            x = timer.read(fwd, "y" if i < n_layers else "logits")
-        logits = x.reshape(self.model.vocab_size, self.model.seq).T
+            if i < n_layers:
+                x = timer.read(fwd, "y")
+        # The head's chunks are independent outputs: the softmax runs over their concatenation.
+        chunks = [timer.read(head.forward[0], name) for name in head_outputs(m)]
+        logits = np.concatenate([c.reshape(-1, m.seq) for c in chunks], axis=0).T
         if not np.all(np.isfinite(logits)):
             raise TrainingError(
                 f"step {self.step_count + 1}: the forward pass produced non-finite logits (an fp16 overflow); "
@@ -276,8 +280,9 @@ class Trainer:
             )
         loss, dlogits = cross_entropy(logits, targets)
         # Seen by the backward kernels in fp16: scaled so small gradients do not underflow (LossScaler).
-        grad_out = (dlogits.T * np.float32(scale / self.config.accum)).reshape(1, self.model.vocab_size, 1, -1)
+        grad_logits = dlogits.T * np.float32(scale / self.config.accum)  # [V, S]
         inv = np.float32(1.0 / scale)
+        head_grad = grads[m.head_weight]
         for i in range(n_layers, -1, -1):
             is_head = i == n_layers
             phase, idx = (head, 0) if is_head else (layer, i)
@@ -286,16 +291,22 @@ class Trainer:
                 timer.write(bwd, "x", acts[i])
             for name, value in saved[i].items():
                 timer.write(bwd, name, value)
-            timer.write(bwd, "grad_logits" if is_head else "grad_y", grad_out)
-            timer.run(bwd)
-            names = HEAD_WEIGHTS if is_head else LAYER_WEIGHTS
-            for name in names:
-                key = name if is_head else f"layers.{i}.{name}"
-                g = timer.read(bwd, f"grad_{name}")
-                grads[key] += from_input(g, grads[key].shape) * inv
+            if is_head:
+                for c, (start, n) in enumerate(m.head_chunks):
+                    timer.write(bwd, f"grad_logits_{c}", grad_logits[start : start + n].reshape(1, n, 1, m.seq))
+                timer.run(bwd)
+                grads["norm"] += from_input(timer.read(bwd, "grad_norm"), grads["norm"].shape) * inv
+                for c, (start, n) in enumerate(m.head_chunks):
+                    head_grad[start : start + n] += from_input(timer.read(bwd, f"grad_output_{c}"), (n, m.dim)) * inv
+            else:
+                timer.write(bwd, "grad_y", grad_out)
+                timer.run(bwd)
+                for name in LAYER_WEIGHTS:
+                    key = f"layers.{i}.{name}"
+                    grads[key] += from_input(timer.read(bwd, f"grad_{name}"), grads[key].shape) * inv
             grad_out = timer.read(bwd, "grad_x")
         # The embedding's gradient: each position's input gradient added to its token's row.
-        np.add.at(grads["tok_embeddings"], inputs, grad_out.reshape(self.model.dim, self.model.seq).T * inv)
+        np.add.at(grads["tok_embeddings"], inputs, grad_out.reshape(m.dim, m.seq).T * inv)
         return loss
 
     # -- checkpoints -----------------------------------------------------------------------------------------
