@@ -19,6 +19,7 @@ import numpy as np
 from .. import budget
 from ..mil import Program
 from ..runtime import Kernel, compile
+from ..runtime.backend import BACKENDS
 from .model import LAYER_WEIGHTS, ModelConfig, head_inputs, head_program, layer_program, rope_inputs, to_input
 
 __all__ = ["Phase", "StepKernels", "Timer", "head_feeds"]
@@ -101,6 +102,8 @@ class StepKernels:
     def __init__(self, config: ModelConfig, *, backend: str | None = None, save: str = "recompute") -> None:
         if not isinstance(config, ModelConfig):
             raise TypeError(f"StepKernels: config must be a ModelConfig, got {type(config).__name__}")
+        if backend is not None and backend not in BACKENDS:
+            raise ValueError(f"StepKernels: backend must be one of {', '.join(BACKENDS)} or None, got {backend!r}")
         if save not in ("recompute", "activations"):
             raise ValueError(f"StepKernels: save must be 'recompute' or 'activations', got {save!r}")
         before = budget.used()
@@ -131,8 +134,8 @@ class StepKernels:
         """Write every weight (in program layout, :func:`~anekit.train.model.to_input`) into the kernels that take
         it. Called after each optimizer update."""
         staged = [
-            (self.layer.forward[i], self.layer.backward[i], {n: to_input(params[f"layers.{i}.{n}"]) for n in LAYER_WEIGHTS})
-            for i in range(self.config.layers)
+            (fwd, bwd, {n: to_input(params[f"layers.{i}.{n}"]) for n in LAYER_WEIGHTS})
+            for i, (fwd, bwd) in enumerate(zip(self.layer.forward, self.layer.backward, strict=True))
         ]
         staged.append((self.head.forward[0], self.head.backward[0], head_feeds(self.config, params)))
         for forward, backward, feeds in staged:

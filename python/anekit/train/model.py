@@ -151,11 +151,18 @@ class ModelConfig:
         return 6.0 * matmul_params + 12.0 * self.layers * self.dim * self.seq
 
 
+def _check_config(owner: str, config: object) -> ModelConfig:
+    if not isinstance(config, ModelConfig):
+        raise TypeError(f"{owner}: config must be a ModelConfig, got {type(config).__name__}")
+    return config
+
+
 def init_params(config: ModelConfig, seed: int) -> dict[str, np.ndarray]:
     """fp32 parameters from ``seed``: normal(0, 0.02) matrices, with the residual projections (``wo``,
     ``w_down``) scaled by ``1 / sqrt(2 * layers)`` (GPT-2's initialisation), and unit RMSNorm gains."""
-    if not isinstance(config, ModelConfig):
-        raise TypeError(f"init_params: config must be a ModelConfig, got {type(config).__name__}")
+    _check_config("init_params", config)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"init_params: seed must be a non-negative int, got {seed!r}")
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
     for name, shape in config.param_shapes().items():
@@ -182,6 +189,9 @@ def to_input(value: np.ndarray) -> np.ndarray:
 
 def from_input(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The inverse of :func:`to_input`: a program-layout gradient back in the parameter's ``shape``."""
+    value = np.asarray(value)
+    if len(shape) in (1, 2) and value.size != int(np.prod(shape)):
+        raise ValueError(f"from_input: a value of shape {value.shape} cannot be a parameter of shape {tuple(shape)}")
     if len(shape) == 1:
         return value.reshape(shape)
     if len(shape) == 2:
@@ -204,7 +214,7 @@ def _gain(mb: mil.Builder, g: mil.Var, c: int) -> mil.Var:
 def layer_program(config: ModelConfig) -> mil.Program:
     """One decoder layer, ``y = layer(x)``: inputs ``x[1, dim, 1, seq]``, ``cos``/``sin`` ``[1, head_dim, 1, seq]``
     and the weights of :data:`LAYER_WEIGHTS` in the layouts of :func:`to_input`; output ``y``."""
-    c = config
+    c = _check_config("layer_program", config)
     mb = mil.Builder("ios18", name="main")
     x = mb.input("x", _fp16((1, c.dim, 1, c.seq)))
     cos = mb.input("cos", _fp16((1, c.dims.head_dim, 1, c.seq)))
@@ -221,12 +231,13 @@ def layer_program(config: ModelConfig) -> mil.Program:
 
 def head_inputs(config: ModelConfig) -> tuple[str, ...]:
     """The weight inputs of :func:`head_program`: ``norm``, then ``output_<i>`` for each of :attr:`head_chunks`."""
-    return ("norm", *(f"output_{i}" for i in range(len(config.head_chunks))))
+    n = len(_check_config("head_inputs", config).head_chunks)
+    return ("norm", *(f"output_{i}" for i in range(n)))
 
 
 def head_outputs(config: ModelConfig) -> tuple[str, ...]:
     """The outputs of :func:`head_program`: ``logits_<i>`` for each of :attr:`head_chunks`."""
-    return tuple(f"logits_{i}" for i in range(len(config.head_chunks)))
+    return tuple(f"logits_{i}" for i in range(len(_check_config("head_outputs", config).head_chunks)))
 
 
 def head_program(config: ModelConfig) -> mil.Program:
@@ -238,7 +249,7 @@ def head_program(config: ModelConfig) -> mil.Program:
     derived backward takes one cotangent per chunk and returns one weight gradient per chunk (the ANE cannot hold
     a 32000-channel tensor, docs/internals/mil-format.md §11 rules 7-8, so the head is never one matmul).
     """
-    c = config
+    c = _check_config("head_program", config)
     mb = mil.Builder("ios18", name="main")
     x = mb.input("x", _fp16((1, c.dim, 1, c.seq)))
     g = _gain(mb, mb.input("norm", _fp16((1, 1, 1, c.dim))), c.dim)
@@ -252,5 +263,6 @@ def head_program(config: ModelConfig) -> mil.Program:
 
 def rope_inputs(config: ModelConfig) -> dict[str, np.ndarray]:
     """The ``cos``/``sin`` inputs for positions ``0 .. seq - 1``."""
+    _check_config("rope_inputs", config)
     cos, sin = rope_tables(config.dims.head_dim, np.arange(config.seq), config.rope_theta)
     return {"cos": cos, "sin": sin}
