@@ -220,7 +220,7 @@ def test_integer_outputs_have_no_cotangent() -> None:
     prog = _float_and_int_outputs()
     g = autodiff.vjp(prog, ["x"])  # by default only the float outputs are differentiated
     assert g.outputs == ("y",) and "grad_count" not in g.backward_inputs
-    with pytest.raises(MILError, match="output 'count' has type .*int32.*only float outputs"):
+    with pytest.raises(MILError, match=r"output 'count' has type .*int32.*only float outputs"):
         autodiff.vjp(prog, ["x"], outputs=["count"])
     mb = mil.Builder("ios18")
     n = mb.input("n", mil.tensor((1, 4, 1, 32), "int32"))

@@ -80,3 +80,12 @@ def test_a_chunked_head_trains_step_for_step_like_pytorch(tied: bool) -> None:
     # The weights themselves track PyTorch's (a wrong chunk offset would train the wrong rows).
     want = oracle.params[model.head_weight].detach().numpy()
     np.testing.assert_allclose(trainer.params[model.head_weight], want, atol=2e-3)
+
+
+def test_initial_loss_predicts_a_fresh_wide_model() -> None:
+    # The train bench suite checks Stories110M's first loss against ModelConfig.initial_loss; ln(vocab) alone is
+    # off by INIT_STD^2 * dim / 2 (0.15 at dim 768), more than the suite's tolerance of 0.1.
+    model = ModelConfig(vocab_size=4096, dim=1024, layers=1, heads=8, kv_heads=8, hidden=256, seq=128, head_chunk=2048)
+    first = Trainer(model, TrainConfig(accum=2, seed=0), np.arange(20000) % 4096, backend="reference").step().loss
+    assert abs(first - model.initial_loss()) < 0.06, (first, model.initial_loss())
+    assert abs(first - np.log(4096)) > 0.15
