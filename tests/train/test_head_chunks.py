@@ -64,17 +64,11 @@ def test_chunked_head_backward_matches_torch_autograd(tied: bool) -> None:
 @pytest.mark.parametrize("tied", [False, True])
 def test_a_chunked_head_trains_step_for_step_like_pytorch(tied: bool) -> None:
     pytest.importorskip("torch")
-    from anekit.train.torch_oracle import TorchTrainer
+    from _torch_run import run_beside_torch
 
     model = ModelConfig(**{**CHUNKED.as_dict(), "tie_embeddings": tied})
     assert ("output" in model.param_shapes()) is not tied
-    cfg = TrainConfig(accum=2, seed=5)
-    trainer = Trainer(model, cfg, TOKENS, backend="reference")
-    oracle = TorchTrainer(model, cfg, TOKENS)
-    diffs = []
-    for _ in range(8):
-        stats = trainer.step()
-        diffs.append(abs(stats.loss - oracle.step(apply=not stats.skipped)))
+    trainer, oracle, diffs = run_beside_torch(model, TrainConfig(accum=2, seed=5), TOKENS, 8)
     assert max(diffs) < 0.01, diffs
     assert trainer.history[-1].loss < trainer.history[0].loss - 0.3  # it learns
     # The weights themselves track PyTorch's (a wrong chunk offset would train the wrong rows).
