@@ -72,7 +72,7 @@ class TrainConfig:
         check_betas("TrainConfig", self.betas)
         check_number("TrainConfig", "eps", self.eps, low=0.0, high=1.0)
         check_number("TrainConfig", "weight_decay", self.weight_decay, low=0.0, high=1.0)
-        # The scale multiplies fp16 cotangents: it must be a normal fp16-representable factor (LossScaler's range).
+        # The initial loss scale and growth interval must be ones LossScaler accepts (its own checks, reused).
         LossScaler(scale=self.loss_scale, growth_interval=self.scale_growth_interval)
 
     def as_dict(self) -> dict[str, Any]:

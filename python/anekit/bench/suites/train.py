@@ -5,11 +5,10 @@ On the ANE the model has Stories110M's configuration (dim 768, hidden 2048, 12 h
 vocabulary 32000, the LM head in two 16000-row chunks; the example's 4-layer dim-256 model with ``--quick``), for
 comparison with the 60-110 ms/step published for Stories110M (docs/internals/reference-numbers.md §7). The head is
 untied here so that a fresh model's first loss is predictable (:meth:`~anekit.train.ModelConfig.initial_loss`, the
-check below); tying it to the embedding, as
-llama2.c's checkpoint does, runs the same kernels and only changes which host array the head's rows come from.
-Elsewhere a tiny model with a head in three chunks runs a few steps on the reference executor, which checks the
-suite end to end; its figures are the CPU's, not the ANE's (the reference executor takes seconds per Stories110M
-step). TFLOPS count the training FLOPs
+check below); tying it to the embedding, as llama2.c's checkpoint does, runs the same kernels and only changes
+which host array the head's rows come from. Elsewhere a tiny model with a head in three chunks runs a few steps on
+the reference executor, which checks the suite end to end; its figures are the CPU's, not the ANE's (the reference
+executor takes seconds per Stories110M step). TFLOPS count the training FLOPs
 (:meth:`anekit.train.ModelConfig.flops_per_token`) over the kernels' time.
 """
 
