@@ -1,8 +1,8 @@
 """A llama decoder block whose weights are function inputs, in MIL and in PyTorch, for the autodiff tests.
 
 The MIL side composes :mod:`anekit.nn` (``attention``, ``apply_rope``, ``causal_mask``) with runtime-weight
-projections and an RMSNorm whose gain is an input, written exactly as :func:`anekit.nn.rms_norm` writes it (the
-``max|x|`` rescaling included), since a training loop feeds every weight as an input.
+projections and :func:`anekit.nn.rms_norm` with its gain an input Var (the ``max|x|`` rescaling included), since a
+training loop feeds every weight as an input.
 """
 
 from __future__ import annotations
@@ -53,19 +53,6 @@ def linear_matmul(mb: mil.Builder, x: mil.Var, w: mil.Var) -> mil.Var:
     return mb.reshape(x=y, shape=np.array([1, out, 1, s], np.int32))
 
 
-def rms_norm_var(mb: mil.Builder, x: mil.Var, g: mil.Var, eps: float = EPS) -> mil.Var:
-    """:func:`anekit.nn.rms_norm` with the gain an input ``[1, C, 1, 1]`` (same ops, same order)."""
-    c = x.type.shape[1]
-    axes = np.array([1], np.int32)
-    peak = mb.reduce_max(x=mb.abs(x=x), axes=axes, keep_dims=True)
-    inv_m = mb.pow(x=mb.maximum(x=peak, y=np.float16(1.0)), y=np.float16(-1.0))
-    xs = mb.mul(x=x, y=inv_m)
-    ms = mb.mul(x=mb.reduce_sum(x=mb.mul(x=xs, y=xs), axes=axes, keep_dims=True), y=np.float16(1.0 / c))
-    eps_scaled = mb.mul(x=mb.mul(x=inv_m, y=inv_m), y=np.float16(eps))
-    inv = mb.pow(x=mb.add(x=ms, y=eps_scaled), y=np.float16(-0.5))
-    return mb.mul(x=mb.mul(x=xs, y=inv), y=g)
-
-
 def block_program() -> mil.Program:
     """``y = block(x)``; inputs ``x``, ``cos``, ``sin`` and every weight of :data:`WEIGHTS`."""
     mb = mil.Builder("ios18")
@@ -73,13 +60,13 @@ def block_program() -> mil.Program:
     cos = mb.input("cos", mil.tensor((1, HEAD_DIM, 1, SEQ), "fp16"))
     sin = mb.input("sin", mil.tensor((1, HEAD_DIM, 1, SEQ), "fp16"))
     w = {k: mb.input(k, mil.tensor(input_shape(k), "fp16")) for k in WEIGHTS}
-    h = rms_norm_var(mb, x, w["attn_norm"])
+    h = nn.rms_norm(mb, x, w["attn_norm"], EPS)
     q = nn.apply_rope(mb, linear_var(mb, h, w["wq"]), cos, sin, HEADS, HEAD_DIM)
     k = nn.apply_rope(mb, linear_var(mb, h, w["wk"]), cos, sin, KV_HEADS, HEAD_DIM)
     v = linear_var(mb, h, w["wv"])
     a = nn.attention(mb, q, k, v, nn.causal_mask(SEQ), HEADS, KV_HEADS, HEAD_DIM)
     x = mb.add(x=x, y=linear_var(mb, a, w["wo"]))
-    h = rms_norm_var(mb, x, w["ffn_norm"])
+    h = nn.rms_norm(mb, x, w["ffn_norm"], EPS)
     g, u = linear_var(mb, h, w["w_gate"]), linear_var(mb, h, w["w_up"])
     f = linear_var(mb, mb.mul(x=mb.mul(x=g, y=mb.sigmoid(x=g)), y=u), w["w_down"])
     return mb.build({"y": mb.add(x=x, y=f)})

@@ -90,7 +90,7 @@ def _block_rms_norm(mb: mil.Builder, x: mil.Var) -> mil.Var:
 
 
 def _block_rms_norm_gain(mb: mil.Builder, x: mil.Var, g: mil.Var) -> mil.Var:
-    return L.rms_norm_var(mb, x, g)
+    return nn.rms_norm(mb, x, g, L.EPS)
 
 
 def _block_attention(mb: mil.Builder, q: mil.Var, k: mil.Var, v: mil.Var) -> mil.Var:

@@ -202,6 +202,32 @@ def test_register_rule_checks_op_names() -> None:
         autodiff.register_rule("no_such_op")
     with pytest.raises(MILError, match="already has a VJP rule"):
         autodiff.register_rule("add")
+    with pytest.raises(MILError, match="at least one MIL op"):
+        autodiff.register_rule()
+    with pytest.raises(TypeError, match="must be callable"):
+        autodiff.register_rule("add", replace=True)("not a rule")  # type: ignore[arg-type]
+    assert autodiff.supported_ops() >= {"add", "exp"}  # the failed registration replaced nothing
+
+
+def _float_and_int_outputs() -> mil.Program:
+    mb = mil.Builder("ios18")
+    x = mb.input("x", mil.tensor((1, 4, 1, 32), "fp16"))
+    n = mb.input("n", mil.tensor((1, 4, 1, 32), "int32"))
+    return mb.build({"y": mb.exp(x=x), "count": mb.add(x=n, y=n)})
+
+
+def test_integer_outputs_have_no_cotangent() -> None:
+    prog = _float_and_int_outputs()
+    g = autodiff.vjp(prog, ["x"])  # by default only the float outputs are differentiated
+    assert g.outputs == ("y",) and "grad_count" not in g.backward_inputs
+    with pytest.raises(MILError, match=r"output 'count' has type .*int32.*only float outputs"):
+        autodiff.vjp(prog, ["x"], outputs=["count"])
+    mb = mil.Builder("ios18")
+    n = mb.input("n", mil.tensor((1, 4, 1, 32), "int32"))
+    x = mb.input("x", mil.tensor((1, 4, 1, 32), "fp16"))
+    only_int = mb.build({"count": mb.add(x=n, y=n), "x2": mb.cast(x=x, dtype="int32")})
+    with pytest.raises(MILError, match="no float output"):
+        autodiff.vjp(only_int, ["x"])
 
 
 @pytest.mark.parametrize("save", autodiff.SAVE_POLICIES)

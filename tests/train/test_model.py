@@ -11,6 +11,7 @@ import anekit
 from anekit import mil
 from anekit.train import ModelConfig, TrainConfig, head_program, layer_program
 from anekit.train.data import BatchSampler, pydoc_topics_bytes
+from anekit.train.kernels import head_feeds
 from anekit.train.loss import cross_entropy
 from anekit.train.model import LAYER_WEIGHTS, from_input, init_params, rope_inputs, to_input
 
@@ -50,7 +51,7 @@ def test_forward_kernels_give_the_torch_loss() -> None:
     for i in range(SMALL.layers):
         feeds = {n: to_input(params[f"layers.{i}.{n}"]) for n in LAYER_WEIGHTS}
         x = layer(x=x, **rope_inputs(SMALL), **feeds)["y"]
-    logits = head(x=x, norm=to_input(params["norm"]), output=to_input(params["output"]))["logits"]
+    logits = head(x=x, **head_feeds(SMALL, params))["logits_0"]
     got, _ = cross_entropy(logits.reshape(SMALL.vocab_size, SMALL.seq).T, targets)
     assert got == pytest.approx(want, abs=5e-3), (got, want)
 

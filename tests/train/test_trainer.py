@@ -24,15 +24,9 @@ def _losses(trainer: Trainer, steps: int) -> list[float]:
 
 def test_steps_follow_pytorch_and_accumulate_micro_batches() -> None:
     pytest.importorskip("torch")
-    from anekit.train.torch_oracle import TorchTrainer
+    from _torch_run import run_beside_torch
 
-    cfg = TrainConfig(accum=2, seed=1)
-    trainer = Trainer(SMALL, cfg, TOKENS, backend="reference")
-    oracle = TorchTrainer(SMALL, cfg, TOKENS)
-    diffs = []
-    for _ in range(8):
-        stats = trainer.step()
-        diffs.append(abs(stats.loss - oracle.step(apply=not stats.skipped)))
+    trainer, _, diffs = run_beside_torch(SMALL, TrainConfig(accum=2, seed=1), TOKENS, 8)
     # fp16 kernels against fp32 autograd: the first steps agree to the fp16 forward's rounding.
     assert max(diffs) < 0.01, diffs
     assert trainer.history[-1].dispatches == 2 * 2 * (SMALL.layers + 1)  # 2 micro-batches x (fwd + bwd) x 3 programs

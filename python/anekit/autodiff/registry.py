@@ -40,6 +40,8 @@ def register_rule(*op_types: str, replace: bool = False) -> Callable[[Rule], Rul
     """
     from ..mil.ops import OP_REGISTRY
 
+    if not op_types:
+        raise MILError("register_rule: name at least one MIL op type")
     for t in op_types:
         if t not in OP_REGISTRY:
             raise MILError(f"register_rule: {t!r} is not a MIL op (see anekit.mil.ops())")
@@ -47,6 +49,8 @@ def register_rule(*op_types: str, replace: bool = False) -> Callable[[Rule], Rul
             raise MILError(f"register_rule: op {t!r} already has a VJP rule; pass replace=True to override it")
 
     def wrap(fn: Rule) -> Rule:
+        if not callable(fn):
+            raise TypeError(f"register_rule: a rule must be callable (ctx, op, cotangents), not {type(fn).__name__}")
         for t in op_types:
             RULES[t] = fn
         return fn

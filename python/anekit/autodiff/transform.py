@@ -101,7 +101,7 @@ def vjp(
         v = fn.inputs.get(name)
         if v is None:
             raise MILError(f"vjp: wrt name {name!r} is not an input of {function} (inputs: {', '.join(fn.inputs)})")
-        if not (isinstance(v.type, TensorType) and v.type.dtype.is_float):
+        if not _is_float(v):
             raise MILError(f"vjp: wrt input {name!r} has type {v.type}; only float tensors have gradients")
     out_vars = _chosen_outputs(fn, outputs)
     differentiable = _differentiable(fn, set(wrt_names))
@@ -195,14 +195,25 @@ def _names(seq: Sequence[str], what: str) -> list[str]:
     return out
 
 
+def _is_float(v: Var) -> bool:
+    return isinstance(v.type, TensorType) and v.type.dtype.is_float
+
+
 def _chosen_outputs(fn: Function, outputs: Sequence[str] | None) -> list[Var]:
+    """The outputs to differentiate: the named ones, or by default every float output (an integer or bool output
+    has no cotangent: the backward would take an input nothing can fill meaningfully)."""
     if outputs is None:
-        return list(fn.outputs)
+        chosen = [v for v in fn.outputs if _is_float(v)]
+        if not chosen:
+            raise MILError(f"vjp: {fn.name} has no float output to differentiate")
+        return chosen
     by_name = {v.name: v for v in fn.outputs}
     chosen = []
     for name in _names(outputs, "outputs"):
         if name not in by_name:
             raise MILError(f"vjp: {name!r} is not an output of {fn.name} (outputs: {', '.join(by_name)})")
+        if not _is_float(by_name[name]):
+            raise MILError(f"vjp: output {name!r} has type {by_name[name].type}; only float outputs have cotangents")
         chosen.append(by_name[name])
     if not chosen:
         raise MILError("vjp: outputs is empty; name the outputs to differentiate")
@@ -214,7 +225,7 @@ def _differentiable(fn: Function, wrt: set[str]) -> set[str]:
     out = set(wrt)
     for op in fn.operations:
         if any(u.name in out for u in op.input_vars()):
-            out.update(v.name for v in op.outputs if isinstance(v.type, TensorType) and v.type.dtype.is_float)
+            out.update(v.name for v in op.outputs if _is_float(v))
     return out
 
 

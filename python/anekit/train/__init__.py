@@ -11,7 +11,7 @@ from __future__ import annotations
 from .data import BatchSampler, pydoc_topics_bytes
 from .kernels import StepKernels
 from .loss import cross_entropy
-from .model import ModelConfig, head_program, init_params, layer_program
+from .model import ModelConfig, head_inputs, head_outputs, head_program, init_params, layer_program
 from .optim import AdamW, LossScaler, clip_grad_norm
 from .trainer import StepStats, TrainConfig, Trainer, learning_rate
 
@@ -26,6 +26,8 @@ __all__ = [
     "Trainer",
     "clip_grad_norm",
     "cross_entropy",
+    "head_inputs",
+    "head_outputs",
     "head_program",
     "init_params",
     "layer_program",

@@ -43,6 +43,10 @@ class BatchSampler:
             raise ValueError(f"BatchSampler: seq must be a positive int, got {seq!r}")
         if tokens.size < seq + 2:
             raise ValueError(f"BatchSampler: {tokens.size} tokens cannot fill one window of {seq + 1}")
+        if int(tokens.min()) < 0:
+            raise ValueError(f"BatchSampler: token ids must be non-negative, got {int(tokens.min())}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"BatchSampler: seed must be a non-negative int, got {seed!r}")
         self.tokens = tokens
         self.seq = seq
         self.rng = np.random.default_rng(seed)
@@ -59,6 +63,8 @@ class BatchSampler:
         return {"position": self.position, "rng": self.rng.bit_generator.state}
 
     def load_state(self, state: Mapping[str, Any]) -> None:
+        if not isinstance(state, Mapping):
+            raise ValueError(f"BatchSampler.load_state: state must be a mapping, got {type(state).__name__}")
         try:
             self.rng.bit_generator.state = state["rng"]
             self.position = int(state["position"])

@@ -19,12 +19,20 @@ import numpy as np
 from .. import budget
 from ..mil import Program
 from ..runtime import Kernel, compile
-from .model import LAYER_WEIGHTS, ModelConfig, head_program, layer_program, rope_inputs, to_input
+from ..runtime.backend import BACKENDS
+from .model import LAYER_WEIGHTS, ModelConfig, head_inputs, head_program, layer_program, rope_inputs, to_input
 
-__all__ = ["HEAD_WEIGHTS", "Phase", "StepKernels", "Timer"]
+__all__ = ["Phase", "StepKernels", "Timer", "head_feeds"]
 
-#: The head's weights, in program-input order.
-HEAD_WEIGHTS = ("norm", "output")
+
+def head_feeds(config: ModelConfig, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The weight inputs of :func:`~anekit.train.model.head_program` from the parameters: the final norm's gain and
+    each chunk's rows of the head's weight (``output``, or ``tok_embeddings`` when tied)."""
+    w = params[config.head_weight]
+    feeds = {"norm": to_input(params["norm"])}
+    for i, (start, n) in enumerate(config.head_chunks):
+        feeds[f"output_{i}"] = to_input(w[start : start + n])
+    return feeds
 
 
 @dataclass
@@ -92,13 +100,17 @@ class StepKernels:
     """
 
     def __init__(self, config: ModelConfig, *, backend: str | None = None, save: str = "recompute") -> None:
+        if not isinstance(config, ModelConfig):
+            raise TypeError(f"StepKernels: config must be a ModelConfig, got {type(config).__name__}")
+        if backend is not None and backend not in BACKENDS:
+            raise ValueError(f"StepKernels: backend must be one of {', '.join(BACKENDS)} or None, got {backend!r}")
         if save not in ("recompute", "activations"):
             raise ValueError(f"StepKernels: save must be 'recompute' or 'activations', got {save!r}")
         before = budget.used()
         self.config = config
         self.save = save
         self.layer = self._phase(layer_program(config), ["x", *LAYER_WEIGHTS], config.layers, backend)
-        self.head = self._phase(head_program(config), ["x", *HEAD_WEIGHTS], 1, backend)
+        self.head = self._phase(head_program(config), ["x", *head_inputs(config)], 1, backend)
         self.compiles = budget.used() - before
         self.backend = self.layer.forward[0].backend
         rope = rope_inputs(config)  # constant tables: written once, never again
@@ -121,17 +133,16 @@ class StepKernels:
     def stage_weights(self, params: Mapping[str, np.ndarray], timer: Timer) -> None:
         """Write every weight (in program layout, :func:`~anekit.train.model.to_input`) into the kernels that take
         it. Called after each optimizer update."""
-        for i in range(self.config.layers):
-            for name in LAYER_WEIGHTS:
-                value = to_input(params[f"layers.{i}.{name}"])
-                timer.write(self.layer.forward[i], name, value)
-                if name in self.layer.backward[i].inputs:
-                    timer.write(self.layer.backward[i], name, value)
-        for name in HEAD_WEIGHTS:
-            value = to_input(params[name])
-            timer.write(self.head.forward[0], name, value)
-            if name in self.head.backward[0].inputs:
-                timer.write(self.head.backward[0], name, value)
+        staged = [
+            (fwd, bwd, {n: to_input(params[f"layers.{i}.{n}"]) for n in LAYER_WEIGHTS})
+            for i, (fwd, bwd) in enumerate(zip(self.layer.forward, self.layer.backward, strict=True))
+        ]
+        staged.append((self.head.forward[0], self.head.backward[0], head_feeds(self.config, params)))
+        for forward, backward, feeds in staged:
+            for name, value in feeds.items():
+                timer.write(forward, name, value)
+                if name in backward.inputs:
+                    timer.write(backward, name, value)
 
     def close(self) -> None:
         self.layer.close()

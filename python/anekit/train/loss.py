@@ -18,8 +18,10 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.nd
     """
     z = np.asarray(logits, dtype=np.float32)
     t = np.asarray(targets)
-    if z.ndim != 2 or t.shape != (z.shape[0],):
-        raise ValueError(f"cross_entropy: expected logits [S, V] and targets [S], got {z.shape} and {t.shape}")
+    if z.ndim != 2 or t.shape != (z.shape[0],) or 0 in z.shape:
+        raise ValueError(
+            f"cross_entropy: expected non-empty logits [S, V] and targets [S], got {z.shape} and {t.shape}"
+        )
     if t.dtype.kind not in "iu" or (t.size and (t.min() < 0 or t.max() >= z.shape[1])):
         raise ValueError(f"cross_entropy: targets must be integers in 0..{z.shape[1] - 1}")
     if not np.all(np.isfinite(z)):

@@ -14,24 +14,31 @@ The token embedding is a row lookup on the CPU and its gradient a scatter-add th
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .. import mil
 from ..nn import DecoderDims, DecoderWeights, causal_mask, decoder_block, linear, rms_norm_trainable, rope_tables
-from ..nn.rules import SAFE_SPATIAL, check_positive
+from ..nn.rules import MAX_CHANNELS, SAFE_SPATIAL, channel_chunks, check_positive
 
 __all__ = [
+    "INIT_STD",
     "LAYER_WEIGHTS",
     "ModelConfig",
     "from_input",
+    "head_inputs",
+    "head_outputs",
     "head_program",
     "init_params",
     "layer_program",
     "rope_inputs",
     "to_input",
 ]
+
+#: Standard deviation of the initial weight matrices (:func:`init_params`).
+INIT_STD = 0.02
 
 #: The weights of one decoder layer, in program-input order, with PyTorch-style names.
 LAYER_WEIGHTS = ("attn_norm", "wq", "wk", "wv", "wo", "ffn_norm", "w_gate", "w_up", "w_down")
@@ -48,6 +55,12 @@ class ModelConfig:
             §25.3 item 3).
         eps: RMSNorm epsilon.
         rope_theta: RoPE base.
+        tie_embeddings: the LM head reuses the token embedding matrix (llama2.c's Stories models do) instead of a
+            separate ``output`` parameter; its gradient is the sum of the head's and the embedding lookup's.
+        head_chunk: the widest piece of the LM head: a head of ``vocab_size`` outputs is split into
+            :attr:`head_chunks` of near-equal size at most this wide, each a weight input and a logits output of
+            its own (the ANE's channel limit :data:`~anekit.nn.rules.MAX_CHANNELS` by default; smaller values
+            exist for tests).
     """
 
     vocab_size: int = 256
@@ -59,6 +72,8 @@ class ModelConfig:
     seq: int = 128
     eps: float = 1e-5
     rope_theta: float = 10000.0
+    tie_embeddings: bool = False
+    head_chunk: int = MAX_CHANNELS
 
     def __post_init__(self) -> None:
         check_positive(
@@ -70,16 +85,38 @@ class ModelConfig:
             kv_heads=self.kv_heads,
             hidden=self.hidden,
             seq=self.seq,
+            head_chunk=self.head_chunk,
         )
         if self.seq % SAFE_SPATIAL:
             raise ValueError(f"ModelConfig: seq must be a multiple of {SAFE_SPATIAL}, got {self.seq}")
+        if self.head_chunk > MAX_CHANNELS:
+            raise ValueError(
+                f"ModelConfig: head_chunk must be at most the ANE's {MAX_CHANNELS} channels "
+                f"(docs/internals/mil-format.md §11 rules 7-8), got {self.head_chunk}"
+            )
+        for label in ("eps", "rope_theta"):
+            v = getattr(self, label)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+                raise ValueError(f"ModelConfig: {label} must be a positive finite number, got {v!r}")
+        if not isinstance(self.tie_embeddings, bool):
+            raise ValueError(f"ModelConfig: tie_embeddings must be a bool, got {self.tie_embeddings!r}")
         self.dims  # noqa: B018  (DecoderDims checks heads, kv_heads and the head size)
 
     @property
     def dims(self) -> DecoderDims:
         return DecoderDims(dim=self.dim, heads=self.heads, kv_heads=self.kv_heads, hidden=self.hidden, eps=self.eps)
 
-    def as_dict(self) -> dict[str, int | float]:
+    @property
+    def head_chunks(self) -> list[tuple[int, int]]:
+        """``(first row, rows)`` of each piece of the LM head, in vocabulary order."""
+        return channel_chunks(self.vocab_size, self.head_chunk)
+
+    @property
+    def head_weight(self) -> str:
+        """The parameter the LM head multiplies by: ``"output"``, or ``"tok_embeddings"`` when tied."""
+        return "tok_embeddings" if self.tie_embeddings else "output"
+
+    def as_dict(self) -> dict[str, int | float | bool]:
         return asdict(self)
 
     def layer_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -103,8 +140,15 @@ class ModelConfig:
         for i in range(self.layers):
             shapes.update({f"layers.{i}.{k}": s for k, s in self.layer_shapes().items()})
         shapes["norm"] = (self.dim,)
-        shapes["output"] = (self.vocab_size, self.dim)
+        if not self.tie_embeddings:
+            shapes["output"] = (self.vocab_size, self.dim)
         return shapes
+
+    def initial_loss(self) -> float:
+        """The expected cross-entropy of a fresh untied model (:func:`init_params`): the head's logits over the
+        unit-RMS normalised activations are about normal with variance ``INIT_STD^2 * dim``, and the mean of
+        ``log sum exp`` of ``V`` such logits is ``ln V + variance / 2`` (ln 32000 + 0.15 for Stories110M)."""
+        return math.log(self.vocab_size) + 0.5 * INIT_STD**2 * self.dim
 
     def n_params(self) -> int:
         return sum(int(np.prod(s)) for s in self.param_shapes().values())
@@ -112,22 +156,30 @@ class ModelConfig:
     def flops_per_token(self) -> float:
         """Training FLOPs per token: 6 per weight of a matmul (forward 2, backward 4) plus the attention's
         ``q k^T`` and ``p v`` (12 * layers * dim * seq, forward and backward), the usual estimate."""
-        matmul_params = self.n_params() - self.vocab_size * self.dim - (2 * self.layers + 1) * self.dim
+        layer = sum(int(np.prod(s)) for s in self.layer_shapes().values() if len(s) == 2)
+        matmul_params = self.layers * layer + self.vocab_size * self.dim  # the embedding lookup is no matmul
         return 6.0 * matmul_params + 12.0 * self.layers * self.dim * self.seq
 
 
-def init_params(config: ModelConfig, seed: int) -> dict[str, np.ndarray]:
-    """fp32 parameters from ``seed``: normal(0, 0.02) matrices, with the residual projections (``wo``,
-    ``w_down``) scaled by ``1 / sqrt(2 * layers)`` (GPT-2's initialisation), and unit RMSNorm gains."""
+def _check_config(owner: str, config: object) -> ModelConfig:
     if not isinstance(config, ModelConfig):
-        raise TypeError(f"init_params: config must be a ModelConfig, got {type(config).__name__}")
+        raise TypeError(f"{owner}: config must be a ModelConfig, got {type(config).__name__}")
+    return config
+
+
+def init_params(config: ModelConfig, seed: int) -> dict[str, np.ndarray]:
+    """fp32 parameters from ``seed``: normal(0, :data:`INIT_STD`) matrices, with the residual projections (``wo``,
+    ``w_down``) scaled by ``1 / sqrt(2 * layers)`` (GPT-2's initialisation), and unit RMSNorm gains."""
+    _check_config("init_params", config)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"init_params: seed must be a non-negative int, got {seed!r}")
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
     for name, shape in config.param_shapes().items():
         if len(shape) == 1:
             params[name] = np.ones(shape, np.float32)
             continue
-        std = 0.02 / np.sqrt(2 * config.layers) if name.endswith((".wo", ".w_down")) else 0.02
+        std = INIT_STD / np.sqrt(2 * config.layers) if name.endswith((".wo", ".w_down")) else INIT_STD
         params[name] = (rng.standard_normal(shape) * std).astype(np.float32)
     return params
 
@@ -147,6 +199,9 @@ def to_input(value: np.ndarray) -> np.ndarray:
 
 def from_input(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The inverse of :func:`to_input`: a program-layout gradient back in the parameter's ``shape``."""
+    value = np.asarray(value)
+    if len(shape) in (1, 2) and value.size != int(np.prod(shape)):
+        raise ValueError(f"from_input: a value of shape {value.shape} cannot be a parameter of shape {tuple(shape)}")
     if len(shape) == 1:
         return value.reshape(shape)
     if len(shape) == 2:
@@ -169,7 +224,7 @@ def _gain(mb: mil.Builder, g: mil.Var, c: int) -> mil.Var:
 def layer_program(config: ModelConfig) -> mil.Program:
     """One decoder layer, ``y = layer(x)``: inputs ``x[1, dim, 1, seq]``, ``cos``/``sin`` ``[1, head_dim, 1, seq]``
     and the weights of :data:`LAYER_WEIGHTS` in the layouts of :func:`to_input`; output ``y``."""
-    c = config
+    c = _check_config("layer_program", config)
     mb = mil.Builder("ios18", name="main")
     x = mb.input("x", _fp16((1, c.dim, 1, c.seq)))
     cos = mb.input("cos", _fp16((1, c.dims.head_dim, 1, c.seq)))
@@ -184,19 +239,40 @@ def layer_program(config: ModelConfig) -> mil.Program:
     return mb.build({"y": y})
 
 
+def head_inputs(config: ModelConfig) -> tuple[str, ...]:
+    """The weight inputs of :func:`head_program`: ``norm``, then ``output_<i>`` for each of :attr:`head_chunks`."""
+    n = len(_check_config("head_inputs", config).head_chunks)
+    return ("norm", *(f"output_{i}" for i in range(n)))
+
+
+def head_outputs(config: ModelConfig) -> tuple[str, ...]:
+    """The outputs of :func:`head_program`: ``logits_<i>`` for each of :attr:`head_chunks`."""
+    return tuple(f"logits_{i}" for i in range(len(_check_config("head_outputs", config).head_chunks)))
+
+
 def head_program(config: ModelConfig) -> mil.Program:
-    """Final RMSNorm and the LM head: inputs ``x[1, dim, 1, seq]``, ``norm[1, 1, 1, dim]``,
-    ``output[1, dim, 1, vocab]``; output ``logits[1, vocab, 1, seq]``."""
-    c = config
+    """Final RMSNorm and the LM head, split along the vocabulary into :attr:`ModelConfig.head_chunks`.
+
+    Inputs ``x[1, dim, 1, seq]``, ``norm[1, 1, 1, dim]`` and, per chunk ``i`` of ``n`` rows, ``output_<i>[1, dim,
+    1, n]`` (those rows of the head's weight, :func:`to_input` layout); outputs ``logits_<i>[1, n, 1, seq]``. The
+    chunks are independent outputs: the softmax and cross-entropy run on the CPU over their concatenation, and the
+    derived backward takes one cotangent per chunk and returns one weight gradient per chunk (the ANE cannot hold
+    a 32000-channel tensor, docs/internals/mil-format.md §11 rules 7-8, so the head is never one matmul).
+    """
+    c = _check_config("head_program", config)
     mb = mil.Builder("ios18", name="main")
     x = mb.input("x", _fp16((1, c.dim, 1, c.seq)))
     g = _gain(mb, mb.input("norm", _fp16((1, 1, 1, c.dim))), c.dim)
-    w = mb.input("output", _fp16((1, c.dim, 1, c.vocab_size)))
-    logits = linear(mb, rms_norm_trainable(mb, x, g, c.eps, name="norm"), w, name="output")
-    return mb.build({"logits": logits})
+    h = rms_norm_trainable(mb, x, g, c.eps, name="norm")
+    logits = {}
+    for i, (_, n) in enumerate(c.head_chunks):
+        w = mb.input(f"output_{i}", _fp16((1, c.dim, 1, n)))
+        logits[f"logits_{i}"] = linear(mb, h, w, name=f"output_{i}")
+    return mb.build(logits)
 
 
 def rope_inputs(config: ModelConfig) -> dict[str, np.ndarray]:
     """The ``cos``/``sin`` inputs for positions ``0 .. seq - 1``."""
+    _check_config("rope_inputs", config)
     cos, sin = rope_tables(config.dims.head_dim, np.arange(config.seq), config.rope_theta)
     return {"cos": cos, "sin": sin}

@@ -12,13 +12,41 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AdamW", "LossScaler", "clip_grad_norm"]
+__all__ = ["AdamW", "LossScaler", "check_number", "clip_grad_norm"]
 
 
-def _check_number(owner: str, label: str, value: float, *, low: float, high: float = math.inf) -> float:
+def check_number(owner: str, label: str, value: float, *, low: float, high: float = math.inf) -> float:
+    """``value`` as a float when it is a real number (not a bool) in ``[low, high]`` (NaN never is); otherwise a
+    ValueError naming ``owner`` and ``label``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
         raise ValueError(f"{owner}: {label} must be a number in [{low}, {high}], got {value!r}")
     return float(value)
+
+
+def check_betas(owner: str, betas: object) -> tuple[float, float]:
+    """Adam's ``(beta1, beta2)``: two numbers in ``[0, 1)``."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{owner}: betas must be two numbers in [0, 1), got {betas!r}")
+    b1, b2 = (check_number(owner, "beta", b, low=0.0, high=1.0 - 1e-12) for b in betas)
+    return b1, b2
+
+
+def check_grads(
+    owner: str, grads: object, params: Mapping[str, np.ndarray] | None = None
+) -> Mapping[str, np.ndarray]:
+    """``grads``: a mapping of name -> floating numpy array; with ``params``, exactly their names and shapes."""
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"{owner}: gradients must be a mapping of name -> float array, got {type(grads).__name__}")
+    if params is not None and set(grads) != set(params):
+        missing, extra = sorted(set(params) - set(grads)), sorted(set(grads) - set(params))
+        raise ValueError(f"{owner}: gradients must match the parameters; missing {missing}, extra {extra}")
+    for name, g in grads.items():
+        if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
+            kind = f"a {g.dtype} array" if isinstance(g, np.ndarray) else type(g).__name__
+            raise TypeError(f"{owner}: gradient {name!r} must be a floating numpy array, got {kind}")
+        if params is not None and g.shape != params[name].shape:
+            raise ValueError(f"{owner}: gradient {name!r} has shape {g.shape}, parameter {params[name].shape}")
+    return grads
 
 
 class AdamW:
@@ -45,12 +73,10 @@ class AdamW:
         for name, p in params.items():
             if not isinstance(p, np.ndarray) or p.dtype != np.float32:
                 raise TypeError(f"AdamW: parameter {name!r} must be a float32 numpy array, got {type(p).__name__}")
-        self.lr = _check_number("AdamW", "lr", lr, low=0.0)
-        if len(betas) != 2:
-            raise ValueError(f"AdamW: betas must be two numbers, got {betas!r}")
-        self.betas = tuple(_check_number("AdamW", "beta", b, low=0.0, high=1.0 - 1e-12) for b in betas)
-        self.eps = _check_number("AdamW", "eps", eps, low=0.0)
-        self.weight_decay = _check_number("AdamW", "weight_decay", weight_decay, low=0.0)
+        self.lr = check_number("AdamW", "lr", lr, low=0.0)
+        self.betas = check_betas("AdamW", betas)
+        self.eps = check_number("AdamW", "eps", eps, low=0.0)
+        self.weight_decay = check_number("AdamW", "weight_decay", weight_decay, low=0.0)
         self.params = params
         self.no_decay = frozenset(no_decay)
         unknown = self.no_decay - set(params)
@@ -62,18 +88,14 @@ class AdamW:
 
     def step(self, grads: Mapping[str, np.ndarray], lr: float | None = None) -> None:
         """One update with ``grads`` (name -> fp32 array, the same names and shapes as the parameters)."""
-        if set(grads) != set(self.params):
-            missing, extra = sorted(set(self.params) - set(grads)), sorted(set(grads) - set(self.params))
-            raise ValueError(f"AdamW.step: gradients must match the parameters; missing {missing}, extra {extra}")
-        lr = self.lr if lr is None else _check_number("AdamW.step", "lr", lr, low=0.0)
+        check_grads("AdamW.step", grads, self.params)
+        lr = self.lr if lr is None else check_number("AdamW.step", "lr", lr, low=0.0)
         self.t += 1
         b1, b2 = self.betas
         bc1, bc2 = 1.0 - b1**self.t, 1.0 - b2**self.t
         step_size = lr / bc1
         for name, p in self.params.items():
             g = grads[name]
-            if g.shape != p.shape:
-                raise ValueError(f"AdamW.step: gradient {name!r} has shape {g.shape}, parameter {p.shape}")
             if self.weight_decay and name not in self.no_decay:
                 p *= np.float32(1.0 - lr * self.weight_decay)
             m, v = self.m[name], self.v[name]
@@ -112,7 +134,8 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
     Same rule as ``torch.nn.utils.clip_grad_norm_``: the factor is ``max_norm / (norm + 1e-6)``, applied only when
     below 1. ``max_norm = inf`` measures without clipping.
     """
-    max_norm = _check_number("clip_grad_norm", "max_norm", max_norm, low=0.0)
+    max_norm = check_number("clip_grad_norm", "max_norm", max_norm, low=0.0)
+    check_grads("clip_grad_norm", grads)
     total = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel().astype(np.float64))) for g in grads.values()))
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
@@ -140,8 +163,10 @@ class LossScaler:
     skipped: int = 0
 
     def __post_init__(self) -> None:
-        _check_number("LossScaler", "scale", self.scale, low=self.min_scale, high=self.max_scale)
-        _check_number("LossScaler", "factor", self.factor, low=1.0 + 1e-9)
+        check_number("LossScaler", "min_scale", self.min_scale, low=2.0**-24)
+        check_number("LossScaler", "max_scale", self.max_scale, low=self.min_scale)
+        check_number("LossScaler", "scale", self.scale, low=self.min_scale, high=self.max_scale)
+        check_number("LossScaler", "factor", self.factor, low=1.0 + 1e-9)
         gi = self.growth_interval
         if isinstance(gi, bool) or not isinstance(gi, int) or gi < 1:
             raise ValueError(f"LossScaler: growth_interval must be a positive int, got {self.growth_interval!r}")
@@ -163,9 +188,12 @@ class LossScaler:
         return {"scale": self.scale, "good_steps": self.good_steps, "skipped": self.skipped}
 
     def load_state(self, state: Mapping[str, float | int]) -> None:
-        try:
-            self.scale = float(state["scale"])
-            self.good_steps = int(state["good_steps"])
-            self.skipped = int(state["skipped"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"LossScaler.load_state: incomplete or invalid state {dict(state)!r}") from exc
+        owner = "LossScaler.load_state"
+        if not isinstance(state, Mapping) or not {"scale", "good_steps", "skipped"} <= set(state):
+            raise ValueError(f"{owner}: state must be a mapping with scale, good_steps and skipped, got {state!r}")
+        scale = check_number(owner, "scale", state["scale"], low=self.min_scale, high=self.max_scale)
+        counts = [state[k] for k in ("good_steps", "skipped")]
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 0 for n in counts):
+            raise ValueError(f"LossScaler.load_state: good_steps and skipped must be non-negative ints, got {counts}")
+        self.scale = scale
+        self.good_steps, self.skipped = counts

@@ -81,7 +81,7 @@ class TorchTrainer:
             x = x + a @ w["wo"].T
             h = self._rms(x, w["ffn_norm"])
             x = x + (torch.nn.functional.silu(h @ w["w_gate"].T) * (h @ w["w_up"].T)) @ w["w_down"].T
-        logits = self._rms(x, p["norm"]) @ p["output"].T
+        logits = self._rms(x, p["norm"]) @ p[c.head_weight].T  # the embedding matrix when tied
         return torch.nn.functional.cross_entropy(logits, torch.from_numpy(targets))
 
     def step(self, apply: bool = True) -> float:

@@ -14,12 +14,14 @@ import numpy as np
 
 from .. import budget
 from ..errors import TrainingError
+from ..runtime import Kernel
+from ..runtime.backend import BACKENDS
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
 from .data import BatchSampler
-from .kernels import HEAD_WEIGHTS, StepKernels, Timer
+from .kernels import StepKernels, Timer
 from .loss import cross_entropy
-from .model import LAYER_WEIGHTS, ModelConfig, from_input, init_params
-from .optim import AdamW, LossScaler, clip_grad_norm
+from .model import LAYER_WEIGHTS, ModelConfig, from_input, head_outputs, init_params
+from .optim import AdamW, LossScaler, check_betas, check_number, clip_grad_norm
 
 __all__ = ["StepStats", "TrainConfig", "Trainer", "learning_rate"]
 
@@ -62,8 +64,16 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: seed must be a non-negative int, got {self.seed!r}")
         if self.save not in ("recompute", "activations"):
             raise ValueError(f"TrainConfig: save must be 'recompute' or 'activations', got {self.save!r}")
-        if not (isinstance(self.grad_clip, (int, float)) and self.grad_clip > 0):
-            raise ValueError(f"TrainConfig: grad_clip must be positive (inf for none), got {self.grad_clip!r}")
+        g = self.grad_clip
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not g > 0:
+            raise ValueError(f"TrainConfig: grad_clip must be positive (inf for none), got {g!r}")
+        if not math.isfinite(check_number("TrainConfig", "lr", self.lr, low=0.0)):
+            raise ValueError(f"TrainConfig: lr must be finite, got {self.lr!r}")
+        check_betas("TrainConfig", self.betas)
+        check_number("TrainConfig", "eps", self.eps, low=0.0, high=1.0)
+        check_number("TrainConfig", "weight_decay", self.weight_decay, low=0.0, high=1.0)
+        # The initial loss scale and growth interval must be ones LossScaler accepts (its own checks, reused).
+        LossScaler(scale=self.loss_scale, growth_interval=self.scale_growth_interval)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,6 +83,10 @@ class TrainConfig:
 
 def learning_rate(config: TrainConfig, step: int) -> float:
     """The learning rate of step ``step`` (0-based): linear warm-up over ``config.warmup`` steps, then constant."""
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"learning_rate: config must be a TrainConfig, got {type(config).__name__}")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+        raise ValueError(f"learning_rate: step must be a non-negative int, got {step!r}")
     return config.lr * min(1.0, (step + 1) / config.warmup)
 
 
@@ -147,13 +161,16 @@ class Trainer:
             raise TypeError(f"Trainer: model must be a ModelConfig, got {type(model).__name__}")
         if not isinstance(config, TrainConfig):
             raise TypeError(f"Trainer: config must be a TrainConfig, got {type(config).__name__}")
-        tokens = np.asarray(tokens)
-        if tokens.ndim == 1 and tokens.dtype.kind in "iu" and tokens.size and int(tokens.max()) >= model.vocab_size:
-            raise ValueError(f"Trainer: token {int(tokens.max())} is outside the vocabulary of {model.vocab_size}")
+        if backend is not None and backend not in BACKENDS:
+            raise ValueError(f"Trainer: backend must be one of {', '.join(BACKENDS)} or None, got {backend!r}")
         self.model = model
         self.config = config
         self.backend = backend
         self.sampler = BatchSampler(tokens, model.seq, config.seed + 1)
+        if int(self.sampler.tokens.max()) >= model.vocab_size:
+            raise ValueError(
+                f"Trainer: token {int(self.sampler.tokens.max())} is outside the vocabulary of {model.vocab_size}"
+            )
         self.params = init_params(model, config.seed)
         gains = [n for n, s in model.param_shapes().items() if len(s) == 1]
         self.optimizer = AdamW(
@@ -254,9 +271,10 @@ class Trainer:
         timer: Timer,
     ) -> float:
         """Forward, loss and backward of one sequence; adds its (unscaled) gradients into ``grads``."""
-        n_layers = self.model.layers
+        m = self.model
+        n_layers = m.layers
         layer, head = kernels.layer, kernels.head
-        x = self.params["tok_embeddings"][inputs].T.reshape(1, self.model.dim, 1, self.model.seq)
+        x = self.params["tok_embeddings"][inputs].T.reshape(1, m.dim, 1, m.seq)
         acts: list[np.ndarray] = []
         saved: list[dict[str, np.ndarray]] = []
         for i in range(n_layers + 1):
@@ -267,8 +285,11 @@ class Trainer:
             timer.run(fwd)
             acts.append(x)
             saved.append({name: timer.read(fwd, name) for name in phase.saved})
-            x = timer.read(fwd, "y" if i < n_layers else "logits")
-        logits = x.reshape(self.model.vocab_size, self.model.seq).T
+            if i < n_layers:
+                x = timer.read(fwd, "y")
+        # The head's chunks are independent outputs: the softmax runs over their concatenation.
+        chunks = [timer.read(head.forward[0], name) for name in head_outputs(m)]
+        logits = np.concatenate([c.reshape(-1, m.seq) for c in chunks], axis=0).T
         if not np.all(np.isfinite(logits)):
             raise TrainingError(
                 f"step {self.step_count + 1}: the forward pass produced non-finite logits (an fp16 overflow); "
@@ -276,27 +297,39 @@ class Trainer:
             )
         loss, dlogits = cross_entropy(logits, targets)
         # Seen by the backward kernels in fp16: scaled so small gradients do not underflow (LossScaler).
-        grad_out = (dlogits.T * np.float32(scale / self.config.accum)).reshape(1, self.model.vocab_size, 1, -1)
+        grad_logits = dlogits.T * np.float32(scale / self.config.accum)  # [V, S]
         inv = np.float32(1.0 / scale)
-        for i in range(n_layers, -1, -1):
-            is_head = i == n_layers
-            phase, idx = (head, 0) if is_head else (layer, i)
-            bwd = phase.backward[idx]
-            if "x" in bwd.inputs:
-                timer.write(bwd, "x", acts[i])
-            for name, value in saved[i].items():
-                timer.write(bwd, name, value)
-            timer.write(bwd, "grad_logits" if is_head else "grad_y", grad_out)
+        bwd = head.backward[0]
+        self._feed_backward(bwd, acts[n_layers], saved[n_layers], timer)
+        for c, (start, n) in enumerate(m.head_chunks):  # one cotangent per chunk of the head
+            timer.write(bwd, f"grad_logits_{c}", grad_logits[start : start + n].reshape(1, n, 1, m.seq))
+        timer.run(bwd)
+        grads["norm"] += from_input(timer.read(bwd, "grad_norm"), grads["norm"].shape) * inv
+        head_grad = grads[m.head_weight]  # the embedding's rows when tied: both gradients add up there
+        for c, (start, n) in enumerate(m.head_chunks):
+            head_grad[start : start + n] += from_input(timer.read(bwd, f"grad_output_{c}"), (n, m.dim)) * inv
+        grad_out = timer.read(bwd, "grad_x")
+        for i in range(n_layers - 1, -1, -1):
+            bwd = layer.backward[i]
+            self._feed_backward(bwd, acts[i], saved[i], timer)
+            timer.write(bwd, "grad_y", grad_out)
             timer.run(bwd)
-            names = HEAD_WEIGHTS if is_head else LAYER_WEIGHTS
-            for name in names:
-                key = name if is_head else f"layers.{i}.{name}"
-                g = timer.read(bwd, f"grad_{name}")
-                grads[key] += from_input(g, grads[key].shape) * inv
+            for name in LAYER_WEIGHTS:
+                key = f"layers.{i}.{name}"
+                grads[key] += from_input(timer.read(bwd, f"grad_{name}"), grads[key].shape) * inv
             grad_out = timer.read(bwd, "grad_x")
         # The embedding's gradient: each position's input gradient added to its token's row.
-        np.add.at(grads["tok_embeddings"], inputs, grad_out.reshape(self.model.dim, self.model.seq).T * inv)
+        np.add.at(grads["tok_embeddings"], inputs, grad_out.reshape(m.dim, m.seq).T * inv)
         return loss
+
+    @staticmethod
+    def _feed_backward(bwd: Kernel, x: np.ndarray, saved: Mapping[str, np.ndarray], timer: Timer) -> None:
+        """Write a backward kernel's forward-side inputs: the program's input ``x`` (when it reads it) and the
+        tensors the forward saved for it."""
+        if "x" in bwd.inputs:
+            timer.write(bwd, "x", x)
+        for name, value in saved.items():
+            timer.write(bwd, name, value)
 
     # -- checkpoints -----------------------------------------------------------------------------------------
 
@@ -321,12 +354,19 @@ class Trainer:
         """Resume from a checkpoint written by :meth:`save` for the same model and settings.
 
         Raises:
+            FileNotFoundError: no file at ``path``.
             TrainingError: the checkpoint is for another model, other settings or another format.
         """
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"Trainer.load: path must be a str or os.PathLike, got {type(path).__name__}")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"Trainer.load: no checkpoint file at {os.fspath(path)!r}")
         self.load_state(load_checkpoint(path))
 
     def load_state(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state`'s output (see :meth:`load`)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"Trainer.load_state: state must be a mapping (Trainer.state), got {type(state).__name__}")
         if state.get("version") != CHECKPOINT_VERSION:
             raise TrainingError(f"checkpoint format {state.get('version')!r}, expected {CHECKPOINT_VERSION}")
         for label, mine in (("model", self.model.as_dict()), ("train", self.config.as_dict())):
