@@ -74,7 +74,7 @@ rm -rf "$WHEEL_TMP"
 
 step "Benchmark smoke runs"
 # Short runs: they keep the scripts working; the figures that count come from full runs.
-for bench in bench_io bench_mil bench_reference bench_dispatch bench_budget bench_import bench_autodiff bench_train; do
+for bench in bench_io bench_mil bench_reference bench_dispatch bench_budget bench_import bench_autodiff bench_train bench_llama; do
     "$PY" "benchmarks/$bench.py" --quick
 done
 
