@@ -19,6 +19,7 @@ __all__ = [
     "as_int",
     "as_int_tuple",
     "as_str",
+    "bit_view",
     "epsilon_value",
     "erf",
     "erfc",
@@ -27,6 +28,17 @@ __all__ = [
     "norm_axis",
     "to_float",
 ]
+
+
+#: Unsigned integer types of each element size, for comparing values by their bits.
+_UINT_OF_SIZE = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def bit_view(a: np.ndarray) -> np.ndarray | None:
+    """``a`` viewed as unsigned integers of its element size (to compare values by their bits: ``-0`` and ``+0``
+    differ, a NaN matches only the same NaN bits), or None for element sizes other than 2, 4 and 8 bytes."""
+    uint = _UINT_OF_SIZE.get(a.dtype.itemsize)
+    return None if uint is None else a.view(uint)
 
 
 def as_str(v: Any) -> str:

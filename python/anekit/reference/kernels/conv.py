@@ -14,13 +14,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ._registry import KernelContext, kernel
-from ._util import as_int, as_int_tuple, as_str
+from ._util import as_int, as_int_tuple, as_str, bit_view
 
 __all__ = ["conv_pads"]
 
 _PAD_TYPES = ("valid", "same", "same_lower", "custom")
-#: Unsigned integer views for comparing values by their bits (see _gemm_repeated_tail).
-_UINT_OF_SIZE = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _spatial_param(ctx: KernelContext, v: Any, n: int, default: int, what: str) -> tuple[int, ...]:
@@ -145,9 +143,9 @@ def _gemm_repeated_tail(w: np.ndarray, cols: np.ndarray) -> np.ndarray:
     before the fp16 rounding of the output.
     """
     s = cols.shape[1]
-    if s < 2 or cols.dtype.itemsize not in _UINT_OF_SIZE:
+    bits = bit_view(cols) if s >= 2 else None
+    if bits is None:
         return w @ cols
-    bits = cols.view(_UINT_OF_SIZE[cols.dtype.itemsize])
     same = np.all(bits == bits[:, -1:], axis=0)  # [S]: column j equals the last column
     distinct = s - int(np.argmin(same[::-1])) if not same.all() else 0  # columns before the repeated tail
     if distinct >= s - 1:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._registry import KernelContext, kernel
-from ._util import as_bool, as_str
+from ._util import as_bool, as_str, bit_view
 
 __all__: list[str] = []
 
@@ -48,10 +48,6 @@ def matmul(
     return [_product_repeated_rows(xa, ya)]
 
 
-#: Unsigned integer views for comparing values by their bits (see _product_repeated_rows).
-_UINT_OF_SIZE = {2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
 def _product_repeated_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """:func:`_product`, computing each run of bit-identical consecutive rows of ``x`` once.
 
@@ -63,9 +59,9 @@ def _product_repeated_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     summation order BLAS picks for the number of rows.
     """
     m = x.shape[-2] if x.ndim >= 2 else 0
-    if m < 2 or y.ndim < 2 or x.dtype.itemsize not in _UINT_OF_SIZE or x.dtype.kind != "f":
+    bits = bit_view(x) if m >= 2 and y.ndim >= 2 and x.dtype.kind == "f" else None
+    if bits is None:
         return _product(x, y)
-    bits = x.view(_UINT_OF_SIZE[x.dtype.itemsize])
     same = np.all(bits[..., 1:, :] == bits[..., :-1, :], axis=-1)  # [..., M-1]: row i+1 equals row i
     same = same.reshape(-1, m - 1).all(axis=0)  # in every batch
     starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
