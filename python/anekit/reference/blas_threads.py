@@ -114,20 +114,23 @@ class _Limiter:
         self.depth = 0
         self.saved: int | None = None
 
-    def enter(self, count: int) -> None:
+    # Called once per executor run with an OpenBLAS present (limit() ignores the block otherwise) and a count
+    # limit() has checked: the library's functions are called directly, without re-checking either.
+
+    def enter(self, api: _Api, count: int) -> None:
         with self.lock:
             if self.depth == 0:
-                before = get_threads()
-                self.saved = before if before is not None and before > count else None
+                before = int(api.get())
+                self.saved = before if before > count else None
                 if self.saved is not None:
-                    set_threads(count)
+                    api.set(count)
             self.depth += 1
 
-    def exit(self) -> None:
+    def exit(self, api: _Api) -> None:
         with self.lock:
             self.depth -= 1
             if self.depth == 0 and self.saved is not None:
-                set_threads(self.saved)
+                api.set(self.saved)
                 self.saved = None
 
 
@@ -144,17 +147,18 @@ class limit:  # lower-case: used like a function, ``with limit(1):``
         ValueError: ``count`` is not an int >= 0.
     """
 
-    __slots__ = ("_count",)
+    __slots__ = ("_api", "_count")
 
     def __init__(self, count: int) -> None:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"limit: count must be an int >= 0 (0 leaves BLAS alone), got {count!r}")
-        self._count = count if _api() is not None else 0
+        self._api = _api() if count else None
+        self._count = count
 
     def __enter__(self) -> None:
-        if self._count:
-            _LIMITER.enter(self._count)
+        if self._api is not None:
+            _LIMITER.enter(self._api, self._count)
 
     def __exit__(self, *exc: object) -> None:
-        if self._count:
-            _LIMITER.exit()
+        if self._api is not None:
+            _LIMITER.exit(self._api)
