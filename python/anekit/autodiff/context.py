@@ -169,6 +169,11 @@ class BackwardContext:
         """The compile-time value of input ``name`` of ``op`` (numpy), or None when it is a run-time value."""
         return op.input_value(name)
 
+    def const_ints(self, op: Operation, name: str, n: int, default: int) -> list[int]:
+        """The compile-time input ``name`` of ``op`` as a flat list of ints; ``[default] * n`` when it is absent."""
+        v = self.const(op, name)
+        return [int(default)] * n if v is None else [int(i) for i in np.asarray(v).reshape(-1)]
+
     def _replay(self, v: Var) -> None:
         """Copy the forward ops producing ``v`` (and what they need) into the backward, in forward order."""
         todo: list[Operation] = []

@@ -90,7 +90,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     from .. import config as anekit_config
 
-    losses: list[float] = []
     reference: list[float] = []
     while trainer.step_count < args.steps:
         first = trainer.kernels is None
@@ -102,7 +101,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.checkpoint and (stats.step % args.save_every == 0 or stats.step == args.steps):
             trainer.save(args.checkpoint)  # before the step is reported: a run killed after the line can resume
         line = stats.line()
-        losses.append(stats.loss)
         if oracle is not None:
             ref = oracle.step(apply=not stats.skipped)
             reference.append(ref)
@@ -111,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             where = trainer.kernels.backend if trainer.kernels is not None else "?"
             line += f"  [compiled {stats.compiles} programs on {where}; {stats.dispatches} kernel dispatches/step]"
         print(line, flush=True)
+    losses = [s.loss for s in trainer.history]  # this process's steps, in order
     later = trainer.history[1:]
     print(
         f"compiles after the first step: {sum(s.compiles for s in later)} over {len(later)} steps; "

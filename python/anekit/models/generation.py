@@ -195,12 +195,14 @@ def generate(
     stream = StreamDecoder(tokenizer) if tokenizer is not None else None
     text: list[str] = []
     out: list[int] = []
+    history = list(prompt)  # prompt and output so far (the repetition penalty's), grown in place
     callback_s = 0.0  # the caller's time in on_token, kept out of the timings
     start = snapshot()
 
     def emit(token: int) -> None:
         nonlocal callback_s
         out.append(token)
+        history.append(token)
         piece = stream.push(token) if stream is not None else ""
         text.append(piece)
         if on_token is not None:
@@ -214,14 +216,14 @@ def generate(
     if max_new_tokens:
         cache = model.new_cache()
         logits = model.prefill(prompt, cache)
-        emit(sampler(logits, prompt))
+        emit(sampler(logits, history))
         t1 = time.perf_counter()
         prefill_s, callback_s = t1 - t0 - callback_s, 0.0
         pos = len(prompt)
         while out[-1] not in stop and len(out) < max_new_tokens:
             logits = model.decode(out[-1], pos, cache)
             pos += 1
-            emit(sampler(logits, [*prompt, *out]))
+            emit(sampler(logits, history))
         decode_s = time.perf_counter() - t1 - callback_s
         if out[-1] in stop:
             stop_reason = "stop_token"

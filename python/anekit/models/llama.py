@@ -48,7 +48,7 @@ from ..nn import (
     rms_norm,
     rope_tables,
 )
-from ..nn.rules import MASK_VALUE, SAFE_SPATIAL
+from ..nn.rules import SAFE_SPATIAL, check_positive
 from ..nn.weights import as_array, fp16_weight
 
 __all__ = ["BUILD_FIELDS", "Llama", "LlamaConfig", "LlamaWeights", "config_from_file"]
@@ -86,10 +86,8 @@ class LlamaConfig:
     dims: DecoderDims = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for label in ("vocab_size", "layers", "max_context", "prefill_bucket", "layers_per_program", "head_chunk"):
-            v = getattr(self, label)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"LlamaConfig: {label} must be a positive int, got {v!r}")
+        labels = ("vocab_size", "layers", "max_context", "prefill_bucket", "layers_per_program", "head_chunk")
+        check_positive("LlamaConfig", **{label: getattr(self, label) for label in labels})
         if self.prefill_bucket % SAFE_SPATIAL:
             raise ValueError(
                 f"LlamaConfig: prefill_bucket must be a multiple of {SAFE_SPATIAL}, got {self.prefill_bucket}"
@@ -359,7 +357,7 @@ class Llama:
         # reference executor computes once (a 1x1 conv shares a repeated tail of columns), not 32 times.
         x = np.repeat(self._embed[token].reshape(1, -1, 1, 1), SAFE_SPATIAL, axis=3)
         cos, sin = rope_tables(c.dims.head_dim, np.full(SAFE_SPATIAL, pos), c.rope_theta)
-        mask = np.where(np.arange(c.max_context) <= pos, 0.0, MASK_VALUE).reshape(1, 1, 1, -1)
+        mask = causal_mask(1, c.max_context, offset=pos)  # the one query at pos sees keys 0..pos
         slot = (np.arange(c.max_context) == pos).astype(np.float16).reshape(1, 1, 1, -1)
         for g, span in enumerate(self._groups):
             feeds: dict[str, np.ndarray] = {"x": x, "cos": cos, "sin": sin, "mask": mask, "slot": slot}

@@ -23,6 +23,7 @@ from .linear import linear
 from .norm import rms_norm
 from .quant import QuantizedWeight
 from .rope import apply_rope
+from .rules import check_positive
 from .weights import as_array
 
 __all__ = ["DecoderDims", "DecoderWeights", "KVCache", "decoder_block"]
@@ -39,10 +40,7 @@ class DecoderDims:
     eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        for label in ("dim", "heads", "kv_heads", "hidden"):
-            v = getattr(self, label)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"DecoderDims: {label} must be a positive int, got {v!r}")
+        check_positive("DecoderDims", dim=self.dim, heads=self.heads, kv_heads=self.kv_heads, hidden=self.hidden)
         if self.dim % self.heads:
             raise ValueError(f"DecoderDims: heads ({self.heads}) must divide dim ({self.dim})")
         if self.heads % self.kv_heads:

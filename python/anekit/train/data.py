@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..nn.rules import check_positive
+
 __all__ = ["BatchSampler", "pydoc_topics_bytes"]
 
 
@@ -39,8 +41,7 @@ class BatchSampler:
         tokens = np.asarray(tokens)
         if tokens.ndim != 1 or tokens.dtype.kind not in "iu":
             raise ValueError(f"BatchSampler: tokens must be a 1-D integer array, got {tokens.dtype} {tokens.shape}")
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-            raise ValueError(f"BatchSampler: seq must be a positive int, got {seq!r}")
+        check_positive("BatchSampler", seq=seq)
         if tokens.size < seq + 2:
             raise ValueError(f"BatchSampler: {tokens.size} tokens cannot fill one window of {seq + 1}")
         if int(tokens.min()) < 0:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..nn.rules import check_positive
+
 __all__ = ["AdamW", "LossScaler", "check_number", "clip_grad_norm"]
 
 
@@ -167,9 +169,7 @@ class LossScaler:
         check_number("LossScaler", "max_scale", self.max_scale, low=self.min_scale)
         check_number("LossScaler", "scale", self.scale, low=self.min_scale, high=self.max_scale)
         check_number("LossScaler", "factor", self.factor, low=1.0 + 1e-9)
-        gi = self.growth_interval
-        if isinstance(gi, bool) or not isinstance(gi, int) or gi < 1:
-            raise ValueError(f"LossScaler: growth_interval must be a positive int, got {self.growth_interval!r}")
+        check_positive("LossScaler", growth_interval=self.growth_interval)
 
     def update(self, finite: bool) -> bool:
         """Record one step's outcome; returns whether the step may be applied (its gradients were finite)."""

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import budget
 from ..errors import TrainingError
+from ..nn.rules import check_positive
 from ..runtime import Kernel
 from ..runtime.backend import BACKENDS
 from ..runtime.checkpoint import load_checkpoint, save_checkpoint
@@ -56,10 +57,9 @@ class TrainConfig:
     save: str = "recompute"
 
     def __post_init__(self) -> None:
-        for label in ("warmup", "accum", "scale_growth_interval"):
-            v = getattr(self, label)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"TrainConfig: {label} must be a positive int, got {v!r}")
+        check_positive(
+            "TrainConfig", warmup=self.warmup, accum=self.accum, scale_growth_interval=self.scale_growth_interval
+        )
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ValueError(f"TrainConfig: seed must be a non-negative int, got {self.seed!r}")
         if self.save not in ("recompute", "activations"):

@@ -35,11 +35,6 @@ from ..registry import register_rule
 __all__: list[str] = []
 
 
-def _ints(ctx: BackwardContext, op: Operation, name: str, n: int, default: int) -> list[int]:
-    v = ctx.const(op, name)
-    return [default] * n if v is None else [int(i) for i in np.asarray(v).reshape(-1)]
-
-
 def _pads(ctx: BackwardContext, op: Operation, k: Sequence[int], dil: Sequence[int]) -> list[int]:
     """``[before, after]`` per spatial axis for the stride-1 conv (``same`` pads ``(K_eff - 1)`` split low-first)."""
     pad_type = ctx.const(op, "pad_type")
@@ -48,7 +43,7 @@ def _pads(ctx: BackwardContext, op: Operation, k: Sequence[int], dil: Sequence[i
     if pad_type == "valid":
         return [0] * (2 * s)
     if pad_type == "custom":
-        return _ints(ctx, op, "pad", 2 * s, 0)
+        return ctx.const_ints(op, "pad", 2 * s, 0)
     out = []
     for kk, d in zip(k, dil, strict=True):
         total = (kk - 1) * d
@@ -91,9 +86,9 @@ def _conv(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> di
     s = len(xshape) - 2
     n, c_in = xshape[0], xshape[1]
     c_out, k = wshape[0], list(wshape[2:])
-    strides = _ints(ctx, op, "strides", s, 1)
-    dil = _ints(ctx, op, "dilations", s, 1)
-    groups = _ints(ctx, op, "groups", 1, 1)[0]
+    strides = ctx.const_ints(op, "strides", s, 1)
+    dil = ctx.const_ints(op, "dilations", s, 1)
+    groups = ctx.const_ints(op, "groups", 1, 1)[0]
     pads = _pads(ctx, op, k, dil)
     pointwise = all(kk == 1 for kk in k) and all(st == 1 for st in strides) and not any(pads)
     out: dict[str, Var] = {}

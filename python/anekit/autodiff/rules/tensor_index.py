@@ -28,13 +28,6 @@ from ..registry import register_rule
 __all__: list[str] = []
 
 
-def _ints(ctx: BackwardContext, op: Operation, name: str, rank: int, default: int | bool) -> list[int]:
-    v = ctx.const(op, name)
-    if v is None:
-        return [int(default)] * rank
-    return [int(i) for i in np.asarray(v).reshape(-1)]
-
-
 @register_rule("slice_by_size")
 def _slice_by_size(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     shape = static_shape(op.inputs["x"], f"slice_by_size '{op.name}' input x")  # type: ignore[arg-type]
@@ -58,10 +51,10 @@ def _slice_by_index(ctx: BackwardContext, op: Operation, cots: Sequence[Var | No
             "consts"
         )
     begin_l, end_l = [int(i) for i in np.asarray(begin).reshape(-1)], [int(i) for i in np.asarray(end).reshape(-1)]
-    stride = _ints(ctx, op, "stride", rank, 1)
-    begin_mask = _ints(ctx, op, "begin_mask", rank, False)
-    end_mask = _ints(ctx, op, "end_mask", rank, False)
-    squeeze_mask = _ints(ctx, op, "squeeze_mask", rank, False)
+    stride = ctx.const_ints(op, "stride", rank, 1)
+    begin_mask = ctx.const_ints(op, "begin_mask", rank, False)
+    end_mask = ctx.const_ints(op, "end_mask", rank, False)
+    squeeze_mask = ctx.const_ints(op, "squeeze_mask", rank, False)
     start, box = [], []
     for i, d in enumerate(shape):
         if squeeze_mask[i]:
@@ -86,8 +79,8 @@ def _slice_by_index(ctx: BackwardContext, op: Operation, cots: Sequence[Var | No
 def _gather(ctx: BackwardContext, op: Operation, cots: Sequence[Var | None]) -> dict[str, Var]:
     table = op.inputs["x"]
     shape = static_shape(table, f"gather '{op.name}' input x")  # type: ignore[arg-type]
-    axis = int(_ints(ctx, op, "axis", 1, 0)[0]) % len(shape)
-    batch_dims = int(_ints(ctx, op, "batch_dims", 1, 0)[0])
+    axis = int(ctx.const_ints(op, "axis", 1, 0)[0]) % len(shape)
+    batch_dims = int(ctx.const_ints(op, "batch_dims", 1, 0)[0])
     if axis != 0 or batch_dims != 0:
         raise NotDifferentiableError(
             f"[gather '{op.name}'] output {op.output.name}: only axis=0, batch_dims=0 (an embedding lookup) has a "
