@@ -125,3 +125,12 @@ def test_verify_passes_on_every_backend_and_fake_mode(backend: str, out_of_order
     report = anekit.verify(out_of_order, backend=backend)
     assert report.passed, report.format()
     assert [o.name for o in report.outputs] == ["q", "k", "v"]
+
+
+def test_verify_takes_every_input_form_a_kernel_takes(conv_relu: mil.Program) -> None:
+    # (C, S), a per-channel (C, 1) column and the full shape: the forms Surface.write and Kernel accept.
+    col = np.linspace(-1, 1, 64, dtype=np.float32).reshape(64, 1)
+    for x in (np.tile(col, (1, 32)), col, np.broadcast_to(col.reshape(1, 64, 1, 1), (1, 64, 1, 32))):
+        assert anekit.verify(conv_relu, inputs={"x": x}, backend="reference").passed
+    with pytest.raises(ValueError, match=r"input 'x' has shape \(3, 5\); expected \(1, 64, 1, 32\), \(64, 32\)"):
+        anekit.verify(conv_relu, inputs={"x": np.zeros((3, 5))}, backend="reference")

@@ -9,7 +9,7 @@ from ..errors import MILError
 from ..mil.ir import Program
 from ..mil.types import TensorType
 from .backend import IOSpec
-from .host_arrays import host_array
+from .host_arrays import fit_shape, host_array
 
 __all__ = ["conform", "function_io"]
 
@@ -47,7 +47,8 @@ def function_io(program: Program, function: str) -> tuple[list[IOSpec], list[IOS
 def conform(spec: IOSpec, value: object) -> np.ndarray:
     """``value`` as an array of ``spec``'s shape, under the rules ``Surface.write`` applies to kernel inputs.
 
-    Accepted: the exact shape, ``(C, S)`` for a ``[1, C, 1, S]`` tensor, or any shape that broadcasts to it;
+    Accepted (:func:`~anekit.runtime.host_arrays.fit_shape`): the exact shape, ``(C, S)`` for a ``[1, C, 1, S]``
+    tensor, or any shape that broadcasts to either (e.g. ``(C, 1)``);
     PyTorch tensors as :func:`~anekit.runtime.host_arrays.host_array` converts them.
 
     Raises:
@@ -55,15 +56,11 @@ def conform(spec: IOSpec, value: object) -> np.ndarray:
     """
     arr = np.asarray(host_array(spec.name, value))
     shape = tuple(int(d) for d in spec.type.shape if d is not None)
-    if arr.shape == shape:
-        return arr
-    if len(shape) == 4 and shape[0] == 1 and shape[2] == 1 and arr.shape == (shape[1], shape[3]):
-        return arr.reshape(shape)
-    try:
-        return np.broadcast_to(arr, shape)
-    except ValueError:
+    fitted, cs = fit_shape(arr, shape)  # the one definition of the accepted forms, shared with Kernel and shm
+    if fitted is None:
         raise ValueError(
             f"input {spec.name!r} has shape {arr.shape}; expected {shape}"
-            + (f", ({shape[1]}, {shape[3]})" if len(shape) == 4 and shape[0] == 1 and shape[2] == 1 else "")
+            + (f", {cs}" if cs is not None else "")
             + " or a shape that broadcasts to it"
-        ) from None
+        )
+    return fitted
