@@ -363,9 +363,8 @@ struct Model::Impl {
     return failure;
   }
 
-  // Finds or builds the request for these surfaces. Runs inside the caller's pool and @try.
-  RequestEntry* request_for(const detail::Runtime& rt, const std::vector<void*>& ins, const std::vector<void*>& outs,
-                            Failure& failure) {
+  // The cached request for these surfaces, moved to the front, or nullptr.
+  RequestEntry* cached_request(const std::vector<void*>& ins, const std::vector<void*>& outs) {
     for (auto it = requests.begin(); it != requests.end(); ++it) {
       if (it->inputs == ins && it->outputs == outs) {
         if (it != requests.begin()) {
@@ -376,6 +375,15 @@ struct Model::Impl {
         return &requests.front();
       }
     }
+    return nullptr;
+  }
+
+  // Builds and caches the request for these surfaces; `stats_surface` is the statistics surface when
+  // options.perf_stats (made by the caller before its pool: make_iosurface_storage throws C++ exceptions,
+  // which must not cross @autoreleasepool/@try, docs/internals/linux-objc-toolchain.md §7 rules 3-4).
+  // Runs inside the caller's pool and @try.
+  RequestEntry* new_request(const detail::Runtime& rt, const std::vector<void*>& ins, const std::vector<void*>& outs,
+                            std::shared_ptr<core::SurfaceStorage> stats_surface, Failure& failure) {
     // Surface j carries the j-th input (output) in declaration order; its index is that symbol's index:
     // from modelAttributes when the model reports it, else j (§13, §25.1).
     NSMutableArray* inObjects = [NSMutableArray arrayWithCapacity:ins.size()];
@@ -401,9 +409,7 @@ struct Model::Impl {
       }
     }
     id stats = nil;
-    std::shared_ptr<core::SurfaceStorage> stats_surface;
-    if (options.perf_stats) {
-      stats_surface = make_iosurface_storage(kStatsSurfaceBytes);
+    if (stats_surface) {
       id wrapper = msg<detail::SurfaceObjectFactoryFn>()((id)rt.surface_object_class, @selector(objectWithIOSurface:),
                                                          static_cast<IOSurfaceRef>(stats_surface->native_handle()));
       stats = wrapper == nil ? nil
@@ -581,9 +587,12 @@ EvalResult Model::evaluate(const std::vector<core::SurfaceStorage*>& inputs,
   core::SurfaceStorage* stats_to_read = nullptr;  // owned by the request entry, alive while the mutex is held
   const detail::Runtime* rt = detail::require_runtime("ane::Model::evaluate", failure);
   detail::raise_if(failure);
+  RequestEntry* entry = impl_->cached_request(ins, outs);
+  std::shared_ptr<core::SurfaceStorage> stats_surface;  // for a new request; made here as it may throw (C++)
+  if (entry == nullptr && impl_->options.perf_stats) stats_surface = make_iosurface_storage(kStatsSurfaceBytes);
   @autoreleasepool {
     @try {
-      RequestEntry* entry = impl_->request_for(*rt, ins, outs, failure);
+      if (entry == nullptr) entry = impl_->new_request(*rt, ins, outs, std::move(stats_surface), failure);
       if (entry != nullptr) {
         id model = (__bridge id)impl_->model;
         id request = (__bridge id)entry->request;
