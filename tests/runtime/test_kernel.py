@@ -178,3 +178,15 @@ def test_model_attributes_of_the_loaded_model(backend: str, two_io: mil.Program)
             assert cached == attributes
     with pytest.raises(RuntimeError, match="closed"):
         k.model_attributes()
+
+
+def test_a_closed_kernel_raises_anekits_own_error(backend: str, two_io: mil.Program) -> None:
+    from anekit.errors import AnekitError, EvaluateError
+
+    k = anekit.compile(two_io, backend=backend)
+    k.close()
+    x = np.zeros((8, 16), np.float32)
+    for use in (k.run, lambda: k(a=x, b=x)):
+        with pytest.raises(EvaluateError, match=r"kernel 'main' is closed") as info:
+            use()
+        assert isinstance(info.value, AnekitError) and isinstance(info.value, RuntimeError)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from ..errors import EvaluateError
 from .backend import Executable, IOSpec
 from .host_arrays import fit_shape, host_array
 
@@ -121,14 +122,14 @@ class Kernel:
             The hardware execution time in seconds when the backend reports it, else None.
 
         Raises:
-            RuntimeError: the kernel is closed, or has I/O that cannot live in a surface (non-float or rank 0;
+            EvaluateError: the kernel is closed, or has I/O that cannot live in a surface (non-float or rank 0;
                 use ``kernel(...)`` instead).
             AneUnavailableError: the path is not available here (the message names what is missing).
         """
         exe = self._live()
         if not self._surface_io:
             missing = [s.name for s in (*self._in_specs, *self._out_specs) if not s.surface_dtype]
-            raise RuntimeError(
+            raise EvaluateError(
                 f"kernel {self.name!r} has I/O that cannot live in an ANE surface ({missing}: only fp16/fp32 "
                 "tensors can); call the kernel with numpy arrays instead of run()"
             )
@@ -231,7 +232,7 @@ class Kernel:
         framework reports none. For bug reports (``anekit doctor --report`` records one).
 
         Raises:
-            RuntimeError: the kernel is closed.
+            EvaluateError: the kernel is closed.
         """
         getter = getattr(self._live(), "model_attributes", None)
         return None if getter is None else getter()
@@ -296,7 +297,7 @@ class Kernel:
 
     def _live(self) -> Executable:
         if self._exe is None:
-            raise RuntimeError(f"kernel {self.name!r} is closed")
+            raise EvaluateError(f"kernel {self.name!r} is closed")
         return self._exe
 
     def _check_path(self, path: str) -> str:
